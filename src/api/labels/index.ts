@@ -1,0 +1,1 @@
+export { type LabelSelector, matchesSelector, parseSelector } from "./selector.ts";

@@ -1,0 +1,81 @@
+import type { Command } from "commander";
+import { validateResource } from "../../api/schema/index.ts";
+import { AteError, Code } from "../../errors/index.ts";
+import { applyResource } from "../../resources/index.ts";
+import type { CliContext } from "../context.ts";
+import { type ManifestDocument, readManifests } from "../manifest-reader.ts";
+import { qualifiedName } from "../printers.ts";
+
+type DryRun = "none" | "client" | "server";
+
+export function registerApply(program: Command, ctx: CliContext): void {
+  program
+    .command("apply")
+    .description("Create or update resources from YAML or JSON manifests")
+    .requiredOption(
+      "-f, --filename <path...>",
+      "a manifest file, a directory of them, or - for stdin",
+    )
+    .option(
+      "--dry-run [strategy]",
+      "client: validate offline, no server; server: validate against stored objects; nothing is written",
+      "none",
+    )
+    .action(async (opts: { filename: string[]; dryRun: string | boolean }) => {
+      const dryRun = parseDryRun(opts.dryRun);
+      const docs = readManifests(opts.filename, ctx.io.stdin);
+      if (docs.length === 0) throw new AteError(Code.InvalidArgument, "no objects passed to apply");
+      if (dryRun === "client") return validateOffline(ctx, docs);
+      return applyAll(ctx, docs, dryRun === "server");
+    });
+}
+
+function parseDryRun(value: string | boolean): DryRun {
+  if (value === true) return "client";
+  if (value === false || value === "none") return "none";
+  if (value === "client" || value === "server") return value;
+  throw new AteError(
+    Code.InvalidArgument,
+    `--dry-run must be "none", "server", or "client", not "${value}"`,
+  );
+}
+
+/** Validation exactly as the server does it, with no server: each document as a create. */
+function validateOffline(ctx: CliContext, docs: ManifestDocument[]): void {
+  const invalid: string[] = [];
+  for (const { type, object } of docs) {
+    const { errors } = validateResource(type, object);
+    const name = object.metadata?.name ?? "";
+    if (errors.length === 0) ctx.io.out(`${qualifiedName(type, name)} created (dry run)`);
+    else invalid.push(...errors.map((e) => `${type.kind} "${name}" is invalid: ${e}`));
+  }
+  if (invalid.length) throw new AteError(Code.InvalidArgument, invalid.join("\n"), invalid);
+}
+
+/**
+ * Every document is checked by a server-side dry run first; only when all pass is anything
+ * written, so one bad document never leaves a half-applied set behind.
+ */
+async function applyAll(
+  ctx: CliContext,
+  docs: ManifestDocument[],
+  dryRunOnly: boolean,
+): Promise<void> {
+  const store = ctx.resources();
+  const invalid: string[] = [];
+  for (const { type, object } of docs) {
+    try {
+      await applyResource(store, type, object, { dryRun: true });
+    } catch (err) {
+      const e = AteError.from(err);
+      invalid.push(...(e.details.length ? e.details : [e.message]));
+    }
+  }
+  if (invalid.length) throw new AteError(Code.InvalidArgument, invalid.join("\n"), invalid);
+  for (const { type, object } of docs) {
+    const { outcome } = await applyResource(store, type, object, { dryRun: dryRunOnly });
+    ctx.io.out(
+      `${qualifiedName(type, object.metadata.name)} ${outcome}${dryRunOnly ? " (server dry run)" : ""}`,
+    );
+  }
+}

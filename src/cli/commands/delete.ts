@@ -1,0 +1,69 @@
+import type { Command } from "commander";
+import type { ResourceType } from "../../api/schema/index.ts";
+import { AteError, Code, isAteError } from "../../errors/index.ts";
+import type { CliContext } from "../context.ts";
+import { readManifests } from "../manifest-reader.ts";
+import { parseTargets } from "./get.ts";
+
+interface DeleteOptions {
+  namespace: string;
+  filename?: string[];
+  ignoreNotFound?: boolean;
+}
+
+export function registerDelete(program: Command, ctx: CliContext): void {
+  program
+    .command("delete")
+    .description("Delete resources by kind and name, or those a manifest names")
+    .argument("[kind]", "the kind (or kind/name)")
+    .argument("[names...]", "names of the objects")
+    .option("-n, --namespace <ns>", "namespace of namespaced kinds", "default")
+    .option("-f, --filename <path...>", "delete the objects these manifests describe")
+    .option("--ignore-not-found", "treat absent objects as deleted")
+    .action(async (kindArg: string | undefined, names: string[], opts: DeleteOptions) => {
+      const targets: { type: ResourceType; namespace: string | undefined; name: string }[] = [];
+      if (opts.filename) {
+        if (kindArg)
+          throw new AteError(Code.InvalidArgument, "give either -f or a kind and names, not both");
+        for (const { type, object } of readManifests(opts.filename, ctx.io.stdin)) {
+          targets.push({
+            type,
+            namespace: object.metadata?.namespace ?? opts.namespace,
+            name: object.metadata?.name,
+          });
+        }
+      } else {
+        if (!kindArg)
+          throw new AteError(
+            Code.InvalidArgument,
+            "name a kind and objects (ate delete workerpool NAME) or use -f FILE",
+          );
+        const requests = parseTargets(kindArg, names);
+        if (requests.every((r) => r.names.length === 0)) {
+          throw new AteError(
+            Code.InvalidArgument,
+            `name the ${kindArg} to delete: ate delete ${kindArg} NAME`,
+          );
+        }
+        for (const { type, names: n } of requests)
+          for (const name of n) targets.push({ type, namespace: opts.namespace, name });
+      }
+      const store = ctx.resources();
+      // Like kubectl, one failure does not stop the others; all failures are reported at the end.
+      const failures: AteError[] = [];
+      for (const { type, namespace, name } of targets) {
+        try {
+          await store.delete(type, namespace, name);
+          ctx.io.out(`${type.singular}.ate.dev "${name}" deleted`);
+        } catch (err) {
+          if (opts.ignoreNotFound && isAteError(err, Code.NotFound)) continue;
+          failures.push(AteError.from(err));
+        }
+      }
+      const [first] = failures;
+      if (first) {
+        const lines = failures.map((f) => `Error: ${f.message}`);
+        throw new AteError(first.code, lines.join("\n"), lines);
+      }
+    });
+}

@@ -1,0 +1,127 @@
+import type { Command } from "commander";
+import type { Resource, ResourceType } from "../../api/schema/index.ts";
+import { typeForName } from "../../api/v1alpha1/index.ts";
+import { AteError, Code } from "../../errors/index.ts";
+import type { CliContext } from "../context.ts";
+import {
+  formatObjects,
+  formatTable,
+  type OutputFormat,
+  outputFormats,
+  qualifiedName,
+} from "../printers.ts";
+
+interface GetOptions {
+  namespace?: string;
+  allNamespaces?: boolean;
+  output?: string;
+  selector?: string;
+}
+
+export function registerGet(program: Command, ctx: CliContext): void {
+  program
+    .command("get")
+    .description("List resources, or show some by name")
+    .argument(
+      "<kind>",
+      "sandboxconfigs, workerpools or actortemplates (plural, singular or short name; kind/name works too; comma-separate kinds)",
+    )
+    .argument("[names...]", "only these objects")
+    .option("-n, --namespace <ns>", "namespace of namespaced kinds", "default")
+    .option("-A, --all-namespaces", "list across all namespaces")
+    .option(
+      "-o, --output <format>",
+      `output format: ${outputFormats.filter((f) => f !== "table").join("|")}`,
+    )
+    .option("-l, --selector <selector>", "filter by labels, e.g. pool=a,tier!=b")
+    .action(async (kindArg: string, names: string[], opts: GetOptions) => {
+      const format = parseFormat(opts.output);
+      const requests = parseTargets(kindArg, names);
+      const store = ctx.resources();
+      const blocks: string[] = [];
+      const found: Resource[] = [];
+      for (const { type, names: wanted } of requests) {
+        const namespace =
+          type.scope === "Namespaced" && !opts.allNamespaces ? opts.namespace : undefined;
+        let items: Resource[];
+        if (wanted.length)
+          items = await Promise.all(wanted.map((n) => store.get(type, namespace, n)));
+        else {
+          const listOpts = {
+            ...(namespace !== undefined ? { namespace } : {}),
+            ...(opts.selector ? { labelSelector: opts.selector } : {}),
+          };
+          items = (await store.list(type, listOpts)).items;
+        }
+        found.push(...items);
+        if (format === "table" || format === "wide") {
+          if (items.length) {
+            const withNamespace = type.scope === "Namespaced" && !!opts.allNamespaces;
+            blocks.push(
+              formatTable(type, items, {
+                wide: format === "wide",
+                withNamespace,
+                now: ctx.io.now(),
+              }),
+            );
+          }
+        } else if (format === "name") {
+          blocks.push(...items.map((o) => qualifiedName(type, o.metadata.name)));
+        }
+      }
+      if (format === "yaml" || format === "json") {
+        const single = requests.length === 1 && requests[0]?.names.length === 1;
+        ctx.io.out(formatObjects(found, format, single));
+      } else if (found.length === 0) {
+        const namespaced = requests.some((r) => r.type.scope === "Namespaced");
+        ctx.io.err(
+          namespaced && !opts.allNamespaces
+            ? `No resources found in ${opts.namespace} namespace.`
+            : "No resources found",
+        );
+      } else {
+        ctx.io.out(blocks.join(format === "name" ? "\n" : "\n\n"));
+      }
+    });
+}
+
+function parseFormat(output: string | undefined): OutputFormat {
+  if (output === undefined) return "table";
+  if ((outputFormats as readonly string[]).includes(output) && output !== "table")
+    return output as OutputFormat;
+  throw new AteError(
+    Code.InvalidArgument,
+    `unable to match a printer for output format "${output}": use one of wide, yaml, json, name`,
+  );
+}
+
+/** `kind`, `kind name...`, `kind/name`, `kind1,kind2`, `kind/a kind/b`. */
+export function parseTargets(
+  kindArg: string,
+  names: string[],
+): { type: ResourceType; names: string[] }[] {
+  const slashed = [kindArg, ...names].filter((a) => a.includes("/"));
+  if (slashed.length) {
+    if (slashed.length !== names.length + 1) {
+      throw new AteError(
+        Code.InvalidArgument,
+        "there is no need to specify a resource type as a separate argument when passing arguments in resource/name form",
+      );
+    }
+    const byType = new Map<ResourceType, string[]>();
+    for (const arg of slashed) {
+      const [kind, name] = arg.split("/", 2) as [string, string];
+      const type = typeForName(kind);
+      byType.set(type, [...(byType.get(type) ?? []), name]);
+    }
+    return [...byType].map(([type, n]) => ({ type, names: n }));
+  }
+  const kinds = kindArg.split(",").filter(Boolean);
+  if (kinds.length > 1 && names.length) {
+    throw new AteError(
+      Code.InvalidArgument,
+      "names cannot be given with several kinds: use kind/name for each object",
+    );
+  }
+  return kinds.map((k) => ({ type: typeForName(k), names }));
+}

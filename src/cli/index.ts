@@ -1,0 +1,2 @@
+export { type CliIO, processIO } from "./io.ts";
+export { runCli } from "./main.ts";

@@ -1,0 +1,39 @@
+import { Command, CommanderError } from "commander";
+import { AteError } from "../errors/index.ts";
+import { registerApply } from "./commands/apply.ts";
+import { registerDelete } from "./commands/delete.ts";
+import { registerGet } from "./commands/get.ts";
+import { CliContext, type GlobalOptions } from "./context.ts";
+import { type CliIO, processIO } from "./io.ts";
+
+/** Runs the `ate` CLI; returns the exit code. Never calls process.exit, so tests can drive it. */
+export async function runCli(argv: readonly string[], io: CliIO = processIO): Promise<number> {
+  const program = new Command("ate");
+  const ctx = new CliContext(io, () => program.opts<GlobalOptions>());
+  program
+    .description("ate: sandboxed, stateful actors on few pre-started workers")
+    .option("--home <dir>", "ate's data directory (default: $ATE_HOME or ~/.local/share/ate)")
+    .option(
+      "--store <url>",
+      "resource store, e.g. sqlite:///var/lib/ate/ate.db (default: <home>/ate.db)",
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .showHelpAfterError("(run with --help for usage)");
+  registerApply(program, ctx);
+  registerGet(program, ctx);
+  registerDelete(program, ctx);
+  for (const cmd of program.commands) cmd.exitOverride();
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    const e = AteError.from(err);
+    for (const line of e.details.length ? e.details : [`Error: ${e.message}`]) io.err(line);
+    return 1;
+  } finally {
+    await ctx.close();
+  }
+}

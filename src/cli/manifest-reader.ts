@@ -1,0 +1,109 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { extname, join } from "node:path";
+import { parseAllDocuments } from "yaml";
+import type { Resource, ResourceType } from "../api/schema/index.ts";
+import { typeForObject } from "../api/v1alpha1/index.ts";
+import { AteError, Code } from "../errors/index.ts";
+
+export interface ManifestDocument {
+  /** Where it came from, for messages: `file.yaml` or `file.yaml (document 2)`. */
+  source: string;
+  type: ResourceType;
+  object: Resource;
+}
+
+const manifestExtensions = new Set([".yaml", ".yml", ".json"]);
+
+/** The files `-f` names: a file, every manifest in a directory (sorted), or `-` for stdin. */
+export function manifestFiles(paths: readonly string[]): string[] {
+  const files: string[] = [];
+  for (const path of paths) {
+    if (path === "-") {
+      files.push(path);
+      continue;
+    }
+    let isDir: boolean;
+    try {
+      isDir = statSync(path).isDirectory();
+    } catch {
+      throw new AteError(Code.NotFound, `the path "${path}" does not exist`);
+    }
+    if (!isDir) files.push(path);
+    else {
+      const entries = readdirSync(path)
+        .filter((f) => manifestExtensions.has(extname(f)))
+        .sort();
+      if (entries.length === 0)
+        throw new AteError(
+          Code.InvalidArgument,
+          `no manifests (*.yaml, *.yml, *.json) in directory "${path}"`,
+        );
+      files.push(...entries.map((f) => join(path, f)));
+    }
+  }
+  return files;
+}
+
+/**
+ * Reads and decodes every document of the named files (multi-document YAML; JSON is YAML
+ * too). All of it is decoded before anything is written, so a malformed document anywhere
+ * fails the whole command and stores nothing.
+ */
+export function readManifests(
+  paths: readonly string[],
+  stdin: () => string = () => readFileSync(0, "utf8"),
+): ManifestDocument[] {
+  const docs: ManifestDocument[] = [];
+  for (const file of manifestFiles(paths)) {
+    const text = file === "-" ? stdin() : readFileSync(file, "utf8");
+    docs.push(...decodeManifests(text, file === "-" ? "STDIN" : file));
+  }
+  return docs;
+}
+
+export function decodeManifests(text: string, file: string): ManifestDocument[] {
+  // YAML 1.1, as sigs.k8s.io/yaml reads manifests (so `yes` is a boolean, as kubectl users expect).
+  const parsed = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true, version: "1.1" });
+  const all = Array.isArray(parsed) ? parsed : [parsed];
+  const docs: ManifestDocument[] = [];
+  all.forEach((doc, i) => {
+    const source = all.length > 1 ? `${file} (document ${i + 1})` : file;
+    const problem = doc.errors[0];
+    if (problem) {
+      throw new AteError(
+        Code.InvalidArgument,
+        `error parsing ${source}: ${problem.message.split("\n")[0]}: fix the YAML and apply again`,
+      );
+    }
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (value === null || value === undefined) return; // an empty document, e.g. after a trailing ---
+    for (const object of expandLists(value, source))
+      docs.push({
+        source,
+        type: decodeType(object, source),
+        object: object as unknown as Resource,
+      });
+  });
+  return docs;
+}
+
+function expandLists(value: unknown, source: string): Record<string, unknown>[] {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new AteError(
+      Code.InvalidArgument,
+      `error decoding ${source}: a manifest must be an object with apiVersion, kind, metadata and spec`,
+    );
+  }
+  const obj = value as Record<string, unknown>;
+  if (obj.kind === "List" && Array.isArray(obj.items))
+    return obj.items.flatMap((item) => expandLists(item, source));
+  return [obj];
+}
+
+function decodeType(object: Record<string, unknown>, source: string): ResourceType {
+  try {
+    return typeForObject(object.apiVersion, object.kind);
+  } catch (err) {
+    throw new AteError(Code.InvalidArgument, `error decoding ${source}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,71 @@
+import { stringify } from "yaml";
+import type { PrinterColumn, Resource, ResourceType } from "../api/schema/index.ts";
+import { humanAge } from "./age.ts";
+
+export type OutputFormat = "table" | "wide" | "yaml" | "json" | "name";
+
+export const outputFormats: readonly OutputFormat[] = ["table", "wide", "yaml", "json", "name"];
+
+/** `sandboxconfig.ate.dev/gvisor-default`, as kubectl names objects. */
+export function qualifiedName(type: ResourceType, name: string): string {
+  return `${type.singular}.ate.dev/${name}`;
+}
+
+/** Reads a printer column's simple JSONPath (`.spec.sandboxClass`) from an object. */
+function readPath(object: unknown, jsonPath: string): unknown {
+  let value: unknown = object;
+  for (const key of jsonPath.replace(/^\./, "").split(".")) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+function cell(column: PrinterColumn, object: Resource, now: Date): string {
+  const value = readPath(object, column.jsonPath);
+  if (column.type === "date")
+    return typeof value === "string" ? humanAge(now.getTime() - Date.parse(value)) : "<unknown>";
+  if (column.type === "boolean") return value === true ? "true" : "false";
+  if (value === undefined || value === null || value === "") return "<none>";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+/** kubectl-like table: NAME (NAMESPACE first with -A), then the kind's printer columns. */
+export function formatTable(
+  type: ResourceType,
+  items: readonly Resource[],
+  opts: { wide: boolean; withNamespace: boolean; now: Date },
+): string {
+  const columns = type.printerColumns.filter((c) => opts.wide || !c.priority);
+  const header = [
+    ...(opts.withNamespace ? ["NAMESPACE"] : []),
+    "NAME",
+    ...columns.map((c) => c.name.toUpperCase()),
+  ];
+  const rows = items.map((o) => [
+    ...(opts.withNamespace ? [o.metadata.namespace ?? ""] : []),
+    o.metadata.name,
+    ...columns.map((c) => cell(c, o, opts.now)),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3)))
+      .join("")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+/** One object as is, or several as a `List`, like `kubectl get -o yaml|json`. */
+export function formatObjects(
+  items: readonly Resource[],
+  format: "yaml" | "json",
+  single: boolean,
+): string {
+  const value = single
+    ? items[0]
+    : { apiVersion: "v1", kind: "List", items, metadata: { resourceVersion: "" } };
+  return format === "json"
+    ? JSON.stringify(value, null, 4)
+    : stringify(value, { lineWidth: 0, aliasDuplicateObjects: false }).trimEnd();
+}

@@ -1,0 +1,5 @@
+export {
+  resolveSandboxAssets,
+  resolveSandboxConfig,
+  type SandboxAssets,
+} from "./sandbox-assets.ts";

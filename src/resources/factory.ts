@@ -1,0 +1,38 @@
+import { join } from "node:path";
+import type { Clock } from "../clock/index.ts";
+import { AteError, Code } from "../errors/index.ts";
+import { SqliteResourceStore } from "./sqlite-store.ts";
+import type { ResourceStore } from "./store.ts";
+
+export interface ResourceStoreConfig {
+  /**
+   * Where resources live: `sqlite:///abs/path.db`, a plain file path, or `sqlite::memory:`.
+   * Default: `<home>/ate.db`.
+   */
+  url?: string;
+  /** ate's data directory; see `ateHome()`. */
+  home?: string;
+  clock?: Clock;
+}
+
+/** The one place a resource store backend is chosen. */
+export function openResourceStore(config: ResourceStoreConfig = {}): ResourceStore {
+  const url = config.url ?? join(config.home ?? ateHome(), "ate.db");
+  const clock = config.clock ? { clock: config.clock } : {};
+  if (url === "sqlite::memory:") return new SqliteResourceStore({ path: ":memory:", ...clock });
+  if (url.startsWith("sqlite://"))
+    return new SqliteResourceStore({ path: url.slice("sqlite://".length), ...clock });
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url))
+    return new SqliteResourceStore({ path: url, ...clock });
+  throw new AteError(
+    Code.InvalidArgument,
+    `resource store "${url}" is not supported: use sqlite:///path/to/ate.db or a file path`,
+  );
+}
+
+/** `$ATE_HOME`, else `$XDG_DATA_HOME/ate`, else `~/.local/share/ate`. */
+export function ateHome(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.ATE_HOME) return env.ATE_HOME;
+  const data = env.XDG_DATA_HOME || join(env.HOME || "/root", ".local", "share");
+  return join(data, "ate");
+}

@@ -1,0 +1,13 @@
+export { type ApplyOutcome, type ApplyResult, applyResource } from "./apply.ts";
+export { sameJson } from "./canonical-json.ts";
+export { ateHome, openResourceStore, type ResourceStoreConfig } from "./factory.ts";
+export { SqliteResourceStore, type SqliteResourceStoreOptions } from "./sqlite-store.ts";
+export type {
+  ListOptions,
+  ResourceList,
+  ResourceStore,
+  WatchEvent,
+  WatchEventType,
+  WatchOptions,
+  WriteOptions,
+} from "./store.ts";
