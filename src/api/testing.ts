@@ -1,0 +1,37 @@
+/** Builders of valid objects for tests across the project. */
+import type { Resource } from "./schema/index.ts";
+
+const digest = (c: string) => `sha256:${c.repeat(64)}`;
+export const sha = (c: string) => c.repeat(64);
+
+export function sandboxConfig(name: string, spec: Record<string, unknown> = {}): Resource {
+  return {
+    apiVersion: "ate.dev/v1alpha1",
+    kind: "SandboxConfig",
+    metadata: { name },
+    spec: { sandboxClass: "gvisor", assets: { amd64: { runsc: { url: "file:///opt/runsc", sha256: sha("a") } } }, ...spec },
+  };
+}
+
+export function workerPool(name: string, spec: Record<string, unknown> = {}, namespace = "default"): Resource {
+  return {
+    apiVersion: "ate.dev/v1alpha1",
+    kind: "WorkerPool",
+    metadata: { name, namespace },
+    spec: { replicas: 2, ateomImage: "ateom:latest", ...spec },
+  };
+}
+
+export function actorTemplate(name: string, spec: Record<string, unknown> = {}, namespace = "default"): Resource {
+  return {
+    apiVersion: "ate.dev/v1alpha1",
+    kind: "ActorTemplate",
+    metadata: { name, namespace },
+    spec: {
+      pauseImage: `registry.local/pause@${digest("b")}`,
+      containers: [{ name: "main", image: `registry.local/app@${digest("c")}` }],
+      snapshotsConfig: { location: "file:///var/lib/ate/snapshots" },
+      ...spec,
+    },
+  };
+}
