@@ -29,10 +29,17 @@ describe("generated manifests", () => {
   });
 
   it("declare scope, short names, printer columns and subresources", () => {
-    const crd = (plural: string) => generatedManifests(resourceTypes).get(`manifests/crds/ate.dev_${plural}.yaml`) ?? "";
+    const crd = (plural: string) =>
+      generatedManifests(resourceTypes).get(`manifests/crds/ate.dev_${plural}.yaml`) ?? "";
     assert.match(crd("sandboxconfigs"), /scope: Cluster/);
-    assert.match(crd("sandboxconfigs"), /name: Default\n\s+type: boolean\n\s+jsonPath: .spec.default/);
-    assert.match(crd("workerpools"), /scale:\n\s+specReplicasPath: .spec.replicas\n\s+statusReplicasPath: .status.replicas/);
+    assert.match(
+      crd("sandboxconfigs"),
+      /name: Default\n\s+type: boolean\n\s+jsonPath: .spec.default/,
+    );
+    assert.match(
+      crd("workerpools"),
+      /scale:\n\s+specReplicasPath: .spec.replicas\n\s+statusReplicasPath: .status.replicas/,
+    );
     assert.match(crd("actortemplates"), /status: \{\}/);
     assert.match(crd("actortemplates"), /shortNames:\n\s+- actortemplate/);
   });
@@ -41,11 +48,20 @@ describe("generated manifests", () => {
 describe("schemas", () => {
   for (const rt of resourceTypes) {
     it(`${rt.kind}: every CEL rule compiles and every pattern is a valid regular expression`, () => {
-      for (const [path, node] of nodes({ type: "object", properties: { spec: rt.spec, ...(rt.status ? { status: rt.status } : {}) } })) {
-        for (const { rule } of node["x-kubernetes-validations"] ?? []) assert.doesNotThrow(() => compileCel(rule), `${path}: ${rule}`);
-        if (node.pattern) assert.doesNotThrow(() => new RegExp(node.pattern as string, "u"), `${path}: ${node.pattern}`);
+      for (const [path, node] of nodes({
+        type: "object",
+        properties: { spec: rt.spec, ...(rt.status ? { status: rt.status } : {}) },
+      })) {
+        for (const { rule } of node["x-kubernetes-validations"] ?? [])
+          assert.doesNotThrow(() => compileCel(rule), `${path}: ${rule}`);
+        if (node.pattern)
+          assert.doesNotThrow(
+            () => new RegExp(node.pattern as string, "u"),
+            `${path}: ${node.pattern}`,
+          );
       }
-      for (const p of rt.admissionPolicies ?? []) for (const v of p.validations) assert.doesNotThrow(() => compileCel(v.expression));
+      for (const p of rt.admissionPolicies ?? [])
+        for (const v of p.validations) assert.doesNotThrow(() => compileCel(v.expression));
     });
   }
 });

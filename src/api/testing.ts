@@ -9,11 +9,19 @@ export function sandboxConfig(name: string, spec: Record<string, unknown> = {}):
     apiVersion: "ate.dev/v1alpha1",
     kind: "SandboxConfig",
     metadata: { name },
-    spec: { sandboxClass: "gvisor", assets: { amd64: { runsc: { url: "file:///opt/runsc", sha256: sha("a") } } }, ...spec },
+    spec: {
+      sandboxClass: "gvisor",
+      assets: { amd64: { runsc: { url: "file:///opt/runsc", sha256: sha("a") } } },
+      ...spec,
+    },
   };
 }
 
-export function workerPool(name: string, spec: Record<string, unknown> = {}, namespace = "default"): Resource {
+export function workerPool(
+  name: string,
+  spec: Record<string, unknown> = {},
+  namespace = "default",
+): Resource {
   return {
     apiVersion: "ate.dev/v1alpha1",
     kind: "WorkerPool",
@@ -22,7 +30,11 @@ export function workerPool(name: string, spec: Record<string, unknown> = {}, nam
   };
 }
 
-export function actorTemplate(name: string, spec: Record<string, unknown> = {}, namespace = "default"): Resource {
+export function actorTemplate(
+  name: string,
+  spec: Record<string, unknown> = {},
+  namespace = "default",
+): Resource {
   return {
     apiVersion: "ate.dev/v1alpha1",
     kind: "ActorTemplate",

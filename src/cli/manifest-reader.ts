@@ -72,7 +72,7 @@ export function decodeManifests(text: string, file: string): ManifestDocument[] 
     if (problem) {
       throw new AteError(
         Code.InvalidArgument,
-        `error parsing ${source}: ${problem.message.split("\n")[0]}: fix the YAML and apply again`,
+        `error parsing ${source}: ${(problem.message.split("\n")[0] ?? "").replace(/:$/, "")}: fix the YAML and apply again`,
       );
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });

@@ -28,6 +28,9 @@ describe("label selectors", () => {
   });
 
   it("reject unknown operators by name", () => {
-    assert.throws(() => matchesSelector({ matchExpressions: [{ key: "k", operator: "Near" }] }, {}), /operator "Near" for key "k"/);
+    assert.throws(
+      () => matchesSelector({ matchExpressions: [{ key: "k", operator: "Near" }] }, {}),
+      /operator "Near" for key "k"/,
+    );
   });
 });

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { actorTemplate, sandboxConfig, workerPool } from "../testing.ts";
-import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../v1alpha1/index.ts";
+import {
+  type ActorTemplateSpec,
+  ActorTemplateType,
+  SandboxConfigType,
+  WorkerPoolType,
+} from "../v1alpha1/index.ts";
 import { validateResource } from "./validate-resource.ts";
 
 const errorsOf = (...args: Parameters<typeof validateResource>) => validateResource(...args).errors;
@@ -13,11 +18,14 @@ describe("defaults", () => {
     });
     const { object, errors } = validateResource(ActorTemplateType, t);
     assert.deepEqual(errors, []);
-    const spec = object.spec as Record<string, any>;
+    const spec = object.spec as ActorTemplateSpec;
     assert.equal(spec.sandboxClass, "gvisor");
     assert.equal(spec.snapshotsConfig.onPause, "Full");
     assert.equal(spec.snapshotsConfig.onCommit, "Full");
-    assert.deepEqual(spec.containers[0].readyz, { httpGet: { port: 8080, path: "/readyz" }, timeoutSeconds: 30 });
+    assert.deepEqual(spec.containers?.[0]?.readyz, {
+      httpGet: { port: 8080, path: "/readyz" },
+      timeoutSeconds: 30,
+    });
   });
 
   it("does not touch the caller's object", () => {
@@ -29,7 +37,10 @@ describe("defaults", () => {
 
 describe("strict decoding", () => {
   it("rejects unknown fields anywhere, naming each", () => {
-    const t = actorTemplate("t", { bogus: 1, containers: [{ name: "main", image: "a@b", imagee: "x" }] });
+    const t = actorTemplate("t", {
+      bogus: 1,
+      containers: [{ name: "main", image: "a@b", imagee: "x" }],
+    });
     assert.deepEqual(errorsOf(ActorTemplateType, t), [
       'strict decoding error: unknown field "spec.containers[0].imagee", unknown field "spec.bogus"',
     ]);
@@ -37,13 +48,18 @@ describe("strict decoding", () => {
 
   it("rejects fields inside an empty-schema object such as durableDir", () => {
     const t = actorTemplate("t", { volumes: [{ name: "v", durableDir: { size: "1Gi" } }] });
-    assert.match(errorsOf(ActorTemplateType, t)[0] ?? "", /unknown field "spec\.volumes\[0\]\.durableDir\.size"/);
+    assert.match(
+      errorsOf(ActorTemplateType, t)[0] ?? "",
+      /unknown field "spec\.volumes\[0\]\.durableDir\.size"/,
+    );
   });
 
   it("rejects unknown metadata fields", () => {
     const c = sandboxConfig("c");
-    (c.metadata as Record<string, unknown>).labelz = {};
-    assert.deepEqual(errorsOf(SandboxConfigType, c), ['strict decoding error: unknown field "metadata.labelz"']);
+    (c.metadata as unknown as Record<string, unknown>).labelz = {};
+    assert.deepEqual(errorsOf(SandboxConfigType, c), [
+      'strict decoding error: unknown field "metadata.labelz"',
+    ]);
   });
 });
 
@@ -68,7 +84,9 @@ describe("schema", () => {
     assert.deepEqual(errorsOf(WorkerPoolType, workerPool("p", { replicas: -1 })), [
       "spec.replicas: Invalid value: -1: spec.replicas in body should be greater than or equal to 0",
     ]);
-    const t = actorTemplate("t", { containers: [{ name: "m", image: "a@b", readyz: { httpGet: { port: 70000 } } }] });
+    const t = actorTemplate("t", {
+      containers: [{ name: "m", image: "a@b", readyz: { httpGet: { port: 70000 } } }],
+    });
     assert.deepEqual(errorsOf(ActorTemplateType, t), [
       "spec.containers[0].readyz.httpGet.port: Invalid value: 70000: spec.containers[0].readyz.httpGet.port in body should be less than or equal to 65535",
     ]);
@@ -89,8 +107,13 @@ describe("schema", () => {
 
 describe("metadata", () => {
   it("requires a DNS subdomain name", () => {
-    assert.match(errorsOf(SandboxConfigType, sandboxConfig("Bad_Name"))[0] ?? "", /^metadata\.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain/);
-    assert.deepEqual(errorsOf(SandboxConfigType, sandboxConfig("")), ["metadata.name: Required value: name or generateName is required"]);
+    assert.match(
+      errorsOf(SandboxConfigType, sandboxConfig("Bad_Name"))[0] ?? "",
+      /^metadata\.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain/,
+    );
+    assert.deepEqual(errorsOf(SandboxConfigType, sandboxConfig("")), [
+      "metadata.name: Required value: name or generateName is required",
+    ]);
   });
 
   it("checks label keys and values", () => {
@@ -98,8 +121,14 @@ describe("metadata", () => {
     p.metadata.labels = { "bad key": "ok", good: "bad value" };
     const errors = errorsOf(WorkerPoolType, p);
     assert.equal(errors.length, 2);
-    assert.match(errors[0] ?? "", /^metadata\.labels: Invalid value: "bad key": name part must consist/);
-    assert.match(errors[1] ?? "", /^metadata\.labels: Invalid value: "bad value": a valid label must be/);
+    assert.match(
+      errors[0] ?? "",
+      /^metadata\.labels: Invalid value: "bad key": name part must consist/,
+    );
+    assert.match(
+      errors[1] ?? "",
+      /^metadata\.labels: Invalid value: "bad value": a valid label must be/,
+    );
   });
 
   it("drops the namespace of cluster-scoped objects", () => {
@@ -114,13 +143,24 @@ describe("CEL rules", () => {
     const old = validateResource(ActorTemplateType, actorTemplate("t")).object;
     const changed = actorTemplate("t", { snapshotsConfig: { location: "s3://other/p" } });
     assert.deepEqual(errorsOf(ActorTemplateType, changed), []);
-    assert.deepEqual(errorsOf(ActorTemplateType, changed, old), ['spec: Invalid value: "object": Spec is immutable']);
+    assert.deepEqual(errorsOf(ActorTemplateType, changed, old), [
+      'spec: Invalid value: "object": Spec is immutable',
+    ]);
     assert.deepEqual(errorsOf(ActorTemplateType, actorTemplate("t"), old), []);
   });
 
   it("limits a container to one durableDir mount", () => {
     const t = actorTemplate("t", {
-      containers: [{ name: "m", image: "a@b", volumeMounts: [{ name: "d", mountPath: "/a" }, { name: "d", mountPath: "/b" }] }],
+      containers: [
+        {
+          name: "m",
+          image: "a@b",
+          volumeMounts: [
+            { name: "d", mountPath: "/a" },
+            { name: "d", mountPath: "/b" },
+          ],
+        },
+      ],
       volumes: [{ name: "d", durableDir: {} }],
     });
     assert.deepEqual(errorsOf(ActorTemplateType, t), [
@@ -130,7 +170,13 @@ describe("CEL rules", () => {
 
   it("checks secret references", () => {
     const t = actorTemplate("t", {
-      containers: [{ name: "m", image: "a@b", env: [{ name: "X", valueFrom: { secretKeyRef: { name: "Bad.Name", key: "k" } } }] }],
+      containers: [
+        {
+          name: "m",
+          image: "a@b",
+          env: [{ name: "X", valueFrom: { secretKeyRef: { name: "Bad.Name", key: "k" } } }],
+        },
+      ],
     });
     assert.deepEqual(errorsOf(ActorTemplateType, t), [
       'spec.containers[0].env[0].valueFrom.secretKeyRef.name: Invalid value: "string": Name must be a valid DNS subdomain',
@@ -147,14 +193,29 @@ describe("CEL rules", () => {
         }),
       ).length === 0;
     for (const ok of ["/data", "/home/user/.config", "/a/..b", "/a/b.c"]) assert.ok(mount(ok), ok);
-    for (const bad of ["", "/", "data", "/a/", "/a//b", "/a/./b", "/a/..", "/a:b", "/a\tb", "/a\u007fb"]) assert.ok(!mount(bad), JSON.stringify(bad));
+    for (const bad of [
+      "",
+      "/",
+      "data",
+      "/a/",
+      "/a//b",
+      "/a/./b",
+      "/a/..",
+      "/a:b",
+      "/a\tb",
+      "/a\u007fb",
+    ])
+      assert.ok(!mount(bad), JSON.stringify(bad));
   });
 });
 
 describe("admission policy", () => {
   it("requires runsc on every gvisor architecture", () => {
     const c = sandboxConfig("c", {
-      assets: { amd64: { runsc: { url: "file:///r", sha256: "a".repeat(64) } }, arm64: { shim: { url: "file:///s", sha256: "b".repeat(64) } } },
+      assets: {
+        amd64: { runsc: { url: "file:///r", sha256: "a".repeat(64) } },
+        arm64: { shim: { url: "file:///s", sha256: "b".repeat(64) } },
+      },
     });
     assert.deepEqual(errorsOf(SandboxConfigType, c), [
       "ValidatingAdmissionPolicy 'sandboxconfig-assets.ate.dev' with binding 'sandboxconfig-assets.ate.dev' denied request: a gvisor SandboxConfig must define a 'runsc' asset for every architecture under spec.assets",
@@ -166,7 +227,12 @@ describe("admission policy", () => {
   });
 
   it("does not run when schema validation already failed", () => {
-    const errors = errorsOf(SandboxConfigType, sandboxConfig("c", { assets: { amd64: { shim: { url: "", sha256: "a".repeat(64) } } } }));
-    assert.deepEqual(errors, ['spec.assets.amd64.shim.url: Invalid value: "": spec.assets.amd64.shim.url in body should be at least 1 chars long']);
+    const errors = errorsOf(
+      SandboxConfigType,
+      sandboxConfig("c", { assets: { amd64: { shim: { url: "", sha256: "a".repeat(64) } } } }),
+    );
+    assert.deepEqual(errors, [
+      'spec.assets.amd64.shim.url: Invalid value: "": spec.assets.amd64.shim.url in body should be at least 1 chars long',
+    ]);
   });
 });

@@ -18,7 +18,7 @@ export function typeForObject(apiVersion: unknown, kind: unknown): ResourceType 
   if (typeof kind !== "string" || kind === "") {
     throw new AteError(
       Code.InvalidArgument,
-      "Object 'Kind' is missing: every document needs `kind` (one of: " + kinds + ")",
+      `Object 'Kind' is missing: every document needs \`kind\` (one of: ${kinds})`,
     );
   }
   if (typeof apiVersion !== "string" || apiVersion === "") {

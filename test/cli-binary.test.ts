@@ -1,0 +1,52 @@
+// The real executable, as users run it from a clone: bin/ate in a child process.
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const home = mkdtempSync(join(tmpdir(), "ate-bin-"));
+const ate = (...args: string[]) =>
+  spawnSync(join(root, "bin", "ate"), args, {
+    encoding: "utf8",
+    env: { ...process.env, ATE_HOME: home },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+
+describe("bin/ate", () => {
+  after(() => rmSync(home, { recursive: true, force: true }));
+
+  it("applies the examples into $ATE_HOME and lists them", () => {
+    const applied = ate("apply", "-f", join(root, "examples"));
+    assert.equal(applied.status, 0, applied.stderr);
+    assert.equal(
+      applied.stdout,
+      "sandboxconfig.ate.dev/gvisor-default created\nworkerpool.ate.dev/default-pool created\nactortemplate.ate.dev/counter created\n",
+    );
+    const got = ate("get", "sandboxconfigs");
+    assert.match(
+      got.stdout,
+      /^NAME\s+CLASS\s+DEFAULT\s+AGE\ngvisor-default\s+gvisor\s+true\s+\d+s\n$/,
+    );
+  });
+
+  it("exits non-zero with the message on stderr for invalid input", () => {
+    const run = spawnSync(join(root, "bin", "ate"), ["apply", "--dry-run", "-f", "-"], {
+      encoding: "utf8",
+      input:
+        "apiVersion: ate.dev/v1alpha1\nkind: SandboxConfig\nmetadata: {name: x}\nspec: {sandboxClass: gvisor}\n",
+    });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /SandboxConfig "x" is invalid: .*must define a 'runsc' asset/);
+  });
+
+  it("prints usage for --help", () => {
+    assert.match(
+      execFileSync(join(root, "bin", "ate"), ["--help"], { encoding: "utf8" }),
+      /Usage: ate \[options\] \[command\]/,
+    );
+  });
+});
