@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the system packages ate's sandboxes and tests need, on Debian bookworm as root.
+# Idempotent: does nothing when everything is already there.
+#   runsc           gVisor, from bookworm-backports (the bookworm build cannot checkpoint with
+#                   TCP endpoints in TIME_WAIT and kills the sandbox when it fails)
+#   iproute2        network namespaces and veth pairs for workers
+#   iptables        DNAT from each worker's outer address to the sandbox's fixed inner one
+#   docker-registry a local OCI registry on loopback for image tests and demos
+set -euo pipefail
+
+need=()
+runsc_ok() { command -v runsc >/dev/null && dpkg-query -W -f='${Version}' runsc 2>/dev/null | grep -q '^0.0~2024'; }
+runsc_ok || need+=(runsc)
+command -v ip >/dev/null || need+=(iproute2)
+command -v iptables >/dev/null || need+=(iptables)
+command -v docker-registry >/dev/null || need+=(docker-registry)
+[[ ${#need[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "setup-system: missing ${need[*]}; run as root (or install them: see scripts/setup-system.sh)" >&2
+  exit 1
+fi
+
+# bookworm-backports on the same mirror apt already uses.
+if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  mirror=$( { grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
+             grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}'; } | grep -v security | head -n 1 || true)
+  mirror=${mirror:-http://deb.debian.org/debian}
+  printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$mirror" >/etc/apt/sources.list.d/ate-bookworm-backports.sources
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+others=()
+for p in "${need[@]}"; do [[ $p != runsc ]] && others+=("$p"); done
+[[ ${#others[@]} -gt 0 ]] && apt-get install -y -qq --no-install-recommends "${others[@]}" >/dev/null
+if [[ " ${need[*]} " == *" runsc "* ]]; then
+  apt-get install -y -qq --no-install-recommends -t bookworm-backports runsc >/dev/null
+fi
+runsc_ok || { echo "setup-system: runsc from bookworm-backports did not install" >&2; exit 1; }

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
+import { after, before, describe, it } from "node:test";
+import { startS3, type RunningS3 } from "../../test/support/s3rver.ts";
+import { Code, isAteError } from "../errors/index.ts";
+import type { BlobStore } from "./blob-store.ts";
+import { openBlobStore } from "./factory.ts";
+
+function contract(name: string, open: () => Promise<BlobStore>, close: () => Promise<void>) {
+  describe(`${name} blob store`, () => {
+    let store: BlobStore;
+    before(async () => {
+      store = await open();
+    });
+    after(close);
+
+    it("puts buffers and streams, and reads them back", async () => {
+      await store.put("a/b/one", Buffer.from("hello"));
+      const big = Buffer.alloc(12 * 1024 * 1024, 7);
+      await store.put("a/b/big", Readable.from([big.subarray(0, 5e6), big.subarray(5e6)]));
+      assert.equal((await buffer(await store.get("a/b/one"))).toString(), "hello");
+      assert.ok((await buffer(await store.get("a/b/big"))).equals(big));
+      assert.deepEqual(await store.stat("a/b/one"), { key: "a/b/one", size: 5 });
+    });
+
+    it("lists by prefix in order, and deletes", async () => {
+      await store.put("l/x/2", Buffer.from("2"));
+      await store.put("l/x/1", Buffer.from("1"));
+      await store.put("l/y", Buffer.from("3"));
+      assert.deepEqual((await store.list("l/x/")).map((b) => b.key), ["l/x/1", "l/x/2"]);
+      await store.delete("l/x/1");
+      assert.deepEqual((await store.list("l/")).map((b) => b.key), ["l/x/2", "l/y"]);
+    });
+
+    it("reports missing blobs as NOT_FOUND", async () => {
+      assert.equal(await store.stat("missing"), undefined);
+      await assert.rejects(store.get("missing"), (e) => isAteError(e, Code.NotFound));
+    });
+
+    it("rejects keys that escape the location", async () => {
+      await assert.rejects(store.put("../x", Buffer.from("")), /not a clean relative path/);
+    });
+  });
+}
+
+let dir = "";
+contract(
+  "file",
+  async () => {
+    dir = mkdtempSync(join(tmpdir(), "ate-blob-"));
+    return openBlobStore(`file://${dir}/snapshots`);
+  },
+  async () => rmSync(dir, { recursive: true, force: true }),
+);
+
+let s3: RunningS3 | undefined;
+contract(
+  "s3",
+  async () => {
+    s3 = await startS3(["snapshots"]);
+    return openBlobStore("s3://snapshots/team/a");
+  },
+  async () => s3?.stop(),
+);

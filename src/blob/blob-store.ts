@@ -1,0 +1,26 @@
+import type { Readable } from "node:stream";
+
+export interface BlobInfo {
+  key: string;
+  size: number;
+}
+
+export interface BlobOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * Where snapshots live: keys under one location (a local directory, an S3 bucket prefix).
+ * Writes are whole-object and atomic: a reader never sees a partly written blob.
+ */
+export interface BlobStore {
+  /** The location's URI, e.g. `file:///var/lib/ate/snapshots` or `s3://bucket/prefix`. */
+  readonly uri: string;
+  put(key: string, body: Readable | Buffer, options?: BlobOptions): Promise<void>;
+  /** NOT_FOUND when absent. */
+  get(key: string, options?: BlobOptions): Promise<Readable>;
+  stat(key: string, options?: BlobOptions): Promise<BlobInfo | undefined>;
+  /** Keys (relative to the location) that start with prefix, in lexical order. */
+  list(prefix: string, options?: BlobOptions): Promise<BlobInfo[]>;
+  delete(key: string, options?: BlobOptions): Promise<void>;
+}

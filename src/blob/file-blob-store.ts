@@ -1,0 +1,77 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { pathToFileURL } from "node:url";
+import { AteError, Code } from "../errors/index.ts";
+import type { BlobInfo, BlobOptions, BlobStore } from "./blob-store.ts";
+import { checkKey } from "./keys.ts";
+
+/** Blobs as files under a directory; each put lands via a temp file and rename. */
+export class FileBlobStore implements BlobStore {
+  readonly uri: string;
+
+  constructor(private readonly root: string) {
+    this.uri = pathToFileURL(root).href;
+  }
+
+  async put(key: string, body: Readable | Buffer, options: BlobOptions = {}): Promise<void> {
+    const path = this.path(key);
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    try {
+      const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+      await pipeline(source, createWriteStream(tmp, { flags: "wx" }), { signal: options.signal });
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const path = this.path(key);
+    if (!(await this.stat(key))) throw new AteError(Code.NotFound, `blob ${this.uri}/${key} not found`);
+    return createReadStream(path);
+  }
+
+  async stat(key: string): Promise<BlobInfo | undefined> {
+    try {
+      const s = await stat(this.path(key));
+      return s.isFile() ? { key, size: s.size } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async list(prefix: string): Promise<BlobInfo[]> {
+    const out: BlobInfo[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries: import("node:fs").Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const full = join(dir, e.name);
+        if (e.isDirectory()) await walk(full);
+        else if (e.isFile() && !e.name.includes(".tmp-")) {
+          const key = relative(this.root, full).split(sep).join("/");
+          if (key.startsWith(prefix)) out.push({ key, size: (await stat(full)).size });
+        }
+      }
+    };
+    await walk(this.root);
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.path(key), { force: true });
+  }
+
+  private path(key: string): string {
+    return join(this.root, ...checkKey(key).split("/"));
+  }
+}

@@ -1,0 +1,6 @@
+export type { BlobInfo, BlobOptions, BlobStore } from "./blob-store.ts";
+export { openBlobStore } from "./factory.ts";
+export { FileBlobStore } from "./file-blob-store.ts";
+export { checkKey, joinKey } from "./keys.ts";
+export { type OpenedUrl, openUrl } from "./open-url.ts";
+export { S3BlobStore, type S3Options } from "./s3-blob-store.ts";
