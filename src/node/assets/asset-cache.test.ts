@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Code, isAteError } from "../../errors/index.ts";
+import { AssetCache, assetsForArch } from "./asset-cache.ts";
+
+const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+
+describe("AssetCache", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ate-assets-"));
+  let server: Server;
+  let base = "";
+  let requests = 0;
+  const payload = Buffer.alloc(256 * 1024, 3);
+
+  before(async () => {
+    writeFileSync(join(dir, "runsc-a"), "binary A");
+    server = createServer((req, res) => {
+      requests++;
+      if (req.url === "/runsc") setTimeout(() => res.end(payload), 50);
+      else {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  after(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const cacheFiles = (c: string) => [...readdirSync(join(c, "sha256")), ...readdirSync(join(c, "tmp"))];
+
+  it("fetches file:// assets by sha256, executable, and hits the cache afterwards", async () => {
+    const cache = new AssetCache({ dir: join(dir, "c1") });
+    const asset = { url: `file://${join(dir, "runsc-a")}`, sha256: sha("binary A") };
+    const path = await cache.fetch(asset);
+    assert.equal(path, join(dir, "c1", "sha256", asset.sha256));
+    assert.equal(statSync(path).mode & 0o777, 0o755);
+    rmSync(join(dir, "runsc-a"));
+    assert.equal(await cache.fetch(asset), path, "a hit does not read the source");
+  });
+
+  it("downloads concurrent requests for one http asset once", async () => {
+    const cache = new AssetCache({ dir: join(dir, "c2") });
+    requests = 0;
+    const asset = { url: `${base}/runsc`, sha256: sha(payload) };
+    const paths = await Promise.all(Array.from({ length: 5 }, () => cache.fetch(asset)));
+    assert.equal(new Set(paths).size, 1);
+    assert.equal(requests, 1);
+  });
+
+  it("rejects a wrong sha256 naming url, expected and actual, caching nothing", async () => {
+    const cache = new AssetCache({ dir: join(dir, "c3") });
+    const wrong = "f".repeat(64);
+    await assert.rejects(cache.fetch({ url: `${base}/runsc`, sha256: wrong }), (e) => {
+      assert.ok(isAteError(e, Code.FailedPrecondition));
+      assert.match((e as Error).message, new RegExp(`${base}/runsc has sha256 ${sha(payload)}, expected ${wrong}`));
+      return true;
+    });
+    assert.deepEqual(cacheFiles(join(dir, "c3")), []);
+  });
+
+  it("stops oversized downloads and unreachable urls with clear errors", async () => {
+    const cache = new AssetCache({ dir: join(dir, "c4"), maxBytes: 1024 });
+    await assert.rejects(cache.fetch({ url: `${base}/runsc`, sha256: sha(payload) }), (e) => isAteError(e, Code.ResourceExhausted) && /over the 1024-byte limit/.test((e as Error).message));
+    assert.deepEqual(cacheFiles(join(dir, "c4")), []);
+    await assert.rejects(cache.fetch({ url: `${base}/missing`, sha256: sha("x") }), (e) => isAteError(e, Code.NotFound) && /HTTP 404/.test((e as Error).message));
+    await assert.rejects(cache.fetch({ url: "http://127.0.0.1:1/runsc", sha256: sha("x") }), (e) => isAteError(e, Code.Unavailable) && /cannot be reached/.test((e as Error).message));
+    await assert.rejects(cache.fetch({ url: "ftp://host/x", sha256: sha("x") }), /scheme ftp: is not supported/);
+  });
+
+  it("projects assets onto this node's architecture", () => {
+    const assets = { amd64: { runsc: { url: "u", sha256: sha("a") } } };
+    assert.deepEqual(assetsForArch(assets, "amd64", "SandboxConfig x"), assets.amd64);
+    assert.throws(() => assetsForArch(assets, "arm64", "SandboxConfig x"), /SandboxConfig x has no assets for architecture arm64 \(it has: amd64\)/);
+  });
+});

@@ -1,0 +1,1 @@
+export { AssetCache, type AssetCacheOptions, assetsForArch, nodeArch } from "./asset-cache.ts";
