@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { after, before, describe, it } from "node:test";
-import { startS3, type RunningS3 } from "../../test/support/s3rver.ts";
+import { type RunningS3, startS3 } from "../../test/support/s3rver.ts";
 import { Code, isAteError } from "../errors/index.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { openBlobStore } from "./factory.ts";
@@ -31,9 +31,15 @@ function contract(name: string, open: () => Promise<BlobStore>, close: () => Pro
       await store.put("l/x/2", Buffer.from("2"));
       await store.put("l/x/1", Buffer.from("1"));
       await store.put("l/y", Buffer.from("3"));
-      assert.deepEqual((await store.list("l/x/")).map((b) => b.key), ["l/x/1", "l/x/2"]);
+      assert.deepEqual(
+        (await store.list("l/x/")).map((b) => b.key),
+        ["l/x/1", "l/x/2"],
+      );
       await store.delete("l/x/1");
-      assert.deepEqual((await store.list("l/")).map((b) => b.key), ["l/x/2", "l/y"]);
+      assert.deepEqual(
+        (await store.list("l/")).map((b) => b.key),
+        ["l/x/2", "l/y"],
+      );
     });
 
     it("reports missing blobs as NOT_FOUND", async () => {

@@ -10,10 +10,15 @@ export function openBlobStore(location: string, options: { s3?: S3Options } = {}
   try {
     url = new URL(location);
   } catch {
-    throw new AteError(Code.InvalidArgument, `snapshot location "${location}" is not a URI: use file:///dir or s3://bucket/prefix`);
+    throw new AteError(
+      Code.InvalidArgument,
+      `snapshot location "${location}" is not a URI: use file:///dir or s3://bucket/prefix`,
+    );
   }
-  if (url.protocol === "file:") return new FileBlobStore(fileURLToPath(url).replace(/\/+$/, "") || "/");
-  if (url.protocol === "s3:") return new S3BlobStore(url.host, url.pathname.replace(/^\/+|\/+$/g, ""), options.s3);
+  if (url.protocol === "file:")
+    return new FileBlobStore(fileURLToPath(url).replace(/\/+$/, "") || "/");
+  if (url.protocol === "s3:")
+    return new S3BlobStore(url.host, url.pathname.replace(/^\/+|\/+$/g, ""), options.s3);
   throw new AteError(
     Code.InvalidArgument,
     `snapshot location "${location}": scheme ${url.protocol} is not supported for writing snapshots: use file:// or s3://`,

@@ -32,7 +32,8 @@ export class FileBlobStore implements BlobStore {
 
   async get(key: string): Promise<Readable> {
     const path = this.path(key);
-    if (!(await this.stat(key))) throw new AteError(Code.NotFound, `blob ${this.uri}/${key} not found`);
+    if (!(await this.stat(key)))
+      throw new AteError(Code.NotFound, `blob ${this.uri}/${key} not found`);
     return createReadStream(path);
   }
 

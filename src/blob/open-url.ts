@@ -20,7 +20,10 @@ export async function openUrl(url: string, signal?: AbortSignal): Promise<Opened
   try {
     parsed = new URL(url);
   } catch {
-    throw new AteError(Code.InvalidArgument, `"${url}" is not a URL: use file://, http(s)://, s3:// or gs://`);
+    throw new AteError(
+      Code.InvalidArgument,
+      `"${url}" is not a URL: use file://, http(s)://, s3:// or gs://`,
+    );
   }
   switch (parsed.protocol) {
     case "file:": {
@@ -33,7 +36,11 @@ export async function openUrl(url: string, signal?: AbortSignal): Promise<Opened
     case "https:":
       return openHttp(url, signal);
     case "gs:":
-      return openHttp(`https://storage.googleapis.com/${parsed.host}${parsed.pathname}`, signal, url);
+      return openHttp(
+        `https://storage.googleapis.com/${parsed.host}${parsed.pathname}`,
+        signal,
+        url,
+      );
     case "s3:": {
       const key = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
       const store = new S3BlobStore(parsed.host, "");
@@ -42,19 +49,36 @@ export async function openUrl(url: string, signal?: AbortSignal): Promise<Opened
       return { body: await store.get(key, signal ? { signal } : {}), size: info.size };
     }
     default:
-      throw new AteError(Code.InvalidArgument, `${url}: scheme ${parsed.protocol} is not supported: use file://, http(s)://, s3:// or gs://`);
+      throw new AteError(
+        Code.InvalidArgument,
+        `${url}: scheme ${parsed.protocol} is not supported: use file://, http(s)://, s3:// or gs://`,
+      );
   }
 }
 
-async function openHttp(url: string, signal: AbortSignal | undefined, shown = url): Promise<OpenedUrl> {
+async function openHttp(
+  url: string,
+  signal: AbortSignal | undefined,
+  shown = url,
+): Promise<OpenedUrl> {
   let res: Response;
   try {
     res = await fetch(url, signal ? { signal } : {});
   } catch (err) {
-    throw new AteError(Code.Unavailable, `${shown}: cannot be reached: ${(err as Error).cause ?? (err as Error).message}`, [], { cause: err });
+    throw new AteError(
+      Code.Unavailable,
+      `${shown}: cannot be reached: ${(err as Error).cause ?? (err as Error).message}`,
+      [],
+      { cause: err },
+    );
   }
   if (!res.ok || !res.body) {
-    const code = res.status === 404 ? Code.NotFound : res.status === 401 || res.status === 403 ? Code.PermissionDenied : Code.Unavailable;
+    const code =
+      res.status === 404
+        ? Code.NotFound
+        : res.status === 401 || res.status === 403
+          ? Code.PermissionDenied
+          : Code.Unavailable;
     throw new AteError(code, `${shown}: HTTP ${res.status} ${res.statusText}`);
   }
   const length = Number(res.headers.get("content-length"));

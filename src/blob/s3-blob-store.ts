@@ -1,5 +1,12 @@
 import type { Readable } from "node:stream";
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type S3ClientConfig,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { AteError, Code } from "../errors/index.ts";
 import type { BlobInfo, BlobOptions, BlobStore } from "./blob-store.ts";
@@ -26,7 +33,8 @@ export class S3BlobStore implements BlobStore {
     private readonly options: S3Options = {},
   ) {
     this.uri = `s3://${bucket}${prefix ? `/${prefix}` : ""}`;
-    const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+    const endpoint =
+      options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
     const config: S3ClientConfig = {
       region: options.region ?? process.env.AWS_REGION ?? "us-east-1",
       forcePathStyle: options.forcePathStyle ?? !!endpoint,
@@ -52,7 +60,10 @@ export class S3BlobStore implements BlobStore {
 
   async get(key: string, options: BlobOptions = {}): Promise<Readable> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }), { abortSignal: options.signal });
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }),
+        { abortSignal: options.signal },
+      );
       return out.Body as Readable;
     } catch (err) {
       throw this.mapError(err, key);
@@ -61,7 +72,10 @@ export class S3BlobStore implements BlobStore {
 
   async stat(key: string, options: BlobOptions = {}): Promise<BlobInfo | undefined> {
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }), { abortSignal: options.signal });
+      const out = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }),
+        { abortSignal: options.signal },
+      );
       return { key, size: out.ContentLength ?? 0 };
     } catch (err) {
       if (this.mapError(err, key).code === Code.NotFound) return undefined;
@@ -75,17 +89,24 @@ export class S3BlobStore implements BlobStore {
     let token: string | undefined;
     do {
       const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token }),
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: base + prefix,
+          ContinuationToken: token,
+        }),
         { abortSignal: options.signal },
       );
-      for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key.slice(base.length), size: o.Size ?? 0 });
+      for (const o of page.Contents ?? [])
+        if (o.Key) out.push({ key: o.Key.slice(base.length), size: o.Size ?? 0 });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   async delete(key: string, options: BlobOptions = {}): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }), { abortSignal: options.signal });
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }), {
+      abortSignal: options.signal,
+    });
   }
 
   private key(key: string): string {
@@ -97,6 +118,8 @@ export class S3BlobStore implements BlobStore {
     if (e.name === "NoSuchKey" || e.name === "NotFound" || e.$metadata?.httpStatusCode === 404) {
       return new AteError(Code.NotFound, `blob ${this.uri}/${key} not found`);
     }
-    return new AteError(Code.Unavailable, `s3 ${this.uri}/${key}: ${(err as Error).message}`, [], { cause: err });
+    return new AteError(Code.Unavailable, `s3 ${this.uri}/${key}: ${(err as Error).message}`, [], {
+      cause: err,
+    });
   }
 }

@@ -34,7 +34,10 @@ describe("AssetCache", () => {
     server.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const cacheFiles = (c: string) => [...readdirSync(join(c, "sha256")), ...readdirSync(join(c, "tmp"))];
+  const cacheFiles = (c: string) => [
+    ...readdirSync(join(c, "sha256")),
+    ...readdirSync(join(c, "tmp")),
+  ];
 
   it("fetches file:// assets by sha256, executable, and hits the cache afterwards", async () => {
     const cache = new AssetCache({ dir: join(dir, "c1") });
@@ -60,7 +63,10 @@ describe("AssetCache", () => {
     const wrong = "f".repeat(64);
     await assert.rejects(cache.fetch({ url: `${base}/runsc`, sha256: wrong }), (e) => {
       assert.ok(isAteError(e, Code.FailedPrecondition));
-      assert.match((e as Error).message, new RegExp(`${base}/runsc has sha256 ${sha(payload)}, expected ${wrong}`));
+      assert.match(
+        (e as Error).message,
+        new RegExp(`${base}/runsc has sha256 ${sha(payload)}, expected ${wrong}`),
+      );
       return true;
     });
     assert.deepEqual(cacheFiles(join(dir, "c3")), []);
@@ -68,16 +74,33 @@ describe("AssetCache", () => {
 
   it("stops oversized downloads and unreachable urls with clear errors", async () => {
     const cache = new AssetCache({ dir: join(dir, "c4"), maxBytes: 1024 });
-    await assert.rejects(cache.fetch({ url: `${base}/runsc`, sha256: sha(payload) }), (e) => isAteError(e, Code.ResourceExhausted) && /over the 1024-byte limit/.test((e as Error).message));
+    await assert.rejects(
+      cache.fetch({ url: `${base}/runsc`, sha256: sha(payload) }),
+      (e) =>
+        isAteError(e, Code.ResourceExhausted) &&
+        /over the 1024-byte limit/.test((e as Error).message),
+    );
     assert.deepEqual(cacheFiles(join(dir, "c4")), []);
-    await assert.rejects(cache.fetch({ url: `${base}/missing`, sha256: sha("x") }), (e) => isAteError(e, Code.NotFound) && /HTTP 404/.test((e as Error).message));
-    await assert.rejects(cache.fetch({ url: "http://127.0.0.1:1/runsc", sha256: sha("x") }), (e) => isAteError(e, Code.Unavailable) && /cannot be reached/.test((e as Error).message));
-    await assert.rejects(cache.fetch({ url: "ftp://host/x", sha256: sha("x") }), /scheme ftp: is not supported/);
+    await assert.rejects(
+      cache.fetch({ url: `${base}/missing`, sha256: sha("x") }),
+      (e) => isAteError(e, Code.NotFound) && /HTTP 404/.test((e as Error).message),
+    );
+    await assert.rejects(
+      cache.fetch({ url: "http://127.0.0.1:1/runsc", sha256: sha("x") }),
+      (e) => isAteError(e, Code.Unavailable) && /cannot be reached/.test((e as Error).message),
+    );
+    await assert.rejects(
+      cache.fetch({ url: "ftp://host/x", sha256: sha("x") }),
+      /scheme ftp: is not supported/,
+    );
   });
 
   it("projects assets onto this node's architecture", () => {
     const assets = { amd64: { runsc: { url: "u", sha256: sha("a") } } };
     assert.deepEqual(assetsForArch(assets, "amd64", "SandboxConfig x"), assets.amd64);
-    assert.throws(() => assetsForArch(assets, "arm64", "SandboxConfig x"), /SandboxConfig x has no assets for architecture arm64 \(it has: amd64\)/);
+    assert.throws(
+      () => assetsForArch(assets, "arm64", "SandboxConfig x"),
+      /SandboxConfig x has no assets for architecture arm64 \(it has: amd64\)/,
+    );
   });
 });

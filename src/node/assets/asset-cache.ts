@@ -33,7 +33,11 @@ export class AssetCache {
 
   /** Where an asset with this hash lives once cached. */
   path(sha256: string): string {
-    if (!/^[a-f0-9]{64}$/.test(sha256)) throw new AteError(Code.InvalidArgument, `sha256 "${sha256}" is not 64 lower-case hex digits`);
+    if (!/^[a-f0-9]{64}$/.test(sha256))
+      throw new AteError(
+        Code.InvalidArgument,
+        `sha256 "${sha256}" is not 64 lower-case hex digits`,
+      );
     return join(this.options.dir, "sha256", sha256);
   }
 
@@ -47,7 +51,9 @@ export class AssetCache {
     if (await this.has(asset.sha256)) return path;
     let pending = this.inflight.get(asset.sha256);
     if (!pending) {
-      pending = this.download(asset, path, signal).finally(() => this.inflight.delete(asset.sha256));
+      pending = this.download(asset, path, signal).finally(() =>
+        this.inflight.delete(asset.sha256),
+      );
       this.inflight.set(asset.sha256, pending);
     }
     return pending;
@@ -86,7 +92,12 @@ export class AssetCache {
           `asset ${asset.url} is ${announced} bytes, over the ${max}-byte limit (expected sha256 ${asset.sha256}): raise the node agent's asset size limit or fix the url`,
         );
       }
-      await pipeline(body, meter, createWriteStream(tmp, { flags: "wx", mode: 0o600 }), signal ? { signal } : {});
+      await pipeline(
+        body,
+        meter,
+        createWriteStream(tmp, { flags: "wx", mode: 0o600 }),
+        signal ? { signal } : {},
+      );
       const actual = hash.digest("hex");
       if (actual !== asset.sha256) {
         throw new AteError(
@@ -100,14 +111,26 @@ export class AssetCache {
     } catch (err) {
       await rm(tmp, { force: true });
       if (err instanceof AteError) throw err;
-      throw new AteError(Code.Unavailable, `asset ${asset.url} could not be fetched: ${(err as Error).message}`, [], { cause: err });
+      throw new AteError(
+        Code.Unavailable,
+        `asset ${asset.url} could not be fetched: ${(err as Error).message}`,
+        [],
+        { cause: err },
+      );
     }
   }
 }
 
 /** Go's name for this machine's architecture, as SandboxConfig assets are keyed. */
 export function nodeArch(arch: string = process.arch): string {
-  const names: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
+  const names: Record<string, string> = {
+    x64: "amd64",
+    arm64: "arm64",
+    arm: "arm",
+    ppc64: "ppc64le",
+    s390x: "s390x",
+    riscv64: "riscv64",
+  };
   return names[arch] ?? arch;
 }
 
@@ -120,7 +143,10 @@ export function assetsForArch(
   const forArch = assets[arch];
   if (!forArch) {
     const have = Object.keys(assets).join(", ") || "none";
-    throw new AteError(Code.FailedPrecondition, `${what} has no assets for architecture ${arch} (it has: ${have}): add spec.assets.${arch}`);
+    throw new AteError(
+      Code.FailedPrecondition,
+      `${what} has no assets for architecture ${arch} (it has: ${have}): add spec.assets.${arch}`,
+    );
   }
   return forArch;
 }
