@@ -103,7 +103,7 @@ describe("images", () => {
         rootfs: { type: "layers", diff_ids: [] },
       }),
     );
-    const layers = [];
+    const layers: { mediaType: string; digest: string; size: number }[] = [];
     for (const l of [lower, upper])
       layers.push({
         mediaType: mediaTypes.ociLayerGzip,
