@@ -1,0 +1,102 @@
+import type { SandboxAsset, SandboxClass } from "../api/v1alpha1/index.ts";
+
+/** Who an actor is; written into the sandbox at /run/ate/actor-id. */
+export interface ActorIdentity {
+  atespace: string;
+  templateNamespace: string;
+  templateName: string;
+  actorId: string;
+}
+
+export interface WorkloadContainer {
+  name: string;
+  /** Pinned by digest: `registry/repository@sha256:…`. */
+  image: string;
+  command?: string[];
+  args?: string[];
+  env?: { name: string; value: string }[];
+  readyz?: { path: string; port: number; timeoutSeconds?: number };
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+
+/** What runs: the ActorTemplate's containers and volumes, secrets already resolved. */
+export interface Workload {
+  containers: WorkloadContainer[];
+  volumes?: { name: string; durableDir?: Record<string, never> }[];
+}
+
+/** The runtime, exactly the SandboxConfig shape: arch → asset name → {url, sha256}. */
+export interface SandboxAssets {
+  sandboxClass: SandboxClass;
+  assets: Record<string, Record<string, SandboxAsset>>;
+}
+
+/** Full: memory + rootfs changes + durableDir; Data: durableDir only. */
+export type SnapshotScope = "Full" | "Data";
+
+export type SnapshotDestination =
+  /** Kept on this node (Pause). */
+  | { kind: "local" }
+  /** Uploaded under this URI prefix (Suspend), e.g. `s3://bucket/snapshots/atespace/actor/id`. */
+  | { kind: "external"; uriPrefix: string };
+
+export interface RunRequest {
+  worker: string;
+  actor: ActorIdentity;
+  workload: Workload;
+  sandboxAssets: SandboxAssets;
+  signal?: AbortSignal;
+}
+
+export interface CheckpointRequest {
+  worker: string;
+  actor: ActorIdentity;
+  scope: SnapshotScope;
+  destination: SnapshotDestination;
+  signal?: AbortSignal;
+}
+
+export interface RestoreRequest {
+  worker: string;
+  /** The actor being restored; may differ from the snapshot's (e.g. from a golden snapshot). */
+  actor: ActorIdentity;
+  /** URI prefix of the snapshot (where its manifest.json is). */
+  source: string;
+  scope: SnapshotScope;
+  signal?: AbortSignal;
+}
+
+export interface SnapshotFile {
+  /** Path relative to the snapshot prefix. */
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export interface CheckpointResult {
+  /** URI prefix of the snapshot. */
+  uri: string;
+  local: boolean;
+  files: SnapshotFile[];
+}
+
+export interface WorkerInfo {
+  name: string;
+  /** Where the actor's ports are reachable from the node. */
+  address: string;
+  actor?: ActorIdentity;
+}
+
+/** The node agent's API, called by the control plane (in process, or over RPC). */
+export interface NodeAgentApi {
+  createWorker(name: string): Promise<WorkerInfo>;
+  deleteWorker(name: string): Promise<void>;
+  listWorkers(): Promise<WorkerInfo[]>;
+  run(request: RunRequest): Promise<WorkerInfo>;
+  checkpoint(request: CheckpointRequest): Promise<CheckpointResult>;
+  restore(request: RestoreRequest): Promise<WorkerInfo>;
+  /** Stops the actor without a snapshot and empties the worker. */
+  stop(worker: string): Promise<void>;
+  /** The actor's captured stdout/stderr, across every run and restore on this node. */
+  logs(actor: ActorIdentity): Promise<string>;
+}

@@ -1,0 +1,433 @@
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { pipeline } from "node:stream/promises";
+import { type BlobStore, openBlobStore } from "../blob/index.ts";
+import { AteError, Code, isAteError } from "../errors/index.ts";
+import type { SandboxDriver, SandboxRuntime, WorkerRef } from "../sandbox/index.ts";
+import type {
+  ActorIdentity,
+  CheckpointRequest,
+  CheckpointResult,
+  NodeAgentApi,
+  RestoreRequest,
+  RunRequest,
+  SnapshotFile,
+  WorkerInfo,
+  Workload,
+} from "./api.ts";
+import { AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
+import { describeFiles, hashFile, packDir, unpackDir } from "./files.ts";
+import { ImageStore, type PulledImage } from "./images/index.ts";
+import { manifestFormatVersion, manifestName, parseManifest, type SnapshotManifest } from "./manifest.ts";
+import { waitReady } from "./readiness.ts";
+import { sandboxSpec } from "./workload.ts";
+
+export interface NodeAgentOptions {
+  /** Everything the agent keeps on the node lives here. */
+  stateDir: string;
+  /** Sandbox drivers by class (gvisor; microvm later). */
+  drivers: SandboxDriver[];
+  assets?: AssetCache;
+  images?: ImageStore;
+  /** Go architecture of this node; default this machine's. */
+  arch?: string;
+  /** Snapshot files uploaded at once. Default 4. */
+  uploadConcurrency?: number;
+  /** How long connections may drain before a checkpoint resets them. Default 5000 ms. */
+  drainTimeoutMs?: number;
+  openBlobStore?: (uri: string) => BlobStore;
+}
+
+/** What the agent records on the node for the actor a worker runs (written at Run and Restore). */
+export interface ActorRecord {
+  actor: ActorIdentity;
+  sandboxClass: SandboxRuntime["sandboxClass"];
+  arch: string;
+  /** asset name → {url, sha256}: the runtime the actor booted or was restored with. */
+  assets: Record<string, { url: string; sha256: string }>;
+  /** asset name → the cached file that ran. */
+  runtimePaths: Record<string, string>;
+  images: Record<string, string>;
+  workload: Workload;
+}
+
+interface Worker extends WorkerRef {
+  address: string;
+  busy?: boolean;
+}
+
+/**
+ * The node agent: owns this node's workers and runs, checkpoints and restores actors in them.
+ * The runtime an actor boots with is resolved to cached files by sha256 and recorded on the
+ * node; every snapshot pins it in its manifest, and a restore uses the manifest's runtime.
+ */
+export class NodeAgent implements NodeAgentApi {
+  readonly arch: string;
+  private readonly workers = new Map<string, Worker>();
+  private readonly drivers = new Map<string, SandboxDriver>();
+  readonly assets: AssetCache;
+  readonly images: ImageStore;
+  private readonly openStore: (uri: string) => BlobStore;
+
+  constructor(private readonly options: NodeAgentOptions) {
+    for (const d of options.drivers) this.drivers.set(d.sandboxClass, d);
+    this.assets = options.assets ?? new AssetCache({ dir: join(options.stateDir, "assets") });
+    this.images = options.images ?? new ImageStore({ dir: join(options.stateDir, "images") });
+    this.arch = options.arch ?? nodeArch();
+    this.openStore = options.openBlobStore ?? ((uri) => openBlobStore(uri));
+  }
+
+  async createWorker(name: string): Promise<WorkerInfo> {
+    if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(name)) {
+      throw new AteError(Code.InvalidArgument, `worker name "${name}" must be a DNS label of at most 42 characters`);
+    }
+    if (this.workers.has(name)) throw new AteError(Code.AlreadyExists, `worker ${name} already exists on this node`);
+    const used = new Set([...this.workers.values()].map((w) => w.index));
+    let index = 0;
+    while (used.has(index)) index++;
+    const worker: Worker = { name, index, address: "" };
+    this.workers.set(name, worker);
+    try {
+      // Workers are prepared for every class the node supports; addresses do not depend on it.
+      const [first] = this.drivers.values();
+      if (!first) throw new AteError(Code.FailedPrecondition, "this node agent has no sandbox driver");
+      worker.address = (await first.prepareWorker(worker)).address;
+      await rm(this.workerDir(name), { recursive: true, force: true });
+      return { name, address: worker.address };
+    } catch (err) {
+      this.workers.delete(name);
+      throw err;
+    }
+  }
+
+  async deleteWorker(name: string): Promise<void> {
+    const worker = this.worker(name);
+    for (const d of this.drivers.values()) await d.releaseWorker(worker);
+    await rm(this.workerDir(name), { recursive: true, force: true });
+    this.workers.delete(name);
+  }
+
+  async listWorkers(): Promise<WorkerInfo[]> {
+    const out: WorkerInfo[] = [];
+    for (const w of this.workers.values()) {
+      const record = await this.record(w.name);
+      out.push({ name: w.name, address: w.address, ...(record ? { actor: record.actor } : {}) });
+    }
+    return out;
+  }
+
+  async run(req: RunRequest): Promise<WorkerInfo> {
+    const worker = await this.claim(req.worker);
+    try {
+      const driver = this.driver(req.sandboxAssets.sandboxClass);
+      const assets = assetsForArch(req.sandboxAssets.assets, this.arch, `the ${req.sandboxAssets.sandboxClass} runtime`);
+      const runtime = await this.fetchRuntime(driver, assets, req.signal);
+      const images = await this.pullImages(req.workload, req.signal);
+      await this.prepareVolumes(req.worker, req.workload);
+      const record: ActorRecord = {
+        actor: req.actor,
+        sandboxClass: driver.sandboxClass,
+        arch: this.arch,
+        assets,
+        runtimePaths: runtime.assets,
+        images: Object.fromEntries(req.workload.containers.map((c) => [c.name, c.image])),
+        workload: req.workload,
+      };
+      await this.start(worker, driver, runtime, record, images, undefined, req.signal);
+      return { name: worker.name, address: worker.address, actor: req.actor };
+    } finally {
+      worker.busy = false;
+    }
+  }
+
+  async checkpoint(req: CheckpointRequest): Promise<CheckpointResult> {
+    const worker = this.worker(req.worker);
+    const record = await this.record(req.worker);
+    if (!record) throw new AteError(Code.FailedPrecondition, `worker ${req.worker} runs no actor; nothing to checkpoint`);
+    if (record.actor.actorId !== req.actor.actorId || record.actor.atespace !== req.actor.atespace) {
+      throw new AteError(Code.FailedPrecondition, `worker ${req.worker} runs actor ${record.actor.atespace}/${record.actor.actorId}, not ${req.actor.atespace}/${req.actor.actorId}`);
+    }
+    if (worker.busy) throw new AteError(Code.Aborted, `worker ${req.worker} is busy with another operation`);
+    worker.busy = true;
+    const driver = this.driver(record.sandboxClass);
+    const runtime: SandboxRuntime = { sandboxClass: record.sandboxClass, assets: record.runtimePaths };
+    const external = req.destination.kind === "external";
+    const tmp = join(this.options.stateDir, "tmp", `snapshot-${randomBytes(6).toString("hex")}`);
+    try {
+      if (req.scope === "Full") {
+        await driver.checkpoint(worker, runtime, join(tmp, "checkpoint"), {
+          compress: external,
+          drainTimeoutMs: this.options.drainTimeoutMs ?? 5000,
+          ...(req.signal ? { signal: req.signal } : {}),
+        });
+      } else {
+        await driver.stop(worker, runtime);
+      }
+      // The sandbox is gone: the durableDir contents are final.
+      for (const [name, dir] of Object.entries(this.volumeDirs(req.worker, record.workload))) {
+        await mkdir(join(tmp, "data"), { recursive: true });
+        await packDir(dir, join(tmp, "data", `${name}.tar.gz`));
+      }
+      const files = await describeFiles(tmp, tmp);
+      const manifest: SnapshotManifest = {
+        formatVersion: manifestFormatVersion,
+        scope: req.scope,
+        actor: record.actor,
+        createdAt: new Date().toISOString(),
+        arch: record.arch,
+        sandboxClass: record.sandboxClass,
+        assets: record.assets,
+        images: record.images,
+        workload: record.workload,
+        snapshotFiles: files,
+      };
+      const localUri = pathToFileURL(join(this.options.stateDir, "snapshots", record.actor.atespace, record.actor.actorId, snapshotName())).href;
+      const uri = req.destination.kind === "external" ? req.destination.uriPrefix : localUri;
+      try {
+        await this.upload(tmp, uri, files, manifest, req.signal);
+      } catch (err) {
+        if (uri === localUri) throw err;
+        // The sandbox is gone; never lose its state: keep the snapshot on this node instead.
+        await this.upload(tmp, localUri, files, manifest);
+        await this.wipe(req.worker);
+        throw new AteError(
+          Code.Unavailable,
+          `uploading the snapshot to ${uri} failed (${(err as Error).message}); it was kept on this node at ${localUri}`,
+          [localUri],
+          { cause: err },
+        );
+      }
+      await this.wipe(req.worker);
+      return { uri, local: uri === localUri, files };
+    } finally {
+      worker.busy = false;
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  async restore(req: RestoreRequest): Promise<WorkerInfo> {
+    const worker = await this.claim(req.worker);
+    const tmp = join(this.options.stateDir, "tmp", `restore-${randomBytes(6).toString("hex")}`);
+    try {
+      const store = this.openStore(req.source);
+      const manifest = await this.readManifest(store, req.source, req.signal);
+      if (req.scope === "Full" && manifest.scope !== "Full") {
+        throw new AteError(Code.FailedPrecondition, `snapshot ${req.source} holds only data (scope Data); it cannot be restored with scope Full`);
+      }
+      if (manifest.arch !== this.arch) {
+        throw new AteError(Code.FailedPrecondition, `snapshot ${req.source} was taken on ${manifest.arch}; this node is ${this.arch}: incompatible runtime`);
+      }
+      const driver = this.driver(manifest.sandboxClass);
+      let runtime: SandboxRuntime;
+      try {
+        runtime = await this.fetchRuntime(driver, manifest.assets, req.signal);
+      } catch (err) {
+        throw new AteError(
+          Code.FailedPrecondition,
+          `snapshot ${req.source} needs the ${manifest.sandboxClass} runtime it was taken with (${Object.entries(manifest.assets)
+            .map(([n, a]) => `${n} sha256 ${a.sha256}`)
+            .join(", ")}), which is unavailable on this node: ${(err as Error).message}; the snapshot is untouched`,
+          [],
+          { cause: err },
+        );
+      }
+      await this.download(store, req.source, manifest, tmp, req.scope, req.signal);
+      const images = await this.pullImages(manifest.workload, req.signal);
+      await this.prepareVolumes(req.worker, manifest.workload);
+      for (const [name, dir] of Object.entries(this.volumeDirs(req.worker, manifest.workload))) {
+        const archive = join(tmp, "data", `${name}.tar.gz`);
+        if (manifest.snapshotFiles.some((f) => f.name === `data/${name}.tar.gz`)) await unpackDir(archive, dir);
+      }
+      const record: ActorRecord = {
+        actor: req.actor,
+        sandboxClass: manifest.sandboxClass,
+        arch: manifest.arch,
+        assets: manifest.assets,
+        runtimePaths: runtime.assets,
+        images: manifest.images,
+        workload: manifest.workload,
+      };
+      await this.start(worker, driver, runtime, record, images, req.scope === "Full" ? join(tmp, "checkpoint") : undefined, req.signal);
+      return { name: worker.name, address: worker.address, actor: req.actor };
+    } finally {
+      worker.busy = false;
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  async stop(name: string): Promise<void> {
+    const record = await this.record(name);
+    const worker = this.worker(name);
+    for (const d of this.drivers.values()) {
+      await d.stop(worker, record && d.sandboxClass === record.sandboxClass ? { sandboxClass: record.sandboxClass, assets: record.runtimePaths } : undefined);
+    }
+    await this.wipe(name);
+  }
+
+  async logs(actor: ActorIdentity): Promise<string> {
+    return readFile(this.logPath(actor), "utf8").catch(() => "");
+  }
+
+  /** The on-node record of the actor a worker runs, if any. */
+  async record(worker: string): Promise<ActorRecord | undefined> {
+    const text = await readFile(join(this.workerDir(worker), "actor.json"), "utf8").catch(() => undefined);
+    return text ? (JSON.parse(text) as ActorRecord) : undefined;
+  }
+
+  // --- steps -----------------------------------------------------------------------------
+
+  private async start(
+    worker: Worker,
+    driver: SandboxDriver,
+    runtime: SandboxRuntime,
+    record: ActorRecord,
+    images: Record<string, PulledImage>,
+    checkpointDir: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const identityDir = join(this.workerDir(worker.name), "identity");
+    await mkdir(identityDir, { recursive: true });
+    await writeFile(join(identityDir, "actor-id"), record.actor.actorId, { mode: 0o444 });
+    const spec = sandboxSpec({
+      workload: record.workload,
+      images,
+      volumes: this.volumeDirs(worker.name, record.workload),
+      identityDir,
+      hostname: record.actor.actorId,
+      logPath: this.logPath(record.actor),
+    });
+    await writeJsonAtomic(join(this.workerDir(worker.name), "actor.json"), record);
+    try {
+      if (checkpointDir) await driver.restore(worker, runtime, spec, checkpointDir, signal);
+      else await driver.run(worker, runtime, spec, signal);
+      for (const c of record.workload.containers) {
+        if (c.readyz) await waitReady(worker.address, c.readyz.port, c.readyz.path, (c.readyz.timeoutSeconds ?? 30) * 1000, signal);
+      }
+    } catch (err) {
+      const tail = (await this.logs(record.actor)).trimEnd().split("\n").slice(-10).join("\n");
+      await driver.stop(worker, runtime).catch(() => {});
+      await this.wipe(worker.name);
+      const e = AteError.from(err, Code.Internal);
+      throw new AteError(e.code, `${e.message}${tail ? `\nlast log lines of ${record.actor.actorId}:\n${tail}` : ""}`, e.details, { cause: err });
+    }
+  }
+
+  private async claim(name: string): Promise<Worker> {
+    const worker = this.worker(name);
+    if (worker.busy || (await this.record(name))) {
+      throw new AteError(Code.FailedPrecondition, `worker ${name} is not free: it runs ${(await this.record(name))?.actor.actorId ?? "an operation"}`);
+    }
+    worker.busy = true;
+    return worker;
+  }
+
+  private worker(name: string): Worker {
+    const w = this.workers.get(name);
+    if (!w) throw new AteError(Code.NotFound, `worker ${name} does not exist on this node`);
+    return w;
+  }
+
+  private driver(sandboxClass: string): SandboxDriver {
+    const d = this.drivers.get(sandboxClass);
+    if (!d) throw new AteError(Code.FailedPrecondition, `sandbox class "${sandboxClass}" is not supported on this node (supported: ${[...this.drivers.keys()].join(", ")})`);
+    return d;
+  }
+
+  private async fetchRuntime(driver: SandboxDriver, assets: Record<string, { url: string; sha256: string }>, signal?: AbortSignal): Promise<SandboxRuntime> {
+    const missing = driver.requiredAssets.filter((n) => !assets[n]);
+    if (missing.length) throw new AteError(Code.FailedPrecondition, `the ${driver.sandboxClass} runtime lacks asset(s) ${missing.join(", ")} for ${this.arch}`);
+    const paths: Record<string, string> = {};
+    await Promise.all(Object.entries(assets).map(async ([name, asset]) => void (paths[name] = await this.assets.fetch(asset, signal))));
+    return { sandboxClass: driver.sandboxClass, assets: paths };
+  }
+
+  private async pullImages(workload: Workload, signal?: AbortSignal): Promise<Record<string, PulledImage>> {
+    const entries = await Promise.all(workload.containers.map(async (c) => [c.name, await this.images.ensure(c.image, signal)] as const));
+    return Object.fromEntries(entries);
+  }
+
+  private volumeDirs(worker: string, workload: Workload): Record<string, string> {
+    return Object.fromEntries((workload.volumes ?? []).filter((v) => v.durableDir).map((v) => [v.name, join(this.workerDir(worker), "volumes", v.name)]));
+  }
+
+  private async prepareVolumes(worker: string, workload: Workload): Promise<void> {
+    for (const dir of Object.values(this.volumeDirs(worker, workload))) {
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+    }
+  }
+
+  /** Empties a worker: no record, no volumes, no identity. */
+  private async wipe(worker: string): Promise<void> {
+    await rm(this.workerDir(worker), { recursive: true, force: true });
+  }
+
+  private workerDir(name: string): string {
+    return join(this.options.stateDir, "workers", name);
+  }
+
+  private logPath(actor: ActorIdentity): string {
+    return join(this.options.stateDir, "logs", actor.atespace, `${actor.actorId}.log`);
+  }
+
+  /** Files first (in parallel), the manifest last: a snapshot without a manifest does not exist. */
+  private async upload(dir: string, uri: string, files: SnapshotFile[], manifest: SnapshotManifest, signal?: AbortSignal): Promise<void> {
+    const store = this.openStore(uri);
+    const queue = [...files];
+    const worker = async () => {
+      for (let f = queue.shift(); f; f = queue.shift()) {
+        await store.put(f.name, createReadStream(join(dir, f.name)), signal ? { signal } : {});
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.options.uploadConcurrency ?? 4) }, worker));
+    await store.put(manifestName, Buffer.from(JSON.stringify(manifest, null, 2)), signal ? { signal } : {});
+  }
+
+  private async readManifest(store: BlobStore, uri: string, signal?: AbortSignal): Promise<SnapshotManifest> {
+    let body: NodeJS.ReadableStream;
+    try {
+      body = await store.get(manifestName, signal ? { signal } : {});
+    } catch (err) {
+      if (isAteError(err, Code.NotFound)) {
+        throw new AteError(Code.NotFound, `snapshot ${uri} has no ${manifestName}: it is incomplete or does not exist`);
+      }
+      throw err;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(c as Buffer);
+    return parseManifest(Buffer.concat(chunks).toString(), uri);
+  }
+
+  /** Downloads the files a restore needs and verifies each against the manifest before anything else happens. */
+  private async download(store: BlobStore, uri: string, manifest: SnapshotManifest, tmp: string, scope: "Full" | "Data", signal?: AbortSignal): Promise<void> {
+    const wanted = manifest.snapshotFiles.filter((f) => scope === "Full" || f.name.startsWith("data/"));
+    await Promise.all(
+      wanted.map(async (f) => {
+        if (f.name.split("/").some((s) => s === ".." || s === "")) throw new AteError(Code.DataLoss, `snapshot ${uri}: bad file name ${f.name}`);
+        const path = join(tmp, f.name);
+        await mkdir(dirname(path), { recursive: true });
+        await pipeline(await store.get(f.name, signal ? { signal } : {}), createWriteStream(path));
+        const actual = await hashFile(path);
+        if (actual.sha256 !== f.sha256 || actual.size !== f.size) {
+          throw new AteError(
+            Code.DataLoss,
+            `snapshot ${uri}: ${f.name} has sha256 ${actual.sha256} (${actual.size} bytes), the manifest says ${f.sha256} (${f.size} bytes); refusing to restore it`,
+          );
+        }
+      }),
+    );
+  }
+}
+
+function snapshotName(): string {
+  return `${new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(4).toString("hex")}`;
+}
+
+async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2));
+  await rename(`${path}.tmp`, path);
+}

@@ -1,0 +1,36 @@
+import { request } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
+import { AteError, Code } from "../errors/index.ts";
+
+/** One GET without connection reuse: nothing of ours stays connected to a sandbox. */
+function getStatus(url: string, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, headers: { connection: "close" }, timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Polls `http://address:port/path` until it answers 200, or fails after timeoutMs. */
+export async function waitReady(address: string, port: number, path: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const url = `http://${address}:${port}${path}`;
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer";
+  while (Date.now() < deadline) {
+    signal?.throwIfAborted();
+    try {
+      const status = await getStatus(url, Math.max(100, Math.min(2000, deadline - Date.now())));
+      if (status === 200) return;
+      last = `HTTP ${status}`;
+    } catch (err) {
+      last = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    }
+    await sleep(15);
+  }
+  throw new AteError(Code.DeadlineExceeded, `readyz ${url} did not answer 200 within ${timeoutMs} ms (last: ${last})`);
+}

@@ -1,0 +1,127 @@
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { AteError, Code } from "../../errors/index.ts";
+import type { CheckpointOptions, SandboxDriver, SandboxRuntime, SandboxSpec, WorkerRef } from "../driver.ts";
+import { type NetworkOptions, WorkerNetworks } from "./network.ts";
+import { ociSpec } from "./oci-spec.ts";
+import { Runsc } from "./runsc.ts";
+
+export interface GvisorDriverOptions {
+  /** runsc's state root and the bundles live here. */
+  stateDir: string;
+  network?: NetworkOptions;
+}
+
+/**
+ * gVisor sandboxes via runsc: one sandbox per worker, in the worker's own network namespace,
+ * rootfs writes kept in sandbox memory (`--overlay2=root:memory`) so a checkpoint holds memory
+ * and rootfs changes together and restores onto a fresh copy of the image.
+ */
+export class GvisorDriver implements SandboxDriver {
+  readonly sandboxClass = "gvisor" as const;
+  readonly requiredAssets = ["runsc"] as const;
+  readonly networks: WorkerNetworks;
+  /** The runsc binary each worker's sandbox was started with, for stopping it. */
+  private readonly running = new Map<string, Runsc>();
+
+  constructor(private readonly options: GvisorDriverOptions) {
+    this.networks = new WorkerNetworks(options.network);
+  }
+
+  async prepareWorker(worker: WorkerRef): Promise<{ address: string }> {
+    return { address: await this.networks.create(worker.index) };
+  }
+
+  async releaseWorker(worker: WorkerRef): Promise<void> {
+    await this.stop(worker);
+    await this.networks.destroy(worker.index);
+    await rm(this.bundleDir(worker), { recursive: true, force: true });
+  }
+
+  async run(worker: WorkerRef, runtime: SandboxRuntime, spec: SandboxSpec, signal?: AbortSignal): Promise<void> {
+    const runsc = this.runsc(runtime);
+    const bundle = await this.writeBundle(worker, spec);
+    this.running.set(worker.name, runsc);
+    await runsc.run(this.sandboxId(worker), bundle, spec.logPath, signal);
+  }
+
+  async restore(worker: WorkerRef, runtime: SandboxRuntime, spec: SandboxSpec, imageDir: string, signal?: AbortSignal): Promise<void> {
+    const runsc = this.runsc(runtime);
+    const bundle = await this.writeBundle(worker, spec);
+    this.running.set(worker.name, runsc);
+    await runsc.restore(this.sandboxId(worker), bundle, imageDir, spec.logPath, signal);
+  }
+
+  /**
+   * Closes every connection into the sandbox first (gVisor restores an endpoint that was open
+   * at checkpoint into a spinning, dead process): new ones are refused, in-flight ones get
+   * drainTimeoutMs to finish, the rest are reset from the node's side, and none may remain.
+   */
+  async checkpoint(worker: WorkerRef, runtime: SandboxRuntime, imageDir: string, options: CheckpointOptions = {}): Promise<void> {
+    const runsc = this.runsc(runtime);
+    const id = this.sandboxId(worker);
+    const net = this.networks;
+    await net.blockNew(worker.index);
+    try {
+      const deadline = Date.now() + (options.drainTimeoutMs ?? 5000);
+      let open = await net.openFlows(worker.index);
+      while (open.length && Date.now() < deadline) {
+        await sleep(25, undefined, options.signal ? { signal: options.signal } : {});
+        open = await net.openFlows(worker.index);
+      }
+      if (open.length) await net.resetFlows(worker.index, open);
+      const left = await net.openFlows(worker.index);
+      if (left.length) {
+        throw new AteError(
+          Code.FailedPrecondition,
+          `worker ${worker.name}: ${left.length} connection(s) into the sandbox could not be closed (${left.map((f) => `${f.state} :${f.innerPort}`).join(", ")}); not checkpointing, the actor keeps running`,
+        );
+      }
+      await mkdir(imageDir, { recursive: true });
+      await runsc.checkpoint(id, imageDir, options.compress ?? true, options.signal);
+    } catch (err) {
+      await net.unblock(worker.index);
+      throw err;
+    }
+    await this.stop(worker, runtime);
+  }
+
+  async stop(worker: WorkerRef, runtime?: SandboxRuntime): Promise<void> {
+    const runsc = this.running.get(worker.name) ?? (runtime ? this.runsc(runtime) : undefined);
+    if (runsc) await runsc.delete(this.sandboxId(worker));
+    this.running.delete(worker.name);
+    await this.networks.resetSandbox(worker.index);
+    await this.networks.unblock(worker.index);
+  }
+
+  private runsc(runtime: SandboxRuntime): Runsc {
+    const binary = runtime.assets.runsc;
+    if (runtime.sandboxClass !== "gvisor" || !binary) {
+      throw new AteError(Code.FailedPrecondition, `the gvisor driver needs a gvisor runtime with a runsc asset (got class ${runtime.sandboxClass}, assets ${Object.keys(runtime.assets).join(", ") || "none"})`);
+    }
+    return new Runsc(binary, join(this.options.stateDir, "runsc"));
+  }
+
+  private sandboxId(worker: WorkerRef): string {
+    return worker.name;
+  }
+
+  private bundleDir(worker: WorkerRef): string {
+    return join(this.options.stateDir, "bundles", worker.name);
+  }
+
+  private async writeBundle(worker: WorkerRef, spec: SandboxSpec): Promise<string> {
+    if (spec.containers.length !== 1) {
+      throw new AteError(
+        Code.Unimplemented,
+        `the gvisor driver runs one container per actor; this actor has ${spec.containers.length} (${spec.containers.map((c) => c.name).join(", ")})`,
+      );
+    }
+    const dir = this.bundleDir(worker);
+    await mkdir(dir, { recursive: true });
+    const container = spec.containers[0] as (typeof spec.containers)[0];
+    await writeFile(join(dir, "config.json"), JSON.stringify(ociSpec(container, spec.hostname, this.networks.sandboxNsPath(worker.index)), null, 2));
+    return dir;
+  }
+}

@@ -1,0 +1,2 @@
+export { GvisorDriver, type GvisorDriverOptions } from "./gvisor-driver.ts";
+export { innerAddress, type NetworkOptions, WorkerNetworks } from "./network.ts";

@@ -1,0 +1,35 @@
+import type { SandboxContainer } from "../driver.ts";
+
+/** The OCI runtime spec (config.json) of a single-container sandbox. */
+export function ociSpec(container: SandboxContainer, hostname: string, netnsPath: string): Record<string, unknown> {
+  return {
+    ociVersion: "1.0.2",
+    process: {
+      terminal: false,
+      user: { uid: container.uid, gid: container.gid },
+      args: container.args,
+      env: container.env,
+      cwd: container.cwd,
+      noNewPrivileges: true,
+    },
+    root: { path: container.rootfs, readonly: true },
+    hostname,
+    mounts: [
+      { destination: "/proc", type: "proc", source: "proc" },
+      { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+      { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] },
+      { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+      { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+      { destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=1777"] },
+      ...container.mounts.map((m) => ({
+        destination: m.destination,
+        type: "bind",
+        source: m.source,
+        options: ["rbind", m.readonly ? "ro" : "rw"],
+      })),
+    ],
+    linux: {
+      namespaces: [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "network", path: netnsPath }],
+    },
+  };
+}

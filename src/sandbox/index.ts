@@ -1,0 +1,10 @@
+export type {
+  CheckpointOptions,
+  SandboxContainer,
+  SandboxDriver,
+  SandboxMount,
+  SandboxRuntime,
+  SandboxSpec,
+  WorkerRef,
+} from "./driver.ts";
+export { GvisorDriver, type GvisorDriverOptions } from "./gvisor/index.ts";
