@@ -23,7 +23,8 @@ export async function describeFiles(dir: string, base: string): Promise<Snapshot
     for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
       const path = join(d, e.name);
       if (e.isDirectory()) await walk(path);
-      else if (e.isFile()) out.push({ name: relative(base, path).split(sep).join("/"), ...(await hashFile(path)) });
+      else if (e.isFile())
+        out.push({ name: relative(base, path).split(sep).join("/"), ...(await hashFile(path)) });
     }
   };
   await walk(dir);

@@ -31,13 +31,28 @@ export function parseManifest(text: string, where: string): SnapshotManifest {
   try {
     m = JSON.parse(text) as SnapshotManifest;
   } catch {
-    throw new AteError(Code.DataLoss, `snapshot ${where}: manifest.json is not JSON; the snapshot is unusable`);
+    throw new AteError(
+      Code.DataLoss,
+      `snapshot ${where}: manifest.json is not JSON; the snapshot is unusable`,
+    );
   }
   if (m.formatVersion !== manifestFormatVersion) {
-    throw new AteError(Code.FailedPrecondition, `snapshot ${where}: manifest format ${m.formatVersion} is not supported (this node reads ${manifestFormatVersion})`);
+    throw new AteError(
+      Code.FailedPrecondition,
+      `snapshot ${where}: manifest format ${m.formatVersion} is not supported (this node reads ${manifestFormatVersion})`,
+    );
   }
-  for (const field of ["scope", "actor", "sandboxClass", "assets", "images", "workload", "snapshotFiles"] as const) {
-    if (m[field] === undefined) throw new AteError(Code.DataLoss, `snapshot ${where}: manifest.json lacks ${field}`);
+  for (const field of [
+    "scope",
+    "actor",
+    "sandboxClass",
+    "assets",
+    "images",
+    "workload",
+    "snapshotFiles",
+  ] as const) {
+    if (m[field] === undefined)
+      throw new AteError(Code.DataLoss, `snapshot ${where}: manifest.json lacks ${field}`);
   }
   return m;
 }

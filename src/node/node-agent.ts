@@ -2,10 +2,11 @@ import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { pipeline } from "node:stream/promises";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BlobStore, openBlobStore } from "../blob/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
+import { type Logger, silentLogger } from "../log/index.ts";
 import type { SandboxDriver, SandboxRuntime, WorkerRef } from "../sandbox/index.ts";
 import type {
   ActorIdentity,
@@ -21,7 +22,12 @@ import type {
 import { AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
 import { describeFiles, hashFile, packDir, unpackDir } from "./files.ts";
 import { ImageStore, type PulledImage } from "./images/index.ts";
-import { manifestFormatVersion, manifestName, parseManifest, type SnapshotManifest } from "./manifest.ts";
+import {
+  manifestFormatVersion,
+  manifestName,
+  parseManifest,
+  type SnapshotManifest,
+} from "./manifest.ts";
 import { waitReady } from "./readiness.ts";
 import { sandboxSpec } from "./workload.ts";
 
@@ -39,6 +45,7 @@ export interface NodeAgentOptions {
   /** How long connections may drain before a checkpoint resets them. Default 5000 ms. */
   drainTimeoutMs?: number;
   openBlobStore?: (uri: string) => BlobStore;
+  logger?: Logger;
 }
 
 /** What the agent records on the node for the actor a worker runs (written at Run and Restore). */
@@ -71,6 +78,7 @@ export class NodeAgent implements NodeAgentApi {
   readonly assets: AssetCache;
   readonly images: ImageStore;
   private readonly openStore: (uri: string) => BlobStore;
+  private readonly log: Logger;
 
   constructor(private readonly options: NodeAgentOptions) {
     for (const d of options.drivers) this.drivers.set(d.sandboxClass, d);
@@ -78,13 +86,32 @@ export class NodeAgent implements NodeAgentApi {
     this.images = options.images ?? new ImageStore({ dir: join(options.stateDir, "images") });
     this.arch = options.arch ?? nodeArch();
     this.openStore = options.openBlobStore ?? ((uri) => openBlobStore(uri));
+    this.log = options.logger ?? silentLogger;
+  }
+
+  /** Times a step of an operation in the debug log. */
+  private async step<T>(
+    name: string,
+    fields: Record<string, unknown>,
+    f: () => Promise<T>,
+  ): Promise<T> {
+    const t = performance.now();
+    try {
+      return await f();
+    } finally {
+      this.log.debug(name, { ...fields, ms: Math.round(performance.now() - t) });
+    }
   }
 
   async createWorker(name: string): Promise<WorkerInfo> {
     if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(name)) {
-      throw new AteError(Code.InvalidArgument, `worker name "${name}" must be a DNS label of at most 42 characters`);
+      throw new AteError(
+        Code.InvalidArgument,
+        `worker name "${name}" must be a DNS label of at most 42 characters`,
+      );
     }
-    if (this.workers.has(name)) throw new AteError(Code.AlreadyExists, `worker ${name} already exists on this node`);
+    if (this.workers.has(name))
+      throw new AteError(Code.AlreadyExists, `worker ${name} already exists on this node`);
     const used = new Set([...this.workers.values()].map((w) => w.index));
     let index = 0;
     while (used.has(index)) index++;
@@ -93,7 +120,8 @@ export class NodeAgent implements NodeAgentApi {
     try {
       // Workers are prepared for every class the node supports; addresses do not depend on it.
       const [first] = this.drivers.values();
-      if (!first) throw new AteError(Code.FailedPrecondition, "this node agent has no sandbox driver");
+      if (!first)
+        throw new AteError(Code.FailedPrecondition, "this node agent has no sandbox driver");
       worker.address = (await first.prepareWorker(worker)).address;
       await rm(this.workerDir(name), { recursive: true, force: true });
       return { name, address: worker.address };
@@ -123,7 +151,11 @@ export class NodeAgent implements NodeAgentApi {
     const worker = await this.claim(req.worker);
     try {
       const driver = this.driver(req.sandboxAssets.sandboxClass);
-      const assets = assetsForArch(req.sandboxAssets.assets, this.arch, `the ${req.sandboxAssets.sandboxClass} runtime`);
+      const assets = assetsForArch(
+        req.sandboxAssets.assets,
+        this.arch,
+        `the ${req.sandboxAssets.sandboxClass} runtime`,
+      );
       const runtime = await this.fetchRuntime(driver, assets, req.signal);
       const images = await this.pullImages(req.workload, req.signal);
       await this.prepareVolumes(req.worker, req.workload);
@@ -146,32 +178,51 @@ export class NodeAgent implements NodeAgentApi {
   async checkpoint(req: CheckpointRequest): Promise<CheckpointResult> {
     const worker = this.worker(req.worker);
     const record = await this.record(req.worker);
-    if (!record) throw new AteError(Code.FailedPrecondition, `worker ${req.worker} runs no actor; nothing to checkpoint`);
-    if (record.actor.actorId !== req.actor.actorId || record.actor.atespace !== req.actor.atespace) {
-      throw new AteError(Code.FailedPrecondition, `worker ${req.worker} runs actor ${record.actor.atespace}/${record.actor.actorId}, not ${req.actor.atespace}/${req.actor.actorId}`);
+    if (!record)
+      throw new AteError(
+        Code.FailedPrecondition,
+        `worker ${req.worker} runs no actor; nothing to checkpoint`,
+      );
+    if (
+      record.actor.actorId !== req.actor.actorId ||
+      record.actor.atespace !== req.actor.atespace
+    ) {
+      throw new AteError(
+        Code.FailedPrecondition,
+        `worker ${req.worker} runs actor ${record.actor.atespace}/${record.actor.actorId}, not ${req.actor.atespace}/${req.actor.actorId}`,
+      );
     }
-    if (worker.busy) throw new AteError(Code.Aborted, `worker ${req.worker} is busy with another operation`);
+    if (worker.busy)
+      throw new AteError(Code.Aborted, `worker ${req.worker} is busy with another operation`);
     worker.busy = true;
     const driver = this.driver(record.sandboxClass);
-    const runtime: SandboxRuntime = { sandboxClass: record.sandboxClass, assets: record.runtimePaths };
+    const runtime: SandboxRuntime = {
+      sandboxClass: record.sandboxClass,
+      assets: record.runtimePaths,
+    };
     const external = req.destination.kind === "external";
     const tmp = join(this.options.stateDir, "tmp", `snapshot-${randomBytes(6).toString("hex")}`);
     try {
+      const fields = { worker: req.worker, actor: record.actor.actorId };
       if (req.scope === "Full") {
-        await driver.checkpoint(worker, runtime, join(tmp, "checkpoint"), {
-          compress: external,
-          drainTimeoutMs: this.options.drainTimeoutMs ?? 5000,
-          ...(req.signal ? { signal: req.signal } : {}),
-        });
+        await this.step("checkpoint.sandbox", fields, () =>
+          driver.checkpoint(worker, runtime, join(tmp, "checkpoint"), {
+            compress: external,
+            drainTimeoutMs: this.options.drainTimeoutMs ?? 5000,
+            ...(req.signal ? { signal: req.signal } : {}),
+          }),
+        );
       } else {
         await driver.stop(worker, runtime);
       }
       // The sandbox is gone: the durableDir contents are final.
       for (const [name, dir] of Object.entries(this.volumeDirs(req.worker, record.workload))) {
         await mkdir(join(tmp, "data"), { recursive: true });
-        await packDir(dir, join(tmp, "data", `${name}.tar.gz`));
+        await this.step("checkpoint.data", fields, () =>
+          packDir(dir, join(tmp, "data", `${name}.tar.gz`)),
+        );
       }
-      const files = await describeFiles(tmp, tmp);
+      const files = await this.step("checkpoint.hash", fields, () => describeFiles(tmp, tmp));
       const manifest: SnapshotManifest = {
         formatVersion: manifestFormatVersion,
         scope: req.scope,
@@ -184,10 +235,20 @@ export class NodeAgent implements NodeAgentApi {
         workload: record.workload,
         snapshotFiles: files,
       };
-      const localUri = pathToFileURL(join(this.options.stateDir, "snapshots", record.actor.atespace, record.actor.actorId, snapshotName())).href;
+      const localUri = pathToFileURL(
+        join(
+          this.options.stateDir,
+          "snapshots",
+          record.actor.atespace,
+          record.actor.actorId,
+          snapshotName(),
+        ),
+      ).href;
       const uri = req.destination.kind === "external" ? req.destination.uriPrefix : localUri;
       try {
-        await this.upload(tmp, uri, files, manifest, req.signal);
+        await this.step("checkpoint.upload", { ...fields, uri }, () =>
+          this.upload(tmp, uri, files, manifest, req.signal),
+        );
       } catch (err) {
         if (uri === localUri) throw err;
         // The sandbox is gone; never lose its state: keep the snapshot on this node instead.
@@ -200,7 +261,7 @@ export class NodeAgent implements NodeAgentApi {
           { cause: err },
         );
       }
-      await this.wipe(req.worker);
+      await this.step("checkpoint.wipe", fields, () => this.wipe(req.worker));
       return { uri, local: uri === localUri, files };
     } finally {
       worker.busy = false;
@@ -215,10 +276,16 @@ export class NodeAgent implements NodeAgentApi {
       const store = this.openStore(req.source);
       const manifest = await this.readManifest(store, req.source, req.signal);
       if (req.scope === "Full" && manifest.scope !== "Full") {
-        throw new AteError(Code.FailedPrecondition, `snapshot ${req.source} holds only data (scope Data); it cannot be restored with scope Full`);
+        throw new AteError(
+          Code.FailedPrecondition,
+          `snapshot ${req.source} holds only data (scope Data); it cannot be restored with scope Full`,
+        );
       }
       if (manifest.arch !== this.arch) {
-        throw new AteError(Code.FailedPrecondition, `snapshot ${req.source} was taken on ${manifest.arch}; this node is ${this.arch}: incompatible runtime`);
+        throw new AteError(
+          Code.FailedPrecondition,
+          `snapshot ${req.source} was taken on ${manifest.arch}; this node is ${this.arch}: incompatible runtime`,
+        );
       }
       const driver = this.driver(manifest.sandboxClass);
       let runtime: SandboxRuntime;
@@ -227,9 +294,13 @@ export class NodeAgent implements NodeAgentApi {
       } catch (err) {
         throw new AteError(
           Code.FailedPrecondition,
-          `snapshot ${req.source} needs the ${manifest.sandboxClass} runtime it was taken with (${Object.entries(manifest.assets)
+          `snapshot ${req.source} needs the ${manifest.sandboxClass} runtime it was taken with (${Object.entries(
+            manifest.assets,
+          )
             .map(([n, a]) => `${n} sha256 ${a.sha256}`)
-            .join(", ")}), which is unavailable on this node: ${(err as Error).message}; the snapshot is untouched`,
+            .join(
+              ", ",
+            )}), which is unavailable on this node: ${(err as Error).message}; the snapshot is untouched`,
           [],
           { cause: err },
         );
@@ -239,7 +310,8 @@ export class NodeAgent implements NodeAgentApi {
       await this.prepareVolumes(req.worker, manifest.workload);
       for (const [name, dir] of Object.entries(this.volumeDirs(req.worker, manifest.workload))) {
         const archive = join(tmp, "data", `${name}.tar.gz`);
-        if (manifest.snapshotFiles.some((f) => f.name === `data/${name}.tar.gz`)) await unpackDir(archive, dir);
+        if (manifest.snapshotFiles.some((f) => f.name === `data/${name}.tar.gz`))
+          await unpackDir(archive, dir);
       }
       const record: ActorRecord = {
         actor: req.actor,
@@ -250,7 +322,15 @@ export class NodeAgent implements NodeAgentApi {
         images: manifest.images,
         workload: manifest.workload,
       };
-      await this.start(worker, driver, runtime, record, images, req.scope === "Full" ? join(tmp, "checkpoint") : undefined, req.signal);
+      await this.start(
+        worker,
+        driver,
+        runtime,
+        record,
+        images,
+        req.scope === "Full" ? join(tmp, "checkpoint") : undefined,
+        req.signal,
+      );
       return { name: worker.name, address: worker.address, actor: req.actor };
     } finally {
       worker.busy = false;
@@ -262,7 +342,12 @@ export class NodeAgent implements NodeAgentApi {
     const record = await this.record(name);
     const worker = this.worker(name);
     for (const d of this.drivers.values()) {
-      await d.stop(worker, record && d.sandboxClass === record.sandboxClass ? { sandboxClass: record.sandboxClass, assets: record.runtimePaths } : undefined);
+      await d.stop(
+        worker,
+        record && d.sandboxClass === record.sandboxClass
+          ? { sandboxClass: record.sandboxClass, assets: record.runtimePaths }
+          : undefined,
+      );
     }
     await this.wipe(name);
   }
@@ -273,7 +358,9 @@ export class NodeAgent implements NodeAgentApi {
 
   /** The on-node record of the actor a worker runs, if any. */
   async record(worker: string): Promise<ActorRecord | undefined> {
-    const text = await readFile(join(this.workerDir(worker), "actor.json"), "utf8").catch(() => undefined);
+    const text = await readFile(join(this.workerDir(worker), "actor.json"), "utf8").catch(
+      () => undefined,
+    );
     return text ? (JSON.parse(text) as ActorRecord) : undefined;
   }
 
@@ -304,21 +391,36 @@ export class NodeAgent implements NodeAgentApi {
       if (checkpointDir) await driver.restore(worker, runtime, spec, checkpointDir, signal);
       else await driver.run(worker, runtime, spec, signal);
       for (const c of record.workload.containers) {
-        if (c.readyz) await waitReady(worker.address, c.readyz.port, c.readyz.path, (c.readyz.timeoutSeconds ?? 30) * 1000, signal);
+        if (c.readyz)
+          await waitReady(
+            worker.address,
+            c.readyz.port,
+            c.readyz.path,
+            (c.readyz.timeoutSeconds ?? 30) * 1000,
+            signal,
+          );
       }
     } catch (err) {
       const tail = (await this.logs(record.actor)).trimEnd().split("\n").slice(-10).join("\n");
       await driver.stop(worker, runtime).catch(() => {});
       await this.wipe(worker.name);
       const e = AteError.from(err, Code.Internal);
-      throw new AteError(e.code, `${e.message}${tail ? `\nlast log lines of ${record.actor.actorId}:\n${tail}` : ""}`, e.details, { cause: err });
+      throw new AteError(
+        e.code,
+        `${e.message}${tail ? `\nlast log lines of ${record.actor.actorId}:\n${tail}` : ""}`,
+        e.details,
+        { cause: err },
+      );
     }
   }
 
   private async claim(name: string): Promise<Worker> {
     const worker = this.worker(name);
     if (worker.busy || (await this.record(name))) {
-      throw new AteError(Code.FailedPrecondition, `worker ${name} is not free: it runs ${(await this.record(name))?.actor.actorId ?? "an operation"}`);
+      throw new AteError(
+        Code.FailedPrecondition,
+        `worker ${name} is not free: it runs ${(await this.record(name))?.actor.actorId ?? "an operation"}`,
+      );
     }
     worker.busy = true;
     return worker;
@@ -332,25 +434,51 @@ export class NodeAgent implements NodeAgentApi {
 
   private driver(sandboxClass: string): SandboxDriver {
     const d = this.drivers.get(sandboxClass);
-    if (!d) throw new AteError(Code.FailedPrecondition, `sandbox class "${sandboxClass}" is not supported on this node (supported: ${[...this.drivers.keys()].join(", ")})`);
+    if (!d)
+      throw new AteError(
+        Code.FailedPrecondition,
+        `sandbox class "${sandboxClass}" is not supported on this node (supported: ${[...this.drivers.keys()].join(", ")})`,
+      );
     return d;
   }
 
-  private async fetchRuntime(driver: SandboxDriver, assets: Record<string, { url: string; sha256: string }>, signal?: AbortSignal): Promise<SandboxRuntime> {
+  private async fetchRuntime(
+    driver: SandboxDriver,
+    assets: Record<string, { url: string; sha256: string }>,
+    signal?: AbortSignal,
+  ): Promise<SandboxRuntime> {
     const missing = driver.requiredAssets.filter((n) => !assets[n]);
-    if (missing.length) throw new AteError(Code.FailedPrecondition, `the ${driver.sandboxClass} runtime lacks asset(s) ${missing.join(", ")} for ${this.arch}`);
-    const paths: Record<string, string> = {};
-    await Promise.all(Object.entries(assets).map(async ([name, asset]) => void (paths[name] = await this.assets.fetch(asset, signal))));
-    return { sandboxClass: driver.sandboxClass, assets: paths };
+    if (missing.length)
+      throw new AteError(
+        Code.FailedPrecondition,
+        `the ${driver.sandboxClass} runtime lacks asset(s) ${missing.join(", ")} for ${this.arch}`,
+      );
+    const fetched = await Promise.all(
+      Object.entries(assets).map(
+        async ([name, asset]) => [name, await this.assets.fetch(asset, signal)] as const,
+      ),
+    );
+    return { sandboxClass: driver.sandboxClass, assets: Object.fromEntries(fetched) };
   }
 
-  private async pullImages(workload: Workload, signal?: AbortSignal): Promise<Record<string, PulledImage>> {
-    const entries = await Promise.all(workload.containers.map(async (c) => [c.name, await this.images.ensure(c.image, signal)] as const));
+  private async pullImages(
+    workload: Workload,
+    signal?: AbortSignal,
+  ): Promise<Record<string, PulledImage>> {
+    const entries = await Promise.all(
+      workload.containers.map(
+        async (c) => [c.name, await this.images.ensure(c.image, signal)] as const,
+      ),
+    );
     return Object.fromEntries(entries);
   }
 
   private volumeDirs(worker: string, workload: Workload): Record<string, string> {
-    return Object.fromEntries((workload.volumes ?? []).filter((v) => v.durableDir).map((v) => [v.name, join(this.workerDir(worker), "volumes", v.name)]));
+    return Object.fromEntries(
+      (workload.volumes ?? [])
+        .filter((v) => v.durableDir)
+        .map((v) => [v.name, join(this.workerDir(worker), "volumes", v.name)]),
+    );
   }
 
   private async prepareVolumes(worker: string, workload: Workload): Promise<void> {
@@ -374,25 +502,54 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   /** Files first (in parallel), the manifest last: a snapshot without a manifest does not exist. */
-  private async upload(dir: string, uri: string, files: SnapshotFile[], manifest: SnapshotManifest, signal?: AbortSignal): Promise<void> {
+  private async upload(
+    dir: string,
+    uri: string,
+    files: SnapshotFile[],
+    manifest: SnapshotManifest,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const store = this.openStore(uri);
+    const local = uri.startsWith(pathToFileURL(join(this.options.stateDir, "snapshots")).href);
+    if (local) {
+      // On this node the files only move (same filesystem); the manifest still comes last.
+      const target = fileURLToPath(uri);
+      await mkdir(dirname(target), { recursive: true });
+      await rename(dir, target);
+      await mkdir(dir, { recursive: true });
+      await store.put(manifestName, Buffer.from(JSON.stringify(manifest, null, 2)));
+      return;
+    }
     const queue = [...files];
     const worker = async () => {
       for (let f = queue.shift(); f; f = queue.shift()) {
         await store.put(f.name, createReadStream(join(dir, f.name)), signal ? { signal } : {});
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, this.options.uploadConcurrency ?? 4) }, worker));
-    await store.put(manifestName, Buffer.from(JSON.stringify(manifest, null, 2)), signal ? { signal } : {});
+    await Promise.all(
+      Array.from({ length: Math.max(1, this.options.uploadConcurrency ?? 4) }, worker),
+    );
+    await store.put(
+      manifestName,
+      Buffer.from(JSON.stringify(manifest, null, 2)),
+      signal ? { signal } : {},
+    );
   }
 
-  private async readManifest(store: BlobStore, uri: string, signal?: AbortSignal): Promise<SnapshotManifest> {
+  private async readManifest(
+    store: BlobStore,
+    uri: string,
+    signal?: AbortSignal,
+  ): Promise<SnapshotManifest> {
     let body: NodeJS.ReadableStream;
     try {
       body = await store.get(manifestName, signal ? { signal } : {});
     } catch (err) {
       if (isAteError(err, Code.NotFound)) {
-        throw new AteError(Code.NotFound, `snapshot ${uri} has no ${manifestName}: it is incomplete or does not exist`);
+        throw new AteError(
+          Code.NotFound,
+          `snapshot ${uri} has no ${manifestName}: it is incomplete or does not exist`,
+        );
       }
       throw err;
     }
@@ -402,11 +559,21 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   /** Downloads the files a restore needs and verifies each against the manifest before anything else happens. */
-  private async download(store: BlobStore, uri: string, manifest: SnapshotManifest, tmp: string, scope: "Full" | "Data", signal?: AbortSignal): Promise<void> {
-    const wanted = manifest.snapshotFiles.filter((f) => scope === "Full" || f.name.startsWith("data/"));
+  private async download(
+    store: BlobStore,
+    uri: string,
+    manifest: SnapshotManifest,
+    tmp: string,
+    scope: "Full" | "Data",
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const wanted = manifest.snapshotFiles.filter(
+      (f) => scope === "Full" || f.name.startsWith("data/"),
+    );
     await Promise.all(
       wanted.map(async (f) => {
-        if (f.name.split("/").some((s) => s === ".." || s === "")) throw new AteError(Code.DataLoss, `snapshot ${uri}: bad file name ${f.name}`);
+        if (f.name.split("/").some((s) => s === ".." || s === ""))
+          throw new AteError(Code.DataLoss, `snapshot ${uri}: bad file name ${f.name}`);
         const path = join(tmp, f.name);
         await mkdir(dirname(path), { recursive: true });
         await pipeline(await store.get(f.name, signal ? { signal } : {}), createWriteStream(path));
@@ -423,7 +590,10 @@ export class NodeAgent implements NodeAgentApi {
 }
 
 function snapshotName(): string {
-  return `${new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(4).toString("hex")}`;
+  return `${new Date()
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}-${randomBytes(4).toString("hex")}`;
 }
 
 async function writeJsonAtomic(path: string, value: unknown): Promise<void> {

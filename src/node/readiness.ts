@@ -5,11 +5,15 @@ import { AteError, Code } from "../errors/index.ts";
 /** One GET without connection reuse: nothing of ours stays connected to a sandbox. */
 function getStatus(url: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, headers: { connection: "close" }, timeout: timeoutMs }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-      res.on("error", reject);
-    });
+    const req = request(
+      url,
+      { agent: false, headers: { connection: "close" }, timeout: timeoutMs },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+        res.on("error", reject);
+      },
+    );
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", reject);
     req.end();
@@ -17,7 +21,13 @@ function getStatus(url: string, timeoutMs: number): Promise<number> {
 }
 
 /** Polls `http://address:port/path` until it answers 200, or fails after timeoutMs. */
-export async function waitReady(address: string, port: number, path: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+export async function waitReady(
+  address: string,
+  port: number,
+  path: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const url = `http://${address}:${port}${path}`;
   const deadline = Date.now() + timeoutMs;
   let last = "no answer";
@@ -32,5 +42,8 @@ export async function waitReady(address: string, port: number, path: string, tim
     }
     await sleep(15);
   }
-  throw new AteError(Code.DeadlineExceeded, `readyz ${url} did not answer 200 within ${timeoutMs} ms (last: ${last})`);
+  throw new AteError(
+    Code.DeadlineExceeded,
+    `readyz ${url} did not answer 200 within ${timeoutMs} ms (last: ${last})`,
+  );
 }

@@ -1,21 +1,27 @@
 import { AteError, Code } from "../errors/index.ts";
-import type { PulledImage } from "./images/index.ts";
 import type { SandboxContainer, SandboxSpec } from "../sandbox/index.ts";
 import type { Workload, WorkloadContainer } from "./api.ts";
+import type { PulledImage } from "./images/index.ts";
 
 /** argv as Kubernetes builds it: command replaces ENTRYPOINT (and drops CMD); args replace CMD. */
 export function argv(c: WorkloadContainer, image: PulledImage): string[] {
   const entrypoint = c.command?.length ? c.command : (image.config.config?.Entrypoint ?? []);
   const cmd = c.args?.length ? c.args : c.command?.length ? [] : (image.config.config?.Cmd ?? []);
   const args = [...entrypoint, ...cmd];
-  if (args.length === 0) throw new AteError(Code.InvalidArgument, `container ${c.name}: neither the template nor image ${c.image} says what to run (set command)`);
+  if (args.length === 0)
+    throw new AteError(
+      Code.InvalidArgument,
+      `container ${c.name}: neither the template nor image ${c.image} says what to run (set command)`,
+    );
   return args;
 }
 
 /** Image env first, the template's env over it by name. */
 export function environment(c: WorkloadContainer, image: PulledImage): string[] {
   const env = new Map<string, string>();
-  for (const kv of image.config.config?.Env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]) {
+  for (const kv of image.config.config?.Env ?? [
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  ]) {
     const i = kv.indexOf("=");
     if (i > 0) env.set(kv.slice(0, i), kv.slice(i + 1));
   }
@@ -28,7 +34,10 @@ function userOf(image: PulledImage): { uid: number; gid: number } {
   if (user === "") return { uid: 0, gid: 0 };
   const [u = "", g] = user.split(":");
   if (!/^\d+$/.test(u) || (g !== undefined && !/^\d+$/.test(g))) {
-    throw new AteError(Code.InvalidArgument, `image ${image.reference}: USER "${user}" must be numeric (uid[:gid]) for ate`);
+    throw new AteError(
+      Code.InvalidArgument,
+      `image ${image.reference}: USER "${user}" must be numeric (uid[:gid]) for ate`,
+    );
   }
   return { uid: Number(u), gid: Number(g ?? u) };
 }
@@ -58,7 +67,11 @@ export function sandboxSpec(inputs: SpecInputs): SandboxSpec {
         { destination: "/run/ate", source: inputs.identityDir, readonly: true },
         ...(c.volumeMounts ?? []).map((m) => {
           const source = inputs.volumes[m.name];
-          if (!source) throw new AteError(Code.InvalidArgument, `container ${c.name} mounts volume "${m.name}", which the workload does not define`);
+          if (!source)
+            throw new AteError(
+              Code.InvalidArgument,
+              `container ${c.name} mounts volume "${m.name}", which the workload does not define`,
+            );
           return { destination: m.mountPath, source };
         }),
       ],

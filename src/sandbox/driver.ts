@@ -60,10 +60,26 @@ export interface SandboxDriver {
   prepareWorker(worker: WorkerRef): Promise<{ address: string }>;
   /** Stops anything on the worker and removes it. */
   releaseWorker(worker: WorkerRef): Promise<void>;
-  run(worker: WorkerRef, runtime: SandboxRuntime, spec: SandboxSpec, signal?: AbortSignal): Promise<void>;
+  run(
+    worker: WorkerRef,
+    runtime: SandboxRuntime,
+    spec: SandboxSpec,
+    signal?: AbortSignal,
+  ): Promise<void>;
   /** Saves the sandbox (memory + rootfs changes) into imageDir, then empties the worker. */
-  checkpoint(worker: WorkerRef, runtime: SandboxRuntime, imageDir: string, options?: CheckpointOptions): Promise<void>;
-  restore(worker: WorkerRef, runtime: SandboxRuntime, spec: SandboxSpec, imageDir: string, signal?: AbortSignal): Promise<void>;
+  checkpoint(
+    worker: WorkerRef,
+    runtime: SandboxRuntime,
+    imageDir: string,
+    options?: CheckpointOptions,
+  ): Promise<void>;
+  restore(
+    worker: WorkerRef,
+    runtime: SandboxRuntime,
+    spec: SandboxSpec,
+    imageDir: string,
+    signal?: AbortSignal,
+  ): Promise<void>;
   /** Kills the sandbox (if any) and returns the worker to empty. */
   stop(worker: WorkerRef, runtime?: SandboxRuntime): Promise<void>;
 }

@@ -3,14 +3,28 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, afterEach, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { openBlobStore } from "../../src/blob/index.ts";
 import { Code, isAteError } from "../../src/errors/index.ts";
-import { type ActorIdentity, NodeAgent, type SandboxAssets, type Workload } from "../../src/node/index.ts";
+import {
+  type ActorIdentity,
+  NodeAgent,
+  type SandboxAssets,
+  type Workload,
+} from "../../src/node/index.ts";
 import { GvisorDriver } from "../../src/sandbox/index.ts";
 import { pushCounterImage } from "../support/counter-image.ts";
 import { getJson } from "../support/http.ts";
@@ -21,23 +35,47 @@ const sha = (path: string) => createHash("sha256").update(readFileSync(path)).di
 
 describe("node agent with gvisor", { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "ate-node-"));
-  const driver = new GvisorDriver({ stateDir: join(dir, "state"), network: { prefix: "atet", subnetBase: 200 } });
-  const agent = new NodeAgent({ stateDir: join(dir, "state"), drivers: [driver], drainTimeoutMs: 1000 });
+  const driver = new GvisorDriver({
+    stateDir: join(dir, "state"),
+    network: { prefix: "atet", subnetBase: 200 },
+  });
+  const agent = new NodeAgent({
+    stateDir: join(dir, "state"),
+    drivers: [driver],
+    drainTimeoutMs: 1000,
+  });
   let registry: RunningRegistry;
   let s3: RunningS3;
   let image = "";
   const runtimeA = join(dir, "runsc-a");
   const runtimeB = join(dir, "runsc-b");
-  const assetsOf = (path: string): SandboxAssets => ({ sandboxClass: "gvisor", assets: { amd64: { runsc: { url: `file://${path}`, sha256: sha(path) } } } });
-  const actor = (actorId: string): ActorIdentity => ({ atespace: "test", templateNamespace: "default", templateName: "counter", actorId });
+  const assetsOf = (path: string): SandboxAssets => ({
+    sandboxClass: "gvisor",
+    assets: { amd64: { runsc: { url: `file://${path}`, sha256: sha(path) } } },
+  });
+  const actor = (actorId: string): ActorIdentity => ({
+    atespace: "test",
+    templateNamespace: "default",
+    templateName: "counter",
+    actorId,
+  });
   const workload = (): Workload => ({
     containers: [
-      { name: "counter", image, env: [{ name: "PORT", value: "8080" }], readyz: { path: "/readyz", port: 8080, timeoutSeconds: 20 }, volumeMounts: [{ name: "data", mountPath: "/data" }] },
+      {
+        name: "counter",
+        image,
+        env: [{ name: "PORT", value: "8080" }],
+        readyz: { path: "/readyz", port: 8080, timeoutSeconds: 20 },
+        volumeMounts: [{ name: "data", mountPath: "/data" }],
+      },
     ],
     volumes: [{ name: "data", durableDir: {} }],
   });
   const workers: Record<string, string> = {};
-  const hit = (worker: string, path = "/count") => getJson<{ memory: number; file: number; actor: string }>(`http://${workers[worker]}:8080${path}`);
+  const hit = (worker: string, path = "/count") =>
+    getJson<{ memory: number; file: number; actor: string }>(
+      `http://${workers[worker]}:8080${path}`,
+    );
 
   before(async () => {
     assert.equal(process.getuid?.(), 0, "these tests need root (network namespaces, runsc)");
@@ -60,17 +98,33 @@ describe("node agent with gvisor", { timeout: 300_000 }, () => {
   });
 
   it("runs a counter in worker A, checkpoints it to S3 and restores it in worker B with memory and file intact", async () => {
-    await agent.run({ worker: "wa", actor: actor("c1"), workload: workload(), sandboxAssets: assetsOf(runtimeA) });
+    await agent.run({
+      worker: "wa",
+      actor: actor("c1"),
+      workload: workload(),
+      sandboxAssets: assetsOf(runtimeA),
+    });
     assert.deepEqual(await hit("wa"), { memory: 1, file: 1, actor: "c1" });
     assert.deepEqual(await hit("wa"), { memory: 2, file: 2, actor: "c1" });
-    const snap = await agent.checkpoint({ worker: "wa", actor: actor("c1"), scope: "Full", destination: { kind: "external", uriPrefix: "s3://snapshots/test/c1/1" } });
+    const snap = await agent.checkpoint({
+      worker: "wa",
+      actor: actor("c1"),
+      scope: "Full",
+      destination: { kind: "external", uriPrefix: "s3://snapshots/test/c1/1" },
+    });
     assert.equal(snap.uri, "s3://snapshots/test/c1/1");
     assert.ok(snap.files.some((f) => f.name.startsWith("checkpoint/")));
     assert.ok(snap.files.some((f) => f.name === "data/data.tar.gz"));
     assert.equal(await agent.record("wa"), undefined, "worker A is empty again");
-    const manifest = JSON.parse((await (await openBlobStore(snap.uri).get("manifest.json")).toArray()).join(""));
+    const manifest = JSON.parse(
+      (await (await openBlobStore(snap.uri).get("manifest.json")).toArray()).join(""),
+    );
     assert.equal(manifest.sandboxClass, "gvisor");
-    assert.deepEqual(manifest.assets, assetsOf(runtimeA).assets.amd64, "the manifest pins the runtime");
+    assert.deepEqual(
+      manifest.assets,
+      assetsOf(runtimeA).assets.amd64,
+      "the manifest pins the runtime",
+    );
     assert.deepEqual(manifest.images, { counter: image });
     await agent.restore({ worker: "wb", actor: actor("c1"), source: snap.uri, scope: "Full" });
     assert.deepEqual(await hit("wb"), { memory: 3, file: 3, actor: "c1" });
@@ -79,41 +133,86 @@ describe("node agent with gvisor", { timeout: 300_000 }, () => {
   });
 
   it("restores only the durableDir with Data scope: memory restarts, the file counter continues", async () => {
-    await agent.run({ worker: "wa", actor: actor("c2"), workload: workload(), sandboxAssets: assetsOf(runtimeA) });
+    await agent.run({
+      worker: "wa",
+      actor: actor("c2"),
+      workload: workload(),
+      sandboxAssets: assetsOf(runtimeA),
+    });
     await hit("wa");
     await hit("wa");
-    const snap = await agent.checkpoint({ worker: "wa", actor: actor("c2"), scope: "Data", destination: { kind: "local" } });
+    const snap = await agent.checkpoint({
+      worker: "wa",
+      actor: actor("c2"),
+      scope: "Data",
+      destination: { kind: "local" },
+    });
     assert.ok(snap.local);
-    assert.deepEqual(snap.files.map((f) => f.name), ["data/data.tar.gz"]);
+    assert.deepEqual(
+      snap.files.map((f) => f.name),
+      ["data/data.tar.gz"],
+    );
     await agent.restore({ worker: "wb", actor: actor("c2"), source: snap.uri, scope: "Data" });
     assert.deepEqual(await hit("wb"), { memory: 1, file: 3, actor: "c2" });
-    await assert.rejects(agent.restore({ worker: "wc", actor: actor("c2"), source: snap.uri, scope: "Full" }), /scope Data/);
+    await assert.rejects(
+      agent.restore({ worker: "wc", actor: actor("c2"), source: snap.uri, scope: "Full" }),
+      /scope Data/,
+    );
     await agent.stop("wb");
   });
 
   it("pins the runtime: a restore uses the runsc the actor booted with, a fresh run the one it names", async () => {
-    await agent.run({ worker: "wa", actor: actor("c3"), workload: workload(), sandboxAssets: assetsOf(runtimeA) });
+    await agent.run({
+      worker: "wa",
+      actor: actor("c3"),
+      workload: workload(),
+      sandboxAssets: assetsOf(runtimeA),
+    });
     await hit("wa");
-    const snap = await agent.checkpoint({ worker: "wa", actor: actor("c3"), scope: "Full", destination: { kind: "local" } });
+    const snap = await agent.checkpoint({
+      worker: "wa",
+      actor: actor("c3"),
+      scope: "Full",
+      destination: { kind: "local" },
+    });
     // The pool now names runtime B; the snapshot still says A.
-    await agent.run({ worker: "wc", actor: actor("c4"), workload: workload(), sandboxAssets: assetsOf(runtimeB) });
+    await agent.run({
+      worker: "wc",
+      actor: actor("c4"),
+      workload: workload(),
+      sandboxAssets: assetsOf(runtimeB),
+    });
     await agent.restore({ worker: "wb", actor: actor("c3"), source: snap.uri, scope: "Full" });
     assert.deepEqual(await hit("wb"), { memory: 2, file: 2, actor: "c3" });
     assert.equal((await agent.record("wb"))?.runtimePaths.runsc, agent.assets.path(sha(runtimeA)));
     assert.equal((await agent.record("wc"))?.runtimePaths.runsc, agent.assets.path(sha(runtimeB)));
-    assert.equal(sandboxExe(dir, "wb"), agent.assets.path(sha(runtimeA)), "the restored sandbox process is A's binary");
+    assert.equal(
+      sandboxExe(dir, "wb"),
+      agent.assets.path(sha(runtimeA)),
+      "the restored sandbox process is A's binary",
+    );
     assert.equal(sandboxExe(dir, "wc"), agent.assets.path(sha(runtimeB)));
     await agent.stop("wb");
     await agent.stop("wc");
   });
 
   it("closes an idle keep-alive connection before checkpointing, so the restored actor answers", async () => {
-    await agent.run({ worker: "wa", actor: actor("c5"), workload: workload(), sandboxAssets: assetsOf(runtimeA) });
+    await agent.run({
+      worker: "wa",
+      actor: actor("c5"),
+      workload: workload(),
+      sandboxAssets: assetsOf(runtimeA),
+    });
     const { connect } = await import("node:net");
     const idle = connect({ host: workers.wa as string, port: 8080 });
     await new Promise((r) => idle.once("connect", r));
     idle.on("error", () => {});
-    const snap = await agent.checkpoint({ worker: "wa", actor: actor("c5"), scope: "Full", destination: { kind: "local" } });
+    const snap = await agent.checkpoint({
+      worker: "wa",
+      actor: actor("c5"),
+      scope: "Full",
+      destination: { kind: "local" },
+    });
     idle.destroy();
     await agent.restore({ worker: "wb", actor: actor("c5"), source: snap.uri, scope: "Full" });
     assert.deepEqual(await hit("wb"), { memory: 1, file: 1, actor: "c5" });
@@ -122,55 +221,141 @@ describe("node agent with gvisor", { timeout: 300_000 }, () => {
 
   describe("bad input", () => {
     it("a wrong sha256 or an unreachable url fails the run and caches nothing", async () => {
-      const wrong: SandboxAssets = { sandboxClass: "gvisor", assets: { amd64: { runsc: { url: `file://${runtimeA}`, sha256: "e".repeat(64) } } } };
-      await assert.rejects(agent.run({ worker: "wa", actor: actor("bad1"), workload: workload(), sandboxAssets: wrong }), /has sha256 [a-f0-9]{64}, expected e{64}/);
+      const wrong: SandboxAssets = {
+        sandboxClass: "gvisor",
+        assets: { amd64: { runsc: { url: `file://${runtimeA}`, sha256: "e".repeat(64) } } },
+      };
+      await assert.rejects(
+        agent.run({
+          worker: "wa",
+          actor: actor("bad1"),
+          workload: workload(),
+          sandboxAssets: wrong,
+        }),
+        /has sha256 [a-f0-9]{64}, expected e{64}/,
+      );
       assert.equal(await agent.assets.has("e".repeat(64)), false);
-      const unreachable: SandboxAssets = { sandboxClass: "gvisor", assets: { amd64: { runsc: { url: "http://127.0.0.1:1/runsc", sha256: "d".repeat(64) } } } };
-      await assert.rejects(agent.run({ worker: "wa", actor: actor("bad1"), workload: workload(), sandboxAssets: unreachable }), /cannot be reached/);
+      const unreachable: SandboxAssets = {
+        sandboxClass: "gvisor",
+        assets: { amd64: { runsc: { url: "http://127.0.0.1:1/runsc", sha256: "d".repeat(64) } } },
+      };
+      await assert.rejects(
+        agent.run({
+          worker: "wa",
+          actor: actor("bad1"),
+          workload: workload(),
+          sandboxAssets: unreachable,
+        }),
+        /cannot be reached/,
+      );
       assert.equal(await agent.record("wa"), undefined);
     });
 
     it("an unknown sandbox class, a missing arch or a missing asset is refused clearly", async () => {
       const vm: SandboxAssets = { sandboxClass: "microvm", assets: { amd64: {} } };
-      await assert.rejects(agent.run({ worker: "wa", actor: actor("bad2"), workload: workload(), sandboxAssets: vm }), /sandbox class "microvm" is not supported on this node/);
-      const arm = { sandboxClass: "gvisor", assets: { arm64: assetsOf(runtimeA).assets.amd64 } } as SandboxAssets;
-      await assert.rejects(agent.run({ worker: "wa", actor: actor("bad2"), workload: workload(), sandboxAssets: arm }), /has no assets for architecture amd64/);
+      await assert.rejects(
+        agent.run({ worker: "wa", actor: actor("bad2"), workload: workload(), sandboxAssets: vm }),
+        /sandbox class "microvm" is not supported on this node/,
+      );
+      const arm = {
+        sandboxClass: "gvisor",
+        assets: { arm64: assetsOf(runtimeA).assets.amd64 },
+      } as SandboxAssets;
+      await assert.rejects(
+        agent.run({ worker: "wa", actor: actor("bad2"), workload: workload(), sandboxAssets: arm }),
+        /has no assets for architecture amd64/,
+      );
     });
 
     it("an image whose digest the registry does not have fails the run", async () => {
       const w = workload();
-      (w.containers[0] as { image: string }).image = image.replace(/@sha256:.*/, `@sha256:${"1".repeat(64)}`);
-      await assert.rejects(agent.run({ worker: "wa", actor: actor("bad3"), workload: w, sandboxAssets: assetsOf(runtimeA) }), (e) => isAteError(e, Code.NotFound));
+      (w.containers[0] as { image: string }).image = image.replace(
+        /@sha256:.*/,
+        `@sha256:${"1".repeat(64)}`,
+      );
+      await assert.rejects(
+        agent.run({
+          worker: "wa",
+          actor: actor("bad3"),
+          workload: w,
+          sandboxAssets: assetsOf(runtimeA),
+        }),
+        (e) => isAteError(e, Code.NotFound),
+      );
       assert.equal(await agent.record("wa"), undefined);
     });
 
     it("a tampered snapshot file or a missing manifest is refused before the worker is touched", async () => {
-      await agent.run({ worker: "wa", actor: actor("c6"), workload: workload(), sandboxAssets: assetsOf(runtimeA) });
-      const snap = await agent.checkpoint({ worker: "wa", actor: actor("c6"), scope: "Full", destination: { kind: "local" } });
+      await agent.run({
+        worker: "wa",
+        actor: actor("c6"),
+        workload: workload(),
+        sandboxAssets: assetsOf(runtimeA),
+      });
+      const snap = await agent.checkpoint({
+        worker: "wa",
+        actor: actor("c6"),
+        scope: "Full",
+        destination: { kind: "local" },
+      });
       const path = fileURLToPath(snap.uri);
       writeFileSync(join(path, "data", "data.tar.gz"), "tampered");
-      await assert.rejects(agent.restore({ worker: "wb", actor: actor("c6"), source: snap.uri, scope: "Full" }), (e) => isAteError(e, Code.DataLoss) && /data\/data.tar.gz has sha256/.test((e as Error).message));
+      await assert.rejects(
+        agent.restore({ worker: "wb", actor: actor("c6"), source: snap.uri, scope: "Full" }),
+        (e) =>
+          isAteError(e, Code.DataLoss) && /data\/data.tar.gz has sha256/.test((e as Error).message),
+      );
       assert.equal(await agent.record("wb"), undefined);
       rmSync(join(path, "manifest.json"));
-      await assert.rejects(agent.restore({ worker: "wb", actor: actor("c6"), source: snap.uri, scope: "Full" }), /has no manifest.json: it is incomplete or does not exist/);
+      await assert.rejects(
+        agent.restore({ worker: "wb", actor: actor("c6"), source: snap.uri, scope: "Full" }),
+        /has no manifest.json: it is incomplete or does not exist/,
+      );
       assert.ok(existsSync(join(path, "data", "data.tar.gz")), "the snapshot is left as it was");
     });
 
     it("a snapshot whose runtime cannot be had fails with an unavailable-runtime error and is left untouched", async () => {
-      await agent.run({ worker: "wa", actor: actor("c7"), workload: workload(), sandboxAssets: assetsOf(runtimeB) });
-      const snap = await agent.checkpoint({ worker: "wa", actor: actor("c7"), scope: "Full", destination: { kind: "external", uriPrefix: "s3://snapshots/test/c7/1" } });
+      await agent.run({
+        worker: "wa",
+        actor: actor("c7"),
+        workload: workload(),
+        sandboxAssets: assetsOf(runtimeB),
+      });
+      const snap = await agent.checkpoint({
+        worker: "wa",
+        actor: actor("c7"),
+        scope: "Full",
+        destination: { kind: "external", uriPrefix: "s3://snapshots/test/c7/1" },
+      });
       // A node that never cached B, and B's file is gone.
-      const other = new NodeAgent({ stateDir: join(dir, "other"), drivers: [driver] });
+      const otherDriver = new GvisorDriver({
+        stateDir: join(dir, "other"),
+        network: { prefix: "atetb", subnetBase: 210 },
+      });
+      const other = new NodeAgent({ stateDir: join(dir, "other"), drivers: [otherDriver] });
       const store = openBlobStore(snap.uri);
       const before = (await store.list("")).map((b) => b.key);
       const moved = `${runtimeB}.moved`;
       copyFileSync(runtimeB, moved);
       rmSync(runtimeB);
       try {
-        await assert.rejects(other.restore({ worker: "wb", actor: actor("c7"), source: snap.uri, scope: "Full" }), /worker wb does not exist/);
+        await assert.rejects(
+          other.restore({ worker: "wb", actor: actor("c7"), source: snap.uri, scope: "Full" }),
+          /worker wb does not exist/,
+        );
         await other.createWorker("wd").catch(() => {});
-        await assert.rejects(other.restore({ worker: "wd", actor: actor("c7"), source: snap.uri, scope: "Full" }), (e) => isAteError(e, Code.FailedPrecondition) && /needs the gvisor runtime it was taken with .* which is unavailable on this node.*the snapshot is untouched/.test((e as Error).message));
-        assert.deepEqual((await store.list("")).map((b) => b.key), before);
+        await assert.rejects(
+          other.restore({ worker: "wd", actor: actor("c7"), source: snap.uri, scope: "Full" }),
+          (e) =>
+            isAteError(e, Code.FailedPrecondition) &&
+            /needs the gvisor runtime it was taken with .* which is unavailable on this node.*the snapshot is untouched/.test(
+              (e as Error).message,
+            ),
+        );
+        assert.deepEqual(
+          (await store.list("")).map((b) => b.key),
+          before,
+        );
       } finally {
         copyFileSync(moved, runtimeB);
         await other.deleteWorker("wd").catch(() => {});
@@ -181,6 +366,10 @@ describe("node agent with gvisor", { timeout: 300_000 }, () => {
 
 /** The executable of the sandbox process runsc started for a worker. */
 function sandboxExe(dir: string, worker: string): string {
-  const state = JSON.parse(execFileSync("runsc", [`--root=${join(dir, "state", "runsc")}`, "state", worker], { encoding: "utf8" })) as { pid: number };
+  const state = JSON.parse(
+    execFileSync("runsc", [`--root=${join(dir, "state", "runsc")}`, "state", worker], {
+      encoding: "utf8",
+    }),
+  ) as { pid: number };
   return readlinkSync(`/proc/${state.pid}/exe`).replace(/ \(deleted\)$/, "");
 }

@@ -11,7 +11,11 @@ export async function pushCounterImage(registryHost: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "ate-counter-rootfs-"));
   try {
     buildNodeRootfs(dir, { dir: join(fixtures, "counter") });
-    return await packAndPush({ dir, reference: `${registryHost}/ate/counter:test`, entrypoint: ["/usr/bin/node", "/app/counter.js"] });
+    return await packAndPush({
+      dir,
+      reference: `${registryHost}/ate/counter:test`,
+      entrypoint: ["/usr/bin/node", "/app/counter.js"],
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,13 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AteError, Code } from "../../errors/index.ts";
-import type { CheckpointOptions, SandboxDriver, SandboxRuntime, SandboxSpec, WorkerRef } from "../driver.ts";
+import type {
+  CheckpointOptions,
+  SandboxDriver,
+  SandboxRuntime,
+  SandboxSpec,
+  WorkerRef,
+} from "../driver.ts";
 import { type NetworkOptions, WorkerNetworks } from "./network.ts";
 import { ociSpec } from "./oci-spec.ts";
 import { Runsc } from "./runsc.ts";
@@ -24,6 +30,8 @@ export class GvisorDriver implements SandboxDriver {
   readonly networks: WorkerNetworks;
   /** The runsc binary each worker's sandbox was started with, for stopping it. */
   private readonly running = new Map<string, Runsc>();
+  /** Background tear-downs after checkpoints, by worker. */
+  private readonly cleanups = new Map<string, Promise<void>>();
 
   constructor(private readonly options: GvisorDriverOptions) {
     this.networks = new WorkerNetworks(options.network);
@@ -39,14 +47,27 @@ export class GvisorDriver implements SandboxDriver {
     await rm(this.bundleDir(worker), { recursive: true, force: true });
   }
 
-  async run(worker: WorkerRef, runtime: SandboxRuntime, spec: SandboxSpec, signal?: AbortSignal): Promise<void> {
+  async run(
+    worker: WorkerRef,
+    runtime: SandboxRuntime,
+    spec: SandboxSpec,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.settled(worker);
     const runsc = this.runsc(runtime);
     const bundle = await this.writeBundle(worker, spec);
     this.running.set(worker.name, runsc);
     await runsc.run(this.sandboxId(worker), bundle, spec.logPath, signal);
   }
 
-  async restore(worker: WorkerRef, runtime: SandboxRuntime, spec: SandboxSpec, imageDir: string, signal?: AbortSignal): Promise<void> {
+  async restore(
+    worker: WorkerRef,
+    runtime: SandboxRuntime,
+    spec: SandboxSpec,
+    imageDir: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.settled(worker);
     const runsc = this.runsc(runtime);
     const bundle = await this.writeBundle(worker, spec);
     this.running.set(worker.name, runsc);
@@ -58,10 +79,16 @@ export class GvisorDriver implements SandboxDriver {
    * at checkpoint into a spinning, dead process): new ones are refused, in-flight ones get
    * drainTimeoutMs to finish, the rest are reset from the node's side, and none may remain.
    */
-  async checkpoint(worker: WorkerRef, runtime: SandboxRuntime, imageDir: string, options: CheckpointOptions = {}): Promise<void> {
+  async checkpoint(
+    worker: WorkerRef,
+    runtime: SandboxRuntime,
+    imageDir: string,
+    options: CheckpointOptions = {},
+  ): Promise<void> {
     const runsc = this.runsc(runtime);
     const id = this.sandboxId(worker);
     const net = this.networks;
+    await this.settled(worker);
     await net.blockNew(worker.index);
     try {
       const deadline = Date.now() + (options.drainTimeoutMs ?? 5000);
@@ -84,10 +111,20 @@ export class GvisorDriver implements SandboxDriver {
       await net.unblock(worker.index);
       throw err;
     }
-    await this.stop(worker, runtime);
+    // The image is complete; tearing the stopped sandbox down (runsc delete takes a second or
+    // two) happens in the background, and the worker's next use waits for it.
+    const cleanup = this.stop(worker, runtime).finally(() => this.cleanups.delete(worker.name));
+    this.cleanups.set(worker.name, cleanup);
+    cleanup.catch(() => {});
+  }
+
+  /** Waits for a background clean-up of the worker, if one is running. */
+  private async settled(worker: WorkerRef): Promise<void> {
+    await this.cleanups.get(worker.name)?.catch(() => {});
   }
 
   async stop(worker: WorkerRef, runtime?: SandboxRuntime): Promise<void> {
+    if (this.cleanups.has(worker.name)) return this.settled(worker);
     const runsc = this.running.get(worker.name) ?? (runtime ? this.runsc(runtime) : undefined);
     if (runsc) await runsc.delete(this.sandboxId(worker));
     this.running.delete(worker.name);
@@ -98,7 +135,10 @@ export class GvisorDriver implements SandboxDriver {
   private runsc(runtime: SandboxRuntime): Runsc {
     const binary = runtime.assets.runsc;
     if (runtime.sandboxClass !== "gvisor" || !binary) {
-      throw new AteError(Code.FailedPrecondition, `the gvisor driver needs a gvisor runtime with a runsc asset (got class ${runtime.sandboxClass}, assets ${Object.keys(runtime.assets).join(", ") || "none"})`);
+      throw new AteError(
+        Code.FailedPrecondition,
+        `the gvisor driver needs a gvisor runtime with a runsc asset (got class ${runtime.sandboxClass}, assets ${Object.keys(runtime.assets).join(", ") || "none"})`,
+      );
     }
     return new Runsc(binary, join(this.options.stateDir, "runsc"));
   }
@@ -121,7 +161,14 @@ export class GvisorDriver implements SandboxDriver {
     const dir = this.bundleDir(worker);
     await mkdir(dir, { recursive: true });
     const container = spec.containers[0] as (typeof spec.containers)[0];
-    await writeFile(join(dir, "config.json"), JSON.stringify(ociSpec(container, spec.hostname, this.networks.sandboxNsPath(worker.index)), null, 2));
+    await writeFile(
+      join(dir, "config.json"),
+      JSON.stringify(
+        ociSpec(container, spec.hostname, this.networks.sandboxNsPath(worker.index)),
+        null,
+        2,
+      ),
+    );
     return dir;
   }
 }

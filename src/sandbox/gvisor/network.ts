@@ -35,7 +35,11 @@ export class WorkerNetworks {
   constructor(options: NetworkOptions = {}) {
     this.prefix = options.prefix ?? "ate";
     this.base = options.subnetBase ?? 64;
-    if (!/^[a-z][a-z0-9]{0,4}$/.test(this.prefix)) throw new AteError(Code.InvalidArgument, `network prefix "${this.prefix}" must be 1-5 lower-case letters and digits`);
+    if (!/^[a-z][a-z0-9]{0,4}$/.test(this.prefix))
+      throw new AteError(
+        Code.InvalidArgument,
+        `network prefix "${this.prefix}" must be 1-5 lower-case letters and digits`,
+      );
   }
 
   natNs(index: number): string {
@@ -58,7 +62,11 @@ export class WorkerNetworks {
   /** The worker's address on the node (what clients connect to), and the node's side of the link. */
   addresses(index: number): { worker: string; host: string } {
     const third = this.base + Math.floor(index / 64);
-    if (index < 0 || third > 254) throw new AteError(Code.OutOfRange, `worker index ${index} is beyond this node's address range`);
+    if (index < 0 || third > 254)
+      throw new AteError(
+        Code.OutOfRange,
+        `worker index ${index} is beyond this node's address range`,
+      );
     const fourth = (index % 64) * 4;
     return { host: `169.254.${third}.${fourth + 1}`, worker: `169.254.${third}.${fourth + 2}` };
   }
@@ -78,8 +86,22 @@ export class WorkerNetworks {
     await inNat("link", "set", "out0", "up");
     await inNat("link", "set", "lo", "up");
     await exec("ip", ["netns", "exec", nat, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    const ipt = (...args: string[]) => exec("ip", ["netns", "exec", nat, "iptables", "-w", ...args]);
-    await ipt("-t", "nat", "-A", "PREROUTING", "-d", worker, "-p", "tcp", "-j", "DNAT", "--to-destination", innerAddress);
+    const ipt = (...args: string[]) =>
+      exec("ip", ["netns", "exec", nat, "iptables", "-w", ...args]);
+    await ipt(
+      "-t",
+      "nat",
+      "-A",
+      "PREROUTING",
+      "-d",
+      worker,
+      "-p",
+      "tcp",
+      "-j",
+      "DNAT",
+      "--to-destination",
+      innerAddress,
+    );
     await ipt("-t", "nat", "-A", "POSTROUTING", "-o", "gw0", "-j", "MASQUERADE");
     await this.resetSandbox(index);
     return worker;
@@ -95,7 +117,22 @@ export class WorkerNetworks {
     await execQuiet("ip", ["-n", nat, "link", "del", "gw0"]);
     await execQuiet("ip", ["netns", "del", sb]);
     await exec("ip", ["netns", "add", sb]);
-    await exec("ip", ["-n", nat, "link", "add", "gw0", "address", gatewayMac, "type", "veth", "peer", "name", "eth0", "netns", sb]);
+    await exec("ip", [
+      "-n",
+      nat,
+      "link",
+      "add",
+      "gw0",
+      "address",
+      gatewayMac,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "eth0",
+      "netns",
+      sb,
+    ]);
     await exec("ip", ["-n", nat, "addr", "add", `${innerGateway}/24`, "dev", "gw0"]);
     await exec("ip", ["-n", nat, "link", "set", "gw0", "up"]);
     await exec("ip", ["-n", sb, "link", "set", "eth0", "address", innerMac]);
@@ -112,28 +149,77 @@ export class WorkerNetworks {
   }
 
   private drainRule(): string[] {
-    return ["FORWARD", "-o", "gw0", "-p", "tcp", "--syn", "-m", "comment", "--comment", "ate-drain", "-j", "REJECT", "--reject-with", "tcp-reset"];
+    return [
+      "FORWARD",
+      "-o",
+      "gw0",
+      "-p",
+      "tcp",
+      "--syn",
+      "-m",
+      "comment",
+      "--comment",
+      "ate-drain",
+      "-j",
+      "REJECT",
+      "--reject-with",
+      "tcp-reset",
+    ];
   }
 
   /** Refuses new connections into the sandbox (clients get a reset at once). */
   async blockNew(index: number): Promise<void> {
     await this.unblock(index);
     const [chain, ...spec] = this.drainRule();
-    await exec("ip", ["netns", "exec", this.natNs(index), "iptables", "-w", "-I", chain as string, "1", ...spec]);
+    await exec("ip", [
+      "netns",
+      "exec",
+      this.natNs(index),
+      "iptables",
+      "-w",
+      "-I",
+      chain as string,
+      "1",
+      ...spec,
+    ]);
   }
 
   async unblock(index: number): Promise<void> {
-    await execQuiet("ip", ["netns", "exec", this.natNs(index), "iptables", "-w", "-D", ...this.drainRule()]);
+    await execQuiet("ip", [
+      "netns",
+      "exec",
+      this.natNs(index),
+      "iptables",
+      "-w",
+      "-D",
+      ...this.drainRule(),
+    ]);
   }
 
   /** TCP connections to the sandbox that are not yet closed (TIME_WAIT is closed enough). */
   async openFlows(index: number): Promise<Flow[]> {
-    const { stdout } = await exec("ip", ["netns", "exec", this.natNs(index), "conntrack", "-L", "-p", "tcp", "--reply-src", innerAddress], {
-      code: Code.Internal,
-    }).catch(() => ({ stdout: "" }));
+    const { stdout } = await exec(
+      "ip",
+      [
+        "netns",
+        "exec",
+        this.natNs(index),
+        "conntrack",
+        "-L",
+        "-p",
+        "tcp",
+        "--reply-src",
+        innerAddress,
+      ],
+      {
+        code: Code.Internal,
+      },
+    ).catch(() => ({ stdout: "" }));
     const flows: Flow[] = [];
     for (const line of stdout.split("\n")) {
-      const m = line.match(/^tcp\s+\d+\s+\d+\s+(\S+)\s.*src=10\.88\.0\.2 dst=\S+ sport=(\d+) dport=(\d+)/);
+      const m = line.match(
+        /^tcp\s+\d+\s+\d+\s+(\S+)\s.*src=10\.88\.0\.2 dst=\S+ sport=(\d+) dport=(\d+)/,
+      );
       if (!m) continue;
       const state = m[1] as string;
       if (state === "TIME_WAIT" || state === "CLOSE") continue;
@@ -150,10 +236,26 @@ export class WorkerNetworks {
   async resetFlows(index: number, flows: Flow[]): Promise<void> {
     const nat = this.natNs(index);
     for (const f of flows) {
-      await execQuiet("ip", ["netns", "exec", nat, "conntrack", "-D", "-p", "tcp", "--reply-src", innerAddress, "--reply-port-dst", String(f.innerClientPort)]);
+      await execQuiet("ip", [
+        "netns",
+        "exec",
+        nat,
+        "conntrack",
+        "-D",
+        "-p",
+        "tcp",
+        "--reply-src",
+        innerAddress,
+        "--reply-port-dst",
+        String(f.innerClientPort),
+      ]);
     }
     const args = flows.map((f) => `${f.innerClientPort}:${f.innerPort}`);
-    await exec("ip", ["netns", "exec", nat, process.execPath, resetHelper, innerGateway, innerAddress, ...args], { timeoutMs: 10000 });
+    await exec(
+      "ip",
+      ["netns", "exec", nat, process.execPath, resetHelper, innerGateway, innerAddress, ...args],
+      { timeoutMs: 10000 },
+    );
   }
 }
 

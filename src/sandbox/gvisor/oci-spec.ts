@@ -1,7 +1,11 @@
 import type { SandboxContainer } from "../driver.ts";
 
 /** The OCI runtime spec (config.json) of a single-container sandbox. */
-export function ociSpec(container: SandboxContainer, hostname: string, netnsPath: string): Record<string, unknown> {
+export function ociSpec(
+  container: SandboxContainer,
+  hostname: string,
+  netnsPath: string,
+): Record<string, unknown> {
   return {
     ociVersion: "1.0.2",
     process: {
@@ -16,11 +20,36 @@ export function ociSpec(container: SandboxContainer, hostname: string, netnsPath
     hostname,
     mounts: [
       { destination: "/proc", type: "proc", source: "proc" },
-      { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
-      { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] },
-      { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
-      { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
-      { destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=1777"] },
+      {
+        destination: "/dev",
+        type: "tmpfs",
+        source: "tmpfs",
+        options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
+      },
+      {
+        destination: "/dev/pts",
+        type: "devpts",
+        source: "devpts",
+        options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
+      },
+      {
+        destination: "/dev/shm",
+        type: "tmpfs",
+        source: "shm",
+        options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+      },
+      {
+        destination: "/sys",
+        type: "sysfs",
+        source: "sysfs",
+        options: ["nosuid", "noexec", "nodev", "ro"],
+      },
+      {
+        destination: "/tmp",
+        type: "tmpfs",
+        source: "tmpfs",
+        options: ["nosuid", "nodev", "mode=1777"],
+      },
       ...container.mounts.map((m) => ({
         destination: m.destination,
         type: "bind",
@@ -29,7 +58,13 @@ export function ociSpec(container: SandboxContainer, hostname: string, netnsPath
       })),
     ],
     linux: {
-      namespaces: [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "network", path: netnsPath }],
+      namespaces: [
+        { type: "pid" },
+        { type: "ipc" },
+        { type: "uts" },
+        { type: "mount" },
+        { type: "network", path: netnsPath },
+      ],
     },
   };
 }

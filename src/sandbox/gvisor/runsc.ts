@@ -1,8 +1,20 @@
 import { spawn } from "node:child_process";
-import { openSync, closeSync, mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { AteError, Code } from "../../errors/index.ts";
 import { exec, execQuiet } from "../exec.ts";
+
+/**
+ * A shell prelude, run in a fresh private mount namespace, that replaces /proc/sys with a
+ * tmpfs holding bind mounts of every entry except `net`, then execs its arguments.
+ */
+export const withoutNetSysctls = [
+  "t=$(mktemp -d /tmp/ate-procsys.XXXXXX)",
+  'mount -t tmpfs -o mode=0555 tmpfs "$t"',
+  'for e in /proc/sys/*; do n=$(basename "$e"); [ "$n" = net ] && continue; if [ -d "$e" ]; then mkdir "$t/$n"; else : > "$t/$n"; fi; mount --bind "$e" "$t/$n"; done',
+  'if mount --move "$t" /proc/sys; then rmdir "$t"; else mount --rbind "$t" /proc/sys; fi',
+  'exec "$@"',
+].join("\n");
 
 /**
  * Invokes one runsc binary (the one the actor's runtime names) against the node's state root.
@@ -17,26 +29,57 @@ export class Runsc {
   ) {}
 
   private flags(): string[] {
-    return [`--root=${this.root}`, "--network=sandbox", "--overlay2=root:memory", "--net-disconnect-ok"];
+    return [
+      `--root=${this.root}`,
+      "--network=sandbox",
+      "--overlay2=root:memory",
+      "--net-disconnect-ok",
+    ];
   }
 
   async run(id: string, bundle: string, logPath: string, signal?: AbortSignal): Promise<void> {
     await this.detached(["run", "--bundle", bundle, "--detach", id], logPath, signal);
   }
 
-  async restore(id: string, bundle: string, imageDir: string, logPath: string, signal?: AbortSignal): Promise<void> {
-    await this.detached(["restore", "--image-path", imageDir, "--bundle", bundle, "--detach", id], logPath, signal);
+  async restore(
+    id: string,
+    bundle: string,
+    imageDir: string,
+    logPath: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.detached(
+      ["restore", "--image-path", imageDir, "--bundle", bundle, "--detach", id],
+      logPath,
+      signal,
+    );
   }
 
-  async checkpoint(id: string, imageDir: string, compress: boolean, signal?: AbortSignal): Promise<void> {
-    await exec(this.binary, [...this.flags(), "checkpoint", `--compression=${compress ? "flate-best-speed" : "none"}`, "--image-path", imageDir, id], {
-      code: Code.Internal,
-      ...(signal ? { signal } : {}),
-    });
+  async checkpoint(
+    id: string,
+    imageDir: string,
+    compress: boolean,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await exec(
+      this.binary,
+      [
+        ...this.flags(),
+        "checkpoint",
+        `--compression=${compress ? "flate-best-speed" : "none"}`,
+        "--image-path",
+        imageDir,
+        id,
+      ],
+      {
+        code: Code.Internal,
+        ...(signal ? { signal } : {}),
+      },
+    );
   }
 
+  /** Removes the sandbox, killing it first if it still runs (`delete --force`). */
   async delete(id: string): Promise<void> {
-    await execQuiet(this.binary, [`--root=${this.root}`, "kill", id, "KILL"]);
     await execQuiet(this.binary, [`--root=${this.root}`, "delete", "--force", id]);
   }
 
@@ -49,18 +92,27 @@ export class Runsc {
   private detached(args: string[], logPath: string, signal?: AbortSignal): Promise<void> {
     mkdirSync(dirname(logPath), { recursive: true });
     const log = openSync(logPath, "a");
-    const script = [
-      't=$(mktemp -d /tmp/ate-procsys.XXXXXX)',
-      'mount -t tmpfs -o mode=0555 tmpfs "$t"',
-      'for e in /proc/sys/*; do n=${e##*/}; [ "$n" = net ] && continue; if [ -d "$e" ]; then mkdir "$t/$n"; else : > "$t/$n"; fi; mount --bind "$e" "$t/$n"; done',
-      'mount --move "$t" /proc/sys || mount --rbind "$t" /proc/sys',
-      'exec "$@"',
-    ].join("\n");
+
     return new Promise((resolve, reject) => {
-      const child = spawn("unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", this.binary, ...this.flags(), ...args], {
-        stdio: ["ignore", log, log],
-        ...(signal ? { signal } : {}),
-      });
+      const child = spawn(
+        "unshare",
+        [
+          "--mount",
+          "--propagation",
+          "private",
+          "/bin/sh",
+          "-c",
+          withoutNetSysctls,
+          "sh",
+          this.binary,
+          ...this.flags(),
+          ...args,
+        ],
+        {
+          stdio: ["ignore", log, log],
+          ...(signal ? { signal } : {}),
+        },
+      );
       closeSync(log);
       let failed: Error | undefined;
       child.on("error", (err) => {
@@ -68,7 +120,13 @@ export class Runsc {
       });
       child.on("close", (code) => {
         if (code === 0 && !failed) resolve();
-        else reject(new AteError(Code.Internal, `runsc ${args[0]} failed (exit ${code}${failed ? `: ${failed.message}` : ""}); see ${logPath}`));
+        else
+          reject(
+            new AteError(
+              Code.Internal,
+              `runsc ${args[0]} failed (exit ${code}${failed ? `: ${failed.message}` : ""}); see ${logPath}`,
+            ),
+          );
       });
     });
   }
