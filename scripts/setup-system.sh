@@ -5,6 +5,7 @@
 #                   TCP endpoints in TIME_WAIT and kills the sandbox when it fails)
 #   iproute2        network namespaces and veth pairs for workers
 #   iptables        DNAT from each worker's outer address to the sandbox's fixed inner one
+#   conntrack       lists (and drops) connections into a sandbox before it is checkpointed
 #   docker-registry a local OCI registry on loopback for image tests and demos
 set -euo pipefail
 
@@ -13,6 +14,7 @@ runsc_ok() { command -v runsc >/dev/null && dpkg-query -W -f='${Version}' runsc 
 runsc_ok || need+=(runsc)
 command -v ip >/dev/null || need+=(iproute2)
 command -v iptables >/dev/null || need+=(iptables)
+command -v conntrack >/dev/null || need+=(conntrack)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 

@@ -50,3 +50,38 @@ describe("bin/ate", () => {
     );
   });
 });
+
+describe("ate image", () => {
+  it("pushes a directory as an image and pulls it back by digest", async () => {
+    const { startRegistry } = await import("./support/registry.ts");
+    const { mkdirSync, writeFileSync, existsSync } = await import("node:fs");
+    const registry = await startRegistry();
+    const work = mkdtempSync(join(tmpdir(), "ate-image-cli-"));
+    try {
+      mkdirSync(join(work, "root", "app"), { recursive: true });
+      writeFileSync(join(work, "root", "app", "hello.txt"), "hi");
+      const pushed = ate(
+        "image",
+        "push",
+        join(work, "root"),
+        `${registry.host}/ate/hello:v1`,
+        "--entrypoint",
+        "/app/hello",
+      );
+      assert.equal(pushed.status, 0, pushed.stderr);
+      const ref = pushed.stdout.trim();
+      assert.match(ref, new RegExp(`^${registry.host}/ate/hello@sha256:[a-f0-9]{64}$`));
+      const pulled = ate("image", "pull", ref, "--cache", join(work, "cache"));
+      assert.equal(pulled.status, 0, pulled.stderr);
+      const [digest, rootfs] = pulled.stdout.trim().split(" ");
+      assert.equal(digest, ref.slice(ref.indexOf("@") + 1));
+      assert.ok(existsSync(join(rootfs as string, "app", "hello.txt")));
+      const unpinned = ate("image", "pull", `${registry.host}/ate/hello:v1`);
+      assert.equal(unpinned.status, 1);
+      assert.match(unpinned.stderr, /is not pinned by digest/);
+    } finally {
+      await registry.stop();
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});

@@ -3,6 +3,7 @@ import { AteError } from "../errors/index.ts";
 import { registerApply } from "./commands/apply.ts";
 import { registerDelete } from "./commands/delete.ts";
 import { registerGet } from "./commands/get.ts";
+import { registerImage } from "./commands/image.ts";
 import { CliContext, type GlobalOptions } from "./context.ts";
 import { type CliIO, processIO } from "./io.ts";
 
@@ -23,7 +24,12 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
   registerApply(program, ctx);
   registerGet(program, ctx);
   registerDelete(program, ctx);
-  for (const cmd of program.commands) cmd.exitOverride();
+  registerImage(program, ctx);
+  const overrideExit = (cmd: Command): void => {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) overrideExit(sub);
+  };
+  overrideExit(program);
 
   try {
     await program.parseAsync([...argv], { from: "user" });

@@ -1,5 +1,11 @@
 export type * from "./api.ts";
 export { AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
-export { buildNodeRootfs, ImageStore, packAndPush, RegistryClient } from "./images/index.ts";
+export {
+  buildNodeRootfs,
+  ImageStore,
+  type PullProgress,
+  packAndPush,
+  RegistryClient,
+} from "./images/index.ts";
 export { manifestName, type SnapshotManifest } from "./manifest.ts";
 export { type ActorRecord, NodeAgent, type NodeAgentOptions } from "./node-agent.ts";
