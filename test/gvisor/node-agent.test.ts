@@ -314,7 +314,7 @@ describe("node agent with gvisor", { timeout: 300_000 }, () => {
       assert.ok(existsSync(join(path, "data", "data.tar.gz")), "the snapshot is left as it was");
     });
 
-    it("a snapshot whose runtime cannot be had fails with an unavailable-runtime error and is left untouched", async () => {
+    it("a snapshot whose runtime cannot be had fails clearly and is left untouched; another node restores it once it can", async () => {
       await agent.run({
         worker: "wa",
         actor: actor("c7"),
@@ -356,8 +356,25 @@ describe("node agent with gvisor", { timeout: 300_000 }, () => {
           (await store.list("")).map((b) => b.key),
           before,
         );
-      } finally {
+        // Once the runtime can be had again, the other node restores the actor from S3.
         copyFileSync(moved, runtimeB);
+        const restored = await other.restore({
+          worker: "wd",
+          actor: actor("c7"),
+          source: snap.uri,
+          scope: "Full",
+        });
+        assert.deepEqual(await getJson(`http://${restored.address}:8080/peek`), {
+          memory: 0,
+          file: 0,
+          actor: "c7",
+        });
+        assert.equal(
+          (await other.record("wd"))?.runtimePaths.runsc,
+          other.assets.path(sha(runtimeB)),
+        );
+      } finally {
+        if (!existsSync(runtimeB)) copyFileSync(moved, runtimeB);
         await other.deleteWorker("wd").catch(() => {});
       }
     });
