@@ -7,6 +7,7 @@
 #   iptables        DNAT from each worker's outer address to the sandbox's fixed inner one
 #   conntrack       lists (and drops) connections into a sandbox before it is checkpointed
 #   docker-registry a local OCI registry on loopback for image tests and demos
+#   redis-server    the records store at scale (tests start their own on loopback)
 set -euo pipefail
 
 need=()
@@ -16,6 +17,7 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v iptables >/dev/null || need+=(iptables)
 command -v conntrack >/dev/null || need+=(conntrack)
 command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v redis-server >/dev/null || need+=(redis-server)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -ne 0 ]]; then

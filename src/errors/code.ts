@@ -21,28 +21,23 @@ export enum Code {
   Unauthenticated = 16,
 }
 
-const httpStatusByCode: Record<Code, number> = {
-  [Code.Canceled]: 499,
-  [Code.Unknown]: 500,
-  [Code.InvalidArgument]: 400,
-  [Code.DeadlineExceeded]: 504,
+/** HTTP statuses of the Control API contract (router and Connect clients); others → 500. */
+const httpStatusByCode: Partial<Record<Code, number>> = {
   [Code.NotFound]: 404,
-  [Code.AlreadyExists]: 409,
-  [Code.PermissionDenied]: 403,
-  [Code.ResourceExhausted]: 429,
-  [Code.FailedPrecondition]: 400,
-  [Code.Aborted]: 409,
-  [Code.OutOfRange]: 400,
-  [Code.Unimplemented]: 501,
-  [Code.Internal]: 500,
+  [Code.FailedPrecondition]: 503,
   [Code.Unavailable]: 503,
-  [Code.DataLoss]: 500,
+  [Code.DeadlineExceeded]: 504,
+  [Code.PermissionDenied]: 403,
   [Code.Unauthenticated]: 401,
+  [Code.ResourceExhausted]: 429,
+  [Code.InvalidArgument]: 400,
+  [Code.AlreadyExists]: 409,
+  [Code.Aborted]: 409,
 };
 
-/** The HTTP status a code maps to (the mapping Connect and grpc-gateway use). */
+/** The HTTP status a code maps to. */
 export function httpStatus(code: Code): number {
-  return httpStatusByCode[code];
+  return httpStatusByCode[code] ?? 500;
 }
 
 /** snake_case name as Connect puts it on the wire, e.g. `invalid_argument`. */

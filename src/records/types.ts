@@ -1,0 +1,82 @@
+/** Actor lifecycle states, as the Control API names them (Actor.Status without the prefix). */
+export type ActorStatus =
+  | "RESUMING"
+  | "RUNNING"
+  | "SUSPENDING"
+  | "SUSPENDED"
+  | "PAUSING"
+  | "PAUSED";
+
+export interface SnapshotInfo {
+  type: "LOCAL" | "EXTERNAL";
+  /** URI prefix of the snapshot (where its manifest.json is). */
+  uri: string;
+  /** LOCAL: the nodes that hold it. */
+  nodes?: string[];
+}
+
+/** A lifecycle operation in progress; expires so a crashed owner never blocks an actor forever. */
+export interface Transition {
+  op: "resume" | "suspend" | "pause";
+  owner: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  /** The worker claimed for a resume. */
+  worker?: string;
+}
+
+export interface WorkerRefInRecord {
+  namespace: string;
+  name: string;
+  pool: string;
+  node: string;
+  address: string;
+  uid: string;
+}
+
+export interface Actor {
+  atespace: string;
+  actorId: string;
+  version: number;
+  templateNamespace: string;
+  templateName: string;
+  status: ActorStatus;
+  /** Set while RUNNING (and during transitions that hold a worker). */
+  worker?: WorkerRefInRecord;
+  inProgressSnapshot?: string;
+  latestSnapshot?: SnapshotInfo;
+  /** Every snapshot ever committed for the actor, oldest first (for garbage collection). */
+  snapshots?: string[];
+  workerSelector?: Record<string, string>;
+  workerPoolName?: string;
+  transition?: Transition;
+  createdAt: string;
+}
+
+export interface WorkerActorRef {
+  atespace: string;
+  templateNamespace: string;
+  templateName: string;
+  actorId: string;
+}
+
+export interface Worker {
+  namespace: string;
+  pool: string;
+  name: string;
+  uid: string;
+  node: string;
+  address: string;
+  version: number;
+  /** Absent: the worker is FREE. */
+  actor?: WorkerActorRef;
+}
+
+export interface Atespace {
+  name: string;
+  version: number;
+  createdAt: string;
+}
+
+export const actorKey = (atespace: string, actorId: string) => `${atespace}/${actorId}`;
+export const workerKey = (namespace: string, name: string) => `${namespace}/${name}`;
