@@ -1,5 +1,14 @@
 export {
+  type ActorRef,
+  ControlPlane,
+  type ControlPlaneOptions,
+  goldenAtespace,
+} from "./control-plane.ts";
+export { type NodeDirectory, StaticNodeDirectory } from "./nodes.ts";
+export {
   resolveSandboxAssets,
   resolveSandboxConfig,
   type SandboxAssets,
 } from "./sandbox-assets.ts";
+export { candidateWorkers, eligiblePools } from "./scheduler.ts";
+export { workloadOf } from "./workload.ts";

@@ -9,6 +9,8 @@ export type ActorStatus =
 
 export interface SnapshotInfo {
   type: "LOCAL" | "EXTERNAL";
+  /** Full (memory + rootfs + durableDir) or Data (durableDir only). */
+  scope: "Full" | "Data";
   /** URI prefix of the snapshot (where its manifest.json is). */
   uri: string;
   /** LOCAL: the nodes that hold it. */

@@ -1,0 +1,211 @@
+import { randomBytes } from "node:crypto";
+import { isQualifiedName, isValidLabelValue } from "../api/names/index.ts";
+import { ActorTemplateType } from "../api/v1alpha1/index.ts";
+import { type Clock, systemClock } from "../clock/index.ts";
+import { AteError, Code, isAteError } from "../errors/index.ts";
+import { type Logger, silentLogger } from "../log/index.ts";
+import {
+  type Actor,
+  type ActorPage,
+  type Atespace,
+  checkLabel,
+  type Records,
+  type Worker,
+} from "../records/index.ts";
+import type { ResourceStore } from "../resources/index.ts";
+import { Lifecycle } from "./lifecycle.ts";
+import type { NodeDirectory } from "./nodes.ts";
+import { reconcileActors } from "./reconciler.ts";
+
+export interface ControlPlaneOptions {
+  records: Records;
+  resources: ResourceStore;
+  nodes: NodeDirectory;
+  clock?: Clock;
+  logger?: Logger;
+  /** How long a lifecycle transition may take before the reconciler may take it over. Default 10 min. */
+  transitionTimeoutMs?: number;
+  /** Allow DebugClear (wipes every record). Default false. */
+  debug?: boolean;
+}
+
+export interface ActorRef {
+  atespace: string;
+  name: string;
+}
+
+/** The atespace that holds golden actors (one per ActorTemplate). */
+export const goldenAtespace = "ate-golden";
+
+const maxSelectorLabels = 10;
+
+/**
+ * The Control service's behaviour, independent of transport: validates every input at the
+ * edge (naming the field) and drives actor lifecycles over records, resources and node agents.
+ */
+export class ControlPlane {
+  readonly records: Records;
+  private readonly lifecycle: Lifecycle;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+
+  constructor(private readonly options: ControlPlaneOptions) {
+    this.records = options.records;
+    this.clock = options.clock ?? systemClock;
+    this.log = options.logger ?? silentLogger;
+    this.lifecycle = new Lifecycle({
+      records: options.records,
+      resources: options.resources,
+      nodes: options.nodes,
+      clock: this.clock,
+      logger: this.log,
+      owner: `controlplane-${randomBytes(4).toString("hex")}`,
+      transitionTimeoutMs: options.transitionTimeoutMs ?? 10 * 60_000,
+    });
+  }
+
+  async getActor(ref: ActorRef): Promise<Actor> {
+    checkRef(ref);
+    return this.records.getActor(ref.atespace, ref.name);
+  }
+
+  async createActor(
+    ref: ActorRef,
+    templateNamespace: string,
+    templateName: string,
+    workerSelector?: Record<string, string>,
+  ): Promise<Actor> {
+    checkRef(ref);
+    if (!templateName)
+      throw new AteError(Code.InvalidArgument, "actor_template_name: Required value");
+    checkSelector(workerSelector);
+    const namespace = templateNamespace || "default";
+    try {
+      await this.options.resources.get(ActorTemplateType, namespace, templateName);
+    } catch (err) {
+      if (isAteError(err, Code.NotFound))
+        throw new AteError(
+          Code.FailedPrecondition,
+          `ActorTemplate ${namespace}/${templateName} does not exist: apply it first`,
+        );
+      throw err;
+    }
+    return this.records.createActor({
+      atespace: ref.atespace,
+      actorId: ref.name,
+      templateNamespace: namespace,
+      templateName,
+      status: "SUSPENDED",
+      createdAt: this.clock.now().toISOString(),
+      ...(workerSelector && Object.keys(workerSelector).length ? { workerSelector } : {}),
+    });
+  }
+
+  async updateActor(ref: ActorRef, workerSelector?: Record<string, string>): Promise<Actor> {
+    checkRef(ref);
+    checkSelector(workerSelector);
+    const actor = await this.records.getActor(ref.atespace, ref.name);
+    const { workerSelector: _old, ...rest } = actor;
+    return this.records.updateActor({
+      ...rest,
+      ...(workerSelector && Object.keys(workerSelector).length ? { workerSelector } : {}),
+    });
+  }
+
+  async resumeActor(ref: ActorRef, boot = false, signal?: AbortSignal): Promise<Actor> {
+    checkRef(ref);
+    return this.lifecycle.resume(ref.atespace, ref.name, { boot, ...(signal ? { signal } : {}) });
+  }
+
+  async suspendActor(ref: ActorRef, signal?: AbortSignal): Promise<Actor> {
+    checkRef(ref);
+    return this.lifecycle.checkpoint(ref.atespace, ref.name, "suspend", signal);
+  }
+
+  async pauseActor(ref: ActorRef, signal?: AbortSignal): Promise<Actor> {
+    checkRef(ref);
+    return this.lifecycle.checkpoint(ref.atespace, ref.name, "pause", signal);
+  }
+
+  /** Only a SUSPENDED actor can be deleted; its snapshots stay (recorded for a later GC). */
+  async deleteActor(ref: ActorRef): Promise<void> {
+    checkRef(ref);
+    const actor = await this.records.getActor(ref.atespace, ref.name);
+    if (actor.status !== "SUSPENDED") {
+      throw new AteError(
+        Code.FailedPrecondition,
+        `actor ${ref.atespace}/${ref.name} is ${actor.status}: suspend it before deleting it`,
+      );
+    }
+    await this.records.deleteActor(actor);
+    this.log.info("actor deleted", {
+      actor: `${ref.atespace}/${ref.name}`,
+      snapshots: actor.snapshots ?? [],
+    });
+  }
+
+  listActors(pageSize: number, pageToken: string, atespace: string): Promise<ActorPage> {
+    return this.records.listActors({ pageSize, pageToken, ...(atespace ? { atespace } : {}) });
+  }
+
+  listWorkers(): Promise<Worker[]> {
+    return this.records.listWorkers();
+  }
+
+  createAtespace(name: string): Promise<Atespace> {
+    return this.records.createAtespace(name, this.clock.now());
+  }
+
+  getAtespace(name: string): Promise<Atespace> {
+    checkLabel("name", name);
+    return this.records.getAtespace(name);
+  }
+
+  listAtespaces(): Promise<Atespace[]> {
+    return this.records.listAtespaces();
+  }
+
+  deleteAtespace(name: string): Promise<void> {
+    checkLabel("name", name);
+    return this.records.deleteAtespace(name);
+  }
+
+  async debugClear(): Promise<void> {
+    if (!this.options.debug)
+      throw new AteError(
+        Code.PermissionDenied,
+        "DebugClear is disabled: start the server with its debug flag to allow wiping all records",
+      );
+    await this.records.store.clear();
+  }
+
+  /** Recovers actors whose transition outlived its owner; `all` also takes unexpired ones (at start-up). */
+  reconcile(all = false): Promise<number> {
+    return reconcileActors(this.records, this.options.nodes, this.clock, this.log, { all });
+  }
+}
+
+function checkRef(ref: ActorRef | undefined): asserts ref is ActorRef {
+  if (!ref) throw new AteError(Code.InvalidArgument, "actor_ref: Required value");
+  checkLabel("actor_ref.atespace", ref.atespace);
+  checkLabel("actor_ref.name", ref.name);
+}
+
+function checkSelector(selector: Record<string, string> | undefined): void {
+  if (!selector) return;
+  const entries = Object.entries(selector);
+  if (entries.length > maxSelectorLabels) {
+    throw new AteError(
+      Code.InvalidArgument,
+      `worker_selector.match_labels: Too many: ${entries.length}: must have at most ${maxSelectorLabels} items`,
+    );
+  }
+  for (const [k, v] of entries) {
+    const bad = [...isQualifiedName(k), ...isValidLabelValue(v)];
+    if (bad.length)
+      throw new AteError(
+        Code.InvalidArgument,
+        `worker_selector.match_labels: Invalid value: ${JSON.stringify(`${k}=${v}`)}: ${bad.join("; ")}`,
+      );
+  }
+}

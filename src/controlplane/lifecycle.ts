@@ -1,0 +1,307 @@
+import { randomBytes } from "node:crypto";
+import type { ActorTemplate, WorkerPool } from "../api/v1alpha1/index.ts";
+import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
+import type { Clock } from "../clock/index.ts";
+import { AteError, Code, isAteError } from "../errors/index.ts";
+import type { Logger } from "../log/index.ts";
+import type { ActorIdentity, SnapshotScope } from "../node/index.ts";
+import type { Actor, Records, SnapshotInfo, Worker } from "../records/index.ts";
+import type { ResourceStore } from "../resources/index.ts";
+import type { NodeDirectory } from "./nodes.ts";
+import { resolveSandboxAssets } from "./sandbox-assets.ts";
+import { candidateWorkers, eligiblePools } from "./scheduler.ts";
+import { workloadOf } from "./workload.ts";
+
+export interface LifecycleDeps {
+  records: Records;
+  resources: ResourceStore;
+  nodes: NodeDirectory;
+  clock: Clock;
+  logger: Logger;
+  /** Identifies this control plane instance in transition locks. */
+  owner: string;
+  /** How long a transition may run before the reconciler takes over. */
+  transitionTimeoutMs: number;
+}
+
+const busy = (a: Actor) =>
+  new AteError(
+    Code.Aborted,
+    `another operation is in progress for this actor (${a.atespace}/${a.actorId} is ${a.status})`,
+  );
+
+export const identityOf = (a: Actor): ActorIdentity => ({
+  atespace: a.atespace,
+  templateNamespace: a.templateNamespace,
+  templateName: a.templateName,
+  actorId: a.actorId,
+});
+
+/**
+ * The actor lifecycle: every transition is taken by a compare-and-set that marks the actor
+ * (with an expiry), so two calls never run at once; steps are written so that a crash at any
+ * point leaves records the reconciler can finish or roll back.
+ */
+export class Lifecycle {
+  constructor(private readonly d: LifecycleDeps) {}
+
+  async resume(
+    atespace: string,
+    actorId: string,
+    options: { boot?: boolean; signal?: AbortSignal } = {},
+  ): Promise<Actor> {
+    let actor = await this.d.records.getActor(atespace, actorId);
+    if (actor.status === "RUNNING") return actor;
+    if (actor.status !== "SUSPENDED" && actor.status !== "PAUSED") throw busy(actor);
+    const template = (await this.d.resources.get(
+      ActorTemplateType,
+      actor.templateNamespace,
+      actor.templateName,
+    )) as ActorTemplate;
+    const pools = eligiblePools(
+      template,
+      actor,
+      (await this.d.resources.list(WorkerPoolType)).items as WorkerPool[],
+    );
+    if (pools.length === 0) {
+      throw new AteError(
+        Code.FailedPrecondition,
+        `no WorkerPool matches actor ${atespace}/${actorId} (sandboxClass ${template.spec.sandboxClass}, template and actor worker selectors)`,
+      );
+    }
+    // Claim a free worker and mark the actor RESUMING in one atomic step; on a lost race for a
+    // worker, try the next one.
+    let claimed: { worker: Worker; actor: Actor } | undefined;
+    for (const worker of candidateWorkers(actor, pools, await this.d.records.listWorkers())) {
+      const resuming: Actor = {
+        ...actor,
+        status: "RESUMING",
+        worker: {
+          namespace: worker.namespace,
+          name: worker.name,
+          pool: worker.pool,
+          node: worker.node,
+          address: worker.address,
+          uid: worker.uid,
+        },
+        workerPoolName: worker.pool,
+        transition: this.transition("resume", worker.name),
+      };
+      try {
+        claimed = await this.d.records.claimWorker(worker, resuming);
+        break;
+      } catch (err) {
+        if (!isAteError(err, Code.Aborted) && !isAteError(err, Code.NotFound)) throw err;
+        const now = await this.d.records.getActor(atespace, actorId);
+        if (now.version !== actor.version) {
+          if (now.status === "RUNNING") return now;
+          throw busy(now);
+        }
+      }
+    }
+    if (!claimed) {
+      const where =
+        actor.latestSnapshot?.type === "LOCAL"
+          ? ` on node ${actor.latestSnapshot.nodes?.join(", ")} (where its paused snapshot is)`
+          : "";
+      throw new AteError(
+        Code.ResourceExhausted,
+        `no free worker for actor ${atespace}/${actorId} in pool(s) ${pools.map((p) => p.metadata.name).join(", ")}${where}`,
+      );
+    }
+    ({ actor } = claimed);
+    const { worker } = claimed;
+    const node = this.d.nodes.get(worker.node);
+    const identity = identityOf(actor);
+    try {
+      const signal = options.signal ? { signal: options.signal } : {};
+      const snapshot = actor.latestSnapshot;
+      const golden =
+        template.status?.phase === "Ready" ? template.status.goldenSnapshot : undefined;
+      if (snapshot) {
+        await node.restore({
+          worker: worker.name,
+          actor: identity,
+          source: snapshot.uri,
+          scope: snapshot.scope,
+          ...signal,
+        });
+      } else if (golden && !options.boot) {
+        // The golden snapshot was taken by a Suspend, so it has the template's onCommit scope.
+        await node.restore({
+          worker: worker.name,
+          actor: identity,
+          source: golden,
+          scope: template.spec.snapshotsConfig.onCommit ?? "Full",
+          ...signal,
+        });
+      } else {
+        const pool = pools.find(
+          (p) => p.metadata.name === worker.pool && p.metadata.namespace === worker.namespace,
+        ) as WorkerPool;
+        const sandboxAssets = await resolveSandboxAssets(this.d.resources, pool);
+        await node.run({
+          worker: worker.name,
+          actor: identity,
+          workload: workloadOf(template),
+          sandboxAssets,
+          ...signal,
+        });
+      }
+    } catch (err) {
+      await this.rollBackResume(actor, worker);
+      throw err;
+    }
+    const { transition: _done, ...rest } = actor;
+    const running = await this.d.records.updateActor({ ...rest, status: "RUNNING" });
+    this.d.logger.info("actor running", {
+      actor: `${atespace}/${actorId}`,
+      worker: worker.name,
+      node: worker.node,
+    });
+    return running;
+  }
+
+  /** Suspend (external snapshot, scope onCommit) or Pause (snapshot kept on the node, scope onPause). */
+  async checkpoint(
+    atespace: string,
+    actorId: string,
+    kind: "suspend" | "pause",
+    signal?: AbortSignal,
+  ): Promise<Actor> {
+    let actor = await this.d.records.getActor(atespace, actorId);
+    const target = kind === "suspend" ? "SUSPENDED" : "PAUSED";
+    if (actor.status === target) return actor;
+    if (actor.status === "PAUSED" && kind === "suspend") {
+      throw new AteError(
+        Code.FailedPrecondition,
+        `actor ${atespace}/${actorId} is PAUSED on node ${actor.latestSnapshot?.nodes?.join(", ")}: resume it, then suspend it`,
+      );
+    }
+    if (actor.status !== "RUNNING" || !actor.worker)
+      throw actor.status === "SUSPENDED"
+        ? new AteError(
+            Code.FailedPrecondition,
+            `actor ${atespace}/${actorId} is SUSPENDED; resume it before pausing`,
+          )
+        : busy(actor);
+    const template = (await this.d.resources.get(
+      ActorTemplateType,
+      actor.templateNamespace,
+      actor.templateName,
+    )) as ActorTemplate;
+    const scope: SnapshotScope =
+      kind === "suspend"
+        ? (template.spec.snapshotsConfig.onCommit ?? "Full")
+        : (template.spec.snapshotsConfig.onPause ?? "Full");
+    const uri =
+      kind === "suspend"
+        ? `${template.spec.snapshotsConfig.location.replace(/\/+$/, "")}/${atespace}/${actorId}/${snapshotId(this.d.clock)}`
+        : undefined;
+    actor = await this.d.records.updateActor({
+      ...actor,
+      status: kind === "suspend" ? "SUSPENDING" : "PAUSING",
+      transition: this.transition(kind, actor.worker.name),
+      ...(uri ? { inProgressSnapshot: uri } : {}),
+    });
+    const workerRef = actor.worker as NonNullable<Actor["worker"]>;
+    const worker = await this.d.records.getWorker(workerRef.namespace, workerRef.name);
+    const node = this.d.nodes.get(workerRef.node);
+    let info: SnapshotInfo;
+    try {
+      const result = await node.checkpoint({
+        worker: workerRef.name,
+        actor: identityOf(actor),
+        scope,
+        destination: uri ? { kind: "external", uriPrefix: uri } : { kind: "local" },
+        ...(signal ? { signal } : {}),
+      });
+      info = result.local
+        ? { type: "LOCAL", scope, uri: result.uri, nodes: [workerRef.node] }
+        : { type: "EXTERNAL", scope, uri: result.uri };
+    } catch (err) {
+      const e = AteError.from(err);
+      const kept = e.code === Code.Unavailable ? e.details[0] : undefined;
+      if (kept) {
+        // The upload failed but the node kept the snapshot: the actor is paused there.
+        info = { type: "LOCAL", scope, uri: kept, nodes: [workerRef.node] };
+        await this.finishCheckpoint(actor, worker, info, "PAUSED");
+        throw e;
+      }
+      const stillRunning = (await node.listWorkers()).some(
+        (w) => w.name === workerRef.name && w.actor?.actorId === actorId,
+      );
+      if (stillRunning) {
+        const { transition: _t, inProgressSnapshot: _s, ...rest } = actor;
+        await this.d.records.updateActor({ ...rest, status: "RUNNING" });
+      } else {
+        // The sandbox is gone without a snapshot: the actor falls back to its last one.
+        await this.finishCheckpoint(actor, worker, actor.latestSnapshot, "SUSPENDED");
+      }
+      throw e;
+    }
+    return this.finishCheckpoint(actor, worker, info, target);
+  }
+
+  /** Frees the worker and records the snapshot (if any) in one step. */
+  private async finishCheckpoint(
+    actor: Actor,
+    worker: Worker,
+    info: SnapshotInfo | undefined,
+    status: "SUSPENDED" | "PAUSED",
+  ): Promise<Actor> {
+    const {
+      transition: _t,
+      inProgressSnapshot: _s,
+      worker: _w,
+      latestSnapshot: _l,
+      ...rest
+    } = actor;
+    const next: Actor = {
+      ...rest,
+      status: info ? status : "SUSPENDED",
+      ...(info ? { latestSnapshot: info, snapshots: [...(actor.snapshots ?? []), info.uri] } : {}),
+    };
+    const released = await this.d.records.releaseWorker(worker, next);
+    this.d.logger.info(`actor ${next.status.toLowerCase()}`, {
+      actor: `${actor.atespace}/${actor.actorId}`,
+      worker: worker.name,
+      snapshot: info?.uri,
+    });
+    return released.actor;
+  }
+
+  private async rollBackResume(actor: Actor, worker: Worker): Promise<void> {
+    const { transition: _t, worker: _w, ...rest } = actor;
+    const back: Actor = {
+      ...rest,
+      status: actor.latestSnapshot?.type === "LOCAL" ? "PAUSED" : "SUSPENDED",
+    };
+    const current = await this.d.records.getWorker(worker.namespace, worker.name);
+    await this.d.records
+      .releaseWorker(current, back)
+      .catch((err) =>
+        this.d.logger.warn("rolling back a resume failed", {
+          actor: actor.actorId,
+          error: String(err),
+        }),
+      );
+  }
+
+  private transition(op: "resume" | "suspend" | "pause", worker: string) {
+    return {
+      op,
+      owner: this.d.owner,
+      expiresAt: this.d.clock.now().getTime() + this.d.transitionTimeoutMs,
+      worker,
+    };
+  }
+}
+
+function snapshotId(clock: Clock): string {
+  return `${clock
+    .now()
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}-${randomBytes(4).toString("hex")}`;
+}
