@@ -1,3 +1,4 @@
+export { controlService } from "./connect-service.ts";
 export {
   type ActorRef,
   ControlPlane,

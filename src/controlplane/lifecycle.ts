@@ -278,14 +278,12 @@ export class Lifecycle {
       status: actor.latestSnapshot?.type === "LOCAL" ? "PAUSED" : "SUSPENDED",
     };
     const current = await this.d.records.getWorker(worker.namespace, worker.name);
-    await this.d.records
-      .releaseWorker(current, back)
-      .catch((err) =>
-        this.d.logger.warn("rolling back a resume failed", {
-          actor: actor.actorId,
-          error: String(err),
-        }),
-      );
+    await this.d.records.releaseWorker(current, back).catch((err) =>
+      this.d.logger.warn("rolling back a resume failed", {
+        actor: actor.actorId,
+        error: String(err),
+      }),
+    );
   }
 
   private transition(op: "resume" | "suspend" | "pause", worker: string) {

@@ -44,3 +44,14 @@ export function httpStatus(code: Code): number {
 export function codeName(code: Code): string {
   return Code[code].replace(/[A-Z]/g, (c, i: number) => (i === 0 ? "" : "_") + c.toLowerCase());
 }
+
+const codesByName = new Map<string, Code>(
+  Object.values(Code)
+    .filter((v): v is Code => typeof v === "number")
+    .map((c) => [codeName(c), c]),
+);
+
+/** The code a wire name (`failed_precondition`) stands for. */
+export function codeFromName(name: string): Code | undefined {
+  return codesByName.get(name);
+}

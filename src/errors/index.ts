@@ -1,2 +1,2 @@
 export { AteError, isAteError } from "./ate-error.ts";
-export { Code, codeName, httpStatus } from "./code.ts";
+export { Code, codeFromName, codeName, httpStatus } from "./code.ts";

@@ -1,0 +1,153 @@
+import { GROUP, type Resource, type ResourceType, VERSION } from "../api/schema/index.ts";
+import { AteError, Code, codeFromName } from "../errors/index.ts";
+import type {
+  ListOptions,
+  ResourceList,
+  ResourceStore,
+  WatchEvent,
+  WatchOptions,
+  WriteOptions,
+} from "./store.ts";
+
+/** The resource store of an ate server, over its REST API: what the CLI uses against `ate up`. */
+export class RemoteResourceStore implements ResourceStore {
+  constructor(private readonly server: string) {}
+
+  private path(
+    type: ResourceType,
+    namespace: string | undefined,
+    name?: string,
+    sub?: string,
+  ): string {
+    const ns =
+      type.scope === "Namespaced" && namespace !== undefined
+        ? `namespaces/${encodeURIComponent(namespace)}/`
+        : "";
+    return `${this.server.replace(/\/+$/, "")}/apis/${GROUP}/${VERSION}/${ns}${type.plural}${name ? `/${encodeURIComponent(name)}` : ""}${sub ? `/${sub}` : ""}`;
+  }
+
+  private async call<T>(
+    method: string,
+    url: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        ...(body !== undefined
+          ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } }
+          : {}),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      throw new AteError(
+        Code.Unavailable,
+        `the ate server at ${this.server} cannot be reached (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}): is \`ate up\` running?`,
+      );
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      let e: { code?: string; message?: string; details?: string[] } = {};
+      try {
+        e = JSON.parse(text);
+      } catch {
+        e = { message: text };
+      }
+      throw new AteError(
+        codeFromName(e.code ?? "") ?? Code.Unknown,
+        e.message ?? `HTTP ${res.status}`,
+        e.details ?? [],
+      );
+    }
+    return JSON.parse(text) as T;
+  }
+
+  get(type: ResourceType, namespace: string | undefined, name: string): Promise<Resource> {
+    return this.call("GET", this.path(type, namespace ?? "default", name));
+  }
+
+  async list(type: ResourceType, options: ListOptions = {}): Promise<ResourceList> {
+    const q = options.labelSelector
+      ? `?labelSelector=${encodeURIComponent(options.labelSelector)}`
+      : "";
+    const list = await this.call<{ items: Resource[]; metadata: { resourceVersion: string } }>(
+      "GET",
+      this.path(type, options.namespace) + q,
+    );
+    return { items: list.items, resourceVersion: list.metadata.resourceVersion };
+  }
+
+  create(type: ResourceType, object: Resource, options: WriteOptions = {}): Promise<Resource> {
+    return this.call(
+      "POST",
+      this.path(type, object.metadata?.namespace ?? "default") +
+        (options.dryRun ? "?dryRun=All" : ""),
+      object,
+    );
+  }
+
+  update(type: ResourceType, object: Resource, options: WriteOptions = {}): Promise<Resource> {
+    return this.call(
+      "PUT",
+      this.path(type, object.metadata?.namespace ?? "default", object.metadata?.name) +
+        (options.dryRun ? "?dryRun=All" : ""),
+      object,
+    );
+  }
+
+  updateStatus(type: ResourceType, object: Resource): Promise<Resource> {
+    return this.call(
+      "PUT",
+      this.path(type, object.metadata?.namespace ?? "default", object.metadata?.name, "status"),
+      object,
+    );
+  }
+
+  delete(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    options: { resourceVersion?: string } = {},
+  ): Promise<Resource> {
+    const q = options.resourceVersion ? `?resourceVersion=${options.resourceVersion}` : "";
+    return this.call("DELETE", this.path(type, namespace ?? "default", name) + q);
+  }
+
+  async *watch(options: WatchOptions): AsyncIterable<WatchEvent> {
+    if (!options.type)
+      throw new AteError(Code.InvalidArgument, "watching over the API needs a kind");
+    const url = `${this.path(options.type, options.namespace)}?watch=1&resourceVersion=${options.resourceVersion ?? ""}`;
+    let res: Response;
+    try {
+      res = await fetch(url, options.signal ? { signal: options.signal } : {});
+    } catch (err) {
+      if (options.signal?.aborted) return;
+      throw new AteError(
+        Code.Unavailable,
+        `the ate server at ${this.server} cannot be reached: ${(err as Error).message}`,
+      );
+    }
+    if (!res.ok || !res.body)
+      throw new AteError(Code.Unavailable, `watch failed: HTTP ${res.status}`);
+    const decoder = new TextDecoder();
+    let buffered = "";
+    try {
+      for await (const chunk of res.body) {
+        buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+        let nl = buffered.indexOf("\n");
+        while (nl >= 0) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          if (line) yield JSON.parse(line) as WatchEvent;
+          nl = buffered.indexOf("\n");
+        }
+      }
+    } catch (err) {
+      if (!options.signal?.aborted) throw err;
+    }
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,1 @@
+export { type ApiServerOptions, type RunningApiServer, startApiServer } from "./api-server.ts";
