@@ -1,9 +1,10 @@
-import { openResourceStore, type ResourceStore } from "../resources/index.ts";
+import { openResourceStore, RemoteResourceStore, type ResourceStore } from "../resources/index.ts";
 import type { CliIO } from "./io.ts";
 
 export interface GlobalOptions {
   home?: string;
   store?: string;
+  server?: string;
 }
 
 /** What every command gets: its IO and a lazily opened client. */
@@ -15,7 +16,7 @@ export class CliContext {
     private readonly global: () => GlobalOptions,
   ) {}
 
-  /** The resource client; today the local store (the server's API joins it in a later issue). */
+  /** The resource client: the ate server's API when one is named (--server, $ATE_SERVER), else the local store. */
   resources(): ResourceStore {
     if (!this.client) {
       const { home, store } = this.global();

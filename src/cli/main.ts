@@ -4,6 +4,7 @@ import { registerApply } from "./commands/apply.ts";
 import { registerDelete } from "./commands/delete.ts";
 import { registerGet } from "./commands/get.ts";
 import { registerImage } from "./commands/image.ts";
+import { registerUp } from "./commands/up.ts";
 import { CliContext, type GlobalOptions } from "./context.ts";
 import { type CliIO, processIO } from "./io.ts";
 
@@ -25,6 +26,7 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
   registerGet(program, ctx);
   registerDelete(program, ctx);
   registerImage(program, ctx);
+  registerUp(program, ctx);
   const overrideExit = (cmd: Command): void => {
     cmd.exitOverride();
     for (const sub of cmd.commands) overrideExit(sub);

@@ -124,6 +124,7 @@ export class NodeAgent implements NodeAgentApi {
         throw new AteError(Code.FailedPrecondition, "this node agent has no sandbox driver");
       worker.address = (await first.prepareWorker(worker)).address;
       await rm(this.workerDir(name), { recursive: true, force: true });
+      await this.saveWorkers();
       return { name, address: worker.address };
     } catch (err) {
       this.workers.delete(name);
@@ -136,6 +137,54 @@ export class NodeAgent implements NodeAgentApi {
     for (const d of this.drivers.values()) await d.releaseWorker(worker);
     await rm(this.workerDir(name), { recursive: true, force: true });
     this.workers.delete(name);
+    await this.saveWorkers();
+  }
+
+  /**
+   * Takes the node's workers back after the agent restarted: a worker whose sandbox still
+   * runs keeps its actor; any other is emptied (its actor goes back to its last snapshot, as
+   * the control plane's reconciler finds).
+   */
+  async recover(): Promise<WorkerInfo[]> {
+    const text = await readFile(join(this.options.stateDir, "workers.json"), "utf8").catch(
+      () => "[]",
+    );
+    const [first] = this.drivers.values();
+    for (const saved of JSON.parse(text) as { name: string; index: number; address: string }[]) {
+      const worker: Worker = { ...saved };
+      this.workers.set(worker.name, worker);
+      const record = await this.record(worker.name);
+      const driver = record ? this.drivers.get(record.sandboxClass) : undefined;
+      const runtime = record
+        ? { sandboxClass: record.sandboxClass, assets: record.runtimePaths }
+        : undefined;
+      if (driver && runtime && (await driver.adopt(worker, runtime).catch(() => false))) {
+        this.log.info("worker recovered with its actor", {
+          worker: worker.name,
+          actor: record?.actor.actorId,
+        });
+        continue;
+      }
+      try {
+        if (driver && runtime) await driver.stop(worker, runtime);
+        else await first?.stop(worker);
+      } catch {
+        // The worker's network is gone (e.g. after a reboot): build it again.
+        worker.address = (await first?.prepareWorker(worker))?.address ?? worker.address;
+      }
+      await this.wipe(worker.name);
+    }
+    await this.saveWorkers();
+    return this.listWorkers();
+  }
+
+  private async saveWorkers(): Promise<void> {
+    const list = [...this.workers.values()].map(({ name, index, address }) => ({
+      name,
+      index,
+      address,
+    }));
+    await writeJsonAtomic(join(this.options.stateDir, "workers.json"), list);
   }
 
   async listWorkers(): Promise<WorkerInfo[]> {

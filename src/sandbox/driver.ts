@@ -80,6 +80,11 @@ export interface SandboxDriver {
     imageDir: string,
     signal?: AbortSignal,
   ): Promise<void>;
+  /**
+   * Takes over a worker's sandbox after the agent restarted: true when it still runs, and then
+   * it is reachable again (an interrupted checkpoint's blocks are lifted).
+   */
+  adopt(worker: WorkerRef, runtime: SandboxRuntime): Promise<boolean>;
   /** Kills the sandbox (if any) and returns the worker to empty. */
   stop(worker: WorkerRef, runtime?: SandboxRuntime): Promise<void>;
 }

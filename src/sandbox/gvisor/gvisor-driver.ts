@@ -123,6 +123,16 @@ export class GvisorDriver implements SandboxDriver {
     await this.cleanups.get(worker.name)?.catch(() => {});
   }
 
+  async adopt(worker: WorkerRef, runtime: SandboxRuntime): Promise<boolean> {
+    const runsc = this.runsc(runtime);
+    const alive = (await runsc.state(this.sandboxId(worker))) === "running";
+    if (alive) {
+      this.running.set(worker.name, runsc);
+      await this.networks.unblock(worker.index);
+    }
+    return alive;
+  }
+
   async stop(worker: WorkerRef, runtime?: SandboxRuntime): Promise<void> {
     if (this.cleanups.has(worker.name)) return this.settled(worker);
     const runsc = this.running.get(worker.name) ?? (runtime ? this.runsc(runtime) : undefined);

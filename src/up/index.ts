@@ -1,0 +1,1 @@
+export { type RunningSubstrate, type SubstrateOptions, startSubstrate } from "./substrate.ts";

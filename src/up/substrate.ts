@@ -1,0 +1,141 @@
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
+import { systemClock } from "../clock/index.ts";
+import { GoldenController, PoolController } from "../controller/index.ts";
+import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
+import type { Logger } from "../log/index.ts";
+import { NodeAgent } from "../node/index.ts";
+import { openRecordStore, Records } from "../records/index.ts";
+import { openResourceStore, type ResourceStore } from "../resources/index.ts";
+import { GvisorDriver } from "../sandbox/index.ts";
+import { type RunningApiServer, startApiServer } from "../server/index.ts";
+
+export interface SubstrateOptions {
+  /** Everything on disk: resources, records, node state, local snapshots. */
+  stateDir: string;
+  /** host:port of the API. Default 127.0.0.1:7443. */
+  apiAddr?: string;
+  /** Records backend URL; default SQLite in the state dir (`redis://…` for Redis/Valkey). */
+  records?: string;
+  /** This node's name in Worker records. Default the host name. */
+  nodeName?: string;
+  /** Allow DebugClear. */
+  debug?: boolean;
+  /** How often controllers and the reconciler run besides reacting to changes. Default 10 s. */
+  resyncMs?: number;
+  logger: Logger;
+}
+
+export interface RunningSubstrate {
+  apiUrl: string;
+  controlPlane: ControlPlane;
+  agent: NodeAgent;
+  resources: ResourceStore;
+  stop(): Promise<void>;
+}
+
+function parseAddr(addr: string): { host: string; port: number } {
+  const m = addr.match(/^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/);
+  if (!m) throw new Error(`address "${addr}" is not host:port`);
+  return { host: m[1] ?? (m[2] || "127.0.0.1"), port: Number(m[3]) };
+}
+
+/** Every component of ate in one process, on this machine (the composition `ate up` runs). */
+export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstrate> {
+  const log = o.logger;
+  const node = o.nodeName ?? hostname();
+  const resources = openResourceStore({ home: o.stateDir });
+  const records = new Records(openRecordStore(o.records, o.stateDir));
+  const nodeDir = join(o.stateDir, "node");
+  const agent = new NodeAgent({
+    stateDir: nodeDir,
+    drivers: [new GvisorDriver({ stateDir: nodeDir })],
+    logger: log,
+  });
+  const recovered = await agent.recover();
+  log.info("node agent ready", { node, workers: recovered.length });
+  const controlPlane = new ControlPlane({
+    records,
+    resources,
+    nodes: new StaticNodeDirectory({ [node]: agent }),
+    logger: log,
+    ...(o.debug ? { debug: true } : {}),
+  });
+  const pools = new PoolController({
+    resources,
+    records,
+    node: { name: node, agent },
+    logger: log,
+  });
+  const golden = new GoldenController({ resources, controlPlane, clock: systemClock, logger: log });
+
+  const ac = new AbortController();
+  let dirty = true;
+  const pass = async () => {
+    dirty = false;
+    await pools
+      .reconcile()
+      .catch((err) => log.warn("pool reconcile failed", { error: String(err) }));
+    await controlPlane
+      .reconcile()
+      .catch((err) => log.warn("actor reconcile failed", { error: String(err) }));
+    void golden
+      .reconcile()
+      .catch((err) => log.warn("golden reconcile failed", { error: String(err) }));
+  };
+  // A previous instance's transitions are stale now: finish or roll them back before serving.
+  await pools.reconcile().catch((err) => log.warn("pool reconcile failed", { error: String(err) }));
+  await controlPlane.reconcile(true);
+  const watchKind = async (type: typeof WorkerPoolType | typeof ActorTemplateType) => {
+    while (!ac.signal.aborted) {
+      try {
+        for await (const _ of resources.watch({ type, signal: ac.signal })) dirty = true;
+      } catch (err) {
+        if (!ac.signal.aborted)
+          log.warn("watch failed; retrying", { kind: type.kind, error: String(err) });
+        await sleep(1000, undefined, { signal: ac.signal }).catch(() => {});
+      }
+    }
+  };
+  void watchKind(WorkerPoolType);
+  void watchKind(ActorTemplateType);
+  const loop = (async () => {
+    let last = 0;
+    while (!ac.signal.aborted) {
+      if (dirty || Date.now() - last > (o.resyncMs ?? 10_000)) {
+        last = Date.now();
+        await pass();
+      }
+      await sleep(100, undefined, { signal: ac.signal }).catch(() => {});
+    }
+  })();
+
+  let server: RunningApiServer;
+  try {
+    server = await startApiServer({
+      ...parseAddr(o.apiAddr ?? "127.0.0.1:7443"),
+      controlPlane,
+      resources,
+      logger: log,
+    });
+  } catch (err) {
+    ac.abort();
+    await loop;
+    throw err;
+  }
+  return {
+    apiUrl: server.url,
+    controlPlane,
+    agent,
+    resources,
+    async stop() {
+      ac.abort();
+      await loop;
+      await server.close();
+      await resources.close();
+      await records.store.close();
+    },
+  };
+}

@@ -1,0 +1,178 @@
+// `ate up` as a real process, killed with SIGKILL in the middle of a suspend and started
+// again: the reconciler must leave the actor consistent, and it must resume with its state.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import {
+  ActorTemplateType,
+  SandboxConfigType,
+  WorkerPoolType,
+} from "../../src/api/v1alpha1/index.ts";
+import { Actor_Status, Control } from "../../src/proto/gen/ateapi/control_pb.ts";
+import { RemoteResourceStore } from "../../src/resources/index.ts";
+import { pushCounterImage } from "../support/counter-image.ts";
+import { getJson } from "../support/http.ts";
+import { freePort } from "../support/ports.ts";
+import { type RunningRegistry, startRegistry } from "../support/registry.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+describe("ate up survives SIGKILL during a suspend", { timeout: 600_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "ate-crash-"));
+  let registry: RunningRegistry;
+  let server: ChildProcess | undefined;
+  let url = "";
+  let log = "";
+
+  async function start(): Promise<void> {
+    server = spawn(
+      join(root, "bin", "ate"),
+      ["up", "--state-dir", join(dir, "state"), "--api-addr", url.replace("http://", "")],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, ATE_LOG: "info" },
+      },
+    );
+    server.stdout?.on("data", (d) => {
+      log += d;
+    });
+    server.stderr?.on("data", (d) => {
+      log += d;
+    });
+    for (let i = 0; i < 200; i++) {
+      if (
+        (await fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        )) === true
+      )
+        return;
+      if (server.exitCode !== null) throw new Error(`ate up exited: ${log}`);
+      await sleep(100);
+    }
+    throw new Error(`ate up did not start: ${log}`);
+  }
+
+  async function stop(signal: NodeJS.Signals): Promise<void> {
+    const s = server;
+    if (!s || s.exitCode !== null) return;
+    s.kill(signal);
+    await new Promise((r) => s.once("exit", r));
+  }
+
+  before(async () => {
+    registry = await startRegistry();
+    url = `http://127.0.0.1:${await freePort()}`;
+  });
+
+  after(async () => {
+    await stop("SIGTERM");
+    // Leave nothing behind: the sandboxes and namespaces the killed server made.
+    const { NodeAgent } = await import("../../src/node/index.ts");
+    const { GvisorDriver } = await import("../../src/sandbox/index.ts");
+    const node = join(dir, "state", "node");
+    const agent = new NodeAgent({
+      stateDir: node,
+      drivers: [new GvisorDriver({ stateDir: node })],
+    });
+    for (const w of await agent.recover().catch(() => []))
+      await agent.deleteWorker(w.name).catch(() => {});
+    await registry?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("keeps the actor consistent and its state intact", async () => {
+    await start();
+    const resources = new RemoteResourceStore(url);
+    const image = await pushCounterImage(registry.host);
+    const sha = createHash("sha256").update(readFileSync("/usr/bin/runsc")).digest("hex");
+    await resources.create(SandboxConfigType, {
+      apiVersion: "ate.dev/v1alpha1",
+      kind: "SandboxConfig",
+      metadata: { name: "gvisor" },
+      spec: {
+        default: true,
+        assets: { amd64: { runsc: { url: "file:///usr/bin/runsc", sha256: sha } } },
+      },
+    });
+    await resources.create(WorkerPoolType, {
+      apiVersion: "ate.dev/v1alpha1",
+      kind: "WorkerPool",
+      metadata: { name: "pool", namespace: "default" },
+      spec: { replicas: 1, ateomImage: "local" },
+    });
+    await resources.create(ActorTemplateType, {
+      apiVersion: "ate.dev/v1alpha1",
+      kind: "ActorTemplate",
+      metadata: { name: "counter", namespace: "default" },
+      spec: {
+        pauseImage: image,
+        containers: [
+          {
+            name: "counter",
+            image,
+            readyz: { httpGet: { port: 8080 } },
+            volumeMounts: [{ name: "data", mountPath: "/data" }],
+          },
+        ],
+        volumes: [{ name: "data", durableDir: {} }],
+        snapshotsConfig: { location: `file://${join(dir, "snapshots")}` },
+      },
+    });
+    for (let i = 0; ; i++) {
+      const t = await resources.get(ActorTemplateType, "default", "counter");
+      if ((t.status as { phase?: string } | undefined)?.phase === "Ready") break;
+      assert.ok(i < 600, `golden snapshot not ready: ${JSON.stringify(t.status)}\n${log}`);
+      await sleep(100);
+    }
+    const client = createClient(
+      Control,
+      createConnectTransport({ baseUrl: url, httpVersion: "1.1" }),
+    );
+    const ref = { atespace: "demo", name: "survivor" };
+    await client.createAtespace({ name: "demo" });
+    await client.createActor({ actorRef: ref, actorTemplateName: "counter" });
+    const running = (await client.resumeActor({ actorRef: ref })).actor;
+    await getJson(`http://${running?.ateomPodIp}:8080/count`);
+    assert.deepEqual(await getJson(`http://${running?.ateomPodIp}:8080/count`), {
+      memory: 2,
+      file: 2,
+      actor: "survivor",
+    });
+
+    // Suspend, and kill the server as soon as the actor is SUSPENDING.
+    void client.suspendActor({ actorRef: ref }).catch(() => {});
+    for (let i = 0; i < 500; i++) {
+      const a = (await client.getActor({ actorRef: ref })).actor;
+      if (a?.status === Actor_Status.SUSPENDING || a?.status === Actor_Status.SUSPENDED) break;
+      await sleep(2);
+    }
+    await stop("SIGKILL");
+    await start();
+
+    let actor = (await client.getActor({ actorRef: ref })).actor;
+    assert.ok(
+      actor?.status === Actor_Status.RUNNING || actor?.status === Actor_Status.SUSPENDED,
+      `consistent after restart, got ${actor?.status}`,
+    );
+    const workers = (await client.listWorkers({})).workers;
+    const holding = workers.filter((w) => w.actorId === "survivor");
+    if (actor?.status === Actor_Status.RUNNING) assert.equal(holding.length, 1);
+    else assert.equal(holding.length, 0, "a suspended actor holds no worker");
+    actor = (await client.resumeActor({ actorRef: ref })).actor;
+    assert.equal(actor?.status, Actor_Status.RUNNING);
+    assert.deepEqual(await getJson(`http://${actor?.ateomPodIp}:8080/count`), {
+      memory: 3,
+      file: 3,
+      actor: "survivor",
+    });
+  });
+});
