@@ -19,11 +19,11 @@ export class CliContext {
   /** The resource client: the ate server's API when one is named (--server, $ATE_SERVER), else the local store. */
   resources(): ResourceStore {
     if (!this.client) {
-      const { home, store } = this.global();
-      this.client = openResourceStore({
-        ...(home ? { home } : {}),
-        ...(store ? { url: store } : {}),
-      });
+      const { home, store, server } = this.global();
+      const url = server ?? process.env.ATE_SERVER;
+      this.client = url
+        ? new RemoteResourceStore(url)
+        : openResourceStore({ ...(home ? { home } : {}), ...(store ? { url: store } : {}) });
     }
     return this.client;
   }
