@@ -72,30 +72,38 @@ export class Lifecycle {
     // Claim a free worker and mark the actor RESUMING in one atomic step; on a lost race for a
     // worker, try the next one.
     let claimed: { worker: Worker; actor: Actor } | undefined;
-    for (const worker of candidateWorkers(actor, pools, await this.d.records.listWorkers())) {
-      const resuming: Actor = {
-        ...actor,
-        status: "RESUMING",
-        worker: {
-          namespace: worker.namespace,
-          name: worker.name,
-          pool: worker.pool,
-          node: worker.node,
-          address: worker.address,
-          uid: worker.uid,
-        },
-        workerPoolName: worker.pool,
-        transition: this.transition("resume", worker.name),
-      };
-      try {
-        claimed = await this.d.records.claimWorker(worker, resuming);
-        break;
-      } catch (err) {
-        if (!isAteError(err, Code.Aborted) && !isAteError(err, Code.NotFound)) throw err;
-        const now = await this.d.records.getActor(atespace, actorId);
-        if (now.version !== actor.version) {
-          if (now.status === "RUNNING") return now;
-          throw busy(now);
+    // Workers taken meanwhile by other resumes lose the race for us; a fresh look at the
+    // workers finds the ones freed meanwhile. Shuffling spreads concurrent resumes apart.
+    for (let round = 0; round < 5 && !claimed; round++) {
+      const candidates = shuffle(
+        candidateWorkers(actor, pools, await this.d.records.listWorkers()),
+      );
+      if (candidates.length === 0) break;
+      for (const worker of candidates) {
+        const resuming: Actor = {
+          ...actor,
+          status: "RESUMING",
+          worker: {
+            namespace: worker.namespace,
+            name: worker.name,
+            pool: worker.pool,
+            node: worker.node,
+            address: worker.address,
+            uid: worker.uid,
+          },
+          workerPoolName: worker.pool,
+          transition: this.transition("resume", worker.name),
+        };
+        try {
+          claimed = await this.d.records.claimWorker(worker, resuming);
+          break;
+        } catch (err) {
+          if (!isAteError(err, Code.Aborted) && !isAteError(err, Code.NotFound)) throw err;
+          const now = await this.d.records.getActor(atespace, actorId);
+          if (now.version !== actor.version) {
+            if (now.status === "RUNNING") return now;
+            throw busy(now);
+          }
         }
       }
     }
@@ -294,6 +302,14 @@ export class Lifecycle {
       worker,
     };
   }
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
 }
 
 function snapshotId(clock: Clock): string {

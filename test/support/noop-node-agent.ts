@@ -1,0 +1,62 @@
+// A node agent that does no work: it keeps worker records and answers at once. For
+// benchmarks of the control plane alone (sandbox cost excluded) and for control-plane unit
+// tests; never a stand-in for the real agent in integration tests.
+import { AteError, Code } from "../../src/errors/index.ts";
+import type {
+  CheckpointRequest,
+  CheckpointResult,
+  NodeAgentApi,
+  RestoreRequest,
+  RunRequest,
+  WorkerInfo,
+} from "../../src/node/index.ts";
+
+export class NoopNodeAgent implements NodeAgentApi {
+  private readonly workers = new Map<string, WorkerInfo>();
+  readonly calls = { run: 0, restore: 0, checkpoint: 0 };
+  private n = 0;
+
+  async createWorker(name: string): Promise<WorkerInfo> {
+    const info = { name, address: `127.0.0.${(this.n++ % 250) + 2}` };
+    this.workers.set(name, info);
+    return info;
+  }
+  async deleteWorker(name: string): Promise<void> {
+    this.workers.delete(name);
+  }
+  async listWorkers(): Promise<WorkerInfo[]> {
+    return [...this.workers.values()];
+  }
+  private take(name: string, req: { actor: WorkerInfo["actor"] }): WorkerInfo {
+    const w = this.workers.get(name);
+    if (!w) throw new AteError(Code.NotFound, `worker ${name} does not exist on this node`);
+    if (w.actor) throw new AteError(Code.FailedPrecondition, `worker ${name} is not free`);
+    w.actor = req.actor;
+    return w;
+  }
+  async run(req: RunRequest): Promise<WorkerInfo> {
+    this.calls.run++;
+    return this.take(req.worker, req);
+  }
+  async restore(req: RestoreRequest): Promise<WorkerInfo> {
+    this.calls.restore++;
+    return this.take(req.worker, req);
+  }
+  async checkpoint(req: CheckpointRequest): Promise<CheckpointResult> {
+    this.calls.checkpoint++;
+    const w = this.workers.get(req.worker);
+    if (w) delete w.actor;
+    const uri =
+      req.destination.kind === "external"
+        ? req.destination.uriPrefix
+        : `file:///noop/${req.actor.actorId}`;
+    return { uri, local: req.destination.kind === "local", files: [] };
+  }
+  async stop(name: string): Promise<void> {
+    const w = this.workers.get(name);
+    if (w) delete w.actor;
+  }
+  async logs(): Promise<string> {
+    return "";
+  }
+}
