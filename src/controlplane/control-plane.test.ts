@@ -93,6 +93,12 @@ function suite(name: string, open: () => Promise<RecordStore>, close: () => Prom
       );
       await cp.deleteActor(ref("a"));
       await assert.rejects(cp.getActor(ref("a")), (e) => isAteError(e, Code.NotFound));
+      const orphans = await records.orphanedSnapshots();
+      assert.deepEqual(
+        orphans.map((o) => [o.actorId, o.snapshots.length]),
+        [["a", 1]],
+        "its snapshots stay findable",
+      );
       await cp.suspendActor(ref("b"));
       await assert.rejects(cp.deleteAtespace("t"), (e) => isAteError(e, Code.FailedPrecondition));
     });

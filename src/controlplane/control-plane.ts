@@ -137,7 +137,7 @@ export class ControlPlane {
         `actor ${ref.atespace}/${ref.name} is ${actor.status}: suspend it before deleting it`,
       );
     }
-    await this.records.deleteActor(actor);
+    await this.records.deleteActor(actor, this.clock.now());
     this.log.info("actor deleted", {
       actor: `${ref.atespace}/${ref.name}`,
       snapshots: actor.snapshots ?? [],

@@ -11,6 +11,13 @@ export interface ActorPage {
 
 export const maxPageSize = 1000;
 
+export interface Orphans {
+  atespace: string;
+  actorId: string;
+  deletedAt: string;
+  snapshots: string[];
+}
+
 /** Checks an id the way the Control API does: a DNS-1123 label, naming the field. */
 export function checkLabel(field: string, value: string): void {
   const problems = isDNS1123Label(value);
@@ -109,10 +116,31 @@ export class Records {
     return { ...actor, version: version as number };
   }
 
-  async deleteActor(actor: Actor): Promise<void> {
-    await this.store.commit([
+  /** Deletes the actor; its snapshots are recorded as orphans in the same step, for a GC. */
+  async deleteActor(actor: Actor, now = new Date()): Promise<void> {
+    const writes: RecordWrite[] = [
       { kind: "actor", key: actorKey(actor.atespace, actor.actorId), expectVersion: actor.version },
-    ]);
+    ];
+    if (actor.snapshots?.length) {
+      const key = `${actorKey(actor.atespace, actor.actorId)}/${now.toISOString()}`;
+      writes.push({
+        kind: "orphans",
+        key,
+        expectVersion: 0,
+        value: {
+          atespace: actor.atespace,
+          actorId: actor.actorId,
+          deletedAt: now.toISOString(),
+          snapshots: actor.snapshots,
+        },
+      });
+    }
+    await this.store.commit(writes);
+  }
+
+  /** Snapshots of deleted actors, for a garbage collector. */
+  async orphanedSnapshots(): Promise<Orphans[]> {
+    return (await this.all("orphans", "")) as unknown as Orphans[];
   }
 
   /** Pages through actors (all, or one atespace's) in a stable order with opaque tokens. */
@@ -205,7 +233,7 @@ export class Records {
   }
 
   private async all(
-    kind: "atespace" | "worker",
+    kind: "atespace" | "worker" | "orphans",
     prefix: string,
   ): Promise<Record<string, unknown>[]> {
     const out: Record<string, unknown>[] = [];

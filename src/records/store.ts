@@ -1,4 +1,5 @@
-export type RecordKind = "actor" | "worker" | "atespace";
+/** `orphans` keeps the snapshots of deleted actors for a garbage collector to find. */
+export type RecordKind = "actor" | "worker" | "atespace" | "orphans";
 
 /**
  * One compare-and-set write. `expectVersion` 0 means "must not exist"; `value` undefined
