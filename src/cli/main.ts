@@ -19,6 +19,10 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
       "--store <url>",
       "resource store, e.g. sqlite:///var/lib/ate/ate.db (default: <home>/ate.db)",
     )
+    .option(
+      "--server <url>",
+      "an ate server's API, e.g. http://127.0.0.1:7443 (default: $ATE_SERVER, else the local store)",
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .showHelpAfterError("(run with --help for usage)");

@@ -15,6 +15,8 @@ export interface GoldenControllerOptions {
   logger: Logger;
   /** Settling time for templates without readyz before the golden snapshot. Default 2000 ms. */
   warmupMs?: number;
+  /** How long a Failed template waits before its golden snapshot is tried again. Default 60 s. */
+  retryMs?: number;
 }
 
 /** The golden actor's id for a template: readable, a DNS label, unique per namespace/name. */
@@ -34,16 +36,16 @@ export class GoldenController {
 
   async reconcile(): Promise<void> {
     const templates = (await this.o.resources.list(ActorTemplateType)).items as ActorTemplate[];
-    await Promise.all(
-      templates
-        .filter(
-          (t) =>
-            !t.status?.phase ||
-            t.status.phase === "ResumeGoldenActor" ||
-            t.status.phase === "WaitGoldenActor",
-        )
-        .map((t) => this.prepare(t)),
-    );
+    const retryAfter = this.o.retryMs ?? 60_000;
+    const due = (t: ActorTemplate) => {
+      const phase = t.status?.phase ?? "";
+      if (phase === "Ready") return false;
+      if (phase !== "Failed") return true;
+      // A failed golden snapshot is tried again later (the cause may have been fixed since).
+      const at = Date.parse(t.status?.conditions?.[0]?.lastTransitionTime ?? "");
+      return !(at > this.o.clock.now().getTime() - retryAfter);
+    };
+    await Promise.all(templates.filter(due).map((t) => this.prepare(t)));
   }
 
   private async prepare(template: ActorTemplate): Promise<void> {
