@@ -13,7 +13,7 @@ import {
   type Worker,
 } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
-import { Lifecycle } from "./lifecycle.ts";
+import { type ActorHooks, Lifecycle, noHooks } from "./lifecycle.ts";
 import type { NodeDirectory } from "./nodes.ts";
 import { reconcileActors } from "./reconciler.ts";
 
@@ -48,6 +48,7 @@ export class ControlPlane {
   private readonly lifecycle: Lifecycle;
   private readonly clock: Clock;
   private readonly log: Logger;
+  private readonly hooks: ActorHooks = { ...noHooks };
 
   constructor(private readonly options: ControlPlaneOptions) {
     this.records = options.records;
@@ -61,7 +62,16 @@ export class ControlPlane {
       logger: this.log,
       owner: `controlplane-${randomBytes(4).toString("hex")}`,
       transitionTimeoutMs: options.transitionTimeoutMs ?? 10 * 60_000,
+      hooks: {
+        beforeCheckpoint: (a) => this.hooks.beforeCheckpoint(a),
+        changed: (a) => this.hooks.changed(a),
+      },
     });
+  }
+
+  /** Installs the router's hooks (drain before checkpoints, route changes). */
+  setHooks(hooks: ActorHooks): void {
+    Object.assign(this.hooks, hooks);
   }
 
   async getActor(ref: ActorRef): Promise<Actor> {

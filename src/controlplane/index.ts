@@ -5,6 +5,7 @@ export {
   type ControlPlaneOptions,
   goldenAtespace,
 } from "./control-plane.ts";
+export type { ActorHooks } from "./lifecycle.ts";
 export { type NodeDirectory, StaticNodeDirectory } from "./nodes.ts";
 export {
   resolveSandboxAssets,

@@ -22,7 +22,18 @@ export interface LifecycleDeps {
   owner: string;
   /** How long a transition may run before the reconciler takes over. */
   transitionTimeoutMs: number;
+  hooks: ActorHooks;
 }
+
+/** Lets a router keep its routes right: it drains an actor before a checkpoint and hears of changes. */
+export interface ActorHooks {
+  /** Called before an actor's checkpoint starts; stop forwarding and let requests finish. */
+  beforeCheckpoint(actor: Actor): Promise<void>;
+  /** Called after an actor's status changed (running somewhere, or suspended/paused). */
+  changed(actor: Actor): void;
+}
+
+export const noHooks: ActorHooks = { beforeCheckpoint: async () => {}, changed: () => {} };
 
 const busy = (a: Actor) =>
   new AteError(
@@ -162,6 +173,7 @@ export class Lifecycle {
     }
     const { transition: _done, ...rest } = actor;
     const running = await this.d.records.updateActor({ ...rest, status: "RUNNING" });
+    this.d.hooks.changed(running);
     this.d.logger.info("actor running", {
       actor: `${atespace}/${actorId}`,
       worker: worker.name,
@@ -206,6 +218,7 @@ export class Lifecycle {
       kind === "suspend"
         ? `${template.spec.snapshotsConfig.location.replace(/\/+$/, "")}/${atespace}/${actorId}/${snapshotId(this.d.clock)}`
         : undefined;
+    await this.d.hooks.beforeCheckpoint(actor);
     actor = await this.d.records.updateActor({
       ...actor,
       status: kind === "suspend" ? "SUSPENDING" : "PAUSING",
@@ -271,6 +284,7 @@ export class Lifecycle {
       ...(info ? { latestSnapshot: info, snapshots: [...(actor.snapshots ?? []), info.uri] } : {}),
     };
     const released = await this.d.records.releaseWorker(worker, next);
+    this.d.hooks.changed(released.actor);
     this.d.logger.info(`actor ${next.status.toLowerCase()}`, {
       actor: `${actor.atespace}/${actor.actorId}`,
       worker: worker.name,

@@ -6,17 +6,32 @@ const domain = "resources.substrate.ate.dev";
 
 describe("resolving an actor from a request", () => {
   it("reads the Host form, with a port and a trailing dot", () => {
-    assert.deepEqual(resolveActor("a1.demo.actors.resources.substrate.ate.dev:8080", "/count?x=1", domain), {
+    assert.deepEqual(
+      resolveActor("a1.demo.actors.resources.substrate.ate.dev:8080", "/count?x=1", domain),
+      {
+        ok: true,
+        target: { atespace: "demo", actor: "a1", path: "/count?x=1" },
+      },
+    );
+    assert.deepEqual(resolveActor("A1.Demo.actors.resources.substrate.ate.dev.", "/", domain), {
       ok: true,
-      target: { atespace: "demo", actor: "a1", path: "/count?x=1" },
+      target: { atespace: "demo", actor: "a1", path: "/" },
     });
-    assert.deepEqual(resolveActor("A1.Demo.actors.resources.substrate.ate.dev.", "/", domain), { ok: true, target: { atespace: "demo", actor: "a1", path: "/" } });
   });
 
   it("reads the path form", () => {
-    assert.deepEqual(resolveActor("localhost", "/actors/demo/a1/count?x=1", domain), { ok: true, target: { atespace: "demo", actor: "a1", path: "/count?x=1" } });
-    assert.deepEqual(resolveActor("localhost", "/actors/demo/a1", domain), { ok: true, target: { atespace: "demo", actor: "a1", path: "/" } });
-    assert.deepEqual(resolveActor("localhost", "/actors/demo/a1?x", domain), { ok: true, target: { atespace: "demo", actor: "a1", path: "/?x" } });
+    assert.deepEqual(resolveActor("localhost", "/actors/demo/a1/count?x=1", domain), {
+      ok: true,
+      target: { atespace: "demo", actor: "a1", path: "/count?x=1" },
+    });
+    assert.deepEqual(resolveActor("localhost", "/actors/demo/a1", domain), {
+      ok: true,
+      target: { atespace: "demo", actor: "a1", path: "/" },
+    });
+    assert.deepEqual(resolveActor("localhost", "/actors/demo/a1?x", domain), {
+      ok: true,
+      target: { atespace: "demo", actor: "a1", path: "/?x" },
+    });
   });
 
   it("refuses everything else clearly", () => {

@@ -6,15 +6,18 @@
 // @generated from file ateapi/control.proto (package ateapi, syntax proto3)
 /* eslint-disable */
 
+import type { Message } from "@bufbuild/protobuf";
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file ateapi/control.proto.
  */
-export const file_ateapi_control: GenFile = /*@__PURE__*/
-  fileDesc("ChRhdGVhcGkvY29udHJvbC5wcm90bxIGYXRlYXBpIioKCEFjdG9yUmVmEhAKCGF0ZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiGAoIQXRlc3BhY2USDAoEbmFtZRgBIAEoCSJ3CghTZWxlY3RvchI3CgxtYXRjaF9sYWJlbHMYASADKAsyIS5hdGVhcGkuU2VsZWN0b3IuTWF0Y2hMYWJlbHNFbnRyeRoyChBNYXRjaExhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMwoURXh0ZXJuYWxTbmFwc2hvdEluZm8SGwoTc25hcHNob3RfdXJpX3ByZWZpeBgBIAEoCSJTChFMb2NhbFNuYXBzaG90SW5mbxIXCg9zbmFwc2hvdF9wcmVmaXgYASABKAkSJQodbm9kZV92bXNfd2l0aF9sb2NhbF9zbmFwc2hvdHMYAiADKAkimAEKDFNuYXBzaG90SW5mbxIiCgR0eXBlGAEgASgOMhQuYXRlYXBpLlNuYXBzaG90VHlwZRIwCghleHRlcm5hbBgCIAEoCzIcLmF0ZWFwaS5FeHRlcm5hbFNuYXBzaG90SW5mb0gAEioKBWxvY2FsGAMgASgLMhkuYXRlYXBpLkxvY2FsU25hcHNob3RJbmZvSABCBgoEZGF0YSLABAoFQWN0b3ISEAoIYWN0b3JfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIgChhhY3Rvcl90ZW1wbGF0ZV9uYW1lc3BhY2UYAyABKAkSGwoTYWN0b3JfdGVtcGxhdGVfbmFtZRgEIAEoCRIkCgZzdGF0dXMYBSABKA4yFC5hdGVhcGkuQWN0b3IuU3RhdHVzEhsKE2F0ZW9tX3BvZF9uYW1lc3BhY2UYBiABKAkSFgoOYXRlb21fcG9kX25hbWUYByABKAkSFAoMYXRlb21fcG9kX2lwGAggASgJEhwKFGluX3Byb2dyZXNzX3NuYXBzaG90GAogASgJEhUKDWF0ZW9tX3BvZF91aWQYCyABKAkSMgoUbGF0ZXN0X3NuYXBzaG90X2luZm8YDCABKAsyFC5hdGVhcGkuU25hcHNob3RJbmZvEikKD3dvcmtlcl9zZWxlY3RvchgNIAEoCzIQLmF0ZWFwaS5TZWxlY3RvchIYChB3b3JrZXJfcG9vbF9uYW1lGA4gASgJEhAKCGF0ZXNwYWNlGA8gASgJIp0BCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEwoPU1RBVFVTX1JFU1VNSU5HEAESEgoOU1RBVFVTX1JVTk5JTkcQAhIVChFTVEFUVVNfU1VTUEVORElORxADEhQKEFNUQVRVU19TVVNQRU5ERUQQBBISCg5TVEFUVVNfUEFVU0lORxAFEhEKDVNUQVRVU19QQVVTRUQQBkoECAkQCiLuAQoGV29ya2VyEhgKEHdvcmtlcl9uYW1lc3BhY2UYASABKAkSEwoLd29ya2VyX3Bvb2wYAiABKAkSEgoKd29ya2VyX3BvZBgDIAEoCRIXCg9hY3Rvcl9uYW1lc3BhY2UYBCABKAkSFgoOYWN0b3JfdGVtcGxhdGUYBSABKAkSEAoIYWN0b3JfaWQYBiABKAkSCgoCaXAYByABKAkSDwoHdmVyc2lvbhgIIAEoAxIWCg53b3JrZXJfcG9kX3VpZBgJIAEoCRIRCglub2RlX25hbWUYCiABKAkSFgoOYWN0b3JfYXRlc3BhY2UYCyABKAkiNgoPR2V0QWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZiIwChBHZXRBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yIqMBChJDcmVhdGVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmEiAKGGFjdG9yX3RlbXBsYXRlX25hbWVzcGFjZRgCIAEoCRIbChNhY3Rvcl90ZW1wbGF0ZV9uYW1lGAMgASgJEikKD3dvcmtlcl9zZWxlY3RvchgEIAEoCzIQLmF0ZWFwaS5TZWxlY3RvciIzChNDcmVhdGVBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yImQKElVwZGF0ZUFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYSKQoPd29ya2VyX3NlbGVjdG9yGAIgASgLMhAuYXRlYXBpLlNlbGVjdG9yIjMKE1VwZGF0ZUFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiOgoTU3VzcGVuZEFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYiNAoUU3VzcGVuZEFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiOAoRUGF1c2VBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmIjIKElBhdXNlQWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciJHChJSZXN1bWVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmEgwKBGJvb3QYAiABKAgiMwoTUmVzdW1lQWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciI5ChJEZWxldGVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmIhUKE0RlbGV0ZUFjdG9yUmVzcG9uc2UiFAoSTGlzdFdvcmtlcnNSZXF1ZXN0IjYKE0xpc3RXb3JrZXJzUmVzcG9uc2USHwoHd29ya2VycxgBIAMoCzIOLmF0ZWFwaS5Xb3JrZXIiTAoRTGlzdEFjdG9yc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEAoIYXRlc3BhY2UYAyABKAkiTAoSTGlzdEFjdG9yc1Jlc3BvbnNlEh0KBmFjdG9ycxgBIAMoCzINLmF0ZWFwaS5BY3RvchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJQoVQ3JlYXRlQXRlc3BhY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiPAoWQ3JlYXRlQXRlc3BhY2VSZXNwb25zZRIiCghhdGVzcGFjZRgBIAEoCzIQLmF0ZWFwaS5BdGVzcGFjZSIiChJHZXRBdGVzcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI5ChNHZXRBdGVzcGFjZVJlc3BvbnNlEiIKCGF0ZXNwYWNlGAEgASgLMhAuYXRlYXBpLkF0ZXNwYWNlIhYKFExpc3RBdGVzcGFjZXNSZXF1ZXN0IjwKFUxpc3RBdGVzcGFjZXNSZXNwb25zZRIjCglhdGVzcGFjZXMYASADKAsyEC5hdGVhcGkuQXRlc3BhY2UiJQoVRGVsZXRlQXRlc3BhY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiGAoWRGVsZXRlQXRlc3BhY2VSZXNwb25zZSITChFEZWJ1Z0NsZWFyUmVxdWVzdCIUChJEZWJ1Z0NsZWFyUmVzcG9uc2UqYgoMU25hcHNob3RUeXBlEh0KGVNOQVBTSE9UX1RZUEVfVU5TUEVDSUZJRUQQABIXChNTTkFQU0hPVF9UWVBFX0xPQ0FMEAESGgoWU05BUFNIT1RfVFlQRV9FWFRFUk5BTBACMoIICgdDb250cm9sEj0KCEdldEFjdG9yEhcuYXRlYXBpLkdldEFjdG9yUmVxdWVzdBoYLmF0ZWFwaS5HZXRBY3RvclJlc3BvbnNlEkYKC0NyZWF0ZUFjdG9yEhouYXRlYXBpLkNyZWF0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5DcmVhdGVBY3RvclJlc3BvbnNlEkYKC1VwZGF0ZUFjdG9yEhouYXRlYXBpLlVwZGF0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5VcGRhdGVBY3RvclJlc3BvbnNlEkkKDFN1c3BlbmRBY3RvchIbLmF0ZWFwaS5TdXNwZW5kQWN0b3JSZXF1ZXN0GhwuYXRlYXBpLlN1c3BlbmRBY3RvclJlc3BvbnNlEkMKClBhdXNlQWN0b3ISGS5hdGVhcGkuUGF1c2VBY3RvclJlcXVlc3QaGi5hdGVhcGkuUGF1c2VBY3RvclJlc3BvbnNlEkYKC1Jlc3VtZUFjdG9yEhouYXRlYXBpLlJlc3VtZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5SZXN1bWVBY3RvclJlc3BvbnNlEkYKC0RlbGV0ZUFjdG9yEhouYXRlYXBpLkRlbGV0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5EZWxldGVBY3RvclJlc3BvbnNlEkYKC0xpc3RXb3JrZXJzEhouYXRlYXBpLkxpc3RXb3JrZXJzUmVxdWVzdBobLmF0ZWFwaS5MaXN0V29ya2Vyc1Jlc3BvbnNlEkMKCkxpc3RBY3RvcnMSGS5hdGVhcGkuTGlzdEFjdG9yc1JlcXVlc3QaGi5hdGVhcGkuTGlzdEFjdG9yc1Jlc3BvbnNlEk8KDkNyZWF0ZUF0ZXNwYWNlEh0uYXRlYXBpLkNyZWF0ZUF0ZXNwYWNlUmVxdWVzdBoeLmF0ZWFwaS5DcmVhdGVBdGVzcGFjZVJlc3BvbnNlEkYKC0dldEF0ZXNwYWNlEhouYXRlYXBpLkdldEF0ZXNwYWNlUmVxdWVzdBobLmF0ZWFwaS5HZXRBdGVzcGFjZVJlc3BvbnNlEkwKDUxpc3RBdGVzcGFjZXMSHC5hdGVhcGkuTGlzdEF0ZXNwYWNlc1JlcXVlc3QaHS5hdGVhcGkuTGlzdEF0ZXNwYWNlc1Jlc3BvbnNlEk8KDkRlbGV0ZUF0ZXNwYWNlEh0uYXRlYXBpLkRlbGV0ZUF0ZXNwYWNlUmVxdWVzdBoeLmF0ZWFwaS5EZWxldGVBdGVzcGFjZVJlc3BvbnNlEkMKCkRlYnVnQ2xlYXISGS5hdGVhcGkuRGVidWdDbGVhclJlcXVlc3QaGi5hdGVhcGkuRGVidWdDbGVhclJlc3BvbnNlYgZwcm90bzM");
+export const file_ateapi_control: GenFile =
+  /*@__PURE__*/
+  fileDesc(
+    "ChRhdGVhcGkvY29udHJvbC5wcm90bxIGYXRlYXBpIioKCEFjdG9yUmVmEhAKCGF0ZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiGAoIQXRlc3BhY2USDAoEbmFtZRgBIAEoCSJ3CghTZWxlY3RvchI3CgxtYXRjaF9sYWJlbHMYASADKAsyIS5hdGVhcGkuU2VsZWN0b3IuTWF0Y2hMYWJlbHNFbnRyeRoyChBNYXRjaExhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMwoURXh0ZXJuYWxTbmFwc2hvdEluZm8SGwoTc25hcHNob3RfdXJpX3ByZWZpeBgBIAEoCSJTChFMb2NhbFNuYXBzaG90SW5mbxIXCg9zbmFwc2hvdF9wcmVmaXgYASABKAkSJQodbm9kZV92bXNfd2l0aF9sb2NhbF9zbmFwc2hvdHMYAiADKAkimAEKDFNuYXBzaG90SW5mbxIiCgR0eXBlGAEgASgOMhQuYXRlYXBpLlNuYXBzaG90VHlwZRIwCghleHRlcm5hbBgCIAEoCzIcLmF0ZWFwaS5FeHRlcm5hbFNuYXBzaG90SW5mb0gAEioKBWxvY2FsGAMgASgLMhkuYXRlYXBpLkxvY2FsU25hcHNob3RJbmZvSABCBgoEZGF0YSLABAoFQWN0b3ISEAoIYWN0b3JfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIgChhhY3Rvcl90ZW1wbGF0ZV9uYW1lc3BhY2UYAyABKAkSGwoTYWN0b3JfdGVtcGxhdGVfbmFtZRgEIAEoCRIkCgZzdGF0dXMYBSABKA4yFC5hdGVhcGkuQWN0b3IuU3RhdHVzEhsKE2F0ZW9tX3BvZF9uYW1lc3BhY2UYBiABKAkSFgoOYXRlb21fcG9kX25hbWUYByABKAkSFAoMYXRlb21fcG9kX2lwGAggASgJEhwKFGluX3Byb2dyZXNzX3NuYXBzaG90GAogASgJEhUKDWF0ZW9tX3BvZF91aWQYCyABKAkSMgoUbGF0ZXN0X3NuYXBzaG90X2luZm8YDCABKAsyFC5hdGVhcGkuU25hcHNob3RJbmZvEikKD3dvcmtlcl9zZWxlY3RvchgNIAEoCzIQLmF0ZWFwaS5TZWxlY3RvchIYChB3b3JrZXJfcG9vbF9uYW1lGA4gASgJEhAKCGF0ZXNwYWNlGA8gASgJIp0BCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEwoPU1RBVFVTX1JFU1VNSU5HEAESEgoOU1RBVFVTX1JVTk5JTkcQAhIVChFTVEFUVVNfU1VTUEVORElORxADEhQKEFNUQVRVU19TVVNQRU5ERUQQBBISCg5TVEFUVVNfUEFVU0lORxAFEhEKDVNUQVRVU19QQVVTRUQQBkoECAkQCiLuAQoGV29ya2VyEhgKEHdvcmtlcl9uYW1lc3BhY2UYASABKAkSEwoLd29ya2VyX3Bvb2wYAiABKAkSEgoKd29ya2VyX3BvZBgDIAEoCRIXCg9hY3Rvcl9uYW1lc3BhY2UYBCABKAkSFgoOYWN0b3JfdGVtcGxhdGUYBSABKAkSEAoIYWN0b3JfaWQYBiABKAkSCgoCaXAYByABKAkSDwoHdmVyc2lvbhgIIAEoAxIWCg53b3JrZXJfcG9kX3VpZBgJIAEoCRIRCglub2RlX25hbWUYCiABKAkSFgoOYWN0b3JfYXRlc3BhY2UYCyABKAkiNgoPR2V0QWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZiIwChBHZXRBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yIqMBChJDcmVhdGVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmEiAKGGFjdG9yX3RlbXBsYXRlX25hbWVzcGFjZRgCIAEoCRIbChNhY3Rvcl90ZW1wbGF0ZV9uYW1lGAMgASgJEikKD3dvcmtlcl9zZWxlY3RvchgEIAEoCzIQLmF0ZWFwaS5TZWxlY3RvciIzChNDcmVhdGVBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yImQKElVwZGF0ZUFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYSKQoPd29ya2VyX3NlbGVjdG9yGAIgASgLMhAuYXRlYXBpLlNlbGVjdG9yIjMKE1VwZGF0ZUFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiOgoTU3VzcGVuZEFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYiNAoUU3VzcGVuZEFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiOAoRUGF1c2VBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmIjIKElBhdXNlQWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciJHChJSZXN1bWVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmEgwKBGJvb3QYAiABKAgiMwoTUmVzdW1lQWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciI5ChJEZWxldGVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmIhUKE0RlbGV0ZUFjdG9yUmVzcG9uc2UiFAoSTGlzdFdvcmtlcnNSZXF1ZXN0IjYKE0xpc3RXb3JrZXJzUmVzcG9uc2USHwoHd29ya2VycxgBIAMoCzIOLmF0ZWFwaS5Xb3JrZXIiTAoRTGlzdEFjdG9yc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEAoIYXRlc3BhY2UYAyABKAkiTAoSTGlzdEFjdG9yc1Jlc3BvbnNlEh0KBmFjdG9ycxgBIAMoCzINLmF0ZWFwaS5BY3RvchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJQoVQ3JlYXRlQXRlc3BhY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiPAoWQ3JlYXRlQXRlc3BhY2VSZXNwb25zZRIiCghhdGVzcGFjZRgBIAEoCzIQLmF0ZWFwaS5BdGVzcGFjZSIiChJHZXRBdGVzcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI5ChNHZXRBdGVzcGFjZVJlc3BvbnNlEiIKCGF0ZXNwYWNlGAEgASgLMhAuYXRlYXBpLkF0ZXNwYWNlIhYKFExpc3RBdGVzcGFjZXNSZXF1ZXN0IjwKFUxpc3RBdGVzcGFjZXNSZXNwb25zZRIjCglhdGVzcGFjZXMYASADKAsyEC5hdGVhcGkuQXRlc3BhY2UiJQoVRGVsZXRlQXRlc3BhY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiGAoWRGVsZXRlQXRlc3BhY2VSZXNwb25zZSITChFEZWJ1Z0NsZWFyUmVxdWVzdCIUChJEZWJ1Z0NsZWFyUmVzcG9uc2UqYgoMU25hcHNob3RUeXBlEh0KGVNOQVBTSE9UX1RZUEVfVU5TUEVDSUZJRUQQABIXChNTTkFQU0hPVF9UWVBFX0xPQ0FMEAESGgoWU05BUFNIT1RfVFlQRV9FWFRFUk5BTBACMoIICgdDb250cm9sEj0KCEdldEFjdG9yEhcuYXRlYXBpLkdldEFjdG9yUmVxdWVzdBoYLmF0ZWFwaS5HZXRBY3RvclJlc3BvbnNlEkYKC0NyZWF0ZUFjdG9yEhouYXRlYXBpLkNyZWF0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5DcmVhdGVBY3RvclJlc3BvbnNlEkYKC1VwZGF0ZUFjdG9yEhouYXRlYXBpLlVwZGF0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5VcGRhdGVBY3RvclJlc3BvbnNlEkkKDFN1c3BlbmRBY3RvchIbLmF0ZWFwaS5TdXNwZW5kQWN0b3JSZXF1ZXN0GhwuYXRlYXBpLlN1c3BlbmRBY3RvclJlc3BvbnNlEkMKClBhdXNlQWN0b3ISGS5hdGVhcGkuUGF1c2VBY3RvclJlcXVlc3QaGi5hdGVhcGkuUGF1c2VBY3RvclJlc3BvbnNlEkYKC1Jlc3VtZUFjdG9yEhouYXRlYXBpLlJlc3VtZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5SZXN1bWVBY3RvclJlc3BvbnNlEkYKC0RlbGV0ZUFjdG9yEhouYXRlYXBpLkRlbGV0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5EZWxldGVBY3RvclJlc3BvbnNlEkYKC0xpc3RXb3JrZXJzEhouYXRlYXBpLkxpc3RXb3JrZXJzUmVxdWVzdBobLmF0ZWFwaS5MaXN0V29ya2Vyc1Jlc3BvbnNlEkMKCkxpc3RBY3RvcnMSGS5hdGVhcGkuTGlzdEFjdG9yc1JlcXVlc3QaGi5hdGVhcGkuTGlzdEFjdG9yc1Jlc3BvbnNlEk8KDkNyZWF0ZUF0ZXNwYWNlEh0uYXRlYXBpLkNyZWF0ZUF0ZXNwYWNlUmVxdWVzdBoeLmF0ZWFwaS5DcmVhdGVBdGVzcGFjZVJlc3BvbnNlEkYKC0dldEF0ZXNwYWNlEhouYXRlYXBpLkdldEF0ZXNwYWNlUmVxdWVzdBobLmF0ZWFwaS5HZXRBdGVzcGFjZVJlc3BvbnNlEkwKDUxpc3RBdGVzcGFjZXMSHC5hdGVhcGkuTGlzdEF0ZXNwYWNlc1JlcXVlc3QaHS5hdGVhcGkuTGlzdEF0ZXNwYWNlc1Jlc3BvbnNlEk8KDkRlbGV0ZUF0ZXNwYWNlEh0uYXRlYXBpLkRlbGV0ZUF0ZXNwYWNlUmVxdWVzdBoeLmF0ZWFwaS5EZWxldGVBdGVzcGFjZVJlc3BvbnNlEkMKCkRlYnVnQ2xlYXISGS5hdGVhcGkuRGVidWdDbGVhclJlcXVlc3QaGi5hdGVhcGkuRGVidWdDbGVhclJlc3BvbnNlYgZwcm90bzM",
+  );
 
 /**
  * @generated from message ateapi.ActorRef
@@ -35,7 +38,8 @@ export type ActorRef = Message<"ateapi.ActorRef"> & {
  * Describes the message ateapi.ActorRef.
  * Use `create(ActorRefSchema)` to create a new message.
  */
-export const ActorRefSchema: GenMessage<ActorRef> = /*@__PURE__*/
+export const ActorRefSchema: GenMessage<ActorRef> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 0);
 
 /**
@@ -52,7 +56,8 @@ export type Atespace = Message<"ateapi.Atespace"> & {
  * Describes the message ateapi.Atespace.
  * Use `create(AtespaceSchema)` to create a new message.
  */
-export const AtespaceSchema: GenMessage<Atespace> = /*@__PURE__*/
+export const AtespaceSchema: GenMessage<Atespace> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 1);
 
 /**
@@ -69,7 +74,8 @@ export type Selector = Message<"ateapi.Selector"> & {
  * Describes the message ateapi.Selector.
  * Use `create(SelectorSchema)` to create a new message.
  */
-export const SelectorSchema: GenMessage<Selector> = /*@__PURE__*/
+export const SelectorSchema: GenMessage<Selector> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 2);
 
 /**
@@ -86,7 +92,8 @@ export type ExternalSnapshotInfo = Message<"ateapi.ExternalSnapshotInfo"> & {
  * Describes the message ateapi.ExternalSnapshotInfo.
  * Use `create(ExternalSnapshotInfoSchema)` to create a new message.
  */
-export const ExternalSnapshotInfoSchema: GenMessage<ExternalSnapshotInfo> = /*@__PURE__*/
+export const ExternalSnapshotInfoSchema: GenMessage<ExternalSnapshotInfo> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 3);
 
 /**
@@ -108,7 +115,8 @@ export type LocalSnapshotInfo = Message<"ateapi.LocalSnapshotInfo"> & {
  * Describes the message ateapi.LocalSnapshotInfo.
  * Use `create(LocalSnapshotInfoSchema)` to create a new message.
  */
-export const LocalSnapshotInfoSchema: GenMessage<LocalSnapshotInfo> = /*@__PURE__*/
+export const LocalSnapshotInfoSchema: GenMessage<LocalSnapshotInfo> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 4);
 
 /**
@@ -123,26 +131,30 @@ export type SnapshotInfo = Message<"ateapi.SnapshotInfo"> & {
   /**
    * @generated from oneof ateapi.SnapshotInfo.data
    */
-  data: {
-    /**
-     * @generated from field: ateapi.ExternalSnapshotInfo external = 2;
-     */
-    value: ExternalSnapshotInfo;
-    case: "external";
-  } | {
-    /**
-     * @generated from field: ateapi.LocalSnapshotInfo local = 3;
-     */
-    value: LocalSnapshotInfo;
-    case: "local";
-  } | { case: undefined; value?: undefined };
+  data:
+    | {
+        /**
+         * @generated from field: ateapi.ExternalSnapshotInfo external = 2;
+         */
+        value: ExternalSnapshotInfo;
+        case: "external";
+      }
+    | {
+        /**
+         * @generated from field: ateapi.LocalSnapshotInfo local = 3;
+         */
+        value: LocalSnapshotInfo;
+        case: "local";
+      }
+    | { case: undefined; value?: undefined };
 };
 
 /**
  * Describes the message ateapi.SnapshotInfo.
  * Use `create(SnapshotInfoSchema)` to create a new message.
  */
-export const SnapshotInfoSchema: GenMessage<SnapshotInfo> = /*@__PURE__*/
+export const SnapshotInfoSchema: GenMessage<SnapshotInfo> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 5);
 
 /**
@@ -226,8 +238,7 @@ export type Actor = Message<"ateapi.Actor"> & {
  * Describes the message ateapi.Actor.
  * Use `create(ActorSchema)` to create a new message.
  */
-export const ActorSchema: GenMessage<Actor> = /*@__PURE__*/
-  messageDesc(file_ateapi_control, 6);
+export const ActorSchema: GenMessage<Actor> = /*@__PURE__*/ messageDesc(file_ateapi_control, 6);
 
 /**
  * @generated from enum ateapi.Actor.Status
@@ -272,7 +283,8 @@ export enum Actor_Status {
 /**
  * Describes the enum ateapi.Actor.Status.
  */
-export const Actor_StatusSchema: GenEnum<Actor_Status> = /*@__PURE__*/
+export const Actor_StatusSchema: GenEnum<Actor_Status> =
+  /*@__PURE__*/
   enumDesc(file_ateapi_control, 6, 0);
 
 /**
@@ -339,8 +351,7 @@ export type Worker = Message<"ateapi.Worker"> & {
  * Describes the message ateapi.Worker.
  * Use `create(WorkerSchema)` to create a new message.
  */
-export const WorkerSchema: GenMessage<Worker> = /*@__PURE__*/
-  messageDesc(file_ateapi_control, 7);
+export const WorkerSchema: GenMessage<Worker> = /*@__PURE__*/ messageDesc(file_ateapi_control, 7);
 
 /**
  * @generated from message ateapi.GetActorRequest
@@ -356,7 +367,8 @@ export type GetActorRequest = Message<"ateapi.GetActorRequest"> & {
  * Describes the message ateapi.GetActorRequest.
  * Use `create(GetActorRequestSchema)` to create a new message.
  */
-export const GetActorRequestSchema: GenMessage<GetActorRequest> = /*@__PURE__*/
+export const GetActorRequestSchema: GenMessage<GetActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 8);
 
 /**
@@ -373,7 +385,8 @@ export type GetActorResponse = Message<"ateapi.GetActorResponse"> & {
  * Describes the message ateapi.GetActorResponse.
  * Use `create(GetActorResponseSchema)` to create a new message.
  */
-export const GetActorResponseSchema: GenMessage<GetActorResponse> = /*@__PURE__*/
+export const GetActorResponseSchema: GenMessage<GetActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 9);
 
 /**
@@ -405,7 +418,8 @@ export type CreateActorRequest = Message<"ateapi.CreateActorRequest"> & {
  * Describes the message ateapi.CreateActorRequest.
  * Use `create(CreateActorRequestSchema)` to create a new message.
  */
-export const CreateActorRequestSchema: GenMessage<CreateActorRequest> = /*@__PURE__*/
+export const CreateActorRequestSchema: GenMessage<CreateActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 10);
 
 /**
@@ -422,7 +436,8 @@ export type CreateActorResponse = Message<"ateapi.CreateActorResponse"> & {
  * Describes the message ateapi.CreateActorResponse.
  * Use `create(CreateActorResponseSchema)` to create a new message.
  */
-export const CreateActorResponseSchema: GenMessage<CreateActorResponse> = /*@__PURE__*/
+export const CreateActorResponseSchema: GenMessage<CreateActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 11);
 
 /**
@@ -444,7 +459,8 @@ export type UpdateActorRequest = Message<"ateapi.UpdateActorRequest"> & {
  * Describes the message ateapi.UpdateActorRequest.
  * Use `create(UpdateActorRequestSchema)` to create a new message.
  */
-export const UpdateActorRequestSchema: GenMessage<UpdateActorRequest> = /*@__PURE__*/
+export const UpdateActorRequestSchema: GenMessage<UpdateActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 12);
 
 /**
@@ -461,7 +477,8 @@ export type UpdateActorResponse = Message<"ateapi.UpdateActorResponse"> & {
  * Describes the message ateapi.UpdateActorResponse.
  * Use `create(UpdateActorResponseSchema)` to create a new message.
  */
-export const UpdateActorResponseSchema: GenMessage<UpdateActorResponse> = /*@__PURE__*/
+export const UpdateActorResponseSchema: GenMessage<UpdateActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 13);
 
 /**
@@ -478,7 +495,8 @@ export type SuspendActorRequest = Message<"ateapi.SuspendActorRequest"> & {
  * Describes the message ateapi.SuspendActorRequest.
  * Use `create(SuspendActorRequestSchema)` to create a new message.
  */
-export const SuspendActorRequestSchema: GenMessage<SuspendActorRequest> = /*@__PURE__*/
+export const SuspendActorRequestSchema: GenMessage<SuspendActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 14);
 
 /**
@@ -495,7 +513,8 @@ export type SuspendActorResponse = Message<"ateapi.SuspendActorResponse"> & {
  * Describes the message ateapi.SuspendActorResponse.
  * Use `create(SuspendActorResponseSchema)` to create a new message.
  */
-export const SuspendActorResponseSchema: GenMessage<SuspendActorResponse> = /*@__PURE__*/
+export const SuspendActorResponseSchema: GenMessage<SuspendActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 15);
 
 /**
@@ -512,7 +531,8 @@ export type PauseActorRequest = Message<"ateapi.PauseActorRequest"> & {
  * Describes the message ateapi.PauseActorRequest.
  * Use `create(PauseActorRequestSchema)` to create a new message.
  */
-export const PauseActorRequestSchema: GenMessage<PauseActorRequest> = /*@__PURE__*/
+export const PauseActorRequestSchema: GenMessage<PauseActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 16);
 
 /**
@@ -529,7 +549,8 @@ export type PauseActorResponse = Message<"ateapi.PauseActorResponse"> & {
  * Describes the message ateapi.PauseActorResponse.
  * Use `create(PauseActorResponseSchema)` to create a new message.
  */
-export const PauseActorResponseSchema: GenMessage<PauseActorResponse> = /*@__PURE__*/
+export const PauseActorResponseSchema: GenMessage<PauseActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 17);
 
 /**
@@ -553,7 +574,8 @@ export type ResumeActorRequest = Message<"ateapi.ResumeActorRequest"> & {
  * Describes the message ateapi.ResumeActorRequest.
  * Use `create(ResumeActorRequestSchema)` to create a new message.
  */
-export const ResumeActorRequestSchema: GenMessage<ResumeActorRequest> = /*@__PURE__*/
+export const ResumeActorRequestSchema: GenMessage<ResumeActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 18);
 
 /**
@@ -570,7 +592,8 @@ export type ResumeActorResponse = Message<"ateapi.ResumeActorResponse"> & {
  * Describes the message ateapi.ResumeActorResponse.
  * Use `create(ResumeActorResponseSchema)` to create a new message.
  */
-export const ResumeActorResponseSchema: GenMessage<ResumeActorResponse> = /*@__PURE__*/
+export const ResumeActorResponseSchema: GenMessage<ResumeActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 19);
 
 /**
@@ -587,33 +610,34 @@ export type DeleteActorRequest = Message<"ateapi.DeleteActorRequest"> & {
  * Describes the message ateapi.DeleteActorRequest.
  * Use `create(DeleteActorRequestSchema)` to create a new message.
  */
-export const DeleteActorRequestSchema: GenMessage<DeleteActorRequest> = /*@__PURE__*/
+export const DeleteActorRequestSchema: GenMessage<DeleteActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 20);
 
 /**
  * @generated from message ateapi.DeleteActorResponse
  */
-export type DeleteActorResponse = Message<"ateapi.DeleteActorResponse"> & {
-};
+export type DeleteActorResponse = Message<"ateapi.DeleteActorResponse"> & {};
 
 /**
  * Describes the message ateapi.DeleteActorResponse.
  * Use `create(DeleteActorResponseSchema)` to create a new message.
  */
-export const DeleteActorResponseSchema: GenMessage<DeleteActorResponse> = /*@__PURE__*/
+export const DeleteActorResponseSchema: GenMessage<DeleteActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 21);
 
 /**
  * @generated from message ateapi.ListWorkersRequest
  */
-export type ListWorkersRequest = Message<"ateapi.ListWorkersRequest"> & {
-};
+export type ListWorkersRequest = Message<"ateapi.ListWorkersRequest"> & {};
 
 /**
  * Describes the message ateapi.ListWorkersRequest.
  * Use `create(ListWorkersRequestSchema)` to create a new message.
  */
-export const ListWorkersRequestSchema: GenMessage<ListWorkersRequest> = /*@__PURE__*/
+export const ListWorkersRequestSchema: GenMessage<ListWorkersRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 22);
 
 /**
@@ -630,7 +654,8 @@ export type ListWorkersResponse = Message<"ateapi.ListWorkersResponse"> & {
  * Describes the message ateapi.ListWorkersResponse.
  * Use `create(ListWorkersResponseSchema)` to create a new message.
  */
-export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__PURE__*/
+export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 23);
 
 /**
@@ -661,7 +686,8 @@ export type ListActorsRequest = Message<"ateapi.ListActorsRequest"> & {
  * Describes the message ateapi.ListActorsRequest.
  * Use `create(ListActorsRequestSchema)` to create a new message.
  */
-export const ListActorsRequestSchema: GenMessage<ListActorsRequest> = /*@__PURE__*/
+export const ListActorsRequestSchema: GenMessage<ListActorsRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 24);
 
 /**
@@ -683,7 +709,8 @@ export type ListActorsResponse = Message<"ateapi.ListActorsResponse"> & {
  * Describes the message ateapi.ListActorsResponse.
  * Use `create(ListActorsResponseSchema)` to create a new message.
  */
-export const ListActorsResponseSchema: GenMessage<ListActorsResponse> = /*@__PURE__*/
+export const ListActorsResponseSchema: GenMessage<ListActorsResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 25);
 
 /**
@@ -700,7 +727,8 @@ export type CreateAtespaceRequest = Message<"ateapi.CreateAtespaceRequest"> & {
  * Describes the message ateapi.CreateAtespaceRequest.
  * Use `create(CreateAtespaceRequestSchema)` to create a new message.
  */
-export const CreateAtespaceRequestSchema: GenMessage<CreateAtespaceRequest> = /*@__PURE__*/
+export const CreateAtespaceRequestSchema: GenMessage<CreateAtespaceRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 26);
 
 /**
@@ -717,7 +745,8 @@ export type CreateAtespaceResponse = Message<"ateapi.CreateAtespaceResponse"> & 
  * Describes the message ateapi.CreateAtespaceResponse.
  * Use `create(CreateAtespaceResponseSchema)` to create a new message.
  */
-export const CreateAtespaceResponseSchema: GenMessage<CreateAtespaceResponse> = /*@__PURE__*/
+export const CreateAtespaceResponseSchema: GenMessage<CreateAtespaceResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 27);
 
 /**
@@ -734,7 +763,8 @@ export type GetAtespaceRequest = Message<"ateapi.GetAtespaceRequest"> & {
  * Describes the message ateapi.GetAtespaceRequest.
  * Use `create(GetAtespaceRequestSchema)` to create a new message.
  */
-export const GetAtespaceRequestSchema: GenMessage<GetAtespaceRequest> = /*@__PURE__*/
+export const GetAtespaceRequestSchema: GenMessage<GetAtespaceRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 28);
 
 /**
@@ -751,20 +781,21 @@ export type GetAtespaceResponse = Message<"ateapi.GetAtespaceResponse"> & {
  * Describes the message ateapi.GetAtespaceResponse.
  * Use `create(GetAtespaceResponseSchema)` to create a new message.
  */
-export const GetAtespaceResponseSchema: GenMessage<GetAtespaceResponse> = /*@__PURE__*/
+export const GetAtespaceResponseSchema: GenMessage<GetAtespaceResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 29);
 
 /**
  * @generated from message ateapi.ListAtespacesRequest
  */
-export type ListAtespacesRequest = Message<"ateapi.ListAtespacesRequest"> & {
-};
+export type ListAtespacesRequest = Message<"ateapi.ListAtespacesRequest"> & {};
 
 /**
  * Describes the message ateapi.ListAtespacesRequest.
  * Use `create(ListAtespacesRequestSchema)` to create a new message.
  */
-export const ListAtespacesRequestSchema: GenMessage<ListAtespacesRequest> = /*@__PURE__*/
+export const ListAtespacesRequestSchema: GenMessage<ListAtespacesRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 30);
 
 /**
@@ -781,7 +812,8 @@ export type ListAtespacesResponse = Message<"ateapi.ListAtespacesResponse"> & {
  * Describes the message ateapi.ListAtespacesResponse.
  * Use `create(ListAtespacesResponseSchema)` to create a new message.
  */
-export const ListAtespacesResponseSchema: GenMessage<ListAtespacesResponse> = /*@__PURE__*/
+export const ListAtespacesResponseSchema: GenMessage<ListAtespacesResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 31);
 
 /**
@@ -800,46 +832,47 @@ export type DeleteAtespaceRequest = Message<"ateapi.DeleteAtespaceRequest"> & {
  * Describes the message ateapi.DeleteAtespaceRequest.
  * Use `create(DeleteAtespaceRequestSchema)` to create a new message.
  */
-export const DeleteAtespaceRequestSchema: GenMessage<DeleteAtespaceRequest> = /*@__PURE__*/
+export const DeleteAtespaceRequestSchema: GenMessage<DeleteAtespaceRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 32);
 
 /**
  * @generated from message ateapi.DeleteAtespaceResponse
  */
-export type DeleteAtespaceResponse = Message<"ateapi.DeleteAtespaceResponse"> & {
-};
+export type DeleteAtespaceResponse = Message<"ateapi.DeleteAtespaceResponse"> & {};
 
 /**
  * Describes the message ateapi.DeleteAtespaceResponse.
  * Use `create(DeleteAtespaceResponseSchema)` to create a new message.
  */
-export const DeleteAtespaceResponseSchema: GenMessage<DeleteAtespaceResponse> = /*@__PURE__*/
+export const DeleteAtespaceResponseSchema: GenMessage<DeleteAtespaceResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 33);
 
 /**
  * @generated from message ateapi.DebugClearRequest
  */
-export type DebugClearRequest = Message<"ateapi.DebugClearRequest"> & {
-};
+export type DebugClearRequest = Message<"ateapi.DebugClearRequest"> & {};
 
 /**
  * Describes the message ateapi.DebugClearRequest.
  * Use `create(DebugClearRequestSchema)` to create a new message.
  */
-export const DebugClearRequestSchema: GenMessage<DebugClearRequest> = /*@__PURE__*/
+export const DebugClearRequestSchema: GenMessage<DebugClearRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 34);
 
 /**
  * @generated from message ateapi.DebugClearResponse
  */
-export type DebugClearResponse = Message<"ateapi.DebugClearResponse"> & {
-};
+export type DebugClearResponse = Message<"ateapi.DebugClearResponse"> & {};
 
 /**
  * Describes the message ateapi.DebugClearResponse.
  * Use `create(DebugClearResponseSchema)` to create a new message.
  */
-export const DebugClearResponseSchema: GenMessage<DebugClearResponse> = /*@__PURE__*/
+export const DebugClearResponseSchema: GenMessage<DebugClearResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 35);
 
 /**
@@ -865,7 +898,8 @@ export enum SnapshotType {
 /**
  * Describes the enum ateapi.SnapshotType.
  */
-export const SnapshotTypeSchema: GenEnum<SnapshotType> = /*@__PURE__*/
+export const SnapshotTypeSchema: GenEnum<SnapshotType> =
+  /*@__PURE__*/
   enumDesc(file_ateapi_control, 0);
 
 /**
@@ -879,7 +913,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof GetActorRequestSchema;
     output: typeof GetActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.CreateActor
    */
@@ -887,7 +921,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof CreateActorRequestSchema;
     output: typeof CreateActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.UpdateActor
    */
@@ -895,7 +929,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof UpdateActorRequestSchema;
     output: typeof UpdateActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.SuspendActor
    */
@@ -903,7 +937,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof SuspendActorRequestSchema;
     output: typeof SuspendActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.PauseActor
    */
@@ -911,7 +945,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof PauseActorRequestSchema;
     output: typeof PauseActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.ResumeActor
    */
@@ -919,7 +953,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof ResumeActorRequestSchema;
     output: typeof ResumeActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.DeleteActor
    */
@@ -927,7 +961,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof DeleteActorRequestSchema;
     output: typeof DeleteActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.ListWorkers
    */
@@ -935,7 +969,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof ListWorkersRequestSchema;
     output: typeof ListWorkersResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.ListActors
    */
@@ -943,7 +977,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof ListActorsRequestSchema;
     output: typeof ListActorsResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.CreateAtespace
    */
@@ -951,7 +985,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof CreateAtespaceRequestSchema;
     output: typeof CreateAtespaceResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.GetAtespace
    */
@@ -959,7 +993,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof GetAtespaceRequestSchema;
     output: typeof GetAtespaceResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.ListAtespaces
    */
@@ -967,7 +1001,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof ListAtespacesRequestSchema;
     output: typeof ListAtespacesResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.DeleteAtespace
    */
@@ -975,7 +1009,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof DeleteAtespaceRequestSchema;
     output: typeof DeleteAtespaceResponseSchema;
-  },
+  };
   /**
    * Wipes all records; refused unless the server was started with its debug flag.
    *
@@ -985,7 +1019,5 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof DebugClearRequestSchema;
     output: typeof DebugClearResponseSchema;
-  },
-}> = /*@__PURE__*/
-  serviceDesc(file_ateapi_control, 0);
-
+  };
+}> = /*@__PURE__*/ serviceDesc(file_ateapi_control, 0);
