@@ -95,8 +95,8 @@ export class Router {
       return;
     }
     const where = resolveActor(req.headers.host, req.url, this.domain);
-    if (!where.ok) return this.fail(res, where.status, where.reason, "bad_address");
-    void this.forward(where.target, req, res);
+    if (where.ok) void this.forward(where.target, req, res);
+    else this.fail(res, where.status, where.reason, "bad_address");
   };
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
