@@ -75,6 +75,15 @@ function contract(name: string, open: () => Promise<RecordStore>, close: () => P
       await assert.rejects(records.getActor("team", "a1"), code(Code.NotFound));
     });
 
+    it("creates many actors in one atespace concurrently", async () => {
+      await store.clear();
+      await records.createAtespace("busy");
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) => records.createActor(newActor("busy", `c${i}`))),
+      );
+      assert.equal((await records.listActors({ atespace: "busy" })).actors.length, 20);
+    });
+
     it("deletes an atespace only when it is empty", async () => {
       await store.clear();
       await records.createAtespace("full");

@@ -83,31 +83,43 @@ export class Records {
   async createActor(actor: Omit<Actor, "version">): Promise<Actor> {
     checkLabel("actor_ref.atespace", actor.atespace);
     checkLabel("actor_ref.name", actor.actorId);
-    const space = await this.getAtespace(actor.atespace).catch(() => undefined);
-    if (!space)
-      throw new AteError(
-        Code.FailedPrecondition,
-        `atespace ${actor.atespace} does not exist: create it first`,
-      );
-    const writes: RecordWrite[] = [
-      {
-        kind: "actor",
-        key: actorKey(actor.atespace, actor.actorId),
-        expectVersion: 0,
-        value: { ...actor },
-      },
-      // The atespace must still be there when the actor lands (a concurrent delete loses).
-      {
-        kind: "atespace",
-        key: actor.atespace,
-        expectVersion: space.version,
-        value: { name: space.name, createdAt: space.createdAt },
-      },
-    ];
-    const [version] = await this.store.commit(writes).catch((err) => {
-      throw rename(err, `actor ${actor.atespace}/${actor.actorId} already exists`);
-    });
-    return { ...actor, version: version as number };
+    // The atespace's version is bumped with each create, so a concurrent delete of the
+    // atespace loses; concurrent creates in one atespace retry on that bump.
+    for (let attempt = 0; ; attempt++) {
+      const space = await this.getAtespace(actor.atespace).catch(() => undefined);
+      if (!space)
+        throw new AteError(
+          Code.FailedPrecondition,
+          `atespace ${actor.atespace} does not exist: create it first`,
+        );
+      const writes: RecordWrite[] = [
+        {
+          kind: "actor",
+          key: actorKey(actor.atespace, actor.actorId),
+          expectVersion: 0,
+          value: { ...actor },
+        },
+        {
+          kind: "atespace",
+          key: actor.atespace,
+          expectVersion: space.version,
+          value: { name: space.name, createdAt: space.createdAt },
+        },
+      ];
+      try {
+        const [version] = await this.store.commit(writes);
+        return { ...actor, version: version as number };
+      } catch (err) {
+        const e = AteError.from(err);
+        if (
+          e.code === Code.Aborted &&
+          e.message.startsWith(`atespace ${actor.atespace} `) &&
+          attempt < 50
+        )
+          continue;
+        throw rename(err, `actor ${actor.atespace}/${actor.actorId} already exists`);
+      }
+    }
   }
 
   /** Compare-and-set on actor.version; returns the stored actor with its new version. */

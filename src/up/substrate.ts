@@ -9,14 +9,20 @@ import type { Logger } from "../log/index.ts";
 import { NodeAgent } from "../node/index.ts";
 import { openRecordStore, Records } from "../records/index.ts";
 import { openResourceStore, type ResourceStore } from "../resources/index.ts";
+import { EmbeddedBackend, Router } from "../router/index.ts";
 import { GvisorDriver } from "../sandbox/index.ts";
 import { type RunningApiServer, startApiServer } from "../server/index.ts";
+import { listen } from "./listen.ts";
 
 export interface SubstrateOptions {
   /** Everything on disk: resources, records, node state, local snapshots. */
   stateDir: string;
   /** host:port of the API. Default 127.0.0.1:7443. */
   apiAddr?: string;
+  /** host:port of the router (HTTP to actors by name). Default 127.0.0.1:7480. */
+  routerAddr?: string;
+  /** Idle time before an actor is suspended, unless its template says otherwise; 0 = never. Default 5 min. */
+  idleTimeoutMs?: number;
   /** Records backend URL; default SQLite in the state dir (`redis://…` for Redis/Valkey). */
   records?: string;
   /** This node's name in Worker records. Default the host name. */
@@ -30,6 +36,7 @@ export interface SubstrateOptions {
 
 export interface RunningSubstrate {
   apiUrl: string;
+  routerUrl: string;
   controlPlane: ControlPlane;
   agent: NodeAgent;
   resources: ResourceStore;
@@ -112,7 +119,13 @@ export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstr
     }
   })();
 
+  const router = new Router({
+    backend: new EmbeddedBackend(controlPlane, resources),
+    logger: log,
+    ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
+  });
   let server: RunningApiServer;
+  let routerServer: Awaited<ReturnType<typeof listen>>;
   try {
     server = await startApiServer({
       ...parseAddr(o.apiAddr ?? "127.0.0.1:7443"),
@@ -120,19 +133,29 @@ export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstr
       resources,
       logger: log,
     });
+    routerServer = await listen(
+      parseAddr(o.routerAddr ?? "127.0.0.1:7480"),
+      router.handle,
+      router.handleUpgrade,
+    );
   } catch (err) {
     ac.abort();
     await loop;
     throw err;
   }
+  router.start();
+  log.info("router listening", { url: routerServer.url });
   return {
     apiUrl: server.url,
+    routerUrl: routerServer.url,
     controlPlane,
     agent,
     resources,
     async stop() {
       ac.abort();
       await loop;
+      router.stop();
+      await routerServer.close();
       await server.close();
       await resources.close();
       await records.store.close();

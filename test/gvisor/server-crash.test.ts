@@ -30,12 +30,21 @@ describe("ate up survives SIGKILL during a suspend", { timeout: 600_000 }, () =>
   let registry: RunningRegistry;
   let server: ChildProcess | undefined;
   let url = "";
+  let routerPort = 0;
   let log = "";
 
   async function start(): Promise<void> {
     server = spawn(
       join(root, "bin", "ate"),
-      ["up", "--state-dir", join(dir, "state"), "--api-addr", url.replace("http://", "")],
+      [
+        "up",
+        "--state-dir",
+        join(dir, "state"),
+        "--api-addr",
+        url.replace("http://", ""),
+        "--router-addr",
+        `127.0.0.1:${routerPort}`,
+      ],
       {
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, ATE_LOG: "info" },
@@ -71,6 +80,7 @@ describe("ate up survives SIGKILL during a suspend", { timeout: 600_000 }, () =>
   before(async () => {
     registry = await startRegistry();
     url = `http://127.0.0.1:${await freePort()}`;
+    routerPort = await freePort();
   });
 
   after(async () => {
