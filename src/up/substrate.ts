@@ -10,6 +10,7 @@ import { NodeAgent } from "../node/index.ts";
 import { openRecordStore, Records } from "../records/index.ts";
 import { openResourceStore, type ResourceStore } from "../resources/index.ts";
 import { EmbeddedBackend, Router } from "../router/index.ts";
+import type { NetworkOptions } from "../sandbox/gvisor/index.ts";
 import { GvisorDriver } from "../sandbox/index.ts";
 import { type RunningApiServer, startApiServer } from "../server/index.ts";
 import { listen } from "./listen.ts";
@@ -29,6 +30,8 @@ export interface SubstrateOptions {
   nodeName?: string;
   /** Allow DebugClear. */
   debug?: boolean;
+  /** Worker network names and addresses; distinct for each substrate on one machine. */
+  network?: NetworkOptions;
   /** How often controllers and the reconciler run besides reacting to changes. Default 10 s. */
   resyncMs?: number;
   logger: Logger;
@@ -58,7 +61,9 @@ export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstr
   const nodeDir = join(o.stateDir, "node");
   const agent = new NodeAgent({
     stateDir: nodeDir,
-    drivers: [new GvisorDriver({ stateDir: nodeDir })],
+    drivers: [
+      new GvisorDriver({ stateDir: nodeDir, ...(o.network ? { network: o.network } : {}) }),
+    ],
     logger: log,
   });
   const recovered = await agent.recover();

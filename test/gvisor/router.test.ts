@@ -57,6 +57,7 @@ describe("router with gvisor workers", { timeout: 900_000 }, () => {
       apiAddr: "127.0.0.1:0",
       routerAddr: "127.0.0.1:0",
       nodeName: "node-1",
+      network: { prefix: "ater", subnetBase: 100 },
       idleTimeoutMs: 0,
       resyncMs: 1000,
       logger: silentLogger,

@@ -44,6 +44,8 @@ describe("ate up survives SIGKILL during a suspend", { timeout: 600_000 }, () =>
         url.replace("http://", ""),
         "--router-addr",
         `127.0.0.1:${routerPort}`,
+        "--net-prefix",
+        "atek",
       ],
       {
         stdio: ["ignore", "pipe", "pipe"],
@@ -91,7 +93,7 @@ describe("ate up survives SIGKILL during a suspend", { timeout: 600_000 }, () =>
     const node = join(dir, "state", "node");
     const agent = new NodeAgent({
       stateDir: node,
-      drivers: [new GvisorDriver({ stateDir: node })],
+      drivers: [new GvisorDriver({ stateDir: node, network: { prefix: "atek" } })],
     });
     for (const w of await agent.recover().catch(() => []))
       await agent.deleteWorker(w.name).catch(() => {});

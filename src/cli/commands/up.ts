@@ -11,6 +11,7 @@ interface UpOptions {
   idleTimeout: string;
   records?: string;
   debug?: boolean;
+  netPrefix: string;
 }
 
 export function registerUp(program: Command, ctx: CliContext): void {
@@ -40,6 +41,11 @@ export function registerUp(program: Command, ctx: CliContext): void {
       "records store: sqlite (default, in the state dir) or redis://host:port",
     )
     .option("--debug", "allow DebugClear (wipes all records)")
+    .option(
+      "--net-prefix <prefix>",
+      "prefix of the worker network namespaces (distinct for each ate up on one machine)",
+      "ate",
+    )
     .action(async (opts: UpOptions) => {
       const home = (program.opts() as { home?: string }).home ?? ateHome();
       const stateDir = opts.stateDir ?? home;
@@ -50,6 +56,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
         idleTimeoutMs: Number(opts.idleTimeout) * 1000,
         ...(opts.records ? { records: opts.records } : {}),
         ...(opts.debug ? { debug: true } : {}),
+        network: { prefix: opts.netPrefix },
         logger: jsonLogger(),
       });
       ctx.io.out(

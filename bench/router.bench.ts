@@ -1,0 +1,184 @@
+// The router, measured in one run: resume-on-request (a request to a suspended actor, to its
+// first byte) against raw `runsc restore` of the same snapshot, and routed against direct
+// requests to a running actor. Ratios use medians; p95s are printed too.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../src/api/v1alpha1/index.ts";
+import { silentLogger } from "../src/log/index.ts";
+import { WorkerNetworks } from "../src/sandbox/gvisor/index.ts";
+import { withoutNetSysctls } from "../src/sandbox/gvisor/runsc.ts";
+import { startSubstrate } from "../src/up/index.ts";
+import { pushCounterImage } from "../test/support/counter-image.ts";
+import { startRegistry } from "../test/support/registry.ts";
+
+const rounds = Number(process.env.ROUNDS ?? 7);
+const dir = mkdtempSync(join(tmpdir(), "ate-router-bench-"));
+const state = join(dir, "state");
+const network = { prefix: "atebr", subnetBase: 150 };
+const registry = await startRegistry();
+const ate = await startSubstrate({
+  stateDir: state,
+  apiAddr: "127.0.0.1:0",
+  routerAddr: "127.0.0.1:0",
+  nodeName: "n1",
+  network,
+  idleTimeoutMs: 0,
+  logger: silentLogger,
+});
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] as number;
+const router = new URL(ate.routerUrl);
+
+/** Milliseconds to the first byte of a GET. */
+function timeGet(host: string, port: number, path: string, hostHeader?: string): Promise<number> {
+  const t = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host, port, path, agent: false, headers: hostHeader ? { host: hostHeader } : {} },
+      (res) => {
+        res.once("data", () => resolve(performance.now() - t));
+        res.resume();
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+try {
+  const image = await pushCounterImage(registry.host);
+  const sha = createHash("sha256").update(readFileSync("/usr/bin/runsc")).digest("hex");
+  await ate.resources.create(SandboxConfigType, {
+    apiVersion: "ate.dev/v1alpha1",
+    kind: "SandboxConfig",
+    metadata: { name: "gvisor" },
+    spec: {
+      default: true,
+      assets: { amd64: { runsc: { url: "file:///usr/bin/runsc", sha256: sha } } },
+    },
+  });
+  await ate.resources.create(WorkerPoolType, {
+    apiVersion: "ate.dev/v1alpha1",
+    kind: "WorkerPool",
+    metadata: { name: "pool", namespace: "default" },
+    spec: { replicas: 1, ateomImage: "local" },
+  });
+  await ate.resources.create(ActorTemplateType, {
+    apiVersion: "ate.dev/v1alpha1",
+    kind: "ActorTemplate",
+    metadata: { name: "counter", namespace: "default" },
+    spec: {
+      pauseImage: image,
+      containers: [
+        {
+          name: "counter",
+          image,
+          readyz: { httpGet: { port: 8080 } },
+          volumeMounts: [{ name: "data", mountPath: "/data" }],
+        },
+      ],
+      volumes: [{ name: "data", durableDir: {} }],
+      snapshotsConfig: { location: `file://${join(dir, "snapshots")}` },
+    },
+  });
+  while (
+    (
+      (await ate.resources.get(ActorTemplateType, "default", "counter")).status as
+        | { phase?: string }
+        | undefined
+    )?.phase !== "Ready"
+  ) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const cp = ate.controlPlane;
+  await cp.createAtespace("bench");
+  const ref = { atespace: "bench", name: "a" };
+  await cp.createActor(ref, "default", "counter");
+  const host = "a.bench.actors.resources.substrate.ate.dev";
+
+  const resumeOnRequest: number[] = [];
+  const rawRestore: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    resumeOnRequest.push(await timeGet(router.hostname, Number(router.port), "/count", host));
+    const suspended = await cp.suspendActor(ref);
+    // Raw runsc restore of that same snapshot, into the worker's fresh namespace and bundle.
+    const [worker] = (await cp.listWorkers()).map((w) => w.name);
+    const snapshot = fileURLToPath(suspended.latestSnapshot?.uri ?? "");
+    const workerDir = join(state, "node", "workers", worker as string);
+    mkdirSync(join(workerDir, "identity"), { recursive: true });
+    writeFileSync(join(workerDir, "identity", "actor-id"), "a");
+    mkdirSync(join(workerDir, "volumes", "data"), { recursive: true });
+    const img = join(dir, `img-${i}`);
+    cpSync(join(snapshot, "checkpoint"), img, { recursive: true });
+    const root = join(state, "node", "runsc");
+    const address = (await ate.agent.listWorkers())[0]?.address as string;
+    const t = performance.now();
+    execFileSync(
+      "unshare",
+      [
+        "--mount",
+        "--propagation",
+        "private",
+        "/bin/sh",
+        "-c",
+        withoutNetSysctls,
+        "sh",
+        "/usr/bin/runsc",
+        `--root=${root}`,
+        "--network=sandbox",
+        "--overlay2=root:memory",
+        "--net-disconnect-ok",
+        "restore",
+        "--image-path",
+        img,
+        "--bundle",
+        join(state, "node", "bundles", worker as string),
+        "--detach",
+        "raw",
+      ],
+      { stdio: "ignore" },
+    );
+    for (;;) {
+      try {
+        await timeGet(address, 8080, "/peek");
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    rawRestore.push(performance.now() - t);
+    execFileSync("/usr/bin/runsc", [`--root=${root}`, "delete", "--force", "raw"]);
+    rmSync(workerDir, { recursive: true, force: true });
+    await new WorkerNetworks(network).resetSandbox(0);
+  }
+
+  await timeGet(router.hostname, Number(router.port), "/count", host);
+  const actor = await cp.getActor(ref);
+  const routed: number[] = [];
+  const direct: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    routed.push(await timeGet(router.hostname, Number(router.port), "/peek", host));
+    direct.push(await timeGet(actor.worker?.address as string, 8080, "/peek"));
+  }
+  const show = (label: string, ours: number[], theirs: number[], unit = "ms") =>
+    console.log(
+      `${label.padEnd(32)} p50 ${pct(ours, 0.5).toFixed(2)} / ${pct(theirs, 0.5).toFixed(2)} ${unit}   p95 ${pct(ours, 0.95).toFixed(2)} / ${pct(theirs, 0.95).toFixed(2)} ${unit}   ratio p50 ${(pct(ours, 0.5) / pct(theirs, 0.5)).toFixed(2)}`,
+    );
+  console.log(`router, ${rounds} resume rounds and 300 routed requests, counter actor`);
+  show("resume on request / raw restore", resumeOnRequest, rawRestore);
+  show("routed / direct (running)", routed, direct);
+  console.log(
+    `routing overhead p50 ${(pct(routed, 0.5) - pct(direct, 0.5)).toFixed(2)} ms (target ≤ 1 ms)`,
+  );
+} finally {
+  await ate.stop();
+  for (const w of await ate.agent.listWorkers().catch(() => []))
+    await ate.agent.deleteWorker(w.name).catch(() => {});
+  await registry.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
