@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -184,6 +185,96 @@ describe("router with gvisor workers", { timeout: 900_000 }, () => {
       const peek = JSON.parse((await get(a, "/peek")).body) as { file: number };
       assert.equal(peek.file, 20, `${a} counted every request`);
     }
+  });
+
+  it("passes a WebSocket echo and a streamed 100 MB response through a resume", async () => {
+    await ate.controlPlane.createActor(ref("w"), "default", "counter");
+    const url = new URL(ate.routerUrl);
+    const echo = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(url.port), url.hostname, () => {
+        socket.write(
+          "GET /ws HTTP/1.1\r\nhost: w.demo.actors.resources.substrate.ate.dev\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n",
+        );
+      });
+      let got = Buffer.alloc(0);
+      let sent = false;
+      socket.on("data", (d) => {
+        got = Buffer.concat([got, d]);
+        const text = got.toString("latin1");
+        if (!sent && text.includes("\r\n\r\n")) {
+          assert.match(text, /^HTTP\/1.1 101/);
+          got = got.subarray(text.indexOf("\r\n\r\n") + 4);
+          const mask = Buffer.from([1, 2, 3, 4]);
+          const payload = Buffer.from("hello through a resume");
+          socket.write(
+            Buffer.concat([
+              Buffer.from([0x81, 0x80 | payload.length]),
+              mask,
+              payload.map((b, i) => b ^ (mask[i % 4] as number)),
+            ]),
+          );
+          sent = true;
+        }
+        if (sent && got.length >= 2 && got.length >= 2 + (got[1] as number)) {
+          socket.destroy();
+          resolve(got.subarray(2, 2 + (got[1] as number)).toString());
+        }
+      });
+      socket.on("error", reject);
+    });
+    assert.equal(echo, "hello through a resume");
+    await ate.controlPlane.suspendActor(ref("w"));
+    const bytes = await new Promise<number>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: "/stream?mb=100",
+          headers: { host: "w.demo.actors.resources.substrate.ate.dev" },
+          agent: false,
+        },
+        (res) => {
+          let n = 0;
+          res.on("data", (c: Buffer) => {
+            n += c.length;
+          });
+          res.on("end", () => resolve(n));
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    assert.equal(bytes, 100 * 1024 * 1024);
+    await ate.controlPlane.suspendActor(ref("w"));
+  });
+
+  it("refuses malformed hosts, path traversal and oversized headers with 4xx, and keeps serving", async () => {
+    const url = new URL(ate.routerUrl);
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(url.port), url.hostname, () => socket.end(request));
+        let got = "";
+        socket.on("data", (d) => {
+          got += d;
+        });
+        socket.on("end", () => resolve(got));
+        socket.on("error", reject);
+      });
+    assert.match(
+      await raw("GET / HTTP/1.1\r\nhost: a.b.c.actors.resources.substrate.ate.dev\r\n\r\n"),
+      /^HTTP\/1.1 400/,
+    );
+    assert.match(
+      await raw("GET /actors/demo/a/../../etc/passwd HTTP/1.1\r\nhost: x\r\n\r\n"),
+      /^HTTP\/1.1 400/,
+    );
+    assert.match(
+      await raw(`GET /actors/demo/a/x HTTP/1.1\r\nhost: x\r\nx-big: ${"y".repeat(40_000)}\r\n\r\n`),
+      /^HTTP\/1.1 431/,
+    );
+    assert.match(await raw("GET / HTTP/1.1\r\nhost: example.com\r\n\r\n"), /^HTTP\/1.1 404/);
+    assert.match(await raw("NOT A REQUEST\r\n\r\n"), /^HTTP\/1.1 400/);
+    assert.equal((await count("a")).actor, "a", "still serving");
   });
 
   it("suspends an actor idle past its template's timeout; the next request resumes it", async () => {
