@@ -158,10 +158,12 @@ export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstr
     resources,
     async stop() {
       ac.abort();
-      await loop;
+      // A reconcile pass in flight may wait on a sandbox; stopping does not wait for it long.
+      const bounded = (p: Promise<unknown>) => Promise.race([p, sleep(5000)]);
+      await bounded(loop);
       router.stop();
-      await routerServer.close();
-      await server.close();
+      await bounded(routerServer.close());
+      await bounded(server.close());
       await resources.close();
       await records.store.close();
     },

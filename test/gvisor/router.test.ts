@@ -127,9 +127,10 @@ describe("router with gvisor workers", { timeout: 900_000 }, () => {
   });
 
   after(async () => {
-    await ate?.stop();
+    // Workers first (they are what the machine must not keep), then the rest.
     for (const w of await ate.agent.listWorkers().catch(() => []))
       await ate.agent.deleteWorker(w.name).catch(() => {});
+    await ate?.stop().catch(() => {});
     await registry?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
