@@ -2,18 +2,17 @@
 // first byte) against raw `runsc restore` of the same snapshot, and routed against direct
 // requests to a running actor. Ratios use medians; p95s are printed too.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../src/api/v1alpha1/index.ts";
 import { silentLogger } from "../src/log/index.ts";
 import { WorkerNetworks } from "../src/sandbox/gvisor/index.ts";
 import { withoutNetSysctls } from "../src/sandbox/gvisor/runsc.ts";
 import { startSubstrate } from "../src/up/index.ts";
 import { pushCounterImage } from "../test/support/counter-image.ts";
+import { applyCounterSetup, waitForGolden } from "../test/support/counter-resources.ts";
 import { startRegistry } from "../test/support/registry.ts";
 
 const rounds = Number(process.env.ROUNDS ?? 7);
@@ -52,49 +51,12 @@ function timeGet(host: string, port: number, path: string, hostHeader?: string):
 
 try {
   const image = await pushCounterImage(registry.host);
-  const sha = createHash("sha256").update(readFileSync("/usr/bin/runsc")).digest("hex");
-  await ate.resources.create(SandboxConfigType, {
-    apiVersion: "ate.dev/v1alpha1",
-    kind: "SandboxConfig",
-    metadata: { name: "gvisor" },
-    spec: {
-      default: true,
-      assets: { amd64: { runsc: { url: "file:///usr/bin/runsc", sha256: sha } } },
-    },
+  await applyCounterSetup(ate.resources, {
+    image,
+    snapshotsDir: join(dir, "snapshots"),
+    replicas: 1,
   });
-  await ate.resources.create(WorkerPoolType, {
-    apiVersion: "ate.dev/v1alpha1",
-    kind: "WorkerPool",
-    metadata: { name: "pool", namespace: "default" },
-    spec: { replicas: 1, ateomImage: "local" },
-  });
-  await ate.resources.create(ActorTemplateType, {
-    apiVersion: "ate.dev/v1alpha1",
-    kind: "ActorTemplate",
-    metadata: { name: "counter", namespace: "default" },
-    spec: {
-      pauseImage: image,
-      containers: [
-        {
-          name: "counter",
-          image,
-          readyz: { httpGet: { port: 8080 } },
-          volumeMounts: [{ name: "data", mountPath: "/data" }],
-        },
-      ],
-      volumes: [{ name: "data", durableDir: {} }],
-      snapshotsConfig: { location: `file://${join(dir, "snapshots")}` },
-    },
-  });
-  while (
-    (
-      (await ate.resources.get(ActorTemplateType, "default", "counter")).status as
-        | { phase?: string }
-        | undefined
-    )?.phase !== "Ready"
-  ) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForGolden(ate.resources, ["counter"]);
   const cp = ate.controlPlane;
   await cp.createAtespace("bench");
   const ref = { atespace: "bench", name: "a" };

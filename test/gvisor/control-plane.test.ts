@@ -1,17 +1,12 @@
 // The control plane end to end on one machine: resources, records, the pool and golden
 // controllers, and the real gvisor node agent.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ActorTemplate, WorkerPool } from "../../src/api/v1alpha1/index.ts";
-import {
-  ActorTemplateType,
-  SandboxConfigType,
-  WorkerPoolType,
-} from "../../src/api/v1alpha1/index.ts";
+import { ActorTemplateType, WorkerPoolType } from "../../src/api/v1alpha1/index.ts";
 import { systemClock } from "../../src/clock/index.ts";
 import { GoldenController, PoolController } from "../../src/controller/index.ts";
 import { ControlPlane, StaticNodeDirectory } from "../../src/controlplane/index.ts";
@@ -22,6 +17,7 @@ import { Records, SqliteRecordStore } from "../../src/records/index.ts";
 import { SqliteResourceStore } from "../../src/resources/index.ts";
 import { GvisorDriver } from "../../src/sandbox/index.ts";
 import { pushCounterImage } from "../support/counter-image.ts";
+import { applyCounterSetup } from "../support/counter-resources.ts";
 import { getJson } from "../support/http.ts";
 import { type RunningRegistry, startRegistry } from "../support/registry.ts";
 
@@ -81,41 +77,12 @@ describe("control plane with gvisor workers", { timeout: 600_000 }, () => {
   before(async () => {
     registry = await startRegistry();
     const image = await pushCounterImage(registry.host);
-    const sha = createHash("sha256").update(readFileSync("/usr/bin/runsc")).digest("hex");
-    await resources.create(SandboxConfigType, {
-      apiVersion: "ate.dev/v1alpha1",
-      kind: "SandboxConfig",
-      metadata: { name: "gvisor-default" },
-      spec: {
-        sandboxClass: "gvisor",
-        default: true,
-        assets: { amd64: { runsc: { url: "file:///usr/bin/runsc", sha256: sha } } },
-      },
-    });
-    await resources.create(WorkerPoolType, {
-      apiVersion: "ate.dev/v1alpha1",
-      kind: "WorkerPool",
-      metadata: { name: "pool", namespace: "default", labels: { pool: "demo" } },
-      spec: { replicas: 2, ateomImage: "ateom:local" },
-    });
-    await resources.create(ActorTemplateType, {
-      apiVersion: "ate.dev/v1alpha1",
-      kind: "ActorTemplate",
-      metadata: { name: "counter", namespace: "default" },
-      spec: {
-        pauseImage: image,
-        containers: [
-          {
-            name: "counter",
-            image,
-            readyz: { httpGet: { port: 8080 } },
-            volumeMounts: [{ name: "data", mountPath: "/data" }],
-          },
-        ],
-        volumes: [{ name: "data", durableDir: {} }],
-        snapshotsConfig: { location: `file://${join(dir, "snapshots")}` },
-        workerSelector: { matchLabels: { pool: "demo" } },
-      },
+    await applyCounterSetup(resources, {
+      image,
+      snapshotsDir: join(dir, "snapshots"),
+      replicas: 2,
+      poolLabels: { pool: "demo" },
+      workerSelector: { pool: "demo" },
     });
     await cp.createAtespace("demo");
   });

@@ -1,21 +1,16 @@
 // The router in front of real gvisor workers, in the all-in-one substrate.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  ActorTemplateType,
-  SandboxConfigType,
-  WorkerPoolType,
-} from "../../src/api/v1alpha1/index.ts";
 import { silentLogger } from "../../src/log/index.ts";
 import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
 import { pushCounterImage } from "../support/counter-image.ts";
+import { applyCounterSetup, waitForGolden } from "../support/counter-resources.ts";
 import { type RunningRegistry, startRegistry } from "../support/registry.ts";
 
 describe("router with gvisor workers", { timeout: 900_000 }, () => {
@@ -64,65 +59,13 @@ describe("router with gvisor workers", { timeout: 900_000 }, () => {
       logger: silentLogger,
     });
     const image = await pushCounterImage(registry.host);
-    const sha = createHash("sha256").update(readFileSync("/usr/bin/runsc")).digest("hex");
-    const r = ate.resources;
-    await r.create(SandboxConfigType, {
-      apiVersion: "ate.dev/v1alpha1",
-      kind: "SandboxConfig",
-      metadata: { name: "gvisor" },
-      spec: {
-        default: true,
-        assets: { amd64: { runsc: { url: "file:///usr/bin/runsc", sha256: sha } } },
-      },
+    await applyCounterSetup(ate.resources, {
+      image,
+      snapshotsDir: join(dir, "snapshots"),
+      replicas: 2,
+      templates: { counter: {}, sleepy: { "ate.dev/idle-timeout-seconds": "2" } },
     });
-    await r.create(WorkerPoolType, {
-      apiVersion: "ate.dev/v1alpha1",
-      kind: "WorkerPool",
-      metadata: { name: "pool", namespace: "default" },
-      spec: { replicas: 2, ateomImage: "local" },
-    });
-    for (const [name, idle] of [
-      ["counter", undefined],
-      ["sleepy", "2"],
-    ] as const) {
-      await r.create(ActorTemplateType, {
-        apiVersion: "ate.dev/v1alpha1",
-        kind: "ActorTemplate",
-        metadata: {
-          name,
-          namespace: "default",
-          ...(idle ? { annotations: { "ate.dev/idle-timeout-seconds": idle } } : {}),
-        },
-        spec: {
-          pauseImage: image,
-          containers: [
-            {
-              name: "counter",
-              image,
-              readyz: { httpGet: { port: 8080 } },
-              volumeMounts: [{ name: "data", mountPath: "/data" }],
-            },
-          ],
-          volumes: [{ name: "data", durableDir: {} }],
-          snapshotsConfig: { location: `file://${join(dir, "snapshots")}` },
-        },
-      });
-    }
-    for (let i = 0; ; i++) {
-      const statuses = await Promise.all(
-        ["counter", "sleepy"].map(
-          async (n) =>
-            (await r.get(ActorTemplateType, "default", n)).status as { phase?: string } | undefined,
-        ),
-      );
-      const phases = statuses.map((s) => s?.phase);
-      if (phases.every((p) => p === "Ready")) break;
-      assert.ok(
-        i < 600 && !phases.includes("Failed"),
-        `golden snapshots: ${JSON.stringify(statuses)}`,
-      );
-      await sleep(100);
-    }
+    await waitForGolden(ate.resources, ["counter", "sleepy"]);
     await ate.controlPlane.createAtespace("demo");
   });
 

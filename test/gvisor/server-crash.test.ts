@@ -2,8 +2,7 @@
 // again: the reconciler must leave the actor consistent, and it must resume with its state.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -11,14 +10,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import {
-  ActorTemplateType,
-  SandboxConfigType,
-  WorkerPoolType,
-} from "../../src/api/v1alpha1/index.ts";
 import { Actor_Status, Control } from "../../src/proto/gen/ateapi/control_pb.ts";
 import { RemoteResourceStore } from "../../src/resources/index.ts";
 import { pushCounterImage } from "../support/counter-image.ts";
+import { applyCounterSetup, waitForGolden } from "../support/counter-resources.ts";
 import { getJson } from "../support/http.ts";
 import { freePort } from "../support/ports.ts";
 import { type RunningRegistry, startRegistry } from "../support/registry.ts";
@@ -105,46 +100,12 @@ describe("ate up survives SIGKILL during a suspend", { timeout: 600_000 }, () =>
     await start();
     const resources = new RemoteResourceStore(url);
     const image = await pushCounterImage(registry.host);
-    const sha = createHash("sha256").update(readFileSync("/usr/bin/runsc")).digest("hex");
-    await resources.create(SandboxConfigType, {
-      apiVersion: "ate.dev/v1alpha1",
-      kind: "SandboxConfig",
-      metadata: { name: "gvisor" },
-      spec: {
-        default: true,
-        assets: { amd64: { runsc: { url: "file:///usr/bin/runsc", sha256: sha } } },
-      },
+    await applyCounterSetup(resources, {
+      image,
+      snapshotsDir: join(dir, "snapshots"),
+      replicas: 1,
     });
-    await resources.create(WorkerPoolType, {
-      apiVersion: "ate.dev/v1alpha1",
-      kind: "WorkerPool",
-      metadata: { name: "pool", namespace: "default" },
-      spec: { replicas: 1, ateomImage: "local" },
-    });
-    await resources.create(ActorTemplateType, {
-      apiVersion: "ate.dev/v1alpha1",
-      kind: "ActorTemplate",
-      metadata: { name: "counter", namespace: "default" },
-      spec: {
-        pauseImage: image,
-        containers: [
-          {
-            name: "counter",
-            image,
-            readyz: { httpGet: { port: 8080 } },
-            volumeMounts: [{ name: "data", mountPath: "/data" }],
-          },
-        ],
-        volumes: [{ name: "data", durableDir: {} }],
-        snapshotsConfig: { location: `file://${join(dir, "snapshots")}` },
-      },
-    });
-    for (let i = 0; ; i++) {
-      const t = await resources.get(ActorTemplateType, "default", "counter");
-      if ((t.status as { phase?: string } | undefined)?.phase === "Ready") break;
-      assert.ok(i < 600, `golden snapshot not ready: ${JSON.stringify(t.status)}\n${log}`);
-      await sleep(100);
-    }
+    await waitForGolden(resources, ["counter"], 60_000, log);
     const client = createClient(
       Control,
       createConnectTransport({ baseUrl: url, httpVersion: "1.1" }),
