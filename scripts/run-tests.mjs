@@ -32,7 +32,7 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-reporter=spec", ...files],
+  ["--import", "tsx", "--test", "--test-force-exit", "--test-reporter=spec", ...files],
   {
     stdio: "inherit",
   },

@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { silentLogger } from "../../src/log/index.ts";
+import { NodeAgent } from "../../src/node/index.ts";
+import { GvisorDriver } from "../../src/sandbox/index.ts";
 import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
 import { pushCounterImage } from "../support/counter-image.ts";
 import { applyCounterSetup, waitForGolden } from "../support/counter-resources.ts";
@@ -17,6 +19,7 @@ describe("router with gvisor workers", { timeout: 900_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "ate-router-"));
   let registry: RunningRegistry;
   let ate: RunningSubstrate;
+  const network = { prefix: "ater", subnetBase: 100 };
   const ref = (name: string) => ({ atespace: "demo", name });
   const get = (actor: string, path = "/count") =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -53,7 +56,7 @@ describe("router with gvisor workers", { timeout: 900_000 }, () => {
       apiAddr: "127.0.0.1:0",
       routerAddr: "127.0.0.1:0",
       nodeName: "node-1",
-      network: { prefix: "ater", subnetBase: 100 },
+      network,
       idleTimeoutMs: 0,
       resyncMs: 1000,
       logger: silentLogger,
@@ -70,10 +73,15 @@ describe("router with gvisor workers", { timeout: 900_000 }, () => {
   });
 
   after(async () => {
-    // Workers first (they are what the machine must not keep), then the rest.
-    for (const w of await ate.agent.listWorkers().catch(() => []))
-      await ate.agent.deleteWorker(w.name).catch(() => {});
     await ate?.stop().catch(() => {});
+    // Remove the workers through a fresh agent over the same state, as after any restart.
+    const node = join(dir, "state", "node");
+    const agent = new NodeAgent({
+      stateDir: node,
+      drivers: [new GvisorDriver({ stateDir: node, network })],
+    });
+    for (const w of await agent.recover().catch(() => []))
+      await agent.deleteWorker(w.name).catch(() => {});
     await registry?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
