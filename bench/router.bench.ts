@@ -79,6 +79,8 @@ try {
     cpSync(join(snapshot, "checkpoint"), img, { recursive: true });
     const root = join(state, "node", "runsc");
     const address = (await ate.agent.listWorkers())[0]?.address as string;
+    // The agent tears the stopped sandbox down in the background; let it finish first.
+    await new Promise((r) => setTimeout(r, 3000));
     const t = performance.now();
     execFileSync(
       "unshare",
@@ -105,11 +107,13 @@ try {
       ],
       { stdio: "ignore" },
     );
-    for (;;) {
+    for (const deadline = Date.now() + 20_000; ; ) {
       try {
         await timeGet(address, 8080, "/peek");
         break;
-      } catch {
+      } catch (err) {
+        if (Date.now() > deadline)
+          throw new Error(`the raw restore did not answer at ${address}: ${err}`);
         await new Promise((r) => setTimeout(r, 5));
       }
     }
