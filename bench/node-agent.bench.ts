@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jsonLogger } from "../src/log/index.ts";
 import { NodeAgent, type Workload } from "../src/node/index.ts";
-import { withoutNetSysctls } from "../src/sandbox/gvisor/runsc.ts";
+import { Runsc } from "../src/sandbox/gvisor/runsc.ts";
 import { GvisorDriver } from "../src/sandbox/index.ts";
 import { pushCounterImage } from "../test/support/counter-image.ts";
 import { getJson } from "../test/support/http.ts";
@@ -74,32 +74,9 @@ try {
       "--net-disconnect-ok",
       ...args,
     ]);
+  // The same runsc, flags and /proc/sys workaround the driver uses, without the agent around it.
   const rawRestore = (id: string, bundle: string, image: string) =>
-    execFileSync(
-      "unshare",
-      [
-        "--mount",
-        "--propagation",
-        "private",
-        "/bin/sh",
-        "-c",
-        withoutNetSysctls,
-        "sh",
-        cachedRunsc,
-        `--root=${runscRoot}`,
-        "--network=sandbox",
-        "--overlay2=root:memory",
-        "--net-disconnect-ok",
-        "restore",
-        "--image-path",
-        image,
-        "--bundle",
-        bundle,
-        "--detach",
-        id,
-      ],
-      { stdio: "ignore" },
-    );
+    new Runsc(cachedRunsc, runscRoot).restore(id, bundle, image, join(dir, "raw.log"));
   const ready = async (address: string) => {
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
@@ -151,7 +128,7 @@ try {
     // Back into a fresh namespace of the same worker, whose bundle and volumes are still there.
     rawRs.push(
       await time(async () => {
-        rawRestore("ba", join(state, "bundles", "ba"), img);
+        await rawRestore("ba", join(state, "bundles", "ba"), img);
         await ready(a.address);
       }),
     );

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { silentLogger } from "../src/log/index.ts";
 import { WorkerNetworks } from "../src/sandbox/gvisor/index.ts";
-import { withoutNetSysctls } from "../src/sandbox/gvisor/runsc.ts";
+import { Runsc } from "../src/sandbox/gvisor/runsc.ts";
 import { startSubstrate } from "../src/up/index.ts";
 import { pushCounterImage } from "../test/support/counter-image.ts";
 import { applyCounterSetup, waitForGolden } from "../test/support/counter-resources.ts";
@@ -82,30 +82,11 @@ try {
     // The agent tears the stopped sandbox down in the background; let it finish first.
     await new Promise((r) => setTimeout(r, 3000));
     const t = performance.now();
-    execFileSync(
-      "unshare",
-      [
-        "--mount",
-        "--propagation",
-        "private",
-        "/bin/sh",
-        "-c",
-        withoutNetSysctls,
-        "sh",
-        "/usr/bin/runsc",
-        `--root=${root}`,
-        "--network=sandbox",
-        "--overlay2=root:memory",
-        "--net-disconnect-ok",
-        "restore",
-        "--image-path",
-        img,
-        "--bundle",
-        join(state, "node", "bundles", worker as string),
-        "--detach",
-        "raw",
-      ],
-      { stdio: "ignore" },
+    await new Runsc("/usr/bin/runsc", root).restore(
+      "raw",
+      join(state, "node", "bundles", worker as string),
+      img,
+      join(dir, "raw.log"),
     );
     for (const deadline = Date.now() + 20_000; ; ) {
       try {
