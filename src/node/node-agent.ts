@@ -1,11 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { pipeline } from "node:stream/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BlobStore, openBlobStore } from "../blob/index.ts";
-import { AteError, Code, isAteError } from "../errors/index.ts";
+import { AteError, Code } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
 import type { SandboxDriver, SandboxRuntime, WorkerRef } from "../sandbox/index.ts";
 import type {
@@ -20,15 +18,11 @@ import type {
   Workload,
 } from "./api.ts";
 import { AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
-import { describeFiles, hashFile, packDir, unpackDir } from "./files.ts";
+import { describeFiles, packDir, unpackDir } from "./files.ts";
 import { ImageStore, type PulledImage } from "./images/index.ts";
-import {
-  manifestFormatVersion,
-  manifestName,
-  parseManifest,
-  type SnapshotManifest,
-} from "./manifest.ts";
+import { manifestFormatVersion, type SnapshotManifest } from "./manifest.ts";
 import { waitReady } from "./readiness.ts";
+import { downloadSnapshot, readManifest, writeSnapshot } from "./snapshot-io.ts";
 import { sandboxSpec } from "./workload.ts";
 
 export interface NodeAgentOptions {
@@ -323,7 +317,7 @@ export class NodeAgent implements NodeAgentApi {
     const tmp = join(this.options.stateDir, "tmp", `restore-${randomBytes(6).toString("hex")}`);
     try {
       const store = this.openStore(req.source);
-      const manifest = await this.readManifest(store, req.source, req.signal);
+      const manifest = await readManifest(store, req.source, req.signal);
       if (req.scope === "Full" && manifest.scope !== "Full") {
         throw new AteError(
           Code.FailedPrecondition,
@@ -354,7 +348,7 @@ export class NodeAgent implements NodeAgentApi {
           { cause: err },
         );
       }
-      await this.download(store, req.source, manifest, tmp, req.scope, req.signal);
+      await downloadSnapshot(store, req.source, manifest, tmp, req.scope, req.signal);
       const images = await this.pullImages(manifest.workload, req.signal);
       await this.prepareVolumes(req.worker, manifest.workload);
       for (const [name, dir] of Object.entries(this.volumeDirs(req.worker, manifest.workload))) {
@@ -550,7 +544,7 @@ export class NodeAgent implements NodeAgentApi {
     return join(this.options.stateDir, "logs", actor.atespace, `${actor.actorId}.log`);
   }
 
-  /** Files first (in parallel), the manifest last: a snapshot without a manifest does not exist. */
+  /** Writes a snapshot: on this node by moving its files, elsewhere by uploading them. */
   private async upload(
     dir: string,
     uri: string,
@@ -558,84 +552,19 @@ export class NodeAgent implements NodeAgentApi {
     manifest: SnapshotManifest,
     signal?: AbortSignal,
   ): Promise<void> {
-    const store = this.openStore(uri);
     const local = uri.startsWith(pathToFileURL(join(this.options.stateDir, "snapshots")).href);
-    if (local) {
-      // On this node the files only move (same filesystem); the manifest still comes last.
-      const target = fileURLToPath(uri);
-      await mkdir(dirname(target), { recursive: true });
-      await rename(dir, target);
-      await mkdir(dir, { recursive: true });
-      await store.put(manifestName, Buffer.from(JSON.stringify(manifest, null, 2)));
-      return;
-    }
-    const queue = [...files];
-    const worker = async () => {
-      for (let f = queue.shift(); f; f = queue.shift()) {
-        await store.put(f.name, createReadStream(join(dir, f.name)), signal ? { signal } : {});
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.max(1, this.options.uploadConcurrency ?? 4) }, worker),
-    );
-    await store.put(
-      manifestName,
-      Buffer.from(JSON.stringify(manifest, null, 2)),
-      signal ? { signal } : {},
-    );
+    await writeSnapshot(this.openStore(uri), dir, files, manifest, {
+      ...(local ? { moveTo: fileURLToPath(uri) } : {}),
+      concurrency: this.options.uploadConcurrency ?? 4,
+      ...(signal ? { signal } : {}),
+    });
   }
+}
 
-  private async readManifest(
-    store: BlobStore,
-    uri: string,
-    signal?: AbortSignal,
-  ): Promise<SnapshotManifest> {
-    let body: NodeJS.ReadableStream;
-    try {
-      body = await store.get(manifestName, signal ? { signal } : {});
-    } catch (err) {
-      if (isAteError(err, Code.NotFound)) {
-        throw new AteError(
-          Code.NotFound,
-          `snapshot ${uri} has no ${manifestName}: it is incomplete or does not exist`,
-        );
-      }
-      throw err;
-    }
-    const chunks: Buffer[] = [];
-    for await (const c of body) chunks.push(c as Buffer);
-    return parseManifest(Buffer.concat(chunks).toString(), uri);
-  }
-
-  /** Downloads the files a restore needs and verifies each against the manifest before anything else happens. */
-  private async download(
-    store: BlobStore,
-    uri: string,
-    manifest: SnapshotManifest,
-    tmp: string,
-    scope: "Full" | "Data",
-    signal?: AbortSignal,
-  ): Promise<void> {
-    const wanted = manifest.snapshotFiles.filter(
-      (f) => scope === "Full" || f.name.startsWith("data/"),
-    );
-    await Promise.all(
-      wanted.map(async (f) => {
-        if (f.name.split("/").some((s) => s === ".." || s === ""))
-          throw new AteError(Code.DataLoss, `snapshot ${uri}: bad file name ${f.name}`);
-        const path = join(tmp, f.name);
-        await mkdir(dirname(path), { recursive: true });
-        await pipeline(await store.get(f.name, signal ? { signal } : {}), createWriteStream(path));
-        const actual = await hashFile(path);
-        if (actual.sha256 !== f.sha256 || actual.size !== f.size) {
-          throw new AteError(
-            Code.DataLoss,
-            `snapshot ${uri}: ${f.name} has sha256 ${actual.sha256} (${actual.size} bytes), the manifest says ${f.sha256} (${f.size} bytes); refusing to restore it`,
-          );
-        }
-      }),
-    );
-  }
+async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2));
+  await rename(`${path}.tmp`, path);
 }
 
 function snapshotName(): string {
@@ -643,10 +572,4 @@ function snapshotName(): string {
     .toISOString()
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "Z")}-${randomBytes(4).toString("hex")}`;
-}
-
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2));
-  await rename(`${path}.tmp`, path);
 }

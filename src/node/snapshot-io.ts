@@ -1,0 +1,88 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rename } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { BlobStore } from "../blob/index.ts";
+import { AteError, Code, isAteError } from "../errors/index.ts";
+import type { SnapshotFile } from "./api.ts";
+import { hashFile } from "./files.ts";
+import { manifestName, parseManifest, type SnapshotManifest } from "./manifest.ts";
+
+/**
+ * Writes a snapshot's files, then its manifest last: a snapshot without a manifest does not
+ * exist. `moveTo` (a directory on the same filesystem) moves the files instead of copying.
+ */
+export async function writeSnapshot(
+  store: BlobStore,
+  dir: string,
+  files: SnapshotFile[],
+  manifest: SnapshotManifest,
+  options: { moveTo?: string; concurrency: number; signal?: AbortSignal },
+): Promise<void> {
+  const signal = options.signal ? { signal: options.signal } : {};
+  if (options.moveTo) {
+    await mkdir(dirname(options.moveTo), { recursive: true });
+    await rename(dir, options.moveTo);
+    await mkdir(dir, { recursive: true });
+  } else {
+    const queue = [...files];
+    const uploader = async () => {
+      for (let f = queue.shift(); f; f = queue.shift())
+        await store.put(f.name, createReadStream(join(dir, f.name)), signal);
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, uploader));
+  }
+  await store.put(manifestName, Buffer.from(JSON.stringify(manifest, null, 2)), signal);
+}
+
+/** The snapshot's manifest; NOT_FOUND when there is none (the snapshot is incomplete or absent). */
+export async function readManifest(
+  store: BlobStore,
+  uri: string,
+  signal?: AbortSignal,
+): Promise<SnapshotManifest> {
+  let body: NodeJS.ReadableStream;
+  try {
+    body = await store.get(manifestName, signal ? { signal } : {});
+  } catch (err) {
+    if (isAteError(err, Code.NotFound))
+      throw new AteError(
+        Code.NotFound,
+        `snapshot ${uri} has no ${manifestName}: it is incomplete or does not exist`,
+      );
+    throw err;
+  }
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  return parseManifest(Buffer.concat(chunks).toString(), uri);
+}
+
+/** Downloads the files a restore needs and verifies each against the manifest, before anything else happens. */
+export async function downloadSnapshot(
+  store: BlobStore,
+  uri: string,
+  manifest: SnapshotManifest,
+  tmp: string,
+  scope: "Full" | "Data",
+  signal?: AbortSignal,
+): Promise<void> {
+  const wanted = manifest.snapshotFiles.filter(
+    (f) => scope === "Full" || f.name.startsWith("data/"),
+  );
+  await Promise.all(
+    wanted.map(async (f) => {
+      if (f.name.split("/").some((s) => s === ".." || s === ""))
+        throw new AteError(Code.DataLoss, `snapshot ${uri}: bad file name ${f.name}`);
+      const path = join(tmp, f.name);
+      await mkdir(dirname(path), { recursive: true });
+      await pipeline(await store.get(f.name, signal ? { signal } : {}), createWriteStream(path));
+      const actual = await hashFile(path);
+      if (actual.sha256 !== f.sha256 || actual.size !== f.size) {
+        throw new AteError(
+          Code.DataLoss,
+          `snapshot ${uri}: ${f.name} has sha256 ${actual.sha256} (${actual.size} bytes), the manifest says ${f.sha256} (${f.size} bytes); refusing to restore it`,
+        );
+      }
+    }),
+  );
+}
