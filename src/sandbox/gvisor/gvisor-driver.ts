@@ -47,31 +47,41 @@ export class GvisorDriver implements SandboxDriver {
     await rm(this.bundleDir(worker), { recursive: true, force: true });
   }
 
-  async run(
+  run(
     worker: WorkerRef,
     runtime: SandboxRuntime,
     spec: SandboxSpec,
     signal?: AbortSignal,
   ): Promise<void> {
-    await this.settled(worker);
-    const runsc = this.runsc(runtime);
-    const bundle = await this.writeBundle(worker, spec);
-    this.running.set(worker.name, runsc);
-    await runsc.run(this.sandboxId(worker), bundle, spec.logPath, signal);
+    return this.start(worker, runtime, spec, (runsc, id, bundle) =>
+      runsc.run(id, bundle, spec.logPath, signal),
+    );
   }
 
-  async restore(
+  restore(
     worker: WorkerRef,
     runtime: SandboxRuntime,
     spec: SandboxSpec,
     imageDir: string,
     signal?: AbortSignal,
   ): Promise<void> {
+    return this.start(worker, runtime, spec, (runsc, id, bundle) =>
+      runsc.restore(id, bundle, imageDir, spec.logPath, signal),
+    );
+  }
+
+  /** Both ways a sandbox starts: on a settled worker, from a fresh bundle, remembering its runsc. */
+  private async start(
+    worker: WorkerRef,
+    runtime: SandboxRuntime,
+    spec: SandboxSpec,
+    launch: (runsc: Runsc, id: string, bundle: string) => Promise<void>,
+  ): Promise<void> {
     await this.settled(worker);
     const runsc = this.runsc(runtime);
     const bundle = await this.writeBundle(worker, spec);
     this.running.set(worker.name, runsc);
-    await runsc.restore(this.sandboxId(worker), bundle, imageDir, spec.logPath, signal);
+    await launch(runsc, this.sandboxId(worker), bundle);
   }
 
   /**
