@@ -23,6 +23,7 @@ describe("ate CLI", () => {
     const err: string[] = [];
     const io: CliIO = {
       out: (t) => out.push(t),
+      write: (t) => out.push(t),
       err: (t) => err.push(t),
       stdin: () => stdin,
       now: () => now,

@@ -1,16 +1,31 @@
 import { Command, CommanderError } from "commander";
-import { AteError } from "../errors/index.ts";
+import { AteError, Code } from "../errors/index.ts";
 import { registerApply } from "./commands/apply.ts";
+import { registerCreate } from "./commands/create.ts";
 import { registerDelete } from "./commands/delete.ts";
 import { registerGet } from "./commands/get.ts";
 import { registerImage } from "./commands/image.ts";
+import { registerLifecycle } from "./commands/lifecycle.ts";
+import { registerLogs } from "./commands/logs.ts";
 import { registerUp } from "./commands/up.ts";
+import { registerVersion } from "./commands/version.ts";
 import { CliContext, type GlobalOptions } from "./context.ts";
 import { type CliIO, processIO } from "./io.ts";
 
+/**
+ * Exit codes scripts can rely on: 0 done; 1 the operation failed (the message says why);
+ * 2 the command line is wrong (unknown command, flag or missing argument); 3 the server is
+ * unreachable or unavailable right now (retrying may help).
+ */
+export const exitCodes = { ok: 0, failed: 1, usage: 2, unavailable: 3 } as const;
+
 /** Runs the `ate` CLI; returns the exit code. Never calls process.exit, so tests can drive it. */
-export async function runCli(argv: readonly string[], io: CliIO = processIO): Promise<number> {
-  const program = new Command("ate");
+export async function runCli(
+  argv: readonly string[],
+  io: CliIO = processIO,
+  name = "ate",
+): Promise<number> {
+  const program = new Command(name);
   const ctx = new CliContext(io, () => program.opts<GlobalOptions>());
   program
     .description("ate: sandboxed, stateful actors on few pre-started workers")
@@ -28,9 +43,13 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
     .showHelpAfterError("(run with --help for usage)");
   registerApply(program, ctx);
   registerGet(program, ctx);
+  registerCreate(program, ctx);
+  registerLifecycle(program, ctx);
   registerDelete(program, ctx);
+  registerLogs(program, ctx);
   registerImage(program, ctx);
   registerUp(program, ctx);
+  registerVersion(program, ctx);
   const overrideExit = (cmd: Command): void => {
     cmd.exitOverride();
     for (const sub of cmd.commands) overrideExit(sub);
@@ -39,12 +58,12 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
 
   try {
     await program.parseAsync([...argv], { from: "user" });
-    return 0;
+    return exitCodes.ok;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CommanderError) return err.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
     const e = AteError.from(err);
     for (const line of e.details.length ? e.details : [`Error: ${e.message}`]) io.err(line);
-    return 1;
+    return e.code === Code.Unavailable ? exitCodes.unavailable : exitCodes.failed;
   } finally {
     await ctx.close();
   }

@@ -47,8 +47,16 @@ export function formatTable(
     o.metadata.name,
     ...columns.map((c) => cell(c, o, opts.now)),
   ]);
+  return renderTable(header, rows);
+}
+
+/** Columns padded to their widest cell, three spaces apart, as kubectl prints them. */
+export function renderTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
+  const line = (cells: readonly string[]) =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3)))
       .join("")

@@ -13,6 +13,7 @@ import {
   type Worker,
 } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
+import { type ActorLogsOptions, actorLogs } from "./actor-logs.ts";
 import { type ActorHooks, Lifecycle, noHooks } from "./lifecycle.ts";
 import type { NodeDirectory } from "./nodes.ts";
 import { reconcileActors } from "./reconciler.ts";
@@ -152,6 +153,12 @@ export class ControlPlane {
       actor: `${ref.atespace}/${ref.name}`,
       snapshots: actor.snapshots ?? [],
     });
+  }
+
+  /** The actor's stdout/stderr from every node it ran on; with `follow`, also what it writes next. */
+  actorLogs(ref: ActorRef, o: ActorLogsOptions = {}): AsyncGenerator<Buffer> {
+    checkRef(ref);
+    return actorLogs(this.options.nodes, () => this.records.getActor(ref.atespace, ref.name), o);
   }
 
   listActors(pageSize: number, pageToken: string, atespace: string): Promise<ActorPage> {

@@ -97,6 +97,9 @@ export interface NodeAgentApi {
   restore(request: RestoreRequest): Promise<WorkerInfo>;
   /** Stops the actor without a snapshot and empties the worker. */
   stop(worker: string): Promise<void>;
-  /** The actor's captured stdout/stderr, across every run and restore on this node. */
-  logs(actor: ActorIdentity): Promise<string>;
+  /**
+   * The actor's captured stdout/stderr, across every run and restore on this node, from byte
+   * offset `from` (default 0) to the end.
+   */
+  logs(actor: ActorIdentity, from?: number): Promise<Buffer>;
 }

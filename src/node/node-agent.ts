@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BlobStore, openBlobStore } from "../blob/index.ts";
@@ -395,8 +395,21 @@ export class NodeAgent implements NodeAgentApi {
     await this.wipe(name);
   }
 
-  async logs(actor: ActorIdentity): Promise<string> {
-    return readFile(this.logPath(actor), "utf8").catch(() => "");
+  async logs(actor: ActorIdentity, from = 0): Promise<Buffer> {
+    let file: FileHandle | undefined;
+    try {
+      file = await open(this.logPath(actor), "r");
+      const { size } = await file.stat();
+      if (size <= from) return Buffer.alloc(0);
+      const buf = Buffer.alloc(size - from);
+      const { bytesRead } = await file.read(buf, 0, buf.length, from);
+      return buf.subarray(0, bytesRead);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return Buffer.alloc(0);
+      throw err;
+    } finally {
+      await file?.close();
+    }
   }
 
   /** The on-node record of the actor a worker runs, if any. */
@@ -444,7 +457,12 @@ export class NodeAgent implements NodeAgentApi {
           );
       }
     } catch (err) {
-      const tail = (await this.logs(record.actor)).trimEnd().split("\n").slice(-10).join("\n");
+      const tail = (await this.logs(record.actor))
+        .toString("utf8")
+        .trimEnd()
+        .split("\n")
+        .slice(-10)
+        .join("\n");
       await driver.stop(worker, runtime).catch(() => {});
       await this.wipe(worker.name);
       const e = AteError.from(err, Code.Internal);

@@ -5,8 +5,10 @@ import { AteError, Code } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import { Control } from "../proto/gen/ateapi/control_pb.ts";
 import type { ResourceStore } from "../resources/index.ts";
+import { ateVersion } from "../version.ts";
 import { withContractStatuses } from "./contract-status.ts";
 import { dualProtocolServer } from "./dual-protocol.ts";
+import { handleLogs, logsPath } from "./logs-route.ts";
 import { apiPrefix, handleResources, sendError } from "./resource-routes.ts";
 
 export interface ApiServerOptions {
@@ -35,15 +37,22 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     fallback: (req, res) => {
       const path = req.url ?? "/";
       if (path.startsWith(apiPrefix)) return void handleResources(o.resources, req, res);
+      const url = new URL(path, "http://api");
+      const logs = url.pathname.match(logsPath);
+      if (logs) return void handleLogs(o.controlPlane, logs, url.searchParams, req, res);
       if (path === "/healthz") {
         res.writeHead(200, { "content-type": "text/plain" });
         return void res.end("ok\n");
+      }
+      if (path === "/version") {
+        res.writeHead(200, { "content-type": "application/json" });
+        return void res.end(`${JSON.stringify({ version: ateVersion })}\n`);
       }
       sendError(
         res,
         new AteError(
           Code.NotFound,
-          `no route for ${path}: the API is /ateapi.Control/<Method> and ${apiPrefix}...`,
+          `no route for ${path}: the API is /ateapi.Control/<Method>, ${apiPrefix}... and /ate/v1/atespaces/<atespace>/actors/<id>/logs`,
         ),
       );
     },

@@ -7,8 +7,8 @@ import type { ResourceStore } from "../resources/index.ts";
 
 /** The request and response types connect-node hands to its fallback handler. */
 type Fallback = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
-type Req = Parameters<Fallback>[0];
-type Res = Parameters<Fallback>[1];
+export type Req = Parameters<Fallback>[0];
+export type Res = Parameters<Fallback>[1];
 
 export const apiPrefix = `/apis/${GROUP}/${VERSION}/`;
 

@@ -3,6 +3,7 @@
 // tests; never a stand-in for the real agent in integration tests.
 import { AteError, Code } from "../../src/errors/index.ts";
 import type {
+  ActorIdentity,
   CheckpointRequest,
   CheckpointResult,
   NodeAgentApi,
@@ -56,7 +57,7 @@ export class NoopNodeAgent implements NodeAgentApi {
     const w = this.workers.get(name);
     if (w) delete w.actor;
   }
-  async logs(): Promise<string> {
-    return "";
+  async logs(_actor: ActorIdentity, _from?: number): Promise<Buffer> {
+    return Buffer.alloc(0);
   }
 }

@@ -4,9 +4,11 @@ import { AteError, Code, isAteError } from "../../errors/index.ts";
 import type { CliContext } from "../context.ts";
 import { readManifests } from "../manifest-reader.ts";
 import { parseTargets } from "./get.ts";
+import { recordKind } from "./records.ts";
 
 interface DeleteOptions {
   namespace: string;
+  atespace: string;
   filename?: string[];
   ignoreNotFound?: boolean;
 }
@@ -14,13 +16,18 @@ interface DeleteOptions {
 export function registerDelete(program: Command, ctx: CliContext): void {
   program
     .command("delete")
-    .description("Delete resources by kind and name, or those a manifest names")
-    .argument("[kind]", "the kind (or kind/name)")
+    .description(
+      "Delete actors, atespaces or resources by kind and name, or those a manifest names",
+    )
+    .argument("[kind]", "actor, atespace, or a resource kind (or kind/name)")
     .argument("[names...]", "names of the objects")
     .option("-n, --namespace <ns>", "namespace of namespaced kinds", "default")
+    .option("-a, --atespace <name>", "atespace of actors", "default")
     .option("-f, --filename <path...>", "delete the objects these manifests describe")
     .option("--ignore-not-found", "treat absent objects as deleted")
     .action(async (kindArg: string | undefined, names: string[], opts: DeleteOptions) => {
+      const record = kindArg ? recordKind(kindArg) : undefined;
+      if (record) return deleteRecords(ctx, record, names, opts);
       const targets: { type: ResourceType; namespace: string | undefined; name: string }[] = [];
       if (opts.filename) {
         if (kindArg)
@@ -66,4 +73,36 @@ export function registerDelete(program: Command, ctx: CliContext): void {
         throw new AteError(first.code, lines.join("\n"), lines);
       }
     });
+}
+
+async function deleteRecords(
+  ctx: CliContext,
+  kind: "actor" | "worker" | "atespace",
+  names: string[],
+  opts: DeleteOptions,
+): Promise<void> {
+  if (kind === "worker")
+    throw new AteError(
+      Code.InvalidArgument,
+      "workers belong to their WorkerPool: scale it down (spec.replicas) or delete the pool",
+    );
+  if (!names.length)
+    throw new AteError(Code.InvalidArgument, `name the ${kind} to delete: ate delete ${kind} NAME`);
+  const api = ctx.controlApi();
+  const failures: AteError[] = [];
+  for (const name of names) {
+    try {
+      if (kind === "actor") await api.deleteActor({ actorRef: { atespace: opts.atespace, name } });
+      else await api.deleteAtespace({ name });
+      ctx.io.out(`${kind}/${name} deleted`);
+    } catch (err) {
+      if (opts.ignoreNotFound && isAteError(err, Code.NotFound)) continue;
+      failures.push(AteError.from(err));
+    }
+  }
+  const [first] = failures;
+  if (first) {
+    const lines = failures.map((f) => `Error: ${f.message}`);
+    throw new AteError(first.code, lines.join("\n"), lines);
+  }
 }

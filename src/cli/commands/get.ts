@@ -10,9 +10,11 @@ import {
   outputFormats,
   qualifiedName,
 } from "../printers.ts";
+import { getRecords, recordKind } from "./records.ts";
 
 interface GetOptions {
-  namespace?: string;
+  namespace: string;
+  atespace: string;
   allNamespaces?: boolean;
   output?: string;
   selector?: string;
@@ -21,20 +23,28 @@ interface GetOptions {
 export function registerGet(program: Command, ctx: CliContext): void {
   program
     .command("get")
-    .description("List resources, or show some by name")
+    .description("List resources or records, or show some by name")
     .argument(
       "<kind>",
-      "sandboxconfigs, workerpools or actortemplates (plural, singular or short name; kind/name works too; comma-separate kinds)",
+      "actors, workers, atespaces; or sandboxconfigs, workerpools, actortemplates (plural, singular or short name; kind/name works too; comma-separate kinds)",
     )
     .argument("[names...]", "only these objects")
     .option("-n, --namespace <ns>", "namespace of namespaced kinds", "default")
-    .option("-A, --all-namespaces", "list across all namespaces")
+    .option("-a, --atespace <name>", "atespace of actors", "default")
+    .option("-A, --all-namespaces", "list across all namespaces (for actors: all atespaces)")
     .option(
       "-o, --output <format>",
       `output format: ${outputFormats.filter((f) => f !== "table").join("|")}`,
     )
     .option("-l, --selector <selector>", "filter by labels, e.g. pool=a,tier!=b")
     .action(async (kindArg: string, names: string[], opts: GetOptions) => {
+      const record = recordKind(kindArg);
+      if (record)
+        return getRecords(ctx, record, names, {
+          atespace: opts.atespace,
+          ...(opts.allNamespaces ? { allAtespaces: true } : {}),
+          ...(opts.output !== undefined ? { output: opts.output } : {}),
+        });
       const format = parseFormat(opts.output);
       const requests = parseTargets(kindArg, names);
       const store = ctx.resources();

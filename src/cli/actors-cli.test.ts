@@ -1,0 +1,196 @@
+// The actor commands against a real API server (control plane over SQLite, a node agent that
+// does no sandbox work; test/e2e drives the same commands against real sandboxes).
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
+import { actorTemplate, sandboxConfig, workerPool } from "../api/testing.ts";
+import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../api/v1alpha1/index.ts";
+import { PoolController } from "../controller/index.ts";
+import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
+import { silentLogger } from "../log/index.ts";
+import type { ActorIdentity } from "../node/index.ts";
+import { Records, SqliteRecordStore } from "../records/index.ts";
+import { SqliteResourceStore } from "../resources/index.ts";
+import { type RunningApiServer, startApiServer } from "../server/index.ts";
+import type { CliIO } from "./io.ts";
+import { exitCodes, runCli } from "./main.ts";
+
+/** Output that grows as the test says, like an actor writing to stdout. */
+class ChattyAgent extends NoopNodeAgent {
+  readonly output = new Map<string, string>();
+  override async logs(actor: ActorIdentity, from = 0): Promise<Buffer> {
+    return Buffer.from(this.output.get(actor.actorId) ?? "").subarray(from);
+  }
+}
+
+describe("ate actor commands (against an API server)", () => {
+  const resources = new SqliteResourceStore({ path: ":memory:", watchPollMs: 10 });
+  const records = new Records(new SqliteRecordStore(":memory:"));
+  const agent = new ChattyAgent();
+  const cp = new ControlPlane({
+    records,
+    resources,
+    nodes: new StaticNodeDirectory({ n1: agent }),
+  });
+  let server: RunningApiServer;
+  const config = mkdtempSync(join(tmpdir(), "ate-cli-config-"));
+  const ate = async (...args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: CliIO = {
+      out: (t) => out.push(`${t}\n`),
+      write: (t) => out.push(t),
+      err: (t) => err.push(t),
+      stdin: () => "",
+      now: () => new Date(),
+    };
+    const code = await runCli(["--server", server.url, ...args], io);
+    return { code, out: out.join(""), err: err.join("\n") };
+  };
+
+  before(async () => {
+    server = await startApiServer({ port: 0, controlPlane: cp, resources, logger: silentLogger });
+    await resources.create(SandboxConfigType, sandboxConfig("gvisor", { default: true }));
+    await resources.create(WorkerPoolType, workerPool("pool", { replicas: 2 }));
+    await resources.create(ActorTemplateType, actorTemplate("counter"));
+    await new PoolController({
+      resources,
+      records,
+      node: { name: "n1", agent },
+      logger: silentLogger,
+    }).reconcile();
+  });
+  after(async () => {
+    await server.close();
+    await resources.close();
+    await records.store.close();
+    rmSync(config, { recursive: true, force: true });
+  });
+
+  it("creates atespaces and actors, and lists them as Agent Substrate's tools do", async () => {
+    assert.deepEqual(await ate("create", "atespace", "demo"), {
+      code: 0,
+      out: "atespace/demo created\n",
+      err: "",
+    });
+    assert.equal(
+      (await ate("create", "actor", "a1", "-t", "default/counter", "-a", "demo")).out,
+      "actor/a1 created\n",
+    );
+    assert.equal(
+      (await ate("create", "actor", "a2", "--template", "counter", "-a", "demo")).code,
+      0,
+    );
+    const table = await ate("get", "actors", "-a", "demo");
+    assert.equal(
+      table.out.replace(/ +/g, " "),
+      [
+        "ATESPACE TEMPLATE NS TEMPLATE ID STATUS WORKER ADDRESS VERSION",
+        "demo default counter a1 SUSPENDED <none> <none> 1",
+        "demo default counter a2 SUSPENDED <none> <none> 1",
+        "",
+      ].join("\n"),
+    );
+    assert.match((await ate("get", "atespaces")).out, /^NAME\ndemo\n$/);
+    const none = await ate("get", "actors");
+    assert.equal(none.code, 0);
+    assert.equal(none.err, "No actors found in atespace default.");
+    assert.match((await ate("get", "actors", "-A")).out, /a1[\s\S]*a2/);
+  });
+
+  it("resumes, suspends and pauses, and shows who runs where", async () => {
+    const resumed = await ate("resume", "actor", "a1", "-a", "demo");
+    assert.match(resumed.out, /^actor\/a1 resumed on worker pool-\w+\n$/);
+    const workers = await ate("get", "workers");
+    assert.match(workers.out, /^NAMESPACE\s+POOL\s+WORKER\s+STATUS\s+ACTOR\n/);
+    assert.match(workers.out, /default\s+pool\s+\S+\s+ASSIGNED\s+demo\/a1\n/);
+    assert.match(workers.out, /default\s+pool\s+\S+\s+FREE\s+<none>/);
+    const json = JSON.parse((await ate("get", "actor", "a1", "-a", "demo", "-o", "json")).out);
+    assert.equal(json.status, "STATUS_RUNNING");
+    assert.equal(json.actorId, "a1");
+    assert.match(
+      (await ate("get", "actors", "-a", "demo", "-o", "wide")).out,
+      /^ATESPACE.*VERSION\s+POOL\s+SNAPSHOT\n.*a1\s+RUNNING\s+pool-\S+\s+127\.0\.0\.\d+\s+\d+\s+pool\s/m,
+    );
+    assert.equal((await ate("suspend", "actor", "a1", "-a", "demo")).out, "actor/a1 suspended\n");
+    assert.match(
+      (await ate("get", "actor", "a1", "-a", "demo", "-o", "yaml")).out,
+      /status: STATUS_SUSPENDED/,
+    );
+    assert.equal(
+      (await ate("resume", "actor", "a1", "-a", "demo", "--boot", "-o", "name")).out,
+      "actor/a1\n",
+    );
+    assert.equal((await ate("pause", "actor", "a1", "-a", "demo")).out, "actor/a1 paused\n");
+  });
+
+  it("prints an actor's logs and follows them until the actor is deleted", async () => {
+    agent.output.set("a2", "hello\n");
+    assert.deepEqual(await ate("logs", "actor", "a2", "-a", "demo"), {
+      code: 0,
+      out: "hello\n",
+      err: "",
+    });
+    const following = ate("logs", "actor", "a2", "-a", "demo", "-f");
+    await new Promise((r) => setTimeout(r, 300));
+    agent.output.set("a2", "hello\nagain\n");
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal((await ate("delete", "actor", "a2", "-a", "demo")).out, "actor/a2 deleted\n");
+    assert.deepEqual(await following, { code: 0, out: "hello\nagain\n", err: "" });
+  });
+
+  it("fails in one line with an exit code scripts can rely on", async () => {
+    const missing = await ate("get", "actor", "nope", "-a", "demo");
+    assert.equal(missing.code, exitCodes.failed);
+    assert.match(missing.err, /^Error: .*nope.*not found/i);
+    const noTemplate = await ate("create", "actor", "x", "-a", "demo");
+    assert.equal(noTemplate.code, exitCodes.failed);
+    assert.match(noTemplate.err, /--template NAMESPACE\/TEMPLATE is required/);
+    const badId = await ate("create", "actor", "Bad_Id", "-t", "counter", "-a", "demo");
+    assert.match(badId.err, /actor_ref.name: Invalid value: "Bad_Id"/);
+    const busy = await ate("delete", "atespace", "demo");
+    assert.equal(busy.code, exitCodes.failed);
+    assert.match((await ate("resume", "worker", "w")).err, /use ate resume actor/);
+    assert.equal((await ate("frobnicate")).code, exitCodes.usage);
+    assert.equal((await ate("get", "actors", "-o", "xml")).code, exitCodes.failed);
+  });
+
+  it("says how to reach a server when none answers, and reads the endpoint from a config file", async () => {
+    const out: string[] = [];
+    const io: CliIO = {
+      out: (t) => out.push(t),
+      write: (t) => out.push(t),
+      err: (t) => out.push(t),
+      stdin: () => "",
+      now: () => new Date(),
+    };
+    const down = await runCli(["--server", "http://127.0.0.1:1", "get", "actors"], io);
+    assert.equal(down, exitCodes.unavailable);
+    assert.match(
+      out.join("\n"),
+      /cannot reach the ate API at http:\/\/127.0.0.1:1: start it with `ate up`/,
+    );
+    const path = join(config, "config.yaml");
+    writeFileSync(path, `server: ${server.url}\n`);
+    process.env.ATE_CONFIG = path;
+    try {
+      out.length = 0;
+      assert.equal(await runCli(["get", "atespaces"], io), 0);
+      assert.match(out.join("\n"), /demo/);
+      writeFileSync(path, "sever: http://x\n");
+      out.length = 0;
+      assert.equal(await runCli(["get", "atespaces"], io), exitCodes.failed);
+      assert.match(out.join("\n"), /unknown field "sever" \(known: server\)/);
+    } finally {
+      delete process.env.ATE_CONFIG;
+    }
+  });
+
+  it("prints the client's and the server's versions", async () => {
+    const v = await ate("version");
+    assert.match(v.out, /^Client Version: \d+\.\d+\.\d+\nServer Version: \d+\.\d+\.\d+ \(http/);
+  });
+});

@@ -1,0 +1,49 @@
+import type { Command } from "commander";
+import { AteError, Code, codeFromName } from "../../errors/index.ts";
+import type { CliContext } from "../context.ts";
+import { fromCallError } from "../control-client.ts";
+import { requireKind } from "./records.ts";
+
+interface LogsOptions {
+  atespace: string;
+  follow?: boolean;
+}
+
+export function registerLogs(program: Command, ctx: CliContext): void {
+  program
+    .command("logs")
+    .description("Print an actor's stdout and stderr, from every worker it ran on")
+    .argument("<kind>", "actor")
+    .argument("<id>", "the actor's id")
+    .option("-a, --atespace <name>", "atespace of the actor", "default")
+    .option(
+      "-f, --follow",
+      "keep printing what it writes, across suspends and resumes, until Ctrl-C or the actor is deleted",
+    )
+    .action(async (kindArg: string, id: string, opts: LogsOptions) => {
+      requireKind(kindArg, ["actor"], "logs");
+      const server = ctx.server();
+      const url = `${server}/ate/v1/atespaces/${encodeURIComponent(opts.atespace)}/actors/${encodeURIComponent(id)}/logs${opts.follow ? "?follow=true" : ""}`;
+      const ac = new AbortController();
+      const stop = () => ac.abort();
+      process.once("SIGINT", stop);
+      try {
+        const res = await fetch(url, { signal: ac.signal });
+        if (!res.ok) {
+          const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+          throw new AteError(
+            codeFromName(body.code ?? "") ?? Code.Unknown,
+            body.message ?? `HTTP ${res.status} from ${url}`,
+          );
+        }
+        const decoder = new TextDecoder();
+        for await (const chunk of res.body ?? [])
+          ctx.io.write(decoder.decode(chunk as Uint8Array, { stream: true }));
+      } catch (err) {
+        if (ac.signal.aborted) return;
+        throw fromCallError(err, server);
+      } finally {
+        process.off("SIGINT", stop);
+      }
+    });
+}

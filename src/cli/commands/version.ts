@@ -1,0 +1,41 @@
+import type { Command } from "commander";
+import { stringify } from "yaml";
+import { AteError, Code } from "../../errors/index.ts";
+import { ateVersion } from "../../version.ts";
+import type { CliContext } from "../context.ts";
+import { fromCallError } from "../control-client.ts";
+
+export function registerVersion(program: Command, ctx: CliContext): void {
+  program
+    .command("version")
+    .description("Print the CLI's version and the server's")
+    .option("--client", "only the CLI's version (no server needed)")
+    .option("-o, --output <format>", "json|yaml")
+    .action(async (opts: { client?: boolean; output?: string }) => {
+      if (opts.output && opts.output !== "json" && opts.output !== "yaml")
+        throw new AteError(Code.InvalidArgument, `-o ${opts.output}: use json or yaml`);
+      const result: { clientVersion: string; server?: string; serverVersion?: string } = {
+        clientVersion: ateVersion,
+      };
+      let failure: AteError | undefined;
+      if (!opts.client) {
+        const server = ctx.server();
+        result.server = server;
+        try {
+          const res = await fetch(`${server}/version`);
+          if (!res.ok) throw new Error(`HTTP ${res.status} from ${server}/version`);
+          result.serverVersion = ((await res.json()) as { version: string }).version;
+        } catch (err) {
+          failure = fromCallError(err, server);
+        }
+      }
+      if (opts.output === "json") ctx.io.out(JSON.stringify(result, null, 2));
+      else if (opts.output === "yaml") ctx.io.out(stringify(result).trimEnd());
+      else {
+        ctx.io.out(`Client Version: ${ateVersion}`);
+        if (result.serverVersion)
+          ctx.io.out(`Server Version: ${result.serverVersion} (${result.server})`);
+      }
+      if (failure) throw failure;
+    });
+}

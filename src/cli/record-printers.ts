@@ -1,0 +1,106 @@
+import { type DescMessage, type MessageShape, toJson } from "@bufbuild/protobuf";
+import { stringify } from "yaml";
+import {
+  type Actor,
+  Actor_Status,
+  ActorSchema,
+  type Atespace,
+  AtespaceSchema,
+  type Worker,
+  WorkerSchema,
+} from "../proto/gen/ateapi/control_pb.ts";
+import { renderTable } from "./printers.ts";
+
+/** RUNNING, SUSPENDED, … as Agent Substrate's tools print them. */
+export function actorStatus(a: Actor): string {
+  return Actor_Status[a.status] ?? "UNSPECIFIED";
+}
+
+const dash = (s: string) => s || "<none>";
+
+/** Where the actor's latest snapshot is (wide output). */
+function snapshotOf(a: Actor): string {
+  const data = a.latestSnapshotInfo?.data;
+  if (data?.case === "external") return data.value.snapshotUriPrefix;
+  if (data?.case === "local")
+    return `${data.value.snapshotPrefix} (on ${data.value.nodeVmsWithLocalSnapshots.join(",")})`;
+  return "";
+}
+
+export function actorTable(actors: readonly Actor[], wide: boolean): string {
+  const header = [
+    "ATESPACE",
+    "TEMPLATE NS",
+    "TEMPLATE",
+    "ID",
+    "STATUS",
+    "WORKER",
+    "ADDRESS",
+    "VERSION",
+  ];
+  if (wide) header.push("POOL", "SNAPSHOT");
+  return renderTable(
+    header,
+    actors.map((a) => [
+      a.atespace,
+      a.actorTemplateNamespace,
+      a.actorTemplateName,
+      a.actorId,
+      actorStatus(a),
+      dash(a.ateomPodName),
+      dash(a.ateomPodIp),
+      String(a.version),
+      ...(wide ? [dash(a.workerPoolName), dash(snapshotOf(a))] : []),
+    ]),
+  );
+}
+
+export function workerTable(workers: readonly Worker[], wide: boolean): string {
+  const header = ["NAMESPACE", "POOL", "WORKER", "STATUS", "ACTOR"];
+  if (wide) header.push("TEMPLATE", "ADDRESS", "NODE", "VERSION");
+  return renderTable(
+    header,
+    workers.map((w) => [
+      w.workerNamespace,
+      w.workerPool,
+      w.workerPod,
+      w.actorId ? "ASSIGNED" : "FREE",
+      w.actorId ? `${w.actorAtespace}/${w.actorId}` : "<none>",
+      ...(wide
+        ? [
+            w.actorId ? `${w.actorNamespace}/${w.actorTemplate}` : "<none>",
+            w.ip,
+            w.nodeName,
+            String(w.version),
+          ]
+        : []),
+    ]),
+  );
+}
+
+export function atespaceTable(atespaces: readonly Atespace[]): string {
+  return renderTable(
+    ["NAME"],
+    atespaces.map((a) => [a.name]),
+  );
+}
+
+/**
+ * Records as the Control API's JSON (proto3 JSON, camelCase): one object when one was asked
+ * for by name, else the list response's shape (`{"actors": [...]}`).
+ */
+export function formatRecords<D extends DescMessage>(
+  schema: D,
+  items: readonly MessageShape<D>[],
+  listField: string,
+  format: "yaml" | "json",
+  single: boolean,
+): string {
+  const json = items.map((m) => toJson(schema, m, { alwaysEmitImplicit: true }));
+  const value = single ? json[0] : { [listField]: json };
+  return format === "json"
+    ? JSON.stringify(value, null, 2)
+    : stringify(value, { lineWidth: 0 }).trimEnd();
+}
+
+export const recordSchemas = { actor: ActorSchema, worker: WorkerSchema, atespace: AtespaceSchema };
