@@ -21,6 +21,7 @@ const state = join(dir, "state");
 const network = { prefix: "atebr", subnetBase: 150 };
 const registry = await startRegistry();
 const ate = await startSubstrate({
+  runsc: false, // applyCounterSetup declares the runtime
   stateDir: state,
   apiAddr: "127.0.0.1:0",
   routerAddr: "127.0.0.1:0",

@@ -8,6 +8,7 @@
 #   conntrack       lists (and drops) connections into a sandbox before it is checkpointed
 #   docker-registry a local OCI registry on loopback for image tests and demos
 #   redis-server    the records store at scale (tests start their own on loopback)
+#   curl            the demo's requests through the router
 set -euo pipefail
 
 need=()
@@ -18,6 +19,7 @@ command -v iptables >/dev/null || need+=(iptables)
 command -v conntrack >/dev/null || need+=(conntrack)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v curl >/dev/null || need+=(curl)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -29,7 +29,10 @@ export async function runCli(
   const ctx = new CliContext(io, () => program.opts<GlobalOptions>());
   program
     .description("ate: sandboxed, stateful actors on few pre-started workers")
-    .option("--home <dir>", "ate's data directory (default: $ATE_HOME or ~/.local/share/ate)")
+    .option(
+      "--home <dir>",
+      "ate's state directory, for a local store (default: $ATE_HOME, else /var/lib/ate as root, else ~/.local/share/ate)",
+    )
     .option(
       "--store <url>",
       "resource store, e.g. sqlite:///var/lib/ate/ate.db (default: <home>/ate.db)",

@@ -1,6 +1,7 @@
 export type * from "./api.ts";
 export { AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
 export {
+  buildNodeAppImage,
   buildNodeRootfs,
   ImageStore,
   type PullProgress,

@@ -30,9 +30,16 @@ export function openResourceStore(config: ResourceStoreConfig = {}): ResourceSto
   );
 }
 
-/** `$ATE_HOME`, else `$XDG_DATA_HOME/ate`, else `~/.local/share/ate`. */
-export function ateHome(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * Where ate keeps its state: `$ATE_HOME`; else, for root, `/var/lib/ate` (a machine's
+ * substrate); else `$XDG_DATA_HOME/ate` or `~/.local/share/ate`.
+ */
+export function ateHome(
+  env: NodeJS.ProcessEnv = process.env,
+  uid: number | undefined = process.getuid?.(),
+): string {
   if (env.ATE_HOME) return env.ATE_HOME;
+  if (uid === 0) return "/var/lib/ate";
   const data = env.XDG_DATA_HOME || join(env.HOME || "/root", ".local", "share");
   return join(data, "ate");
 }

@@ -1,1 +1,8 @@
-export { type RunningSubstrate, type SubstrateOptions, startSubstrate } from "./substrate.ts";
+export { ensureDefaultRuntime } from "./default-runtime.ts";
+export { checkPrerequisites, findExecutable } from "./prerequisites.ts";
+export {
+  type RunningSubstrate,
+  type StopOptions,
+  type SubstrateOptions,
+  startSubstrate,
+} from "./substrate.ts";

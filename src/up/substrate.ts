@@ -5,6 +5,7 @@ import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { systemClock } from "../clock/index.ts";
 import { GoldenController, PoolController } from "../controller/index.ts";
 import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
+import { Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import { NodeAgent } from "../node/index.ts";
 import { openRecordStore, Records } from "../records/index.ts";
@@ -13,7 +14,10 @@ import { EmbeddedBackend, Router } from "../router/index.ts";
 import type { NetworkOptions } from "../sandbox/gvisor/index.ts";
 import { GvisorDriver } from "../sandbox/index.ts";
 import { type RunningApiServer, startApiServer } from "../server/index.ts";
+import { type DefaultRuntimeResult, ensureDefaultRuntime } from "./default-runtime.ts";
 import { listen } from "./listen.ts";
+import { findExecutable } from "./prerequisites.ts";
+import { type SuspendAllResult, suspendNodeActors } from "./shutdown.ts";
 
 export interface SubstrateOptions {
   /** Everything on disk: resources, records, node state, local snapshots. */
@@ -34,7 +38,19 @@ export interface SubstrateOptions {
   network?: NetworkOptions;
   /** How often controllers and the reconciler run besides reacting to changes. Default 10 s. */
   resyncMs?: number;
+  /**
+   * The runsc that becomes the gvisor class's default SandboxConfig when no gvisor runtime is
+   * declared (default: runsc on PATH); false to declare none.
+   */
+  runsc?: string | false;
   logger: Logger;
+}
+
+export interface StopOptions {
+  /** Aborting skips the actors not yet suspended: they stay on their workers for the next start. */
+  signal?: AbortSignal;
+  /** Called as each running actor is suspended. */
+  onSuspended?: (actor: string) => void;
 }
 
 export interface RunningSubstrate {
@@ -43,7 +59,15 @@ export interface RunningSubstrate {
   controlPlane: ControlPlane;
   agent: NodeAgent;
   resources: ResourceStore;
-  stop(): Promise<void>;
+  /** The gvisor runtime declared from this machine's runsc, if one was. */
+  runtime?: DefaultRuntimeResult;
+  /** Actors that were RUNNING here when the last instance stopped without suspending them. */
+  recovered: number;
+  /**
+   * Stops serving, suspends the actors running here, wipes the free workers and closes the
+   * stores. Actors that could not be suspended keep their workers and come back on the next start.
+   */
+  stop(o?: StopOptions): Promise<SuspendAllResult>;
 }
 
 function parseAddr(addr: string): { host: string; port: number } {
@@ -58,6 +82,11 @@ export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstr
   const node = o.nodeName ?? hostname();
   const resources = openResourceStore({ home: o.stateDir });
   const records = new Records(openRecordStore(o.records, o.stateDir));
+  const runsc = o.runsc === false ? undefined : (o.runsc ?? findExecutable("runsc"));
+  const runtime = runsc ? await ensureDefaultRuntime(resources, runsc, log) : undefined;
+  await records.createAtespace("default").catch((err) => {
+    if (!isAteError(err, Code.AlreadyExists)) throw err;
+  });
   const nodeDir = join(o.stateDir, "node");
   const agent = new NodeAgent({
     stateDir: nodeDir,
@@ -156,16 +185,26 @@ export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstr
     controlPlane,
     agent,
     resources,
-    async stop() {
+    ...(runtime ? { runtime } : {}),
+    recovered: recovered.filter((w) => w.actor).length,
+    async stop(s: StopOptions = {}) {
       ac.abort();
       // A reconcile pass in flight may wait on a sandbox; stopping does not wait for it long.
       const bounded = (p: Promise<unknown>) => Promise.race([p, sleep(5000)]);
       await bounded(loop);
-      router.stop();
+      // No new requests or calls may resume actors while they are being suspended.
       await bounded(routerServer.close());
       await bounded(server.close());
+      const result = await suspendNodeActors(controlPlane, node, {
+        logger: log,
+        ...(s.signal ? { signal: s.signal } : {}),
+        ...(s.onSuspended ? { onProgress: s.onSuspended } : {}),
+      });
+      router.stop();
+      await pools.wipe().catch((err) => log.warn("wiping workers failed", { error: String(err) }));
       await resources.close();
       await records.store.close();
+      return result;
     },
   };
 }

@@ -52,6 +52,7 @@ describe("router with gvisor workers", { timeout: 900_000 }, () => {
   before(async () => {
     registry = await startRegistry();
     ate = await startSubstrate({
+      runsc: false, // applyCounterSetup declares the runtime
       stateDir: join(dir, "state"),
       apiAddr: "127.0.0.1:0",
       routerAddr: "127.0.0.1:0",

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Command } from "commander";
-import { ImageStore, type PullProgress, packAndPush } from "../../node/index.ts";
+import { buildNodeAppImage, ImageStore, type PullProgress, packAndPush } from "../../node/index.ts";
 import { ateHome } from "../../resources/index.ts";
 import type { CliContext } from "../context.ts";
 
@@ -26,6 +26,19 @@ export function registerImage(program: Command, ctx: CliContext): void {
         ctx.io.out(pinned);
       },
     );
+  image
+    .command("build-node")
+    .description(
+      "Build a Node.js app into an image (entry bundled with its imports, TypeScript compiled, this machine's node), push it, and print the pinned reference",
+    )
+    .argument("<entry>", "the app's entry file, e.g. demos/counter/server.ts")
+    .argument("<reference>", "registry/repository[:tag], e.g. 127.0.0.1:5000/demo/counter:v1")
+    .option("--env <KEY=VALUE...>", "the image's environment")
+    .action(async (entry: string, reference: string, opts: { env?: string[] }) => {
+      ctx.io.out(
+        await buildNodeAppImage({ entry, reference, ...(opts.env ? { env: opts.env } : {}) }),
+      );
+    });
   image
     .command("pull")
     .description(

@@ -1,7 +1,9 @@
 import type { Command } from "commander";
+import { AteError, Code } from "../../errors/index.ts";
 import { jsonLogger } from "../../log/index.ts";
 import { ateHome } from "../../resources/index.ts";
-import { startSubstrate } from "../../up/index.ts";
+import { checkPrerequisites, startSubstrate } from "../../up/index.ts";
+import { ateVersion } from "../../version.ts";
 import type { CliContext } from "../context.ts";
 
 interface UpOptions {
@@ -12,6 +14,7 @@ interface UpOptions {
   records?: string;
   debug?: boolean;
   netPrefix: string;
+  runsc?: string;
 }
 
 export function registerUp(program: Command, ctx: CliContext): void {
@@ -46,26 +49,73 @@ export function registerUp(program: Command, ctx: CliContext): void {
       "prefix of the worker network namespaces (distinct for each ate up on one machine)",
       "ate",
     )
+    .option(
+      "--runsc <path>",
+      "the runsc that becomes the default gvisor runtime (default: runsc on PATH)",
+    )
     .action(async (opts: UpOptions) => {
+      const problems = checkPrerequisites(opts.runsc ? { runsc: opts.runsc } : {}).filter(
+        (c) => c.problem,
+      );
+      if (problems.length) {
+        const lines = problems.map((p) => `Error: ${p.problem}`);
+        throw new AteError(Code.FailedPrecondition, lines.join("\n"), lines);
+      }
       const home = (program.opts() as { home?: string }).home ?? ateHome();
       const stateDir = opts.stateDir ?? home;
+      const idle = Number(opts.idleTimeout);
+      if (!Number.isFinite(idle) || idle < 0)
+        throw new AteError(
+          Code.InvalidArgument,
+          `--idle-timeout ${JSON.stringify(opts.idleTimeout)}: give seconds, 0 or more`,
+        );
       const substrate = await startSubstrate({
         stateDir,
         apiAddr: opts.apiAddr,
         routerAddr: opts.routerAddr,
-        idleTimeoutMs: Number(opts.idleTimeout) * 1000,
+        idleTimeoutMs: idle * 1000,
         ...(opts.records ? { records: opts.records } : {}),
         ...(opts.debug ? { debug: true } : {}),
+        ...(opts.runsc ? { runsc: opts.runsc } : {}),
         network: { prefix: opts.netPrefix },
         logger: jsonLogger(),
       });
+      const runtime = substrate.runtime;
       ctx.io.out(
-        `ate is up: API ${substrate.apiUrl}, router ${substrate.routerUrl} (state in ${stateDir}); Ctrl-C to stop`,
+        [
+          `ate ${ateVersion} is up (state in ${stateDir})`,
+          `  API     ${substrate.apiUrl}   ate --server ${substrate.apiUrl} …  (the default)`,
+          `  router  ${substrate.routerUrl}   curl ${substrate.routerUrl}/actors/<atespace>/<actor>/…`,
+          ...(runtime?.name
+            ? [
+                `  runtime SandboxConfig ${runtime.name} (${runtime.outcome === "kept" ? "default" : `${runtime.outcome} from this machine's runsc`})`,
+              ]
+            : []),
+          ...(substrate.recovered
+            ? [`  ${substrate.recovered} actor(s) still running from before were recovered`]
+            : []),
+          "Ctrl-C stops: running actors are suspended (Ctrl-C again leaves them for the next ate up)",
+        ].join("\n"),
       );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", () => resolve());
         process.once("SIGTERM", () => resolve());
       });
-      await substrate.stop();
+      const force = new AbortController();
+      const again = () => force.abort();
+      process.once("SIGINT", again);
+      process.once("SIGTERM", again);
+      ctx.io.out("stopping: suspending running actors…");
+      const result = await substrate.stop({
+        signal: force.signal,
+        onSuspended: (a) => ctx.io.out(`  suspended ${a}`),
+      });
+      process.off("SIGINT", again);
+      process.off("SIGTERM", again);
+      ctx.io.out(
+        result.left.length
+          ? `stopped; ${result.left.length} actor(s) left on their workers, back with the next ate up: ${result.left.join(", ")}`
+          : `stopped; ${result.suspended.length} actor(s) suspended, workers wiped`,
+      );
     });
 }

@@ -5,6 +5,7 @@ export {
   type PullProgress,
 } from "./image-store.ts";
 export type { ImageConfig } from "./media-types.ts";
+export { buildNodeAppImage, type NodeAppImageOptions } from "./node-app.ts";
 export { buildNodeRootfs } from "./node-rootfs.ts";
 export { type PackOptions, packAndPush } from "./pack.ts";
 export { formatReference, type ImageReference, parseReference } from "./reference.ts";

@@ -1,0 +1,82 @@
+import { createHash } from "node:crypto";
+import { createReadStream, realpathSync } from "node:fs";
+import { arch } from "node:os";
+import { pathToFileURL } from "node:url";
+import { type SandboxConfig, SandboxConfigType } from "../api/v1alpha1/index.ts";
+import { AteError, Code } from "../errors/index.ts";
+import type { Logger } from "../log/index.ts";
+import type { ResourceStore } from "../resources/index.ts";
+
+/** Marks the SandboxConfigs `ate up` made from the machine's runsc (so it may retire them). */
+export const createdByLabel = "ate.dev/created-by";
+const createdBy = "ate-up";
+
+/** Node's architecture as SandboxConfig assets name it. */
+export function assetArch(nodeArch: string = arch()): string {
+  const map: Record<string, string> = { x64: "amd64", arm64: "arm64" };
+  const a = map[nodeArch];
+  if (!a)
+    throw new AteError(
+      Code.FailedPrecondition,
+      `architecture ${nodeArch} has no gVisor build: ate runs on amd64 and arm64`,
+    );
+  return a;
+}
+
+async function sha256(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+export interface DefaultRuntimeResult {
+  name: string;
+  /** created: none existed; upgraded: the machine's runsc changed; kept: nothing to do. */
+  outcome: "created" | "upgraded" | "kept";
+}
+
+/**
+ * Gives the gvisor class a default SandboxConfig made from the runsc on this machine (a
+ * file:// url and its sha256), stored through the same admission as any apply. When the
+ * machine's runsc changed since, a new config for it becomes the default and the old one
+ * stays: snapshots pin the runtime they were taken with, so they keep restoring with it.
+ * Once the user has gvisor SandboxConfigs of their own, nothing is done.
+ */
+export async function ensureDefaultRuntime(
+  resources: ResourceStore,
+  runscPath: string,
+  logger: Logger,
+): Promise<DefaultRuntimeResult> {
+  const configs = (await resources.list(SandboxConfigType)).items as SandboxConfig[];
+  const gvisor = configs.filter((c) => c.spec.sandboxClass === "gvisor");
+  const path = realpathSync(runscPath);
+  const digest = await sha256(path);
+  const archName = assetArch();
+  const ours = gvisor.filter((c) => c.metadata.labels?.[createdByLabel] === createdBy);
+  // Once the user declares a gvisor runtime of their own, runtimes are theirs to manage.
+  const theirs = gvisor.filter((c) => !ours.includes(c));
+  if (theirs.length)
+    return { name: theirs.find((c) => c.spec.default)?.metadata.name ?? "", outcome: "kept" };
+  const current = ours.find((c) => c.spec.assets?.[archName]?.runsc?.sha256 === digest);
+  if (current?.spec.default) return { name: current.metadata.name, outcome: "kept" };
+  const defaults = ours.filter((c) => c.spec.default);
+  for (const old of defaults) {
+    await resources.update(SandboxConfigType, { ...old, spec: { ...old.spec, default: false } });
+    logger.info("sandbox runtime retired as default", { sandboxConfig: old.metadata.name });
+  }
+  const name = current?.metadata.name ?? `gvisor-${digest.slice(0, 12)}`;
+  const config: SandboxConfig = {
+    apiVersion: "ate.dev/v1alpha1",
+    kind: "SandboxConfig",
+    metadata: { name, labels: { [createdByLabel]: createdBy } },
+    spec: {
+      sandboxClass: "gvisor",
+      default: true,
+      assets: { [archName]: { runsc: { url: pathToFileURL(path).href, sha256: digest } } },
+    },
+  };
+  if (current) await resources.update(SandboxConfigType, { ...current, spec: config.spec });
+  else await resources.create(SandboxConfigType, config);
+  logger.info("default sandbox runtime", { sandboxConfig: name, runsc: path, sha256: digest });
+  return { name, outcome: ours.length ? "upgraded" : "created" };
+}
