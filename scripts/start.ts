@@ -174,7 +174,7 @@ async function main(): Promise<void> {
   console.log(`
 ${bold("demo ready")}: ate is up (API ${api}, router ${router}, state in ${state}).
 Try, in another terminal:
-  ${cmd} get actors                       # alice and bob, where they run
+  ${cmd} get actors                       # alice, bob and carol, where they run
   curl ${router}/actors/default/alice/    # alice counts on
   ${cmd} suspend actor bob && ${cmd} get workers
   curl -H 'Host: bob.default.actors.resources.substrate.ate.dev' ${router}/

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The counter demo's scenario: two actors, requests through the router, a suspend, and a
-# resume onto another worker with both counters (memory and file) carrying on.
+# The counter demo's scenario: three actors on two workers, requests through the router,
+# suspends, and a resume onto the other worker with both counters (memory and file) carrying on.
 #
 # Needs a running `ate up` with demos/counter applied. Settings (environment):
 #   ATE        the ate command (default: ate)
@@ -27,8 +27,8 @@ field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<<"$last"; }
 # The WORKER column of `ate get actor`.
 worker_of() { "$ate" get actor "$1" -a "$atespace" | awk 'NR == 2 { print $6 }'; }
 
-step "1. Two actors from the counter template. They are stored SUSPENDED: no worker until needed."
-for a in alice bob; do
+step "1. Three actors from the counter template, for two workers. Actors are stored SUSPENDED: no worker until needed."
+for a in alice bob carol; do
   if "$ate" get actor "$a" -a "$atespace" >/dev/null 2>&1; then
     # From an earlier run: start from suspended so the walk below is the same every time.
     run "$ate" suspend actor "$a" -a "$atespace"
@@ -42,26 +42,27 @@ step "2. Requests through the router. The first resumes alice on a free worker."
 for _ in 1 2 3; do count alice; done
 memory_before=$(field memory) file_before=$(field file)
 worker_before=$(worker_of alice)
-run "$ate" get actors -a "$atespace"
-run "$ate" get workers
 
-step "3. Suspend alice: her memory and files go to snapshot storage, her worker is free."
-run "$ate" suspend actor alice -a "$atespace"
-run "$ate" get workers
-
-step "4. bob takes the worker alice had."
+step "3. bob gets the other worker."
 count bob
 run "$ate" get workers
 
-step "5. A request for alice resumes her from her snapshot on the other worker."
+step "4. Suspend alice: her memory and files go to snapshot storage and her worker is free; carol takes it."
+run "$ate" suspend actor alice -a "$atespace"
+count carol
+run "$ate" get actors -a "$atespace"
+
+step "5. Suspend bob; a request for alice resumes her from her snapshot on the worker bob had."
+run "$ate" suspend actor bob -a "$atespace"
 count alice
 memory_after=$(field memory) file_after=$(field file)
 worker_after=$(worker_of alice)
 run "$ate" get actors -a "$atespace"
+run "$ate" get workers
 
 echo
 if [[ $worker_after == "$worker_before" ]]; then
-  echo "alice came back on the same worker ($worker_after): expected another one" >&2
+  echo "alice came back on the same worker ($worker_after): expected the other one" >&2
   exit 1
 fi
 if ((memory_after != memory_before + 1 || file_after != file_before + 1)); then

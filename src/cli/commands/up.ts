@@ -14,6 +14,7 @@ interface UpOptions {
   records?: string;
   debug?: boolean;
   netPrefix: string;
+  netSubnet: string;
   runsc?: string;
 }
 
@@ -50,6 +51,11 @@ export function registerUp(program: Command, ctx: CliContext): void {
       "ate",
     )
     .option(
+      "--net-subnet <octet>",
+      "third octet of the workers' link-local addresses, 169.254.<octet>.0 up (distinct for each ate up on one machine)",
+      "64",
+    )
+    .option(
       "--runsc <path>",
       "the runsc that becomes the default gvisor runtime (default: runsc on PATH)",
     )
@@ -69,6 +75,12 @@ export function registerUp(program: Command, ctx: CliContext): void {
           Code.InvalidArgument,
           `--idle-timeout ${JSON.stringify(opts.idleTimeout)}: give seconds, 0 or more`,
         );
+      const subnet = Number(opts.netSubnet);
+      if (!Number.isInteger(subnet) || subnet < 1 || subnet > 250)
+        throw new AteError(
+          Code.InvalidArgument,
+          `--net-subnet ${JSON.stringify(opts.netSubnet)}: give an integer from 1 to 250`,
+        );
       const substrate = await startSubstrate({
         stateDir,
         apiAddr: opts.apiAddr,
@@ -77,7 +89,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
         ...(opts.records ? { records: opts.records } : {}),
         ...(opts.debug ? { debug: true } : {}),
         ...(opts.runsc ? { runsc: opts.runsc } : {}),
-        network: { prefix: opts.netPrefix },
+        network: { prefix: opts.netPrefix, subnetBase: subnet },
         logger: jsonLogger(),
       });
       const runtime = substrate.runtime;
