@@ -174,14 +174,16 @@ async function main(): Promise<void> {
   console.log(`
 ${bold("demo ready")}: ate is up (API ${api}, router ${router}, state in ${state}).
 Try, in another terminal:
-  ${cmd} get actors                       # alice, bob and carol, where they run
-  curl ${router}/actors/default/alice/    # alice counts on
-  ${cmd} suspend actor bob && ${cmd} get workers
+  ${cmd} get actors -o wide                   where alice, bob and carol run, and their snapshots
+  curl ${router}/actors/default/alice/        alice counts on (resumed if she was suspended)
   curl -H 'Host: bob.default.actors.resources.substrate.ate.dev' ${router}/
-  ${cmd} create actor carol -t default/counter && curl ${router}/actors/default/carol/
-  ${cmd} logs actor alice -f              # her output, across resumes
-  ${cmd} --help                           # everything else; demos/counter/README.md walks through it
-${up ? "Ctrl-C stops ate up here (running actors are suspended; npm start again brings them back)." : ""}`);
+  ${cmd} create actor dave -t default/counter   a new actor: its first request resumes it
+  ${cmd} pause actor alice                    checkpoint kept on this node; resumes faster
+  ${cmd} logs actor alice -f                  her output, across suspends and resumes
+  ${cmd} get workers                          two workers, shared by all the actors
+Idle actors are suspended after 60 s (the template's ate.dev/idle-timeout-seconds) and come
+back on their next request. demos/counter/README.md walks through the rest.
+${up ? "Ctrl-C stops ate up (running actors are suspended; npm start again brings them back)." : ""}`);
   if (!up) {
     registry?.kill("SIGTERM");
     return;

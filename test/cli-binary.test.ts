@@ -24,12 +24,12 @@ describe("bin/ate", () => {
     assert.equal(applied.status, 0, applied.stderr);
     assert.equal(
       applied.stdout,
-      "sandboxconfig.ate.dev/gvisor-default created\nworkerpool.ate.dev/default-pool created\nactortemplate.ate.dev/counter created\n",
+      "sandboxconfig.ate.dev/gvisor-pinned created\nworkerpool.ate.dev/default-pool created\nactortemplate.ate.dev/counter created\n",
     );
     const got = ate("get", "sandboxconfigs");
     assert.match(
       got.stdout,
-      /^NAME\s+CLASS\s+DEFAULT\s+AGE\ngvisor-default\s+gvisor\s+true\s+\d+s\n$/,
+      /^NAME\s+CLASS\s+DEFAULT\s+AGE\ngvisor-pinned\s+gvisor\s+false\s+\d+s\n$/,
     );
   });
 
@@ -41,6 +41,18 @@ describe("bin/ate", () => {
     });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /SandboxConfig "x" is invalid: .*must define a 'runsc' asset/);
+  });
+
+  it("ate up says what the machine lacks and how to get it, and exits non-zero", () => {
+    const up = ate("up", "--runsc", join(home, "no-such-runsc"), "--state-dir", join(home, "up"));
+    assert.equal(up.status, 1);
+    assert.match(up.stderr, /^Error: runsc \(gVisor\) is not installed: .*apt-get install/m);
+  });
+
+  it("exits 2 on a command line it does not understand", () => {
+    const bad = ate("get");
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /missing required argument 'kind'/);
   });
 
   it("prints usage for --help", () => {

@@ -15,9 +15,10 @@ import type { NetworkOptions } from "../sandbox/gvisor/index.ts";
 import { GvisorDriver } from "../sandbox/index.ts";
 import { type RunningApiServer, startApiServer } from "../server/index.ts";
 import { type DefaultRuntimeResult, ensureDefaultRuntime } from "./default-runtime.ts";
-import { listen } from "./listen.ts";
+import { ensureListenable, listen, parseAddr } from "./listen.ts";
 import { findExecutable } from "./prerequisites.ts";
 import { type SuspendAllResult, suspendNodeActors } from "./shutdown.ts";
+import { lockStateDir } from "./state-lock.ts";
 
 export interface SubstrateOptions {
   /** Everything on disk: resources, records, node state, local snapshots. */
@@ -70,16 +71,25 @@ export interface RunningSubstrate {
   stop(o?: StopOptions): Promise<SuspendAllResult>;
 }
 
-function parseAddr(addr: string): { host: string; port: number } {
-  const m = addr.match(/^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/);
-  if (!m) throw new Error(`address "${addr}" is not host:port`);
-  return { host: m[1] ?? (m[2] || "127.0.0.1"), port: Number(m[3]) };
-}
-
 /** Every component of ate in one process, on this machine (the composition `ate up` runs). */
 export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstrate> {
+  const unlock = lockStateDir(o.stateDir);
+  try {
+    return await start(o, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSubstrate> {
   const log = o.logger;
   const node = o.nodeName ?? hostname();
+  const apiAddr = parseAddr(o.apiAddr ?? "127.0.0.1:7443", "--api-addr");
+  const routerAddr = parseAddr(o.routerAddr ?? "127.0.0.1:7480", "--router-addr");
+  // Before any worker is touched: a second substrate must not get as far as recovering them.
+  await ensureListenable(apiAddr, "--api-addr");
+  await ensureListenable(routerAddr, "--router-addr");
   const resources = openResourceStore({ home: o.stateDir });
   const records = new Records(openRecordStore(o.records, o.stateDir));
   const runsc = o.runsc === false ? undefined : (o.runsc ?? findExecutable("runsc"));
@@ -158,29 +168,25 @@ export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstr
     logger: log,
     ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
   });
-  let server: RunningApiServer;
+  let server: RunningApiServer | undefined;
   let routerServer: Awaited<ReturnType<typeof listen>>;
   try {
-    server = await startApiServer({
-      ...parseAddr(o.apiAddr ?? "127.0.0.1:7443"),
-      controlPlane,
-      resources,
-      logger: log,
-    });
-    routerServer = await listen(
-      parseAddr(o.routerAddr ?? "127.0.0.1:7480"),
-      router.handle,
-      router.handleUpgrade,
-    );
+    server = await startApiServer({ ...apiAddr, controlPlane, resources, logger: log });
+    routerServer = await listen(routerAddr, router.handle, router.handleUpgrade);
   } catch (err) {
+    // Taken since the check: stop what started; the workers stay for the next start.
     ac.abort();
     await loop;
+    await server?.close();
+    await resources.close();
+    await records.store.close();
     throw err;
   }
+  const api = server;
   router.start();
   log.info("router listening", { url: routerServer.url });
   return {
-    apiUrl: server.url,
+    apiUrl: api.url,
     routerUrl: routerServer.url,
     controlPlane,
     agent,
@@ -194,7 +200,7 @@ export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstr
       await bounded(loop);
       // No new requests or calls may resume actors while they are being suspended.
       await bounded(routerServer.close());
-      await bounded(server.close());
+      await bounded(api.close());
       const result = await suspendNodeActors(controlPlane, node, {
         logger: log,
         ...(s.signal ? { signal: s.signal } : {}),
@@ -204,6 +210,7 @@ export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstr
       await pools.wipe().catch((err) => log.warn("wiping workers failed", { error: String(err) }));
       await resources.close();
       await records.store.close();
+      unlock();
       return result;
     },
   };

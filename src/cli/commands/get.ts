@@ -121,7 +121,7 @@ export function parseTargets(
     const byType = new Map<ResourceType, string[]>();
     for (const arg of slashed) {
       const [kind, name] = arg.split("/", 2) as [string, string];
-      const type = typeForName(kind);
+      const type = kindType(kind);
       byType.set(type, [...(byType.get(type) ?? []), name]);
     }
     return [...byType].map(([type, n]) => ({ type, names: n }));
@@ -133,5 +133,15 @@ export function parseTargets(
       "names cannot be given with several kinds: use kind/name for each object",
     );
   }
-  return kinds.map((k) => ({ type: typeForName(k), names }));
+  return kinds.map((k) => ({ type: kindType(k), names }));
+}
+
+/** A resource kind by name; the error also lists the record kinds the CLI knows. */
+function kindType(kind: string): ResourceType {
+  try {
+    return typeForName(kind);
+  } catch (err) {
+    const e = AteError.from(err);
+    throw new AteError(e.code, `${e.message}; and the records actors, workers, atespaces`);
+  }
 }
