@@ -4,11 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { actorTemplate, sandboxConfig, workerPool } from "../src/api/testing.ts";
-import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../src/api/v1alpha1/index.ts";
-import { PoolController } from "../src/controller/index.ts";
 import { ControlPlane, StaticNodeDirectory } from "../src/controlplane/index.ts";
-import { silentLogger } from "../src/log/index.ts";
 import {
   type RecordStore,
   Records,
@@ -18,6 +14,7 @@ import {
 } from "../src/records/index.ts";
 import { SqliteResourceStore } from "../src/resources/index.ts";
 import { NoopNodeAgent } from "../test/support/noop-node-agent.ts";
+import { declareNoopPool } from "../test/support/noop-pool.ts";
 import { startRedis } from "../test/support/redis.ts";
 
 const actorsForLatency = Number(process.env.ACTORS ?? 1_000_000);
@@ -30,9 +27,6 @@ const redis = await startRedis();
 
 async function measure(name: string, store: RecordStore): Promise<void> {
   const resources = new SqliteResourceStore({ path: ":memory:" });
-  await resources.create(SandboxConfigType, sandboxConfig("gvisor", { default: true }));
-  await resources.create(WorkerPoolType, workerPool("pool", { replicas: workers }));
-  await resources.create(ActorTemplateType, actorTemplate("counter"));
   const records = new Records(store);
   await store.clear();
   const agent = new NoopNodeAgent();
@@ -41,12 +35,7 @@ async function measure(name: string, store: RecordStore): Promise<void> {
     resources,
     nodes: new StaticNodeDirectory({ n1: agent }),
   });
-  await new PoolController({
-    resources,
-    records,
-    node: { name: "n1", agent },
-    logger: silentLogger,
-  }).reconcile();
+  await declareNoopPool(resources, records, agent, { replicas: workers });
   await cp.createAtespace("bench");
   for (let i = 0; i < workers; i++)
     await cp.createActor({ atespace: "bench", name: `t${i}` }, "default", "counter");

@@ -6,9 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
-import { actorTemplate, sandboxConfig, workerPool } from "../api/testing.ts";
-import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../api/v1alpha1/index.ts";
-import { PoolController } from "../controller/index.ts";
+import { declareNoopPool } from "../../test/support/noop-pool.ts";
 import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
 import { silentLogger } from "../log/index.ts";
 import type { ActorIdentity } from "../node/index.ts";
@@ -53,15 +51,7 @@ describe("ate actor commands (against an API server)", () => {
 
   before(async () => {
     server = await startApiServer({ port: 0, controlPlane: cp, resources, logger: silentLogger });
-    await resources.create(SandboxConfigType, sandboxConfig("gvisor", { default: true }));
-    await resources.create(WorkerPoolType, workerPool("pool", { replicas: 2 }));
-    await resources.create(ActorTemplateType, actorTemplate("counter"));
-    await new PoolController({
-      resources,
-      records,
-      node: { name: "n1", agent },
-      logger: silentLogger,
-    }).reconcile();
+    await declareNoopPool(resources, records, agent, { replicas: 2 });
   });
   after(async () => {
     await server.close();

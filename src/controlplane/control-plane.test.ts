@@ -3,12 +3,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
+import { declareNoopPool } from "../../test/support/noop-pool.ts";
 import { type RunningRedis, startRedis } from "../../test/support/redis.ts";
-import { actorTemplate, sandboxConfig, workerPool } from "../api/testing.ts";
-import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../api/v1alpha1/index.ts";
-import { PoolController } from "../controller/index.ts";
 import { Code, isAteError } from "../errors/index.ts";
-import { silentLogger } from "../log/index.ts";
 import {
   type RecordStore,
   Records,
@@ -31,15 +28,7 @@ function suite(name: string, open: () => Promise<RecordStore>, close: () => Prom
       records = new Records(await open());
       await records.store.clear();
       cp = new ControlPlane({ records, resources, nodes: new StaticNodeDirectory({ n1: agent }) });
-      await resources.create(SandboxConfigType, sandboxConfig("gvisor", { default: true }));
-      await resources.create(WorkerPoolType, workerPool("pool", { replicas: 2 }));
-      await resources.create(ActorTemplateType, actorTemplate("counter"));
-      await new PoolController({
-        resources,
-        records,
-        node: { name: "n1", agent },
-        logger: silentLogger,
-      }).reconcile();
+      await declareNoopPool(resources, records, agent, { replicas: 2 });
       await cp.createAtespace("t");
     });
     after(async () => {

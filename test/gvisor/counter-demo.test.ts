@@ -3,14 +3,13 @@
 // and started again over the same state.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { NodeAgent } from "../../src/node/index.ts";
-import { GvisorDriver } from "../../src/sandbox/index.ts";
+import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
 import { freePort } from "../support/ports.ts";
 import { type RunningRegistry, startRegistry } from "../support/registry.ts";
 
@@ -99,16 +98,8 @@ describe("the counter demo through the ate binary", { timeout: 12 * 60_000 }, ()
 
   after(async () => {
     await interrupt();
-    // Whatever a failed run left: its workers, through a fresh agent over the same state.
-    const node = join(state, "node");
-    if (existsSync(node)) {
-      const agent = new NodeAgent({
-        stateDir: node,
-        drivers: [new GvisorDriver({ stateDir: node, network })],
-      });
-      for (const w of await agent.recover().catch(() => []))
-        await agent.deleteWorker(w.name).catch(() => {});
-    }
+    // Whatever a failed run left.
+    await removeLeftoverWorkers(join(state, "node"), network);
     await registry?.stop();
     rmSync(dir, { recursive: true, force: true });
   });

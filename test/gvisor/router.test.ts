@@ -8,11 +8,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { silentLogger } from "../../src/log/index.ts";
-import { NodeAgent } from "../../src/node/index.ts";
-import { GvisorDriver } from "../../src/sandbox/index.ts";
 import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
 import { pushCounterImage } from "../support/counter-image.ts";
 import { applyCounterSetup, waitForGolden } from "../support/counter-resources.ts";
+import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
 import { type RunningRegistry, startRegistry } from "../support/registry.ts";
 
 describe("router with gvisor workers", { timeout: 900_000 }, () => {
@@ -75,14 +74,7 @@ describe("router with gvisor workers", { timeout: 900_000 }, () => {
 
   after(async () => {
     await ate?.stop().catch(() => {});
-    // Remove the workers through a fresh agent over the same state, as after any restart.
-    const node = join(dir, "state", "node");
-    const agent = new NodeAgent({
-      stateDir: node,
-      drivers: [new GvisorDriver({ stateDir: node, network })],
-    });
-    for (const w of await agent.recover().catch(() => []))
-      await agent.deleteWorker(w.name).catch(() => {});
+    await removeLeftoverWorkers(join(dir, "state", "node"), network);
     await registry?.stop();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -15,6 +15,7 @@ import { RemoteResourceStore } from "../../src/resources/index.ts";
 import { pushCounterImage } from "../support/counter-image.ts";
 import { applyCounterSetup, waitForGolden } from "../support/counter-resources.ts";
 import { getJson } from "../support/http.ts";
+import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
 import { freePort } from "../support/ports.ts";
 import { type RunningRegistry, startRegistry } from "../support/registry.ts";
 
@@ -83,15 +84,7 @@ describe("ate up survives SIGKILL during a suspend", { timeout: 600_000 }, () =>
   after(async () => {
     await stop("SIGTERM");
     // Leave nothing behind: the sandboxes and namespaces the killed server made.
-    const { NodeAgent } = await import("../../src/node/index.ts");
-    const { GvisorDriver } = await import("../../src/sandbox/index.ts");
-    const node = join(dir, "state", "node");
-    const agent = new NodeAgent({
-      stateDir: node,
-      drivers: [new GvisorDriver({ stateDir: node, network: { prefix: "atek" } })],
-    });
-    for (const w of await agent.recover().catch(() => []))
-      await agent.deleteWorker(w.name).catch(() => {});
+    await removeLeftoverWorkers(join(dir, "state", "node"), { prefix: "atek" });
     await registry?.stop();
     rmSync(dir, { recursive: true, force: true });
   });

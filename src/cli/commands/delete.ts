@@ -56,7 +56,6 @@ export function registerDelete(program: Command, ctx: CliContext): void {
           for (const name of n) targets.push({ type, namespace: opts.namespace, name });
       }
       const store = ctx.resources();
-      // Like kubectl, one failure does not stop the others; all failures are reported at the end.
       const failures: AteError[] = [];
       for (const { type, namespace, name } of targets) {
         try {
@@ -67,11 +66,7 @@ export function registerDelete(program: Command, ctx: CliContext): void {
           failures.push(AteError.from(err));
         }
       }
-      const [first] = failures;
-      if (first) {
-        const lines = failures.map((f) => `Error: ${f.message}`);
-        throw new AteError(first.code, lines.join("\n"), lines);
-      }
+      throwAll(failures);
     });
 }
 
@@ -100,9 +95,13 @@ async function deleteRecords(
       failures.push(AteError.from(err));
     }
   }
+  throwAll(failures);
+}
+
+/** Like kubectl, one failure does not stop the others; all are reported at the end, one a line. */
+function throwAll(failures: AteError[]): void {
   const [first] = failures;
-  if (first) {
-    const lines = failures.map((f) => `Error: ${f.message}`);
-    throw new AteError(first.code, lines.join("\n"), lines);
-  }
+  if (!first) return;
+  const lines = failures.map((f) => `Error: ${f.message}`);
+  throw new AteError(first.code, lines.join("\n"), lines);
 }
