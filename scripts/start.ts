@@ -42,7 +42,10 @@ function installCommands(): void {
 }
 
 /** Runs ate, echoing the command; returns stdout (stderr passes through). */
-function runAte(args: string[], o: { input?: string; quiet?: boolean } = {}): string {
+function runAte(
+  args: string[],
+  o: { input?: string; quiet?: boolean; hint?: string } = {},
+): string {
   if (!o.quiet) console.log(`$ ate ${args.join(" ")}`);
   const r = spawnSync(ate, args, {
     encoding: "utf8",
@@ -51,7 +54,8 @@ function runAte(args: string[], o: { input?: string; quiet?: boolean } = {}): st
     stdio: ["pipe", "pipe", "inherit"],
   });
   if (!o.quiet) process.stdout.write(r.stdout);
-  if (r.status !== 0) fail(`ate ${args.join(" ")} failed (exit ${r.status})`);
+  if (r.status !== 0)
+    fail(`ate ${args.join(" ")} failed (exit ${r.status})${o.hint ? `: ${o.hint}` : ""}`);
   return r.stdout;
 }
 
@@ -136,7 +140,10 @@ async function main(): Promise<void> {
     "IMAGE",
     image,
   );
-  runAte(["apply", "-f", "-"], { input: template });
+  runAte(["apply", "-f", "-"], {
+    input: template,
+    hint: "an ActorTemplate's spec cannot change; if an older demo template is in the way, remove it (ate delete actortemplate counter) and run npm start again",
+  });
   console.log(
     "waiting for the template's golden snapshot (booted once, checkpointed; actors start from it)…",
   );

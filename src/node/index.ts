@@ -8,5 +8,6 @@ export {
   packAndPush,
   RegistryClient,
 } from "./images/index.ts";
+export type { ActorRecord } from "./layout.ts";
 export { manifestName, type SnapshotManifest } from "./manifest.ts";
-export { type ActorRecord, NodeAgent, type NodeAgentOptions } from "./node-agent.ts";
+export { NodeAgent, type NodeAgentOptions } from "./node-agent.ts";

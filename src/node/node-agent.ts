@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { type FileHandle, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BlobStore, openBlobStore } from "../blob/index.ts";
 import { AteError, Code } from "../errors/index.ts";
@@ -20,6 +20,7 @@ import type {
 import { AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
 import { describeFiles, packDir, unpackDir } from "./files.ts";
 import { ImageStore, type PulledImage } from "./images/index.ts";
+import { type ActorRecord, NodeLayout, writeJsonAtomic } from "./layout.ts";
 import { manifestFormatVersion, type SnapshotManifest } from "./manifest.ts";
 import { waitReady } from "./readiness.ts";
 import { downloadSnapshot, readManifest, writeSnapshot } from "./snapshot-io.ts";
@@ -42,19 +43,6 @@ export interface NodeAgentOptions {
   logger?: Logger;
 }
 
-/** What the agent records on the node for the actor a worker runs (written at Run and Restore). */
-export interface ActorRecord {
-  actor: ActorIdentity;
-  sandboxClass: SandboxRuntime["sandboxClass"];
-  arch: string;
-  /** asset name → {url, sha256}: the runtime the actor booted or was restored with. */
-  assets: Record<string, { url: string; sha256: string }>;
-  /** asset name → the cached file that ran. */
-  runtimePaths: Record<string, string>;
-  images: Record<string, string>;
-  workload: Workload;
-}
-
 interface Worker extends WorkerRef {
   address: string;
   busy?: boolean;
@@ -73,8 +61,10 @@ export class NodeAgent implements NodeAgentApi {
   readonly images: ImageStore;
   private readonly openStore: (uri: string) => BlobStore;
   private readonly log: Logger;
+  private readonly layout: NodeLayout;
 
   constructor(private readonly options: NodeAgentOptions) {
+    this.layout = new NodeLayout(options.stateDir);
     for (const d of options.drivers) this.drivers.set(d.sandboxClass, d);
     this.assets = options.assets ?? new AssetCache({ dir: join(options.stateDir, "assets") });
     this.images = options.images ?? new ImageStore({ dir: join(options.stateDir, "images") });
@@ -117,7 +107,7 @@ export class NodeAgent implements NodeAgentApi {
       if (!first)
         throw new AteError(Code.FailedPrecondition, "this node agent has no sandbox driver");
       worker.address = (await first.prepareWorker(worker)).address;
-      await rm(this.workerDir(name), { recursive: true, force: true });
+      await rm(this.layout.workerDir(name), { recursive: true, force: true });
       await this.saveWorkers();
       return { name, address: worker.address };
     } catch (err) {
@@ -129,7 +119,7 @@ export class NodeAgent implements NodeAgentApi {
   async deleteWorker(name: string): Promise<void> {
     const worker = this.worker(name);
     for (const d of this.drivers.values()) await d.releaseWorker(worker);
-    await rm(this.workerDir(name), { recursive: true, force: true });
+    await rm(this.layout.workerDir(name), { recursive: true, force: true });
     this.workers.delete(name);
     await this.saveWorkers();
   }
@@ -140,9 +130,7 @@ export class NodeAgent implements NodeAgentApi {
    * the control plane's reconciler finds).
    */
   async recover(): Promise<WorkerInfo[]> {
-    const text = await readFile(join(this.options.stateDir, "workers.json"), "utf8").catch(
-      () => "[]",
-    );
+    const text = await readFile(this.layout.workersFile, "utf8").catch(() => "[]");
     const [first] = this.drivers.values();
     for (const saved of JSON.parse(text) as { name: string; index: number; address: string }[]) {
       const worker: Worker = { ...saved };
@@ -166,7 +154,7 @@ export class NodeAgent implements NodeAgentApi {
         // The worker's network is gone (e.g. after a reboot): build it again.
         worker.address = (await first?.prepareWorker(worker))?.address ?? worker.address;
       }
-      await this.wipe(worker.name);
+      await this.layout.wipe(worker.name);
     }
     await this.saveWorkers();
     return this.listWorkers();
@@ -178,7 +166,7 @@ export class NodeAgent implements NodeAgentApi {
       index,
       address,
     }));
-    await writeJsonAtomic(join(this.options.stateDir, "workers.json"), list);
+    await writeJsonAtomic(this.layout.workersFile, list);
   }
 
   async listWorkers(): Promise<WorkerInfo[]> {
@@ -201,7 +189,7 @@ export class NodeAgent implements NodeAgentApi {
       );
       const runtime = await this.fetchRuntime(driver, assets, req.signal);
       const images = await this.pullImages(req.workload, req.signal);
-      await this.prepareVolumes(req.worker, req.workload);
+      await this.layout.prepareVolumes(req.worker, req.workload);
       const record: ActorRecord = {
         actor: req.actor,
         sandboxClass: driver.sandboxClass,
@@ -259,7 +247,9 @@ export class NodeAgent implements NodeAgentApi {
         await driver.stop(worker, runtime);
       }
       // The sandbox is gone: the durableDir contents are final.
-      for (const [name, dir] of Object.entries(this.volumeDirs(req.worker, record.workload))) {
+      for (const [name, dir] of Object.entries(
+        this.layout.volumeDirs(req.worker, record.workload),
+      )) {
         await mkdir(join(tmp, "data"), { recursive: true });
         await this.step("checkpoint.data", fields, () =>
           packDir(dir, join(tmp, "data", `${name}.tar.gz`)),
@@ -279,13 +269,7 @@ export class NodeAgent implements NodeAgentApi {
         snapshotFiles: files,
       };
       const localUri = pathToFileURL(
-        join(
-          this.options.stateDir,
-          "snapshots",
-          record.actor.atespace,
-          record.actor.actorId,
-          snapshotName(),
-        ),
+        join(this.layout.snapshotsDir, record.actor.atespace, record.actor.actorId, snapshotName()),
       ).href;
       const uri = req.destination.kind === "external" ? req.destination.uriPrefix : localUri;
       try {
@@ -296,7 +280,7 @@ export class NodeAgent implements NodeAgentApi {
         if (uri === localUri) throw err;
         // The sandbox is gone; never lose its state: keep the snapshot on this node instead.
         await this.upload(tmp, localUri, files, manifest);
-        await this.wipe(req.worker);
+        await this.layout.wipe(req.worker);
         throw new AteError(
           Code.Unavailable,
           `uploading the snapshot to ${uri} failed (${(err as Error).message}); it was kept on this node at ${localUri}`,
@@ -304,7 +288,7 @@ export class NodeAgent implements NodeAgentApi {
           { cause: err },
         );
       }
-      await this.step("checkpoint.wipe", fields, () => this.wipe(req.worker));
+      await this.step("checkpoint.wipe", fields, () => this.layout.wipe(req.worker));
       return { uri, local: uri === localUri, files };
     } finally {
       worker.busy = false;
@@ -350,8 +334,10 @@ export class NodeAgent implements NodeAgentApi {
       }
       await downloadSnapshot(store, req.source, manifest, tmp, req.scope, req.signal);
       const images = await this.pullImages(manifest.workload, req.signal);
-      await this.prepareVolumes(req.worker, manifest.workload);
-      for (const [name, dir] of Object.entries(this.volumeDirs(req.worker, manifest.workload))) {
+      await this.layout.prepareVolumes(req.worker, manifest.workload);
+      for (const [name, dir] of Object.entries(
+        this.layout.volumeDirs(req.worker, manifest.workload),
+      )) {
         const archive = join(tmp, "data", `${name}.tar.gz`);
         if (manifest.snapshotFiles.some((f) => f.name === `data/${name}.tar.gz`))
           await unpackDir(archive, dir);
@@ -392,32 +378,16 @@ export class NodeAgent implements NodeAgentApi {
           : undefined,
       );
     }
-    await this.wipe(name);
+    await this.layout.wipe(name);
   }
 
-  async logs(actor: ActorIdentity, from = 0): Promise<Buffer> {
-    let file: FileHandle | undefined;
-    try {
-      file = await open(this.logPath(actor), "r");
-      const { size } = await file.stat();
-      if (size <= from) return Buffer.alloc(0);
-      const buf = Buffer.alloc(size - from);
-      const { bytesRead } = await file.read(buf, 0, buf.length, from);
-      return buf.subarray(0, bytesRead);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return Buffer.alloc(0);
-      throw err;
-    } finally {
-      await file?.close();
-    }
+  logs(actor: ActorIdentity, from = 0): Promise<Buffer> {
+    return this.layout.readLog(actor, from);
   }
 
   /** The on-node record of the actor a worker runs, if any. */
-  async record(worker: string): Promise<ActorRecord | undefined> {
-    const text = await readFile(join(this.workerDir(worker), "actor.json"), "utf8").catch(
-      () => undefined,
-    );
-    return text ? (JSON.parse(text) as ActorRecord) : undefined;
+  record(worker: string): Promise<ActorRecord | undefined> {
+    return this.layout.readRecord(worker);
   }
 
   // --- steps -----------------------------------------------------------------------------
@@ -431,18 +401,18 @@ export class NodeAgent implements NodeAgentApi {
     checkpointDir: string | undefined,
     signal?: AbortSignal,
   ): Promise<void> {
-    const identityDir = join(this.workerDir(worker.name), "identity");
+    const identityDir = this.layout.identityDir(worker.name);
     await mkdir(identityDir, { recursive: true });
     await writeFile(join(identityDir, "actor-id"), record.actor.actorId, { mode: 0o444 });
     const spec = sandboxSpec({
       workload: record.workload,
       images,
-      volumes: this.volumeDirs(worker.name, record.workload),
+      volumes: this.layout.volumeDirs(worker.name, record.workload),
       identityDir,
       hostname: record.actor.actorId,
-      logPath: this.logPath(record.actor),
+      logPath: this.layout.logPath(record.actor),
     });
-    await writeJsonAtomic(join(this.workerDir(worker.name), "actor.json"), record);
+    await this.layout.writeRecord(worker.name, record);
     try {
       if (checkpointDir) await driver.restore(worker, runtime, spec, checkpointDir, signal);
       else await driver.run(worker, runtime, spec, signal);
@@ -464,7 +434,7 @@ export class NodeAgent implements NodeAgentApi {
         .slice(-10)
         .join("\n");
       await driver.stop(worker, runtime).catch(() => {});
-      await this.wipe(worker.name);
+      await this.layout.wipe(worker.name);
       const e = AteError.from(err, Code.Internal);
       throw new AteError(
         e.code,
@@ -534,34 +504,6 @@ export class NodeAgent implements NodeAgentApi {
     return Object.fromEntries(entries);
   }
 
-  private volumeDirs(worker: string, workload: Workload): Record<string, string> {
-    return Object.fromEntries(
-      (workload.volumes ?? [])
-        .filter((v) => v.durableDir)
-        .map((v) => [v.name, join(this.workerDir(worker), "volumes", v.name)]),
-    );
-  }
-
-  private async prepareVolumes(worker: string, workload: Workload): Promise<void> {
-    for (const dir of Object.values(this.volumeDirs(worker, workload))) {
-      await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { recursive: true });
-    }
-  }
-
-  /** Empties a worker: no record, no volumes, no identity. */
-  private async wipe(worker: string): Promise<void> {
-    await rm(this.workerDir(worker), { recursive: true, force: true });
-  }
-
-  private workerDir(name: string): string {
-    return join(this.options.stateDir, "workers", name);
-  }
-
-  private logPath(actor: ActorIdentity): string {
-    return join(this.options.stateDir, "logs", actor.atespace, `${actor.actorId}.log`);
-  }
-
   /** Writes a snapshot: on this node by moving its files, elsewhere by uploading them. */
   private async upload(
     dir: string,
@@ -570,19 +512,13 @@ export class NodeAgent implements NodeAgentApi {
     manifest: SnapshotManifest,
     signal?: AbortSignal,
   ): Promise<void> {
-    const local = uri.startsWith(pathToFileURL(join(this.options.stateDir, "snapshots")).href);
+    const local = uri.startsWith(pathToFileURL(this.layout.snapshotsDir).href);
     await writeSnapshot(this.openStore(uri), dir, files, manifest, {
       ...(local ? { moveTo: fileURLToPath(uri) } : {}),
       concurrency: this.options.uploadConcurrency ?? 4,
       ...(signal ? { signal } : {}),
     });
   }
-}
-
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2));
-  await rename(`${path}.tmp`, path);
 }
 
 function snapshotName(): string {

@@ -94,6 +94,7 @@ describe("ate up survives SIGKILL during a suspend", { timeout: 600_000 }, () =>
     const resources = new RemoteResourceStore(url);
     const image = await pushCounterImage(registry.host);
     await applyCounterSetup(resources, {
+      declareRuntime: false, // ate up declared the machine's runsc
       image,
       snapshotsDir: join(dir, "snapshots"),
       replicas: 1,

@@ -20,6 +20,8 @@ export interface CounterSetup {
   /** Template name → annotations; default one template "counter". */
   templates?: Record<string, Record<string, string>>;
   workerSelector?: Record<string, string>;
+  /** Declare the gvisor runtime from /usr/bin/runsc (default); false when `ate up` did. */
+  declareRuntime?: boolean;
 }
 
 export function counterTemplate(
@@ -53,17 +55,19 @@ export function counterTemplate(
 }
 
 export async function applyCounterSetup(store: ResourceStore, s: CounterSetup): Promise<void> {
-  const sha = createHash("sha256").update(readFileSync("/usr/bin/runsc")).digest("hex");
-  await store.create(SandboxConfigType, {
-    apiVersion: "ate.dev/v1alpha1",
-    kind: "SandboxConfig",
-    metadata: { name: "gvisor-default" },
-    spec: {
-      sandboxClass: "gvisor",
-      default: true,
-      assets: { amd64: { runsc: { url: "file:///usr/bin/runsc", sha256: sha } } },
-    },
-  });
+  if (s.declareRuntime !== false) {
+    const sha = createHash("sha256").update(readFileSync("/usr/bin/runsc")).digest("hex");
+    await store.create(SandboxConfigType, {
+      apiVersion: "ate.dev/v1alpha1",
+      kind: "SandboxConfig",
+      metadata: { name: "gvisor-default" },
+      spec: {
+        sandboxClass: "gvisor",
+        default: true,
+        assets: { amd64: { runsc: { url: "file:///usr/bin/runsc", sha256: sha } } },
+      },
+    });
+  }
   await store.create(WorkerPoolType, {
     apiVersion: "ate.dev/v1alpha1",
     kind: "WorkerPool",

@@ -5,6 +5,7 @@ import { ateHome } from "../../resources/index.ts";
 import { checkPrerequisites, startSubstrate } from "../../up/index.ts";
 import { ateVersion } from "../../version.ts";
 import type { CliContext } from "../context.ts";
+import { defaultServer } from "../endpoint.ts";
 
 interface UpOptions {
   stateDir?: string;
@@ -96,7 +97,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
       ctx.io.out(
         [
           `ate ${ateVersion} is up (state in ${stateDir})`,
-          `  API     ${substrate.apiUrl}   ate --server ${substrate.apiUrl} …  (the default)`,
+          `  API     ${substrate.apiUrl}   ${substrate.apiUrl === defaultServer ? "(where ate commands go by default)" : `(for ate commands: export ATE_SERVER=${substrate.apiUrl})`}`,
           `  router  ${substrate.routerUrl}   curl ${substrate.routerUrl}/actors/<atespace>/<actor>/…`,
           ...(runtime?.name
             ? [
