@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { AteError, Code } from "../../errors/index.ts";
 import type { Actor } from "../../proto/gen/ateapi/control_pb.ts";
 import type { CliContext } from "../context.ts";
+import { formatRecords, recordSchemas } from "../record-printers.ts";
 import {
   parseLabels,
   parseRecordFormat,
@@ -34,11 +35,13 @@ export function registerCreate(program: Command, ctx: CliContext): void {
     .option("-o, --output <format>", "print the created object: wide|yaml|json|name")
     .action(async (kindArg: string, name: string, opts: CreateOptions) => {
       const kind = requireKind(kindArg, ["actor", "atespace"], "create");
-      parseRecordFormat(opts.output);
+      const format = parseRecordFormat(opts.output);
       const api = ctx.controlApi();
       if (kind === "atespace") {
-        await api.createAtespace({ name });
-        ctx.io.out(opts.output === "name" ? `atespace/${name}` : `atespace/${name} created`);
+        const { atespace } = await api.createAtespace({ name });
+        if (atespace && (format === "yaml" || format === "json"))
+          ctx.io.out(formatRecords(recordSchemas.atespace, [atespace], "atespaces", format, true));
+        else ctx.io.out(format === "name" ? `atespace/${name}` : `atespace/${name} created`);
         return;
       }
       if (!opts.template)
