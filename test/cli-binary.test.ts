@@ -55,6 +55,14 @@ describe("bin/ate", () => {
     assert.match(bad.stderr, /missing required argument 'kind'/);
   });
 
+  it("is the kubectl plugin `kubectl ate` when installed as kubectl-ate", () => {
+    assert.match(
+      execFileSync(join(root, "bin", "kubectl-ate"), ["--help"], { encoding: "utf8" }),
+      /Usage: kubectl ate \[options\] \[command\]/,
+    );
+    assert.match(ate("version", "--client").stdout, /^Client Version: \d+\.\d+\.\d+\n$/);
+  });
+
   it("prints usage for --help", () => {
     assert.match(
       execFileSync(join(root, "bin", "ate"), ["--help"], { encoding: "utf8" }),

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { AteError, Code } from "../errors/index.ts";
+import { ateVersion } from "../version.ts";
 import { registerApply } from "./commands/apply.ts";
 import { registerCreate } from "./commands/create.ts";
 import { registerDelete } from "./commands/delete.ts";
@@ -41,6 +42,7 @@ export async function runCli(
       "--server <url>",
       "an ate server's API, e.g. http://127.0.0.1:7443 (default: $ATE_SERVER, else the local store)",
     )
+    .version(ateVersion, "--version", "print the CLI's version")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .showHelpAfterError("(run with --help for usage)");

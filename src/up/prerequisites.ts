@@ -28,13 +28,16 @@ const apt = (pkgs: string) => `install it: apt-get install -y ${pkgs} (npm start
  * What `ate up` needs from this machine to run gVisor sandboxes in network namespaces. Every
  * check runs (so one run lists every problem), each saying how to fix it.
  */
-export function checkPrerequisites(o: { runsc?: string } = {}): Prerequisite[] {
+export function checkPrerequisites(
+  o: { runsc?: string; uid?: number | undefined } = {},
+): Prerequisite[] {
+  const uid = "uid" in o ? o.uid : process.getuid?.();
   const checks: Prerequisite[] = [];
   const add = (what: string, problem?: string) =>
     checks.push({ what, ...(problem ? { problem } : {}) });
   add(
     "root",
-    process.getuid?.() === 0
+    uid === 0
       ? undefined
       : "ate up creates network namespaces and runs gVisor sandboxes, which needs root: run it as root (sudo ate up)",
   );
@@ -66,7 +69,7 @@ export function checkPrerequisites(o: { runsc?: string } = {}): Prerequisite[] {
       : "/sys/fs/cgroup is not mounted: runsc needs cgroups (mount cgroup2 on /sys/fs/cgroup)",
   );
   const iptables = findExecutable("iptables");
-  if (iptables && process.getuid?.() === 0) {
+  if (iptables && uid === 0) {
     try {
       execFileSync(iptables, ["-w", "-t", "nat", "-S"], { stdio: "pipe", timeout: 10_000 });
       add("iptables nat");

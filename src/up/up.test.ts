@@ -85,6 +85,8 @@ describe("ate up's checks", () => {
     assert.ok(
       problems.some((p) => p.what === "runsc" && /apt-get install .*runsc/.test(p.problem ?? "")),
     );
+    const asUser = checkPrerequisites({ uid: 1000 }).find((c) => c.what === "root");
+    assert.match(asUser?.problem ?? "", /needs root: run it as root \(sudo ate up\)/);
     assert.equal(findExecutable("definitely-not-a-command-xyz"), undefined);
     assert.match(findExecutable("sh") ?? "", /\/sh$/);
   });

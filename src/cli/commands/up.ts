@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { AteError, Code } from "../../errors/index.ts";
-import { jsonLogger } from "../../log/index.ts";
+import { defaultLogger } from "../../log/index.ts";
 import { ateHome } from "../../resources/index.ts";
 import { checkPrerequisites, startSubstrate } from "../../up/index.ts";
 import { ateVersion } from "../../version.ts";
@@ -91,7 +91,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
         ...(opts.debug ? { debug: true } : {}),
         ...(opts.runsc ? { runsc: opts.runsc } : {}),
         network: { prefix: opts.netPrefix, subnetBase: subnet },
-        logger: jsonLogger(),
+        logger: defaultLogger(),
       });
       const runtime = substrate.runtime;
       ctx.io.out(
