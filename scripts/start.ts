@@ -6,7 +6,16 @@
 //   4. the demo's WorkerPool and ActorTemplate, then the scenario (demos/counter/scenario.sh)
 // and leaves ate up running for the user; Ctrl-C stops it (actors are suspended).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -36,6 +45,10 @@ function installCommands(): void {
   for (const name of ["ate", "kubectl-ate"]) {
     const link = join("/usr/local/bin", name);
     if (spawnSync("sh", ["-c", `command -v ${name}`]).status === 0) continue;
+    // A link left by a checkout that is gone is replaced; anything else is left alone.
+    if (lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink() && !existsSync(link))
+      unlinkSync(link);
+    if (existsSync(link)) continue;
     symlinkSync(join(root, "bin", name), link);
     console.log(`installed ${link} -> ${join(root, "bin", name)}`);
   }
