@@ -199,9 +199,10 @@ Try, in another terminal:
   curl ${router}/actors/default/alice/        alice counts on (resumed if she was suspended)
   curl -H 'Host: bob.default.actors.resources.substrate.ate.dev' ${router}/
   ${cmd} create actor dave -t default/counter   a new actor: its first request resumes it
-  ${cmd} pause actor alice                    checkpoint kept on this node; resumes faster
+  \${cmd} suspend actor dave                   checkpoint him now; his worker is free again
   ${cmd} logs actor alice -f                  her output, across suspends and resumes
-  ${cmd} get workers                          two workers, shared by all the actors
+  ${cmd} get workers                          two workers, shared by all the actors (the router
+                                              suspends the least recently used one to make room)
 Idle actors are suspended after 60 s (the template's ate.dev/idle-timeout-seconds) and come
 back on their next request. demos/counter/README.md walks through the rest.
 ${up ? "Ctrl-C stops ate up (running actors are suspended; npm start again brings them back)." : ""}`);
