@@ -199,7 +199,7 @@ Try, in another terminal:
   curl ${router}/actors/default/alice/        alice counts on (resumed if she was suspended)
   curl -H 'Host: bob.default.actors.resources.substrate.ate.dev' ${router}/
   ${cmd} create actor dave -t default/counter   a new actor: its first request resumes it
-  \${cmd} suspend actor dave                   checkpoint him now; his worker is free again
+  ${cmd} suspend actor dave                   checkpoint him now; his worker is free again
   ${cmd} logs actor alice -f                  her output, across suspends and resumes
   ${cmd} get workers                          two workers, shared by all the actors (the router
                                               suspends the least recently used one to make room)
