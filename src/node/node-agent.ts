@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BlobStore, openBlobStore } from "../blob/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
-import type { SandboxDriver, SandboxRuntime, WorkerRef } from "../sandbox/index.ts";
+import type { SandboxDriver, SandboxRuntime } from "../sandbox/index.ts";
 import type {
   ActorIdentity,
   CheckpointRequest,
@@ -20,8 +20,9 @@ import type {
 import { AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
 import { describeFiles, packDir, unpackDir } from "./files.ts";
 import { ImageStore, type PulledImage } from "./images/index.ts";
-import { type ActorRecord, NodeLayout, writeJsonAtomic } from "./layout.ts";
+import { type ActorRecord, NodeLayout } from "./layout.ts";
 import { manifestFormatVersion, type SnapshotManifest } from "./manifest.ts";
+import { type NodeWorker, NodeWorkers } from "./node-workers.ts";
 import { waitReady } from "./readiness.ts";
 import { downloadSnapshot, readManifest, writeSnapshot } from "./snapshot-io.ts";
 import { sandboxSpec } from "./workload.ts";
@@ -43,11 +44,6 @@ export interface NodeAgentOptions {
   logger?: Logger;
 }
 
-interface Worker extends WorkerRef {
-  address: string;
-  busy?: boolean;
-}
-
 /**
  * The node agent: owns this node's workers and runs, checkpoints and restores actors in them.
  * The runtime an actor boots with is resolved to cached files by sha256 and recorded on the
@@ -55,22 +51,23 @@ interface Worker extends WorkerRef {
  */
 export class NodeAgent implements NodeAgentApi {
   readonly arch: string;
-  private readonly workers = new Map<string, Worker>();
   private readonly drivers = new Map<string, SandboxDriver>();
   readonly assets: AssetCache;
   readonly images: ImageStore;
   private readonly openStore: (uri: string) => BlobStore;
   private readonly log: Logger;
   private readonly layout: NodeLayout;
+  private readonly workers: NodeWorkers;
 
   constructor(private readonly options: NodeAgentOptions) {
-    this.layout = new NodeLayout(options.stateDir);
     for (const d of options.drivers) this.drivers.set(d.sandboxClass, d);
+    this.log = options.logger ?? silentLogger;
+    this.layout = new NodeLayout(options.stateDir);
+    this.workers = new NodeWorkers(this.drivers, this.layout, this.log);
     this.assets = options.assets ?? new AssetCache({ dir: join(options.stateDir, "assets") });
     this.images = options.images ?? new ImageStore({ dir: join(options.stateDir, "images") });
     this.arch = options.arch ?? nodeArch();
     this.openStore = options.openBlobStore ?? ((uri) => openBlobStore(uri));
-    this.log = options.logger ?? silentLogger;
   }
 
   /** Times a step of an operation in the debug log. */
@@ -87,99 +84,28 @@ export class NodeAgent implements NodeAgentApi {
     }
   }
 
-  async createWorker(name: string): Promise<WorkerInfo> {
-    if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(name)) {
-      throw new AteError(
-        Code.InvalidArgument,
-        `worker name "${name}" must be a DNS label of at most 42 characters`,
-      );
-    }
-    if (this.workers.has(name))
-      throw new AteError(Code.AlreadyExists, `worker ${name} already exists on this node`);
-    const used = new Set([...this.workers.values()].map((w) => w.index));
-    let index = 0;
-    while (used.has(index)) index++;
-    const worker: Worker = { name, index, address: "" };
-    this.workers.set(name, worker);
-    try {
-      // Workers are prepared for every class the node supports; addresses do not depend on it.
-      const [first] = this.drivers.values();
-      if (!first)
-        throw new AteError(Code.FailedPrecondition, "this node agent has no sandbox driver");
-      worker.address = (await first.prepareWorker(worker)).address;
-      await rm(this.layout.workerDir(name), { recursive: true, force: true });
-      await this.saveWorkers();
-      return { name, address: worker.address };
-    } catch (err) {
-      this.workers.delete(name);
-      throw err;
-    }
+  createWorker(name: string): Promise<WorkerInfo> {
+    return this.workers.create(name);
   }
 
-  async deleteWorker(name: string): Promise<void> {
-    const worker = this.worker(name);
-    for (const d of this.drivers.values()) await d.releaseWorker(worker);
-    await rm(this.layout.workerDir(name), { recursive: true, force: true });
-    this.workers.delete(name);
-    await this.saveWorkers();
+  deleteWorker(name: string): Promise<void> {
+    return this.workers.delete(name);
   }
 
   /**
    * Takes the node's workers back after the agent restarted: a worker whose sandbox still
-   * runs keeps its actor; any other is emptied (its actor goes back to its last snapshot, as
-   * the control plane's reconciler finds).
+   * runs keeps its actor; any other is emptied.
    */
-  async recover(): Promise<WorkerInfo[]> {
-    const text = await readFile(this.layout.workersFile, "utf8").catch(() => "[]");
-    const [first] = this.drivers.values();
-    for (const saved of JSON.parse(text) as { name: string; index: number; address: string }[]) {
-      const worker: Worker = { ...saved };
-      this.workers.set(worker.name, worker);
-      const record = await this.record(worker.name);
-      const driver = record ? this.drivers.get(record.sandboxClass) : undefined;
-      const runtime = record
-        ? { sandboxClass: record.sandboxClass, assets: record.runtimePaths }
-        : undefined;
-      if (driver && runtime && (await driver.adopt(worker, runtime).catch(() => false))) {
-        this.log.info("worker recovered with its actor", {
-          worker: worker.name,
-          actor: record?.actor.actorId,
-        });
-        continue;
-      }
-      try {
-        if (driver && runtime) await driver.stop(worker, runtime);
-        else await first?.stop(worker);
-      } catch {
-        // The worker's network is gone (e.g. after a reboot): build it again.
-        worker.address = (await first?.prepareWorker(worker))?.address ?? worker.address;
-      }
-      await this.layout.wipe(worker.name);
-    }
-    await this.saveWorkers();
-    return this.listWorkers();
+  recover(): Promise<WorkerInfo[]> {
+    return this.workers.recover();
   }
 
-  private async saveWorkers(): Promise<void> {
-    const list = [...this.workers.values()].map(({ name, index, address }) => ({
-      name,
-      index,
-      address,
-    }));
-    await writeJsonAtomic(this.layout.workersFile, list);
-  }
-
-  async listWorkers(): Promise<WorkerInfo[]> {
-    const out: WorkerInfo[] = [];
-    for (const w of this.workers.values()) {
-      const record = await this.record(w.name);
-      out.push({ name: w.name, address: w.address, ...(record ? { actor: record.actor } : {}) });
-    }
-    return out;
+  listWorkers(): Promise<WorkerInfo[]> {
+    return this.workers.list();
   }
 
   async run(req: RunRequest): Promise<WorkerInfo> {
-    const worker = await this.claim(req.worker);
+    const worker = await this.workers.claim(req.worker);
     try {
       const driver = this.driver(req.sandboxAssets.sandboxClass);
       const assets = assetsForArch(
@@ -207,7 +133,7 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   async checkpoint(req: CheckpointRequest): Promise<CheckpointResult> {
-    const worker = this.worker(req.worker);
+    const worker = this.workers.get(req.worker);
     const record = await this.record(req.worker);
     if (!record)
       throw new AteError(
@@ -297,7 +223,7 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   async restore(req: RestoreRequest): Promise<WorkerInfo> {
-    const worker = await this.claim(req.worker);
+    const worker = await this.workers.claim(req.worker);
     const tmp = join(this.options.stateDir, "tmp", `restore-${randomBytes(6).toString("hex")}`);
     try {
       const store = this.openStore(req.source);
@@ -369,7 +295,7 @@ export class NodeAgent implements NodeAgentApi {
 
   async stop(name: string): Promise<void> {
     const record = await this.record(name);
-    const worker = this.worker(name);
+    const worker = this.workers.get(name);
     for (const d of this.drivers.values()) {
       await d.stop(
         worker,
@@ -393,7 +319,7 @@ export class NodeAgent implements NodeAgentApi {
   // --- steps -----------------------------------------------------------------------------
 
   private async start(
-    worker: Worker,
+    worker: NodeWorker,
     driver: SandboxDriver,
     runtime: SandboxRuntime,
     record: ActorRecord,
@@ -443,24 +369,6 @@ export class NodeAgent implements NodeAgentApi {
         { cause: err },
       );
     }
-  }
-
-  private async claim(name: string): Promise<Worker> {
-    const worker = this.worker(name);
-    if (worker.busy || (await this.record(name))) {
-      throw new AteError(
-        Code.FailedPrecondition,
-        `worker ${name} is not free: it runs ${(await this.record(name))?.actor.actorId ?? "an operation"}`,
-      );
-    }
-    worker.busy = true;
-    return worker;
-  }
-
-  private worker(name: string): Worker {
-    const w = this.workers.get(name);
-    if (!w) throw new AteError(Code.NotFound, `worker ${name} does not exist on this node`);
-    return w;
   }
 
   private driver(sandboxClass: string): SandboxDriver {

@@ -1,6 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AteError, Code, httpStatus, isAteError } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
@@ -8,6 +7,7 @@ import type { Actor } from "../records/index.ts";
 import { type ActorAddress, resolveActor } from "./address.ts";
 import type { RouterBackend } from "./backend.ts";
 import { RouterMetrics } from "./metrics.ts";
+import { proxyRequest, tunnelUpgrade } from "./proxy.ts";
 
 export interface RouterOptions {
   backend: RouterBackend;
@@ -42,18 +42,6 @@ interface Route {
   /** Keep-alive connections to the actor's worker; closed before a checkpoint. */
   agent: http.Agent;
 }
-
-const hopByHop = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "proxy-connection",
-]);
 
 /**
  * HTTP to any actor by name: running actors are forwarded to from a route cache without
@@ -271,7 +259,7 @@ export class Router {
         } catch (err) {
           return this.failWith(res, err);
         }
-        const outcome = await this.send(r, target, t.path, req, res);
+        const outcome = await proxyRequest(r.agent, target, t.path, req, res);
         if (outcome === "done") return this.metrics.request("forwarded");
         if (outcome === "refused" && !retried) {
           // The cached worker no longer serves this actor: look again (resuming if needed).
@@ -286,68 +274,6 @@ export class Router {
       if (streaming) r.longLived--;
       r.lastActive = Date.now();
     }
-  }
-
-  /** One forwarding attempt. The request body is only read once the connection stands, so a refused connection can be retried. */
-  private send(
-    r: Route,
-    target: NonNullable<Route["target"]>,
-    path: string,
-    req: IncomingMessage,
-    res: ServerResponse,
-  ): Promise<"done" | "refused" | "failed"> {
-    return new Promise((resolve) => {
-      const headers: http.OutgoingHttpHeaders = {};
-      for (const [k, v] of Object.entries(req.headers))
-        if (!hopByHop.has(k) && v !== undefined) headers[k] = v;
-      const remote = req.socket.remoteAddress ?? "";
-      headers["x-forwarded-for"] = req.headers["x-forwarded-for"]
-        ? `${req.headers["x-forwarded-for"]}, ${remote}`
-        : remote;
-      headers["x-forwarded-host"] = req.headers.host ?? "";
-      headers["x-forwarded-proto"] = "http";
-      const upstream = http.request({
-        host: target.host,
-        port: target.port,
-        method: req.method,
-        path,
-        headers,
-        agent: r.agent,
-      });
-      let connected = false;
-      upstream.on("socket", (socket) => {
-        const go = () => {
-          connected = true;
-          req.pipe(upstream);
-        };
-        if ((socket as Socket).connecting) socket.once("connect", go);
-        else go();
-      });
-      upstream.on("response", (up) => {
-        const out: http.OutgoingHttpHeaders = {};
-        for (const [k, v] of Object.entries(up.headers))
-          if (!hopByHop.has(k) && v !== undefined) out[k] = v;
-        res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
-        up.pipe(res);
-        up.on("end", () => resolve("done"));
-        up.on("error", () => {
-          res.destroy();
-          resolve("done");
-        });
-      });
-      upstream.on("error", (err: NodeJS.ErrnoException) => {
-        if (
-          !connected &&
-          ["ECONNREFUSED", "EHOSTUNREACH", "ECONNRESET", "ETIMEDOUT"].includes(err.code ?? "")
-        )
-          return resolve("refused");
-        if (res.headersSent) res.destroy();
-        resolve(res.headersSent ? "done" : "failed");
-      });
-      res.on("close", () => {
-        if (!res.writableFinished) upstream.destroy();
-      });
-    });
   }
 
   private async upgrade(
@@ -374,28 +300,10 @@ export class Router {
       done();
       return;
     }
-    const upstream = net.connect(target.port, target.host, () => {
-      const lines = [`${req.method} ${t.path} HTTP/1.1`];
-      for (let i = 0; i < req.rawHeaders.length; i += 2)
-        lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-      upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
-      if (head.length) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-      this.metrics.request("upgraded");
+    tunnelUpgrade(target, t.path, req, client, head, {
+      opened: () => this.metrics.request("upgraded"),
+      closed: done,
     });
-    let closed = false;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      upstream.destroy();
-      client.destroy();
-      done();
-    };
-    upstream.on("error", close);
-    client.on("error", close);
-    upstream.on("close", close);
-    client.on("close", close);
   }
 
   private async tick(): Promise<void> {
