@@ -1,5 +1,6 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AteError, Code } from "../../errors/index.ts";
 import type {
@@ -11,7 +12,7 @@ import type {
 } from "../driver.ts";
 import { type NetworkOptions, WorkerNetworks } from "./network.ts";
 import { ociSpec } from "./oci-spec.ts";
-import { Runsc } from "./runsc.ts";
+import { type Foreground, Runsc } from "./runsc.ts";
 
 export interface GvisorDriverOptions {
   /** runsc's state root and the bundles live here. */
@@ -30,6 +31,8 @@ export class GvisorDriver implements SandboxDriver {
   readonly networks: WorkerNetworks;
   /** The runsc binary each worker's sandbox was started with, for stopping it. */
   private readonly running = new Map<string, Runsc>();
+  /** The foreground runsc (the sandbox's parent) of each worker's sandbox. */
+  private readonly foreground = new Map<string, Foreground>();
   /** Background tear-downs after checkpoints, by worker. */
   private readonly cleanups = new Map<string, Promise<void>>();
 
@@ -53,9 +56,7 @@ export class GvisorDriver implements SandboxDriver {
     spec: SandboxSpec,
     signal?: AbortSignal,
   ): Promise<void> {
-    return this.start(worker, runtime, spec, (runsc, id, bundle) =>
-      runsc.run(id, bundle, spec.logPath, signal),
-    );
+    return this.start(worker, runtime, spec, undefined, signal);
   }
 
   restore(
@@ -65,9 +66,7 @@ export class GvisorDriver implements SandboxDriver {
     imageDir: string,
     signal?: AbortSignal,
   ): Promise<void> {
-    return this.start(worker, runtime, spec, (runsc, id, bundle) =>
-      runsc.restore(id, bundle, imageDir, spec.logPath, signal),
-    );
+    return this.start(worker, runtime, spec, imageDir, signal);
   }
 
   /** Both ways a sandbox starts: on a settled worker, from a fresh bundle, remembering its runsc. */
@@ -75,13 +74,23 @@ export class GvisorDriver implements SandboxDriver {
     worker: WorkerRef,
     runtime: SandboxRuntime,
     spec: SandboxSpec,
-    launch: (runsc: Runsc, id: string, bundle: string) => Promise<void>,
+    imageDir: string | undefined,
+    signal?: AbortSignal,
   ): Promise<void> {
     await this.settled(worker);
     const runsc = this.runsc(runtime);
     const bundle = await this.writeBundle(worker, spec);
     this.running.set(worker.name, runsc);
-    await launch(runsc, this.sandboxId(worker), bundle);
+    const fg = runsc.launch(
+      this.sandboxId(worker),
+      { bundle, ...(imageDir ? { imageDir } : {}) },
+      spec.logPath,
+      signal,
+    );
+    this.foreground.set(worker.name, fg);
+    await mkdir(dirname(this.pidFile(worker)), { recursive: true });
+    await writeFile(this.pidFile(worker), String(fg.pid));
+    await fg.started;
   }
 
   /**
@@ -147,6 +156,8 @@ export class GvisorDriver implements SandboxDriver {
     if (this.cleanups.has(worker.name)) return this.settled(worker);
     const runsc = this.running.get(worker.name) ?? (runtime ? this.runsc(runtime) : undefined);
     if (runsc) await runsc.delete(this.sandboxId(worker));
+    // The next sandbox reuses the id: the runsc that ran this one must be gone first.
+    await this.foregroundExit(worker);
     this.running.delete(worker.name);
     await this.networks.resetSandbox(worker.index);
     await this.networks.unblock(worker.index);
@@ -165,6 +176,25 @@ export class GvisorDriver implements SandboxDriver {
 
   private sandboxId(worker: WorkerRef): string {
     return worker.name;
+  }
+
+  /**
+   * Waits for the foreground runsc of the worker's last sandbox to exit (it does once the
+   * sandbox stopped), killing it if it hangs. After an agent restart only its pid is known.
+   */
+  private async foregroundExit(worker: WorkerRef): Promise<void> {
+    const fg = this.foreground.get(worker.name);
+    const pid = fg?.pid ?? Number(await readFile(this.pidFile(worker), "utf8").catch(() => "0"));
+    const gone = fg
+      ? await Promise.race([fg.exited.then(() => true), sleep(10_000).then(() => false)])
+      : await waitForExit(pid, this.sandboxId(worker), 10_000);
+    if (!gone && pid > 0 && runsIn(pid, this.sandboxId(worker))) process.kill(pid, "SIGKILL");
+    this.foreground.delete(worker.name);
+    await rm(this.pidFile(worker), { force: true });
+  }
+
+  private pidFile(worker: WorkerRef): string {
+    return join(this.options.stateDir, "pids", worker.name);
   }
 
   private bundleDir(worker: WorkerRef): string {
@@ -191,4 +221,24 @@ export class GvisorDriver implements SandboxDriver {
     );
     return dir;
   }
+}
+
+/** Whether pid is a live (not zombie) process whose command line names the sandbox id. */
+function runsIn(pid: number, id: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z") return false;
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(id);
+  } catch {
+    return false;
+  }
+}
+
+async function waitForExit(pid: number, id: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (pid > 0 && runsIn(pid, id)) {
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+  return true;
 }

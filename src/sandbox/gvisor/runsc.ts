@@ -1,6 +1,7 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { AteError, Code } from "../../errors/index.ts";
 import { exec, execQuiet } from "../exec.ts";
 
@@ -15,6 +16,15 @@ export const withoutNetSysctls = [
   'if mount --move "$t" /proc/sys; then rmdir "$t"; else mount --rbind "$t" /proc/sys; fi',
   'exec "$@"',
 ].join("\n");
+
+/** A runsc that runs a sandbox in the foreground: its pid, and its exit. */
+export interface Foreground {
+  pid: number;
+  /** Settles once the container runs; rejects if runsc exits first. */
+  started: Promise<void>;
+  /** runsc's exit code, once the sandbox stopped and runsc cleaned up. */
+  exited: Promise<number>;
+}
 
 /**
  * Invokes one runsc binary (the one the actor's runtime names) against the node's state root.
@@ -37,10 +47,7 @@ export class Runsc {
     ];
   }
 
-  async run(id: string, bundle: string, logPath: string, signal?: AbortSignal): Promise<void> {
-    await this.detached(["run", "--bundle", bundle, "--detach", id], logPath, signal);
-  }
-
+  /** `runsc restore --detach`, exactly as a user runs it (the benchmarks' baseline). */
   async restore(
     id: string,
     bundle: string,
@@ -78,6 +85,45 @@ export class Runsc {
     );
   }
 
+  /**
+   * Starts `runsc run` or `runsc restore` in the foreground, in a session of its own (so a
+   * Ctrl-C at the agent's terminal does not reach it); `started` settles once the container
+   * runs. That runsc stays the sandbox's parent: when the sandbox stops (a checkpoint, a kill)
+   * it reaps it and cleans up at once, instead of `runsc delete` waiting for PID 1 to reap an
+   * orphan (about a second under some inits, never when the agent itself is PID 1).
+   */
+  launch(
+    id: string,
+    args: { bundle: string; imageDir?: string },
+    logPath: string,
+    signal?: AbortSignal,
+  ): Foreground {
+    const command = args.imageDir
+      ? ["restore", "--image-path", args.imageDir, "--bundle", args.bundle, id]
+      : ["run", "--bundle", args.bundle, id];
+    const child = this.spawnWithoutNetSysctls(command, logPath, { detached: true });
+    child.unref();
+    let code: number | undefined;
+    const exited = new Promise<number>((resolve) => {
+      child.once("close", (c) => resolve((code = c ?? 1)));
+      child.once("error", () => resolve((code = 1)));
+    });
+    const started = (async () => {
+      for (;;) {
+        if (signal?.aborted)
+          throw new AteError(Code.Canceled, `runsc ${command[0]} of ${id}: canceled`);
+        if ((await this.state(id)) === "running") return;
+        if (code !== undefined)
+          throw new AteError(
+            Code.Internal,
+            `runsc ${command[0]} failed (exit ${code}); see ${logPath}`,
+          );
+        await sleep(5); // each `runsc state` takes ≈25 ms itself
+      }
+    })();
+    return { pid: child.pid ?? 0, exited, started };
+  }
+
   /** Removes the sandbox, killing it first if it still runs (`delete --force`). */
   async delete(id: string): Promise<void> {
     await execQuiet(this.binary, [`--root=${this.root}`, "delete", "--force", id]);
@@ -88,13 +134,16 @@ export class Runsc {
     return out ? (JSON.parse(out.stdout) as { status: string }).status : undefined;
   }
 
-  /** runs runsc with the container's stdio going to the actor's log. */
-  private detached(args: string[], logPath: string, signal?: AbortSignal): Promise<void> {
+  /** runsc, in a private mount namespace without /proc/sys/net, its stdio to the actor's log. */
+  private spawnWithoutNetSysctls(
+    args: string[],
+    logPath: string,
+    o: { signal?: AbortSignal; detached?: boolean } = {},
+  ): ChildProcess {
     mkdirSync(dirname(logPath), { recursive: true });
     const log = openSync(logPath, "a");
-
-    return new Promise((resolve, reject) => {
-      const child = spawn(
+    try {
+      return spawn(
         "unshare",
         [
           "--mount",
@@ -110,10 +159,19 @@ export class Runsc {
         ],
         {
           stdio: ["ignore", log, log],
-          ...(signal ? { signal } : {}),
+          ...(o.signal ? { signal: o.signal } : {}),
+          ...(o.detached ? { detached: true } : {}),
         },
       );
+    } finally {
       closeSync(log);
+    }
+  }
+
+  /** runsc run|restore --detach: returns once the container started. */
+  private detached(args: string[], logPath: string, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = this.spawnWithoutNetSysctls(args, logPath, signal ? { signal } : {});
       let failed: Error | undefined;
       child.on("error", (err) => {
         failed = err;
