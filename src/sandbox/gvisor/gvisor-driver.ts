@@ -186,7 +186,10 @@ export class GvisorDriver implements SandboxDriver {
     const fg = this.foreground.get(worker.name);
     const pid = fg?.pid ?? Number(await readFile(this.pidFile(worker), "utf8").catch(() => "0"));
     const gone = fg
-      ? await Promise.race([fg.exited.then(() => true), sleep(10_000).then(() => false)])
+      ? await Promise.race([
+          fg.exited.then(() => true),
+          sleep(10_000, false, { ref: false }), // never holds the process open
+        ])
       : await waitForExit(pid, this.sandboxId(worker), 10_000);
     if (!gone && pid > 0 && runsIn(pid, this.sandboxId(worker))) process.kill(pid, "SIGKILL");
     this.foreground.delete(worker.name);
