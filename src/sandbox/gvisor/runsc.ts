@@ -105,8 +105,12 @@ export class Runsc {
     child.unref();
     let code: number | undefined;
     const exited = new Promise<number>((resolve) => {
-      child.once("close", (c) => resolve((code = c ?? 1)));
-      child.once("error", () => resolve((code = 1)));
+      const exit = (c: number) => {
+        code = c;
+        resolve(c);
+      };
+      child.once("close", (c) => exit(c ?? 1));
+      child.once("error", () => exit(1));
     });
     const started = (async () => {
       for (;;) {
