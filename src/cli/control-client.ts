@@ -1,7 +1,8 @@
 import { type Client, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { AteError, Code } from "../errors/index.ts";
+import { AteError, type Code } from "../errors/index.ts";
 import { Control } from "../proto/gen/ateapi/control_pb.ts";
+import { serverUnreachable } from "../resources/index.ts";
 
 export type ControlClient = Client<typeof Control>;
 
@@ -13,10 +14,7 @@ export function fromCallError(err: unknown, server: string): AteError {
   if (err instanceof AteError) return err;
   const text = `${(err as Error)?.message ?? err} ${(err as { cause?: Error })?.cause?.message ?? ""}`;
   if (unreachable.test(text) || (err as { code?: string })?.code === "ECONNREFUSED") {
-    return new AteError(
-      Code.Unavailable,
-      `cannot reach the ate API at ${server}: start it with \`ate up\`, or point at another with --server URL (or ATE_SERVER)`,
-    );
+    return serverUnreachable(server);
   }
   if (err instanceof ConnectError)
     return new AteError(err.code as unknown as Code, err.rawMessage, [], { cause: err });

@@ -1,2 +1,3 @@
 export { AteError, isAteError } from "./ate-error.ts";
 export { Code, codeFromName, codeName, httpStatus } from "./code.ts";
+export { type ErrorBody, fromErrorBody, toErrorBody } from "./wire.ts";

@@ -1,5 +1,5 @@
 import { GROUP, type Resource, type ResourceType, VERSION } from "../api/schema/index.ts";
-import { AteError, Code, codeFromName } from "../errors/index.ts";
+import { AteError, Code, fromErrorBody } from "../errors/index.ts";
 import type {
   ListOptions,
   ResourceList,
@@ -8,6 +8,14 @@ import type {
   WatchOptions,
   WriteOptions,
 } from "./store.ts";
+
+/** The error for an ate server that does not answer, saying how to get one. */
+export function serverUnreachable(server: string): AteError {
+  return new AteError(
+    Code.Unavailable,
+    `cannot reach the ate API at ${server}: start it with \`ate up\`, or point at another with --server URL (or ATE_SERVER)`,
+  );
+}
 
 /** The resource store of an ate server, over its REST API: what the CLI uses against `ate up`. */
 export class RemoteResourceStore implements ResourceStore {
@@ -42,25 +50,11 @@ export class RemoteResourceStore implements ResourceStore {
         ...(signal ? { signal } : {}),
       });
     } catch (err) {
-      throw new AteError(
-        Code.Unavailable,
-        `the ate server at ${this.server} cannot be reached (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}): is \`ate up\` running?`,
-      );
+      if (signal?.aborted) throw err;
+      throw serverUnreachable(this.server);
     }
     const text = await res.text();
-    if (!res.ok) {
-      let e: { code?: string; message?: string; details?: string[] } = {};
-      try {
-        e = JSON.parse(text);
-      } catch {
-        e = { message: text };
-      }
-      throw new AteError(
-        codeFromName(e.code ?? "") ?? Code.Unknown,
-        e.message ?? `HTTP ${res.status}`,
-        e.details ?? [],
-      );
-    }
+    if (!res.ok) throw fromErrorBody(res.status, text);
     return JSON.parse(text) as T;
   }
 
@@ -122,15 +116,12 @@ export class RemoteResourceStore implements ResourceStore {
     let res: Response;
     try {
       res = await fetch(url, options.signal ? { signal: options.signal } : {});
-    } catch (err) {
+    } catch {
       if (options.signal?.aborted) return;
-      throw new AteError(
-        Code.Unavailable,
-        `the ate server at ${this.server} cannot be reached: ${(err as Error).message}`,
-      );
+      throw serverUnreachable(this.server);
     }
-    if (!res.ok || !res.body)
-      throw new AteError(Code.Unavailable, `watch failed: HTTP ${res.status}`);
+    if (!res.ok) throw fromErrorBody(res.status, await res.text());
+    if (!res.body) throw new AteError(Code.Unavailable, `watch failed: HTTP ${res.status}`);
     const decoder = new TextDecoder();
     let buffered = "";
     try {

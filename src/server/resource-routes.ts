@@ -2,7 +2,7 @@ import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Resource } from "../api/schema/index.ts";
 import { GROUP, VERSION } from "../api/schema/index.ts";
 import { typeForName } from "../api/v1alpha1/index.ts";
-import { AteError, Code, codeName, httpStatus } from "../errors/index.ts";
+import { AteError, Code, httpStatus, toErrorBody } from "../errors/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 
 /** The request and response types connect-node hands to its fallback handler. */
@@ -15,7 +15,7 @@ export const apiPrefix = `/apis/${GROUP}/${VERSION}/`;
 /** JSON error body: the gRPC code name, the message, and one line per problem. */
 export function sendError(res: Res, err: unknown): void {
   const e = AteError.from(err);
-  send(res, httpStatus(e.code), { code: codeName(e.code), message: e.message, details: e.details });
+  send(res, httpStatus(e.code), toErrorBody(e));
 }
 
 function send(res: Res, status: number, body: unknown): void {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { AteError, Code, codeFromName } from "../../errors/index.ts";
+import { fromErrorBody } from "../../errors/index.ts";
 import type { CliContext } from "../context.ts";
 import { fromCallError } from "../control-client.ts";
 import { requireKind } from "./records.ts";
@@ -29,13 +29,7 @@ export function registerLogs(program: Command, ctx: CliContext): void {
       process.once("SIGINT", stop);
       try {
         const res = await fetch(url, { signal: ac.signal });
-        if (!res.ok) {
-          const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
-          throw new AteError(
-            codeFromName(body.code ?? "") ?? Code.Unknown,
-            body.message ?? `HTTP ${res.status} from ${url}`,
-          );
-        }
+        if (!res.ok) throw fromErrorBody(res.status, await res.text());
         const decoder = new TextDecoder();
         for await (const chunk of res.body ?? [])
           ctx.io.write(decoder.decode(chunk as Uint8Array, { stream: true }));
