@@ -1,10 +1,22 @@
 import { stringify } from "yaml";
 import type { PrinterColumn, Resource, ResourceType } from "../api/schema/index.ts";
+import { AteError, Code } from "../errors/index.ts";
 import { humanAge } from "./age.ts";
 
 export type OutputFormat = "table" | "wide" | "yaml" | "json" | "name";
 
 export const outputFormats: readonly OutputFormat[] = ["table", "wide", "yaml", "json", "name"];
+
+/** `-o` as given (absent: a table), or an error listing the formats. */
+export function parseOutputFormat(output: string | undefined): OutputFormat {
+  if (output === undefined) return "table";
+  if ((outputFormats as readonly string[]).includes(output) && output !== "table")
+    return output as OutputFormat;
+  throw new AteError(
+    Code.InvalidArgument,
+    `unable to match a printer for output format "${output}": use one of wide, yaml, json, name`,
+  );
+}
 
 /** `sandboxconfig.ate.dev/gvisor-default`, as kubectl names objects. */
 export function qualifiedName(type: ResourceType, name: string): string {

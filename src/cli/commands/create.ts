@@ -2,14 +2,9 @@ import type { Command } from "commander";
 import { AteError, Code } from "../../errors/index.ts";
 import type { Actor } from "../../proto/gen/ateapi/control_pb.ts";
 import type { CliContext } from "../context.ts";
+import { parseOutputFormat } from "../printers.ts";
 import { formatRecords, recordSchemas } from "../record-printers.ts";
-import {
-  parseLabels,
-  parseRecordFormat,
-  parseTemplate,
-  printActor,
-  requireKind,
-} from "./records.ts";
+import { parseLabels, parseTemplate, printActor, requireKind } from "./records.ts";
 
 interface CreateOptions {
   template?: string;
@@ -35,7 +30,7 @@ export function registerCreate(program: Command, ctx: CliContext): void {
     .option("-o, --output <format>", "print the created object: wide|yaml|json|name")
     .action(async (kindArg: string, name: string, opts: CreateOptions) => {
       const kind = requireKind(kindArg, ["actor", "atespace"], "create");
-      const format = parseRecordFormat(opts.output);
+      const format = parseOutputFormat(opts.output);
       const api = ctx.controlApi();
       if (kind === "atespace") {
         const { atespace } = await api.createAtespace({ name });

@@ -6,8 +6,8 @@ import type { CliContext } from "../context.ts";
 import {
   formatObjects,
   formatTable,
-  type OutputFormat,
   outputFormats,
+  parseOutputFormat,
   qualifiedName,
 } from "../printers.ts";
 import { getRecords, recordKind } from "./records.ts";
@@ -45,7 +45,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
           ...(opts.allNamespaces ? { allAtespaces: true } : {}),
           ...(opts.output !== undefined ? { output: opts.output } : {}),
         });
-      const format = parseFormat(opts.output);
+      const format = parseOutputFormat(opts.output);
       const requests = parseTargets(kindArg, names);
       const store = ctx.resources();
       const blocks: string[] = [];
@@ -93,16 +93,6 @@ export function registerGet(program: Command, ctx: CliContext): void {
         ctx.io.out(blocks.join(format === "name" ? "\n" : "\n\n"));
       }
     });
-}
-
-function parseFormat(output: string | undefined): OutputFormat {
-  if (output === undefined) return "table";
-  if ((outputFormats as readonly string[]).includes(output) && output !== "table")
-    return output as OutputFormat;
-  throw new AteError(
-    Code.InvalidArgument,
-    `unable to match a printer for output format "${output}": use one of wide, yaml, json, name`,
-  );
 }
 
 /** `kind`, `kind name...`, `kind/name`, `kind1,kind2`, `kind/a kind/b`. */

@@ -2,6 +2,7 @@
 import { AteError, Code } from "../../errors/index.ts";
 import type { Actor } from "../../proto/gen/ateapi/control_pb.ts";
 import type { CliContext } from "../context.ts";
+import { parseOutputFormat } from "../printers.ts";
 import {
   actorTable,
   atespaceTable,
@@ -41,17 +42,6 @@ export function requireKind(
   return kind;
 }
 
-export type RecordFormat = "table" | "wide" | "yaml" | "json" | "name";
-
-export function parseRecordFormat(output: string | undefined): RecordFormat {
-  if (output === undefined) return "table";
-  if (["wide", "yaml", "json", "name"].includes(output)) return output as RecordFormat;
-  throw new AteError(
-    Code.InvalidArgument,
-    `-o ${output}: unknown output format: use one of wide, yaml, json, name`,
-  );
-}
-
 export interface RecordGetOptions {
   atespace: string;
   allAtespaces?: boolean;
@@ -65,7 +55,7 @@ export async function getRecords(
   names: readonly string[],
   opts: RecordGetOptions,
 ): Promise<void> {
-  const format = parseRecordFormat(opts.output);
+  const format = parseOutputFormat(opts.output);
   const api = ctx.controlApi();
   const single = names.length === 1;
   const wide = format === "wide";
@@ -138,7 +128,7 @@ export function printActor(
   output: string | undefined,
   done: string,
 ): void {
-  const format = parseRecordFormat(output);
+  const format = parseOutputFormat(output);
   if (format === "yaml" || format === "json")
     ctx.io.out(formatRecords(recordSchemas.actor, [actor], "actors", format, true));
   else if (format === "name") ctx.io.out(`actor/${actor.actorId}`);
