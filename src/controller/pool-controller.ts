@@ -52,20 +52,13 @@ export class PoolController {
    * Removes this node's free workers (records, sandboxes, network), e.g. when the node shuts
    * down; workers still holding an actor stay, for recovery. The next reconcile recreates them.
    */
-  async wipe(): Promise<number> {
+  async wipe(): Promise<void> {
     const records = (await this.o.records.listWorkers()).filter((w) => w.node === this.o.node.name);
-    let removed = 0;
-    for (const w of records.filter((r) => !r.actor)) {
-      await this.remove(w);
-      removed++;
-    }
+    for (const w of records) if (!w.actor) await this.remove(w);
+    // Workers the node has but the records lost (e.g. a crash between the two).
     const known = new Set(records.map((w) => w.name));
-    for (const w of await this.o.node.agent.listWorkers()) {
-      if (known.has(w.name) || w.actor) continue;
-      await this.o.node.agent.deleteWorker(w.name);
-      removed++;
-    }
-    return removed;
+    for (const w of await this.o.node.agent.listWorkers())
+      if (!known.has(w.name) && !w.actor) await this.o.node.agent.deleteWorker(w.name);
   }
 
   private async reconcilePool(pool: WorkerPool, workers: Worker[]): Promise<void> {

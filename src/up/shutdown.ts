@@ -21,11 +21,10 @@ export async function suspendNodeActors(
     onProgress?: (a: string) => void;
   },
 ): Promise<SuspendAllResult> {
-  const running = (await cp.listWorkers())
+  const queue = (await cp.listWorkers())
     .filter((w) => w.node === node && w.actor)
     .map((w) => ({ atespace: w.actor?.atespace ?? "", name: w.actor?.actorId ?? "" }));
   const result: SuspendAllResult = { suspended: [], left: [] };
-  const queue = [...running];
   const work = async () => {
     for (let ref = queue.shift(); ref; ref = queue.shift()) {
       const id = `${ref.atespace}/${ref.name}`;
