@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -72,3 +72,18 @@ contract(
   },
   async () => s3?.stop(),
 );
+
+describe("file blob store modes", () => {
+  it("writes blobs 0600 in new directories 0700 (snapshots are root's)", async () => {
+    const root = mkdtempSync(join(tmpdir(), "ate-blob-modes-"));
+    try {
+      const store = openBlobStore(`file://${root}/snapshots`);
+      await store.put("a/b/checkpoint.img", Buffer.from("memory"));
+      for (const d of ["snapshots", "snapshots/a", "snapshots/a/b"])
+        assert.equal(statSync(join(root, d)).mode & 0o777, 0o700, d);
+      assert.equal(statSync(join(root, "snapshots/a/b/checkpoint.img")).mode & 0o777, 0o600);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

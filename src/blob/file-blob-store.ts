@@ -5,10 +5,14 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import { AteError, Code } from "../errors/index.ts";
+import { privateDirMode, privateFileMode } from "../private-files/index.ts";
 import type { BlobInfo, BlobOptions, BlobStore } from "./blob-store.ts";
 import { checkKey } from "./keys.ts";
 
-/** Blobs as files under a directory; each put lands via a temp file and rename. */
+/**
+ * Blobs as files under a directory; each put lands via a temp file and rename. Blobs are
+ * snapshots (memory, files): created for root only (0600 files, new directories 0700).
+ */
 export class FileBlobStore implements BlobStore {
   readonly uri: string;
 
@@ -18,11 +22,13 @@ export class FileBlobStore implements BlobStore {
 
   async put(key: string, body: Readable | Buffer, options: BlobOptions = {}): Promise<void> {
     const path = this.path(key);
-    await mkdir(dirname(path), { recursive: true });
+    await mkdir(dirname(path), { recursive: true, mode: privateDirMode });
     const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     try {
       const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
-      await pipeline(source, createWriteStream(tmp, { flags: "wx" }), { signal: options.signal });
+      await pipeline(source, createWriteStream(tmp, { flags: "wx", mode: privateFileMode }), {
+        signal: options.signal,
+      });
       await rename(tmp, path);
     } catch (err) {
       await rm(tmp, { force: true });

@@ -1,6 +1,8 @@
 export type { BlobInfo, BlobOptions, BlobStore } from "./blob-store.ts";
+export type { FileAccess } from "./confined-file.ts";
 export { openBlobStore } from "./factory.ts";
 export { FileBlobStore } from "./file-blob-store.ts";
 export { checkKey, joinKey } from "./keys.ts";
-export { type OpenedUrl, openUrl } from "./open-url.ts";
+export { type OpenedUrl, type OpenUrlOptions, openUrl } from "./open-url.ts";
+export type { HttpAccess } from "./pinned-http.ts";
 export { S3BlobStore, type S3Options } from "./s3-blob-store.ts";

@@ -1,8 +1,8 @@
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { AteError, Code } from "../errors/index.ts";
+import { type FileAccess, openConfinedFile } from "./confined-file.ts";
+import { type HttpAccess, openPinnedHttp } from "./pinned-http.ts";
 import { S3BlobStore } from "./s3-blob-store.ts";
 
 export interface OpenedUrl {
@@ -11,79 +11,66 @@ export interface OpenedUrl {
   size?: number;
 }
 
+export interface OpenUrlOptions {
+  /** What is being fetched, for messages, e.g. `asset runsc`. */
+  what?: string;
+  signal?: AbortSignal;
+  /** Where file:// urls may be read from (required: there is no unconfined default). */
+  file: FileAccess;
+  /** Which http(s) (and gs) destinations may be reached. */
+  http: HttpAccess;
+}
+
 /**
- * Opens any URL a SandboxConfig asset may name for reading: file://, http(s)://, s3:// and
- * gs:// (public objects, read over HTTPS).
+ * Opens any URL a SandboxConfig asset may name for reading: file:// (only under the allowed
+ * directories), http(s):// (only to allowed addresses), s3:// (through the node's configured
+ * S3 endpoint) and gs:// (public objects, read over HTTPS like any http url).
  */
-export async function openUrl(url: string, signal?: AbortSignal): Promise<OpenedUrl> {
+export async function openUrl(url: string, options: OpenUrlOptions): Promise<OpenedUrl> {
+  const what = options.what ?? "url";
+  const signal = options.signal ? { signal: options.signal } : {};
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new AteError(
       Code.InvalidArgument,
-      `"${url}" is not a URL: use file://, http(s)://, s3:// or gs://`,
+      `${what}: "${url}" is not a URL: use file://, http(s)://, s3:// or gs://`,
     );
   }
   switch (parsed.protocol) {
     case "file:": {
-      const path = fileURLToPath(parsed);
-      const s = await stat(path).catch(() => undefined);
-      if (!s?.isFile()) throw new AteError(Code.NotFound, `${url}: no such file`);
-      return { body: createReadStream(path), size: s.size };
+      let path: string;
+      try {
+        path = fileURLToPath(parsed);
+      } catch (err) {
+        throw new AteError(
+          Code.InvalidArgument,
+          `${what}: ${url} is not a local file url (${(err as Error).message}): use file:///absolute/path`,
+        );
+      }
+      return openConfinedFile(url, path, what, options.file);
     }
     case "http:":
     case "https:":
-      return openHttp(url, signal);
+      return openPinnedHttp(url, options.http, { what, ...signal });
     case "gs:":
-      return openHttp(
+      return openPinnedHttp(
         `https://storage.googleapis.com/${parsed.host}${parsed.pathname}`,
-        signal,
-        url,
+        options.http,
+        { what, shown: url, ...signal },
       );
     case "s3:": {
       const key = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
       const store = new S3BlobStore(parsed.host, "");
-      const info = await store.stat(key, signal ? { signal } : {});
-      if (!info) throw new AteError(Code.NotFound, `${url}: no such object`);
-      return { body: await store.get(key, signal ? { signal } : {}), size: info.size };
+      const info = await store.stat(key, signal);
+      if (!info) throw new AteError(Code.NotFound, `${what}: ${url}: no such object`);
+      return { body: await store.get(key, signal), size: info.size };
     }
     default:
       throw new AteError(
         Code.InvalidArgument,
-        `${url}: scheme ${parsed.protocol} is not supported: use file://, http(s)://, s3:// or gs://`,
+        `${what}: ${url}: scheme ${parsed.protocol} is not supported: use file://, http(s)://, s3:// or gs://`,
       );
   }
-}
-
-async function openHttp(
-  url: string,
-  signal: AbortSignal | undefined,
-  shown = url,
-): Promise<OpenedUrl> {
-  let res: Response;
-  try {
-    res = await fetch(url, signal ? { signal } : {});
-  } catch (err) {
-    throw new AteError(
-      Code.Unavailable,
-      `${shown}: cannot be reached: ${(err as Error).cause ?? (err as Error).message}`,
-      [],
-      { cause: err },
-    );
-  }
-  if (!res.ok || !res.body) {
-    const code =
-      res.status === 404
-        ? Code.NotFound
-        : res.status === 401 || res.status === 403
-          ? Code.PermissionDenied
-          : Code.Unavailable;
-    throw new AteError(code, `${shown}: HTTP ${res.status} ${res.statusText}`);
-  }
-  const length = Number(res.headers.get("content-length"));
-  return {
-    body: Readable.fromWeb(res.body as import("node:stream/web").ReadableStream),
-    ...(Number.isFinite(length) && res.headers.has("content-length") ? { size: length } : {}),
-  };
 }

@@ -56,13 +56,22 @@ export interface CheckpointRequest {
   signal?: AbortSignal;
 }
 
+/**
+ * Whose snapshot a restore expects, checked against the snapshot's manifest before anything is
+ * restored: `own` — the actor's own (same atespace and actor id); `golden` — the golden snapshot
+ * of the actor's own template (taken by that template's golden actor in ate-golden).
+ */
+export type RestoreOrigin = "own" | "golden";
+
 export interface RestoreRequest {
   worker: string;
-  /** The actor being restored; may differ from the snapshot's (e.g. from a golden snapshot). */
+  /** The actor being restored; differs from the snapshot's only for a golden snapshot. */
   actor: ActorIdentity;
   /** URI prefix of the snapshot (where its manifest.json is). */
   source: string;
   scope: SnapshotScope;
+  /** Default `own`. */
+  origin?: RestoreOrigin;
   signal?: AbortSignal;
 }
 

@@ -1,5 +1,12 @@
+import { readdirSync } from "node:fs";
 import { type FileHandle, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import {
+  fixModesSync,
+  privateDir,
+  privateDirSync,
+  privateFileMode,
+} from "../private-files/index.ts";
 import type { SandboxRuntime } from "../sandbox/index.ts";
 import type { ActorIdentity, Workload } from "./api.ts";
 
@@ -19,10 +26,48 @@ export interface ActorRecord {
 /**
  * Where a node agent keeps things under its state directory: the worker list, each worker's
  * actor record, volumes and identity, and each actor's log (one file per actor per node,
- * appended by every run and restore here).
+ * appended by every run and restore here). All of it is root's alone (0700 directories,
+ * 0600 files), except what a sandbox sees of it: volumes and the identity keep their modes.
  */
 export class NodeLayout {
   constructor(readonly stateDir: string) {}
+
+  /**
+   * The state directory 0700, created if missing; on start, directories that older versions
+   * made 0755 (and the files directly in them that are ours: records, cached assets) made
+   * private. `more` names further subdirectories (the asset cache, the images).
+   */
+  securePrivateState(more: readonly string[] = []): void {
+    privateDirSync(this.stateDir);
+    privateDirSync(this.tmpDir);
+    const dirs = ["workers", "logs", "snapshots", ...more].map((d) => join(this.stateDir, d));
+    const cached = join(this.stateDir, "assets", "sha256");
+    const list = (d: string) => {
+      try {
+        return readdirSync(d);
+      } catch {
+        return [];
+      }
+    };
+    fixModesSync({
+      dirs: [...dirs, cached, join(this.stateDir, "assets", "tmp")],
+      files: [
+        this.workersFile,
+        ...list(this.workersDir).map((w) => join(this.workerDir(w), "actor.json")),
+      ],
+    });
+    // Cached runtime binaries: executable by root only.
+    for (const f of list(cached)) fixModesSync({ dirs: [join(cached, f)] });
+  }
+
+  /** Scratch space for snapshots being made or restored. */
+  get tmpDir(): string {
+    return join(this.stateDir, "tmp");
+  }
+
+  private get workersDir(): string {
+    return join(this.stateDir, "workers");
+  }
 
   get workersFile(): string {
     return join(this.stateDir, "workers.json");
@@ -33,7 +78,7 @@ export class NodeLayout {
   }
 
   workerDir(name: string): string {
-    return join(this.stateDir, "workers", name);
+    return join(this.workersDir, name);
   }
 
   identityDir(worker: string): string {
@@ -42,6 +87,18 @@ export class NodeLayout {
 
   logPath(actor: ActorIdentity): string {
     return join(this.stateDir, "logs", actor.atespace, `${actor.actorId}.log`);
+  }
+
+  /**
+   * Writes the identity the sandbox sees at /run/ate: the directory and file stay readable
+   * (a container user must read them); the worker directory around them is root's.
+   */
+  async writeIdentity(worker: string, actor: ActorIdentity): Promise<string> {
+    await privateDir(this.workerDir(worker));
+    const dir = this.identityDir(worker);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    await writeFile(join(dir, "actor-id"), actor.actorId, { mode: 0o444 });
+    return dir;
   }
 
   /** volume name → its directory on the node, for the workload's durableDir volumes. */
@@ -53,11 +110,15 @@ export class NodeLayout {
     );
   }
 
-  /** Empty volume directories for a workload about to start. */
+  /**
+   * Empty volume directories for a workload about to start: each as the container sees it
+   * (0755), under directories only root may enter.
+   */
   async prepareVolumes(worker: string, workload: Workload): Promise<void> {
     for (const dir of Object.values(this.volumeDirs(worker, workload))) {
       await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { recursive: true });
+      await privateDir(dirname(dir));
+      await mkdir(dir, { mode: 0o755 });
     }
   }
 
@@ -75,6 +136,16 @@ export class NodeLayout {
 
   writeRecord(worker: string, record: ActorRecord): Promise<void> {
     return writeJsonAtomic(join(this.workerDir(worker), "actor.json"), record);
+  }
+
+  /** The last lines of the actor's log, for errors. */
+  async logTail(actor: ActorIdentity, lines: number): Promise<string> {
+    return (await this.readLog(actor))
+      .toString("utf8")
+      .trimEnd()
+      .split("\n")
+      .slice(-lines)
+      .join("\n");
   }
 
   /** The actor's log from byte `from` to its end (empty when there is none). */
@@ -96,8 +167,9 @@ export class NodeLayout {
   }
 }
 
+/** Root-only JSON (records hold the workload, its resolved secrets included), replaced atomically. */
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2));
+  await privateDir(dirname(path));
+  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2), { mode: privateFileMode });
   await rename(`${path}.tmp`, path);
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BlobStore, openBlobStore } from "../blob/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
+import { privateDir, privateTree } from "../private-files/index.ts";
 import type { SandboxDriver, SandboxRuntime } from "../sandbox/index.ts";
 import type {
   ActorIdentity,
@@ -15,7 +16,6 @@ import type {
   RunRequest,
   SnapshotFile,
   WorkerInfo,
-  Workload,
 } from "./api.ts";
 import { AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
 import { describeFiles, packDir, unpackDir } from "./files.ts";
@@ -24,7 +24,9 @@ import { type ActorRecord, NodeLayout } from "./layout.ts";
 import { manifestFormatVersion, type SnapshotManifest } from "./manifest.ts";
 import { type NodeWorker, NodeWorkers } from "./node-workers.ts";
 import { waitReady } from "./readiness.ts";
-import { downloadSnapshot, readManifest, writeSnapshot } from "./snapshot-io.ts";
+import { checkRestorable, runtimeUnavailable } from "./restore-checks.ts";
+import { fetchRuntime, pullImages } from "./runtime-inputs.ts";
+import { downloadSnapshot, readManifest, snapshotName, writeSnapshot } from "./snapshot-io.ts";
 import { sandboxSpec } from "./workload.ts";
 
 export interface NodeAgentOptions {
@@ -40,6 +42,18 @@ export interface NodeAgentOptions {
   uploadConcurrency?: number;
   /** How long connections may drain before a checkpoint resets them. Default 5000 ms. */
   drainTimeoutMs?: number;
+  /**
+   * Directories file:// assets may be read from (symlinks and `..` resolved first). Default:
+   * the directory of this machine's runsc. Ignored when `assets` is given.
+   */
+  assetDirs?: string[];
+  /**
+   * http(s) asset hosts that may be reached even at loopback, link-local, unspecified, node or
+   * worker addresses (all refused otherwise). Ignored when `assets` is given.
+   */
+  assetAllowHosts?: string[];
+  /** Asset download limits. Defaults: connect 10 s, idle 30 s, total 10 min. */
+  assetTimeouts?: { connectMs?: number; idleMs?: number; totalMs?: number };
   openBlobStore?: (uri: string) => BlobStore;
   logger?: Logger;
 }
@@ -63,8 +77,20 @@ export class NodeAgent implements NodeAgentApi {
     for (const d of options.drivers) this.drivers.set(d.sandboxClass, d);
     this.log = options.logger ?? silentLogger;
     this.layout = new NodeLayout(options.stateDir);
+    this.layout.securePrivateState(["assets", "images"]);
     this.workers = new NodeWorkers(this.drivers, this.layout, this.log);
-    this.assets = options.assets ?? new AssetCache({ dir: join(options.stateDir, "assets") });
+    const t = options.assetTimeouts ?? {};
+    this.assets =
+      options.assets ??
+      new AssetCache({
+        dir: join(options.stateDir, "assets"),
+        ...(options.assetDirs ? { fileDirs: options.assetDirs } : {}),
+        ...(options.assetAllowHosts ? { allowHosts: options.assetAllowHosts } : {}),
+        blockedAddresses: () => this.workers.addresses(),
+        ...(t.connectMs !== undefined ? { connectTimeoutMs: t.connectMs } : {}),
+        ...(t.idleMs !== undefined ? { idleTimeoutMs: t.idleMs } : {}),
+        ...(t.totalMs !== undefined ? { totalTimeoutMs: t.totalMs } : {}),
+      });
     this.images = options.images ?? new ImageStore({ dir: join(options.stateDir, "images") });
     this.arch = options.arch ?? nodeArch();
     this.openStore = options.openBlobStore ?? ((uri) => openBlobStore(uri));
@@ -113,8 +139,8 @@ export class NodeAgent implements NodeAgentApi {
         this.arch,
         `the ${req.sandboxAssets.sandboxClass} runtime`,
       );
-      const runtime = await this.fetchRuntime(driver, assets, req.signal);
-      const images = await this.pullImages(req.workload, req.signal);
+      const runtime = await fetchRuntime(this.assets, driver, assets, this.arch, req.signal);
+      const images = await pullImages(this.images, req.workload, req.signal);
       await this.layout.prepareVolumes(req.worker, req.workload);
       const record: ActorRecord = {
         actor: req.actor,
@@ -172,15 +198,17 @@ export class NodeAgent implements NodeAgentApi {
       } else {
         await driver.stop(worker, runtime);
       }
+      await privateDir(tmp);
       // The sandbox is gone: the durableDir contents are final.
       for (const [name, dir] of Object.entries(
         this.layout.volumeDirs(req.worker, record.workload),
       )) {
-        await mkdir(join(tmp, "data"), { recursive: true });
+        await privateDir(join(tmp, "data"));
         await this.step("checkpoint.data", fields, () =>
           packDir(dir, join(tmp, "data", `${name}.tar.gz`)),
         );
       }
+      await privateTree(tmp); // memory and files of the actor: root only, wherever kept
       const files = await this.step("checkpoint.hash", fields, () => describeFiles(tmp, tmp));
       const manifest: SnapshotManifest = {
         formatVersion: manifestFormatVersion,
@@ -223,43 +251,23 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   async restore(req: RestoreRequest): Promise<WorkerInfo> {
+    this.workers.get(req.worker); // an unknown worker fails before any download
+    const store = this.openStore(req.source);
+    const manifest = await readManifest(store, req.source, req.signal);
+    // Whose snapshot, scope, arch: refused here, before the worker is held or anything fetched.
+    checkRestorable(manifest, req, this.arch);
     const worker = await this.workers.claim(req.worker);
     const tmp = join(this.options.stateDir, "tmp", `restore-${randomBytes(6).toString("hex")}`);
     try {
-      const store = this.openStore(req.source);
-      const manifest = await readManifest(store, req.source, req.signal);
-      if (req.scope === "Full" && manifest.scope !== "Full") {
-        throw new AteError(
-          Code.FailedPrecondition,
-          `snapshot ${req.source} holds only data (scope Data); it cannot be restored with scope Full`,
-        );
-      }
-      if (manifest.arch !== this.arch) {
-        throw new AteError(
-          Code.FailedPrecondition,
-          `snapshot ${req.source} was taken on ${manifest.arch}; this node is ${this.arch}: incompatible runtime`,
-        );
-      }
       const driver = this.driver(manifest.sandboxClass);
       let runtime: SandboxRuntime;
       try {
-        runtime = await this.fetchRuntime(driver, manifest.assets, req.signal);
+        runtime = await fetchRuntime(this.assets, driver, manifest.assets, this.arch, req.signal);
       } catch (err) {
-        throw new AteError(
-          Code.FailedPrecondition,
-          `snapshot ${req.source} needs the ${manifest.sandboxClass} runtime it was taken with (${Object.entries(
-            manifest.assets,
-          )
-            .map(([n, a]) => `${n} sha256 ${a.sha256}`)
-            .join(
-              ", ",
-            )}), which is unavailable on this node: ${(err as Error).message}; the snapshot is untouched`,
-          [],
-          { cause: err },
-        );
+        throw runtimeUnavailable(manifest, req.source, err);
       }
       await downloadSnapshot(store, req.source, manifest, tmp, req.scope, req.signal);
-      const images = await this.pullImages(manifest.workload, req.signal);
+      const images = await pullImages(this.images, manifest.workload, req.signal);
       await this.layout.prepareVolumes(req.worker, manifest.workload);
       for (const [name, dir] of Object.entries(
         this.layout.volumeDirs(req.worker, manifest.workload),
@@ -327,9 +335,7 @@ export class NodeAgent implements NodeAgentApi {
     checkpointDir: string | undefined,
     signal?: AbortSignal,
   ): Promise<void> {
-    const identityDir = this.layout.identityDir(worker.name);
-    await mkdir(identityDir, { recursive: true });
-    await writeFile(join(identityDir, "actor-id"), record.actor.actorId, { mode: 0o444 });
+    const identityDir = await this.layout.writeIdentity(worker.name, record.actor);
     const spec = sandboxSpec({
       workload: record.workload,
       images,
@@ -353,12 +359,7 @@ export class NodeAgent implements NodeAgentApi {
           );
       }
     } catch (err) {
-      const tail = (await this.logs(record.actor))
-        .toString("utf8")
-        .trimEnd()
-        .split("\n")
-        .slice(-10)
-        .join("\n");
+      const tail = await this.layout.logTail(record.actor, 10);
       await driver.stop(worker, runtime).catch(() => {});
       await this.layout.wipe(worker.name);
       const e = AteError.from(err, Code.Internal);
@@ -381,37 +382,6 @@ export class NodeAgent implements NodeAgentApi {
     return d;
   }
 
-  private async fetchRuntime(
-    driver: SandboxDriver,
-    assets: Record<string, { url: string; sha256: string }>,
-    signal?: AbortSignal,
-  ): Promise<SandboxRuntime> {
-    const missing = driver.requiredAssets.filter((n) => !assets[n]);
-    if (missing.length)
-      throw new AteError(
-        Code.FailedPrecondition,
-        `the ${driver.sandboxClass} runtime lacks asset(s) ${missing.join(", ")} for ${this.arch}`,
-      );
-    const fetched = await Promise.all(
-      Object.entries(assets).map(
-        async ([name, asset]) => [name, await this.assets.fetch(asset, signal)] as const,
-      ),
-    );
-    return { sandboxClass: driver.sandboxClass, assets: Object.fromEntries(fetched) };
-  }
-
-  private async pullImages(
-    workload: Workload,
-    signal?: AbortSignal,
-  ): Promise<Record<string, PulledImage>> {
-    const entries = await Promise.all(
-      workload.containers.map(
-        async (c) => [c.name, await this.images.ensure(c.image, signal)] as const,
-      ),
-    );
-    return Object.fromEntries(entries);
-  }
-
   /** Writes a snapshot: on this node by moving its files, elsewhere by uploading them. */
   private async upload(
     dir: string,
@@ -427,11 +397,4 @@ export class NodeAgent implements NodeAgentApi {
       ...(signal ? { signal } : {}),
     });
   }
-}
-
-function snapshotName(): string {
-  return `${new Date()
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z")}-${randomBytes(4).toString("hex")}`;
 }

@@ -103,6 +103,11 @@ export class NodeWorkers {
     return out;
   }
 
+  /** The workers' addresses on the node (off limits to asset downloads). */
+  addresses(): string[] {
+    return [...this.workers.values()].map((w) => w.address).filter((a) => a);
+  }
+
   get(name: string): NodeWorker {
     const w = this.workers.get(name);
     if (!w) throw new AteError(Code.NotFound, `worker ${name} does not exist on this node`);

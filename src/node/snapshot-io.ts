@@ -1,9 +1,11 @@
+import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { BlobStore } from "../blob/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
+import { privateDirMode, privateFileMode } from "../private-files/index.ts";
 import type { SnapshotFile } from "./api.ts";
 import { hashFile } from "./files.ts";
 import { manifestName, parseManifest, type SnapshotManifest } from "./manifest.ts";
@@ -21,9 +23,9 @@ export async function writeSnapshot(
 ): Promise<void> {
   const signal = options.signal ? { signal: options.signal } : {};
   if (options.moveTo) {
-    await mkdir(dirname(options.moveTo), { recursive: true });
+    await mkdir(dirname(options.moveTo), { recursive: true, mode: privateDirMode });
     await rename(dir, options.moveTo);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: privateDirMode });
   } else {
     const queue = [...files];
     const uploader = async () => {
@@ -74,8 +76,11 @@ export async function downloadSnapshot(
       if (f.name.split("/").some((s) => s === ".." || s === ""))
         throw new AteError(Code.DataLoss, `snapshot ${uri}: bad file name ${f.name}`);
       const path = join(tmp, f.name);
-      await mkdir(dirname(path), { recursive: true });
-      await pipeline(await store.get(f.name, signal ? { signal } : {}), createWriteStream(path));
+      await mkdir(dirname(path), { recursive: true, mode: privateDirMode });
+      await pipeline(
+        await store.get(f.name, signal ? { signal } : {}),
+        createWriteStream(path, { mode: privateFileMode }),
+      );
       const actual = await hashFile(path);
       if (actual.sha256 !== f.sha256 || actual.size !== f.size) {
         throw new AteError(
@@ -85,4 +90,12 @@ export async function downloadSnapshot(
       }
     }),
   );
+}
+
+/** A new snapshot's name: sortable by time, unique. */
+export function snapshotName(): string {
+  return `${new Date()
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}-${randomBytes(4).toString("hex")}`;
 }

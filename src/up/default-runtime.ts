@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { createReadStream, realpathSync } from "node:fs";
+import { createReadStream, realpathSync, statSync } from "node:fs";
 import { arch } from "node:os";
+import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type SandboxConfig, SandboxConfigType } from "../api/v1alpha1/index.ts";
 import { AteError, Code } from "../errors/index.ts";
@@ -79,4 +80,29 @@ export async function ensureDefaultRuntime(
   else await resources.create(SandboxConfigType, config);
   logger.info("default sandbox runtime", { sandboxConfig: name, runsc: path, sha256: digest });
   return { name, outcome: ours.length ? "upgraded" : "created" };
+}
+
+/**
+ * The directories the node agent reads file:// assets from: those named with `--asset-dir`
+ * (each must be a directory), and always the directory of the runsc `ate up` uses, since the
+ * default runtime it declares points there.
+ */
+export function assetDirsFor(named: readonly string[], runsc: string | undefined): string[] {
+  const dirs = named.map((d) => {
+    const dir = resolve(d);
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+      throw new AteError(
+        Code.InvalidArgument,
+        `--asset-dir ${JSON.stringify(d)}: not a directory; name a directory file:// assets may be read from`,
+      );
+    return dir;
+  });
+  if (runsc) {
+    try {
+      dirs.push(dirname(realpathSync(runsc)));
+    } catch {
+      // No runsc: prerequisites say so; no directory to allow for it.
+    }
+  }
+  return [...new Set(dirs)];
 }

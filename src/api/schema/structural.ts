@@ -98,12 +98,12 @@ function checkString(v: string, schema: JSONSchemaProps, path: string, errs: Fie
     errs.push(fieldErrors.notSupported(path, v, schema.enum));
     return;
   }
-  // Kubernetes counts maxLength in characters (runes), not UTF-16 units.
+  // Kubernetes counts maxLength in characters (runes), not UTF-16 units; like kube-openapi's
+  // string validator, it reports the first of maxLength, minLength, pattern that fails.
   const length = [...v].length;
   if (schema.maxLength !== undefined && length > schema.maxLength) {
     errs.push(fieldErrors.tooLong(path, schema.maxLength));
-  }
-  if (schema.minLength !== undefined && length < schema.minLength) {
+  } else if (schema.minLength !== undefined && length < schema.minLength) {
     errs.push(
       fieldErrors.invalid(
         path,
@@ -111,8 +111,7 @@ function checkString(v: string, schema: JSONSchemaProps, path: string, errs: Fie
         `${path} in body should be at least ${schema.minLength} chars long`,
       ),
     );
-  }
-  if (schema.pattern !== undefined && !new RegExp(schema.pattern, "u").test(v)) {
+  } else if (schema.pattern !== undefined && !new RegExp(schema.pattern, "u").test(v)) {
     errs.push(fieldErrors.invalid(path, v, `${path} in body should match '${schema.pattern}'`));
   }
 }

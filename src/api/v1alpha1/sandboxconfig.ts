@@ -2,11 +2,21 @@ import type { Resource, ResourceType } from "../schema/resource-type.ts";
 import { type Static, s } from "../schema/schema.ts";
 import { sandboxClass } from "./common.ts";
 
+/**
+ * The schemes a node agent reads assets from, each with what it needs: http(s) a host, s3 and
+ * gs a bucket and an object key, file an absolute path. Anything else (`ftp://`,
+ * `javascript:`, a bare `runsc`) is refused at admission. RE2 and ECMAScript read it alike.
+ */
+export const assetUrlPattern =
+  "^(https?://[^/?#\\s]+([/?#]\\S*)?|(s3|gs)://[^/?#\\s]+/[^?#\\s]+|file:///\\S+)$";
+
 export const sandboxAsset = s.object({
   url: s.required(
     s.string({
       minLength: 1,
-      description: "Where the node agent fetches the asset: file://, http(s)://, s3:// or gs://.",
+      pattern: assetUrlPattern,
+      description:
+        "Where the node agent fetches the asset: https://host/path, http://host/path, s3://bucket/key, gs://bucket/key or file:///path (read only under the node's allowed directories).",
     }),
   ),
   sha256: s.required(

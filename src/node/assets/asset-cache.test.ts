@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,16 +9,23 @@ import { Code, isAteError } from "../../errors/index.ts";
 import { AssetCache, assetsForArch } from "./asset-cache.ts";
 
 const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+const mode = (path: string) => statSync(path).mode & 0o777;
 
 describe("AssetCache", () => {
   const dir = mkdtempSync(join(tmpdir(), "ate-assets-"));
+  const allowed = join(dir, "allowed");
+  const outside = join(dir, "outside");
   let server: Server;
   let base = "";
   let requests = 0;
   const payload = Buffer.alloc(256 * 1024, 3);
+  const local = { allowHosts: ["127.0.0.1"] };
 
   before(async () => {
-    writeFileSync(join(dir, "runsc-a"), "binary A");
+    mkdirSync(allowed);
+    mkdirSync(outside);
+    writeFileSync(join(allowed, "runsc-a"), "binary A");
+    writeFileSync(join(outside, "secret"), "not an asset");
     server = createServer((req, res) => {
       requests++;
       if (req.url === "/runsc") setTimeout(() => res.end(payload), 50);
@@ -30,27 +37,36 @@ describe("AssetCache", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   });
+
   after(() => {
     server.close();
     rmSync(dir, { recursive: true, force: true });
   });
+
   const cacheFiles = (c: string) => [
     ...readdirSync(join(c, "sha256")),
     ...readdirSync(join(c, "tmp")),
   ];
 
-  it("fetches file:// assets by sha256, executable, and hits the cache afterwards", async () => {
-    const cache = new AssetCache({ dir: join(dir, "c1") });
-    const asset = { url: `file://${join(dir, "runsc-a")}`, sha256: sha("binary A") };
+  it("fetches file:// assets by sha256, executable by root only, and hits the cache afterwards", async () => {
+    const cache = new AssetCache({ dir: join(dir, "c1"), fileDirs: [allowed] });
+    const asset = { url: `file://${join(allowed, "runsc-a")}`, sha256: sha("binary A") };
     const path = await cache.fetch(asset);
     assert.equal(path, join(dir, "c1", "sha256", asset.sha256));
-    assert.equal(statSync(path).mode & 0o777, 0o755);
-    rmSync(join(dir, "runsc-a"));
-    assert.equal(await cache.fetch(asset), path, "a hit does not read the source");
+    assert.equal(mode(path), 0o700);
+    for (const d of ["c1", "c1/sha256", "c1/tmp"]) assert.equal(mode(join(dir, d)), 0o700, d);
+    const copy = join(allowed, "runsc-copy");
+    writeFileSync(copy, "binary A");
+    rmSync(copy);
+    assert.equal(
+      await cache.fetch({ ...asset, url: `file://${copy}` }),
+      path,
+      "a hit does not read the source",
+    );
   });
 
   it("downloads concurrent requests for one http asset once", async () => {
-    const cache = new AssetCache({ dir: join(dir, "c2") });
+    const cache = new AssetCache({ dir: join(dir, "c2"), ...local });
     requests = 0;
     const asset = { url: `${base}/runsc`, sha256: sha(payload) };
     const paths = await Promise.all(Array.from({ length: 5 }, () => cache.fetch(asset)));
@@ -58,22 +74,38 @@ describe("AssetCache", () => {
     assert.equal(requests, 1);
   });
 
-  it("rejects a wrong sha256 naming url, expected and actual, caching nothing", async () => {
-    const cache = new AssetCache({ dir: join(dir, "c3") });
+  it("rejects a wrong sha256 of a remote asset naming asset, expected and actual, caching nothing", async () => {
+    const cache = new AssetCache({ dir: join(dir, "c3"), ...local });
     const wrong = "f".repeat(64);
-    await assert.rejects(cache.fetch({ url: `${base}/runsc`, sha256: wrong }), (e) => {
-      assert.ok(isAteError(e, Code.FailedPrecondition));
-      assert.match(
-        (e as Error).message,
-        new RegExp(`${base}/runsc has sha256 ${sha(payload)}, expected ${wrong}`),
-      );
-      return true;
-    });
+    await assert.rejects(
+      cache.fetch({ url: `${base}/runsc`, sha256: wrong }, { name: "runsc" }),
+      (e) => {
+        assert.ok(isAteError(e, Code.FailedPrecondition));
+        assert.match(
+          (e as Error).message,
+          new RegExp(
+            `asset runsc \\(${base}/runsc\\) has sha256 ${sha(payload)}, expected ${wrong}`,
+          ),
+        );
+        return true;
+      },
+    );
     assert.deepEqual(cacheFiles(join(dir, "c3")), []);
   });
 
+  it("never tells the digest of a local file that does not match", async () => {
+    const cache = new AssetCache({ dir: join(dir, "c3b"), fileDirs: [allowed] });
+    const url = `file://${join(allowed, "runsc-a")}`;
+    await assert.rejects(cache.fetch({ url, sha256: "e".repeat(64) }), (e) => {
+      assert.ok(isAteError(e, Code.FailedPrecondition));
+      assert.match((e as Error).message, /does not have sha256 e{64}/);
+      assert.ok(!(e as Error).message.includes(sha("binary A")), "the actual digest is not told");
+      return true;
+    });
+  });
+
   it("stops oversized downloads and unreachable urls with clear errors", async () => {
-    const cache = new AssetCache({ dir: join(dir, "c4"), maxBytes: 1024 });
+    const cache = new AssetCache({ dir: join(dir, "c4"), maxBytes: 1024, ...local });
     await assert.rejects(
       cache.fetch({ url: `${base}/runsc`, sha256: sha(payload) }),
       (e) =>

@@ -1,34 +1,45 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { chmod, mkdir, rename, rm, stat } from "node:fs/promises";
+import { chmod, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { SandboxAsset } from "../../api/v1alpha1/index.ts";
 import { openUrl } from "../../blob/index.ts";
 import { AteError, Code } from "../../errors/index.ts";
+import { privateDir } from "../../private-files/index.ts";
+import { type AssetAccessOptions, assetAccess } from "./asset-policy.ts";
+import { DownloadWatchdog } from "./download-watchdog.ts";
 
-export interface AssetCacheOptions {
+export interface AssetCacheOptions extends AssetAccessOptions {
   /** The cache directory; assets live at `<dir>/sha256/<hex>`. */
   dir: string;
   /** Largest asset accepted. Default 512 MiB. */
   maxBytes?: number;
+  /** A download with no data this long is stopped. Default 30 s. */
+  idleTimeoutMs?: number;
+  /** A download taking longer in all is stopped. Default 10 min. */
+  totalTimeoutMs?: number;
 }
 
 const defaultMaxBytes = 512 * 1024 * 1024;
+/** Cached assets are runtime binaries run by root: executable, by root only. */
+const assetMode = 0o700;
 
 /**
  * Sandbox runtime binaries by sha256. A download streams to a temp file while hashing, is
  * verified, made executable and renamed into place, so the cache only ever holds verified
  * files named by their content. A hit costs one stat; concurrent fetches of one asset share
- * one download.
+ * one download. What may be fetched at all is the node admin's choice (see AssetAccessOptions).
  */
 export class AssetCache {
   private readonly inflight = new Map<string, Promise<string>>();
   private readonly maxBytes: number;
+  private readonly access: ReturnType<typeof assetAccess>;
 
   constructor(private readonly options: AssetCacheOptions) {
     this.maxBytes = options.maxBytes ?? defaultMaxBytes;
+    this.access = assetAccess(options);
   }
 
   /** Where an asset with this hash lives once cached. */
@@ -45,36 +56,50 @@ export class AssetCache {
     return (await stat(this.path(sha256)).catch(() => undefined))?.isFile() ?? false;
   }
 
-  /** The local path of the verified asset, downloading it on a miss. */
-  async fetch(asset: SandboxAsset, signal?: AbortSignal): Promise<string> {
+  /** The local path of the verified asset, downloading it on a miss. `name` names it in errors. */
+  async fetch(
+    asset: SandboxAsset,
+    o: { name?: string; signal?: AbortSignal } = {},
+  ): Promise<string> {
     const path = this.path(asset.sha256);
     if (await this.has(asset.sha256)) return path;
     let pending = this.inflight.get(asset.sha256);
     if (!pending) {
-      pending = this.download(asset, path, signal).finally(() =>
-        this.inflight.delete(asset.sha256),
-      );
+      pending = this.download(asset, path, o).finally(() => this.inflight.delete(asset.sha256));
       this.inflight.set(asset.sha256, pending);
     }
     return pending;
   }
 
-  private async download(asset: SandboxAsset, path: string, signal?: AbortSignal): Promise<string> {
+  private async download(
+    asset: SandboxAsset,
+    path: string,
+    o: { name?: string; signal?: AbortSignal },
+  ): Promise<string> {
+    const what = `asset ${o.name ? `${o.name} ` : ""}(${asset.url})`;
     const tmpDir = join(this.options.dir, "tmp");
-    await mkdir(tmpDir, { recursive: true });
-    await mkdir(join(this.options.dir, "sha256"), { recursive: true });
+    await privateDir(this.options.dir);
+    await privateDir(tmpDir);
+    await privateDir(join(this.options.dir, "sha256"));
     const tmp = join(tmpDir, `${asset.sha256}.${randomBytes(6).toString("hex")}`);
     const hash = createHash("sha256");
     let size = 0;
     const max = this.maxBytes;
+    const watchdog = new DownloadWatchdog({
+      what,
+      idleMs: this.options.idleTimeoutMs ?? 30_000,
+      totalMs: this.options.totalTimeoutMs ?? 600_000,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
+        watchdog.touch();
         size += chunk.length;
         if (size > max) {
           done(
             new AteError(
               Code.ResourceExhausted,
-              `asset ${asset.url} is larger than the ${max}-byte limit (stopped at ${size} bytes; expected sha256 ${asset.sha256}): raise the node agent's asset size limit or fix the url`,
+              `${what} is larger than the ${max}-byte limit (stopped at ${size} bytes; expected sha256 ${asset.sha256}): raise the node agent's asset size limit or fix the url`,
             ),
           );
           return;
@@ -84,41 +109,53 @@ export class AssetCache {
       },
     });
     try {
-      const { body, size: announced } = await openUrl(asset.url, signal);
+      const { body, size: announced } = await openUrl(asset.url, {
+        what: `asset${o.name ? ` ${o.name}` : ""}`,
+        signal: watchdog.signal,
+        ...this.access,
+      });
       if (announced !== undefined && announced > max) {
         body.destroy();
         throw new AteError(
           Code.ResourceExhausted,
-          `asset ${asset.url} is ${announced} bytes, over the ${max}-byte limit (expected sha256 ${asset.sha256}): raise the node agent's asset size limit or fix the url`,
+          `${what} is ${announced} bytes, over the ${max}-byte limit (expected sha256 ${asset.sha256}): raise the node agent's asset size limit or fix the url`,
         );
       }
-      await pipeline(
-        body,
-        meter,
-        createWriteStream(tmp, { flags: "wx", mode: 0o600 }),
-        signal ? { signal } : {},
-      );
+      await pipeline(body, meter, createWriteStream(tmp, { flags: "wx", mode: 0o600 }), {
+        signal: watchdog.signal,
+      });
       const actual = hash.digest("hex");
-      if (actual !== asset.sha256) {
-        throw new AteError(
-          Code.FailedPrecondition,
-          `asset ${asset.url} has sha256 ${actual}, expected ${asset.sha256}: the file changed or the SandboxConfig names the wrong hash; nothing was cached`,
-        );
-      }
-      await chmod(tmp, 0o755);
+      if (actual !== asset.sha256) throw mismatch(what, asset, actual);
+      await chmod(tmp, assetMode);
       await rename(tmp, path);
       return path;
     } catch (err) {
       await rm(tmp, { force: true });
-      if (err instanceof AteError) throw err;
+      const e = watchdog.reason ?? err;
+      if (e instanceof AteError) throw e;
       throw new AteError(
         Code.Unavailable,
-        `asset ${asset.url} could not be fetched: ${(err as Error).message}`,
+        `${what} could not be fetched: ${(e as Error).message}`,
         [],
-        { cause: err },
+        { cause: e },
       );
+    } finally {
+      watchdog.stop();
     }
   }
+}
+
+/**
+ * A downloaded asset is not the one named. A remote one's actual digest helps fix the
+ * SandboxConfig; a local file's is not told: it would let whoever writes SandboxConfigs (and
+ * whoever reads the statuses they end up in) learn the digest of files on the node.
+ */
+function mismatch(what: string, asset: SandboxAsset, actual: string): AteError {
+  const local = asset.url.startsWith("file:");
+  return new AteError(
+    Code.FailedPrecondition,
+    `${what} ${local ? `does not have sha256 ${asset.sha256}` : `has sha256 ${actual}, expected ${asset.sha256}`}: the file changed or the SandboxConfig names the wrong hash; nothing was cached`,
+  );
 }
 
 /** Go's name for this machine's architecture, as SandboxConfig assets are keyed. */

@@ -1,1 +1,9 @@
 export { AssetCache, type AssetCacheOptions, assetsForArch, nodeArch } from "./asset-cache.ts";
+export {
+  type AssetAccessOptions,
+  assetAllowHostFlag,
+  assetDirFlag,
+  canonicalIp,
+  forbiddenAddress,
+  machineRunscDirs,
+} from "./asset-policy.ts";

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,6 +92,38 @@ describe("images", () => {
     assert.equal(readFileSync(join(image.rootfs, "app/main.js"), "utf8"), "console.log(1)");
     assert.deepEqual(image.config.config?.Entrypoint, ["/app/main.js"]);
     assert.deepEqual(await store.ensure(ref), image, "cached");
+  });
+
+  it("keeps its cache root's (0700, 0600) and the rootfs as the image says", async () => {
+    const root = tree("modes", { "bin/tool": "#!/bin/sh", "etc/conf": "x", "home/u/.key": "k" });
+    chmodSync(join(root, "bin/tool"), 0o755);
+    chmodSync(join(root, "etc/conf"), 0o644);
+    chmodSync(join(root, "home/u"), 0o750);
+    chmodSync(join(root, "home/u/.key"), 0o600);
+    const ref = await packAndPush({
+      dir: root,
+      reference: `${registry.host}/ate/modes:v1`,
+      entrypoint: ["/bin/tool"],
+    });
+    const cache = join(dir, "cache-modes");
+    const image = await new ImageStore({ dir: cache }).ensure(ref);
+    const mode = (p: string) => statSync(p).mode & 0o777;
+    for (const d of [
+      "",
+      "blobs",
+      "blobs/sha256",
+      "images",
+      join("images", ref.split(":").pop() as string),
+    ])
+      assert.equal(mode(join(cache, d)), 0o700, d || "the cache");
+    for (const f of readdirSync(join(cache, "blobs", "sha256")))
+      assert.equal(mode(join(cache, "blobs", "sha256", f)), 0o600, f);
+    assert.equal(mode(`${join(cache, "images", ref.split(":").pop() as string)}.json`), 0o600);
+    assert.equal(mode(image.rootfs), 0o755, "the container's / as usual");
+    assert.equal(mode(join(image.rootfs, "bin/tool")), 0o755);
+    assert.equal(mode(join(image.rootfs, "etc/conf")), 0o644);
+    assert.equal(mode(join(image.rootfs, "home/u")), 0o750);
+    assert.equal(mode(join(image.rootfs, "home/u/.key")), 0o600);
   });
 
   it("follows an image index to this platform's manifest and applies whiteouts in layer order", async () => {

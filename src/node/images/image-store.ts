@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AteError, Code } from "../../errors/index.ts";
+import { privateDir, privateFileMode } from "../../private-files/index.ts";
 import { nodeArch } from "../assets/index.ts";
 import {
   type Descriptor,
@@ -138,7 +139,9 @@ export class ImageStore {
     const dir = join(imagesDir, hex(ref.digest));
     const tmp = `${dir}.tmp-${randomBytes(6).toString("hex")}`;
     try {
-      await mkdir(join(tmp, "rootfs"), { recursive: true });
+      // Root's directories around the rootfs; the rootfs itself has the modes the image gives.
+      await privateDir(tmp);
+      await mkdir(join(tmp, "rootfs"), { mode: 0o755 });
       for (const [i, layer] of image.layers.entries())
         await applyLayer(layers[i] as string, layer.mediaType, join(tmp, "rootfs"));
       await rm(dir, { recursive: true, force: true });
@@ -154,7 +157,9 @@ export class ImageStore {
       rootfs: join(dir, "rootfs"),
       config,
     };
-    await writeFile(`${this.metaPath(ref.digest)}.tmp`, JSON.stringify(pulled));
+    await writeFile(`${this.metaPath(ref.digest)}.tmp`, JSON.stringify(pulled), {
+      mode: privateFileMode,
+    });
     await rename(`${this.metaPath(ref.digest)}.tmp`, this.metaPath(ref.digest));
     return pulled;
   }
@@ -194,7 +199,7 @@ export class ImageStore {
     const dir = join(this.options.dir, "blobs", "sha256");
     const path = join(dir, hex(d.digest));
     if ((await stat(path).catch(() => undefined))?.isFile()) return path;
-    await mkdir(dir, { recursive: true });
+    await privateDir(dir);
     const res = await this.client.request(
       registry,
       repository,
@@ -218,7 +223,7 @@ export class ImageStore {
       await pipeline(
         Readable.fromWeb(res.body as import("node:stream/web").ReadableStream),
         meter,
-        createWriteStream(tmp, { flags: "wx" }),
+        createWriteStream(tmp, { flags: "wx", mode: privateFileMode }),
       );
       const actual = `sha256:${hash.digest("hex")}`;
       if (actual !== d.digest)

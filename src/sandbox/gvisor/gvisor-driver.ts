@@ -3,6 +3,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AteError, Code } from "../../errors/index.ts";
+import { privateDir, privateDirSync, privateFileMode } from "../../private-files/index.ts";
 import type {
   CheckpointOptions,
   SandboxDriver,
@@ -38,6 +39,8 @@ export class GvisorDriver implements SandboxDriver {
 
   constructor(private readonly options: GvisorDriverOptions) {
     this.networks = new WorkerNetworks(options.network);
+    // runsc's state and the bundles hold each sandbox's spec, resolved secrets included: root's.
+    for (const d of ["runsc", "bundles", "pids"]) privateDirSync(join(options.stateDir, d));
   }
 
   async prepareWorker(worker: WorkerRef): Promise<{ address: string }> {
@@ -88,8 +91,8 @@ export class GvisorDriver implements SandboxDriver {
       signal,
     );
     this.foreground.set(worker.name, fg);
-    await mkdir(dirname(this.pidFile(worker)), { recursive: true });
-    await writeFile(this.pidFile(worker), String(fg.pid));
+    await privateDir(dirname(this.pidFile(worker)));
+    await writeFile(this.pidFile(worker), String(fg.pid), { mode: privateFileMode });
     await fg.started;
   }
 
@@ -212,7 +215,7 @@ export class GvisorDriver implements SandboxDriver {
       );
     }
     const dir = this.bundleDir(worker);
-    await mkdir(dir, { recursive: true });
+    await privateDir(dir);
     const container = spec.containers[0] as (typeof spec.containers)[0];
     await writeFile(
       join(dir, "config.json"),
@@ -221,6 +224,7 @@ export class GvisorDriver implements SandboxDriver {
         null,
         2,
       ),
+      { mode: privateFileMode },
     );
     return dir;
   }

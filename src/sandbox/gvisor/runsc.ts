@@ -144,8 +144,9 @@ export class Runsc {
     logPath: string,
     o: { signal?: AbortSignal; detached?: boolean } = {},
   ): ChildProcess {
-    mkdirSync(dirname(logPath), { recursive: true });
-    const log = openSync(logPath, "a");
+    // The actor's output is its own business: root only.
+    mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
+    const log = openSync(logPath, "a", 0o600);
     try {
       return spawn(
         "unshare",

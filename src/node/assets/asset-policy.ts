@@ -1,0 +1,126 @@
+import { accessSync, constants, realpathSync } from "node:fs";
+import { BlockList, isIP } from "node:net";
+import { networkInterfaces } from "node:os";
+import { delimiter, dirname, join } from "node:path";
+import type { FileAccess, HttpAccess } from "../../blob/index.ts";
+
+/** What a node admin allows assets to be fetched from (`ate up --asset-dir/--asset-allow-host`). */
+export interface AssetAccessOptions {
+  /**
+   * Directories file:// assets may be read from. Default: the directory of this machine's
+   * runsc (the first on PATH), the one `ate up`'s default runtime names.
+   */
+  fileDirs?: readonly string[];
+  /**
+   * http(s) hosts (names or IPs, as written in the url) that may be reached even at a
+   * loopback, link-local, unspecified, node or worker address.
+   */
+  allowHosts?: readonly string[];
+  /** More addresses off limits, asked at each fetch (the node's workers). */
+  blockedAddresses?: () => Iterable<string>;
+  /** Until the TCP connection stands. Default 10 s. */
+  connectTimeoutMs?: number;
+}
+
+/** The flags that widen access, named in refusals. */
+export const assetDirFlag = "ate up --asset-dir DIR";
+export const assetAllowHostFlag = "ate up --asset-allow-host HOST";
+
+const special = new BlockList();
+special.addSubnet("127.0.0.0", 8, "ipv4");
+special.addSubnet("0.0.0.0", 8, "ipv4");
+special.addSubnet("169.254.0.0", 16, "ipv4");
+special.addAddress("::1", "ipv6");
+special.addAddress("::", "ipv6");
+special.addSubnet("fe80::", 10, "ipv6");
+
+/**
+ * Why an address is no place to fetch an asset from, or undefined. Loopback, unspecified and
+ * link-local addresses (169.254/16 is also where this node's workers live), the node's own
+ * addresses and its workers' are refused: an asset url must not make the node agent (root)
+ * call services that trust local callers, its own API and router included.
+ */
+export function forbiddenAddress(
+  address: string,
+  blocked: Iterable<string> = [],
+): string | undefined {
+  const a = canonicalIp(address);
+  if (!a) return "is not an IP address";
+  const family = isIP(a) === 4 ? "ipv4" : "ipv6";
+  if (special.check(a, family)) {
+    if (a.startsWith("127.") || a === "::1") return "is a loopback address";
+    if (a.startsWith("0.") || a === "::") return "is an unspecified address";
+    return "is a link-local address (where this node's workers live, too)";
+  }
+  for (const b of blocked) if (canonicalIp(b) === a) return "is one of this node's workers";
+  for (const list of Object.values(networkInterfaces()))
+    for (const i of list ?? [])
+      if (canonicalIp(i.address.replace(/%.*$/, "")) === a) return "is an address of this node";
+  return undefined;
+}
+
+/**
+ * An IP in one spelling: IPv4 dotted, IPv6 compressed lower case, IPv4-mapped IPv6
+ * (`::ffff:127.0.0.1`, `::ffff:7f00:1`) as the IPv4 it maps; undefined for non-IPs.
+ */
+export function canonicalIp(address: string): string | undefined {
+  const bare = address.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  const kind = isIP(bare);
+  if (kind === 4) return bare;
+  if (kind !== 6) return undefined;
+  const compressed = new URL(`http://[${bare}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(compressed);
+  if (mapped) {
+    const hi = Number.parseInt(mapped[1] as string, 16);
+    const lo = Number.parseInt(mapped[2] as string, 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return compressed;
+}
+
+/** The directory of the first runsc on PATH, as a real path; none when there is no runsc. */
+export function machineRunscDirs(path = process.env.PATH ?? ""): string[] {
+  for (const dir of [
+    ...path.split(delimiter),
+    "/usr/local/sbin",
+    "/usr/sbin",
+    "/sbin",
+    "/usr/bin",
+  ]) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, "runsc"), constants.X_OK);
+      return [dirname(realpathSync(join(dir, "runsc")))];
+    } catch {}
+  }
+  return [];
+}
+
+/** The file and http access rules the asset cache hands to openUrl. */
+export function assetAccess(o: AssetAccessOptions): { file: FileAccess; http: HttpAccess } {
+  const fileDirs = o.fileDirs ?? machineRunscDirs();
+  const allowed = new Set((o.allowHosts ?? []).map(hostKey));
+  return {
+    file: { allowedDirs: fileDirs, hint: assetDirFlag },
+    http: {
+      refuse(host, address) {
+        if (allowed.has(hostKey(host))) return undefined;
+        const why = forbiddenAddress(address, o.blockedAddresses?.() ?? []);
+        return (
+          why &&
+          `${why}: assets are not fetched from it unless the node admin allows the host with ${assetAllowHostFlag.replace("HOST", host)}`
+        );
+      },
+      ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
+    },
+  };
+}
+
+function hostKey(host: string): string {
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.$/, "");
+  return canonicalIp(h) ?? h;
+}

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { goldenActorId as controllerGoldenId } from "../controller/index.ts";
+import { goldenAtespace as controlPlaneGoldenAtespace } from "../controlplane/index.ts";
+import { Code, isAteError } from "../errors/index.ts";
+import type { ActorIdentity, RestoreRequest } from "./api.ts";
+import { goldenActorId, goldenAtespace } from "./golden.ts";
+import { manifestFormatVersion, type SnapshotManifest } from "./manifest.ts";
+import { checkRestorable } from "./restore-checks.ts";
+
+const actor = (atespace: string, actorId: string, templateName = "counter"): ActorIdentity => ({
+  atespace,
+  actorId,
+  templateNamespace: "default",
+  templateName,
+});
+const golden = (templateName: string) =>
+  actor(goldenAtespace, goldenActorId("default", templateName), templateName);
+const manifest = (owner: ActorIdentity, scope: "Full" | "Data" = "Full"): SnapshotManifest => ({
+  formatVersion: manifestFormatVersion,
+  scope,
+  actor: owner,
+  createdAt: "2025-01-01T00:00:00Z",
+  arch: "amd64",
+  sandboxClass: "gvisor",
+  assets: {},
+  images: {},
+  workload: { containers: [] },
+  snapshotFiles: [],
+});
+const req = (
+  a: ActorIdentity,
+  origin?: RestoreRequest["origin"],
+): Pick<RestoreRequest, "actor" | "source" | "scope" | "origin"> => ({
+  actor: a,
+  source: "s3://snaps/x/1",
+  scope: "Full",
+  ...(origin ? { origin } : {}),
+});
+const refused = (pattern: RegExp) => (e: unknown) => {
+  assert.ok(isAteError(e, Code.FailedPrecondition), String(e));
+  assert.match((e as Error).message, pattern);
+  return true;
+};
+
+describe("restore checks", () => {
+  it("restore an actor's own snapshot (origin own, the default)", () => {
+    checkRestorable(manifest(actor("a", "x")), req(actor("a", "x")), "amd64");
+    checkRestorable(manifest(actor("a", "x")), req(actor("a", "x"), "own"), "amd64");
+  });
+
+  it("refuse another actor's snapshot, naming the snapshot and both actors", () => {
+    for (const other of [actor("a", "y"), actor("b", "x"), golden("counter")]) {
+      assert.throws(
+        () => checkRestorable(manifest(other), req(actor("a", "x")), "amd64"),
+        refused(
+          new RegExp(
+            `^snapshot s3://snaps/x/1 belongs to actor ${other.atespace}/${other.actorId} \\(template default/${other.templateName}\\), not to a/x \\(template default/counter\\).*nothing was restored`,
+          ),
+        ),
+      );
+    }
+  });
+
+  it("restore the golden snapshot of the actor's own template only", () => {
+    checkRestorable(manifest(golden("counter")), req(actor("a", "x"), "golden"), "amd64");
+    // Another template's golden snapshot, an ordinary actor's snapshot, an impostor in ate-golden.
+    const impostor = { ...golden("counter"), actorId: "default-counter-00000000" };
+    const wrongTemplate = { ...golden("counter"), templateName: "other" };
+    for (const owner of [golden("other"), actor("a", "x"), impostor, wrongTemplate]) {
+      assert.throws(
+        () => checkRestorable(manifest(owner), req(actor("a", "x"), "golden"), "amd64"),
+        refused(
+          new RegExp(
+            `^snapshot s3://snaps/x/1 is not the golden snapshot of template default/counter \\(that one is taken by ate-golden/${goldenActorId("default", "counter")}\\); it belongs to actor ${owner.atespace}/${owner.actorId} .*nothing was restored`,
+          ),
+        ),
+      );
+    }
+  });
+
+  it("refuse a manifest without a usable actor", () => {
+    const broken = { ...manifest(actor("a", "x")), actor: "a/x" as unknown as ActorIdentity };
+    assert.throws(
+      () => checkRestorable(broken, req(actor("a", "x")), "amd64"),
+      refused(/belongs to actor \(none recorded\)/),
+    );
+  });
+
+  it("check scope and architecture too", () => {
+    assert.throws(
+      () => checkRestorable(manifest(actor("a", "x"), "Data"), req(actor("a", "x")), "amd64"),
+      refused(/holds only data/),
+    );
+    assert.throws(
+      () => checkRestorable(manifest(actor("a", "x")), req(actor("a", "x")), "arm64"),
+      refused(/taken on amd64; this node is arm64/),
+    );
+  });
+
+  it("name golden actors exactly as the golden controller and control plane do", () => {
+    assert.equal(goldenAtespace, controlPlaneGoldenAtespace);
+    for (const [ns, name] of [
+      ["default", "counter"],
+      ["team-a", "x".repeat(70)],
+      ["n", "a-"],
+    ] as const)
+      assert.equal(goldenActorId(ns, name), controllerGoldenId(ns, name));
+  });
+});

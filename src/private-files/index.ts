@@ -1,0 +1,9 @@
+export {
+  fixModesSync,
+  prepareSqliteFile,
+  privateDir,
+  privateDirMode,
+  privateDirSync,
+  privateFileMode,
+  privateTree,
+} from "./private-files.ts";
