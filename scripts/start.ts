@@ -33,6 +33,12 @@ const bold = process.stdout.isTTY ? (s: string) => `\x1b[1m${s}\x1b[0m` : (s: st
 /** Processes this script started, stopped if it fails (ate up suspends its actors on SIGTERM). */
 const started: ChildProcess[] = [];
 
+/**
+ * The admin token of the ate up this script started (it is in its state dir before the API
+ * answers; the CLI config gets it a moment later). Otherwise ate reads its config file.
+ */
+let adminToken: string | undefined;
+
 function fail(message: string): never {
   console.error(`npm start: ${message}`);
   for (const child of started) child.kill("SIGTERM");
@@ -62,7 +68,7 @@ function runAte(
   if (!o.quiet) console.log(`$ ate ${args.join(" ")}`);
   const r = spawnSync(ate, args, {
     encoding: "utf8",
-    env: { ...process.env, ATE_SERVER: api },
+    env: { ...process.env, ATE_SERVER: api, ...(adminToken ? { ATE_TOKEN: adminToken } : {}) },
     input: o.input ?? "",
     stdio: ["pipe", "pipe", "inherit"],
   });
@@ -128,6 +134,7 @@ async function startAteUp(): Promise<ChildProcess | undefined> {
     },
     120,
   );
+  adminToken = readFileSync(join(state, "admin.token"), "utf8").trim();
   return child;
 }
 
@@ -186,7 +193,13 @@ async function main(): Promise<void> {
 
   const scenario = spawnSync("bash", [join(demo, "scenario.sh")], {
     stdio: "inherit",
-    env: { ...process.env, ATE: ate, ATE_SERVER: api, ROUTER: router },
+    env: {
+      ...process.env,
+      ATE: ate,
+      ATE_SERVER: api,
+      ROUTER: router,
+      ...(adminToken ? { ATE_TOKEN: adminToken } : {}),
+    },
   });
   if (scenario.status !== 0) fail("the scenario failed (see above)");
 
@@ -203,6 +216,8 @@ Try, in another terminal:
   ${cmd} logs actor alice -f                  her output, across suspends and resumes
   ${cmd} get workers                          two workers, shared by all the actors (the router
                                               suspends the least recently used one to make room)
+  ${cmd} create token team-a --atespace default   a tenant token: ATE_TOKEN=<it> ${cmd} get actors
+                                              (ate up put its admin token in ~/.config/ate/config.yaml)
 Idle actors are suspended after 60 s (the template's ate.dev/idle-timeout-seconds) and come
 back on their next request. demos/counter/README.md walks through the rest.
 ${up ? "Ctrl-C stops ate up (running actors are suspended; npm start again brings them back)." : ""}`);

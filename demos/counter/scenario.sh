@@ -5,6 +5,7 @@
 # Needs a running `ate up` with demos/counter applied. Settings (environment):
 #   ATE        the ate command (default: ate)
 #   ATE_SERVER the API (default: the local ate up, http://127.0.0.1:7443)
+#   ATE_TOKEN  its token (default: the one ate up wrote to ~/.config/ate/config.yaml, or $ATE_CONFIG)
 #   ROUTER     the router (default: http://127.0.0.1:7480)
 #   ATESPACE   where the actors live (default: default)
 set -euo pipefail

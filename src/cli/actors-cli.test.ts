@@ -5,14 +5,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { startTestApi, type TestApi } from "../../test/support/api-server.ts";
 import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
 import { declareNoopPool } from "../../test/support/noop-pool.ts";
 import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
-import { silentLogger } from "../log/index.ts";
 import type { ActorIdentity } from "../node/index.ts";
 import { Records, SqliteRecordStore } from "../records/index.ts";
 import { SqliteResourceStore } from "../resources/index.ts";
-import { type RunningApiServer, startApiServer } from "../server/index.ts";
 import type { CliIO } from "./io.ts";
 import { exitCodes, runCli } from "./main.ts";
 
@@ -33,7 +32,7 @@ describe("ate actor commands (against an API server)", () => {
     resources,
     nodes: new StaticNodeDirectory({ n1: agent }),
   });
-  let server: RunningApiServer;
+  let server: TestApi;
   const config = mkdtempSync(join(tmpdir(), "ate-cli-config-"));
   const ate = async (...args: string[]) => {
     const out: string[] = [];
@@ -45,12 +44,12 @@ describe("ate actor commands (against an API server)", () => {
       stdin: () => "",
       now: () => new Date(),
     };
-    const code = await runCli(["--server", server.url, ...args], io);
+    const code = await runCli(["--server", server.url, "--token", server.adminToken, ...args], io);
     return { code, out: out.join(""), err: err.join("\n") };
   };
 
   before(async () => {
-    server = await startApiServer({ port: 0, controlPlane: cp, resources, logger: silentLogger });
+    server = await startTestApi({ controlPlane: cp, resources });
     await declareNoopPool(resources, records, agent, { replicas: 2 });
   });
   after(async () => {
@@ -164,7 +163,7 @@ describe("ate actor commands (against an API server)", () => {
       /cannot reach the ate API at http:\/\/127.0.0.1:1: start it with `ate up`/,
     );
     const path = join(config, "config.yaml");
-    writeFileSync(path, `server: ${server.url}\n`);
+    writeFileSync(path, `server: ${server.url}\ntoken: ${server.adminToken}\n`);
     process.env.ATE_CONFIG = path;
     try {
       out.length = 0;
@@ -173,7 +172,7 @@ describe("ate actor commands (against an API server)", () => {
       writeFileSync(path, "sever: http://x\n");
       out.length = 0;
       assert.equal(await runCli(["get", "atespaces"], io), exitCodes.failed);
-      assert.match(out.join("\n"), /unknown field "sever" \(known: server\)/);
+      assert.match(out.join("\n"), /unknown field "sever" \(known: server, token\)/);
     } finally {
       delete process.env.ATE_CONFIG;
     }

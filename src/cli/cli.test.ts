@@ -178,7 +178,7 @@ describe("ate CLI", () => {
       file(
         "bad.yaml",
         sandboxConfig("bad-sha", {
-          assets: { amd64: { runsc: { url: "u", sha256: "deadbeef" } } },
+          assets: { amd64: { runsc: { url: "file:///u", sha256: "deadbeef" } } },
         }),
       ),
     );

@@ -16,7 +16,11 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
 export interface CliConfig {
   /** The ate API to talk to, e.g. http://127.0.0.1:7443. */
   server?: string;
+  /** The bearer token for that server (`ate up` writes its admin token here). */
+  token?: string;
 }
+
+const configKeys = ["server", "token"];
 
 /** Reads the config file if there is one; a malformed file is an error naming it. */
 export function readConfig(path = configPath()): CliConfig {
@@ -38,12 +42,18 @@ export function readConfig(path = configPath()): CliConfig {
     );
   const config: CliConfig = {};
   for (const [key, value] of Object.entries(doc)) {
-    if (key !== "server")
+    if (!configKeys.includes(key))
       throw new AteError(
         Code.InvalidArgument,
-        `config file ${path}: unknown field "${key}" (known: server)`,
+        `config file ${path}: unknown field "${key}" (known: ${configKeys.join(", ")})`,
       );
-    config.server = checkServerUrl(value, `config file ${path}: server`);
+    if (key === "server") config.server = checkServerUrl(value, `config file ${path}: server`);
+    else if (typeof value === "string" && value.trim()) config.token = value.trim();
+    else
+      throw new AteError(
+        Code.InvalidArgument,
+        `config file ${path}: token: expected the token's text (ate_<name>_<secret>)`,
+      );
   }
   return config;
 }
@@ -71,4 +81,40 @@ export function resolveServer(
   if (flag) return checkServerUrl(flag, "--server");
   if (env.ATE_SERVER) return checkServerUrl(env.ATE_SERVER, "ATE_SERVER");
   return readConfig(configPath(env)).server ?? defaultServer;
+}
+
+export interface Credential {
+  token: string;
+  /** Where it came from, for messages: `--token`, `ATE_TOKEN`, `config file PATH`. */
+  source: string;
+}
+
+/**
+ * The bearer token for `server`: --token, else $ATE_TOKEN, else the config file's, which is
+ * sent only to the config file's server (the token `ate up` wrote is for its own API, and is
+ * never handed to another server named by --server or ATE_SERVER).
+ */
+export function resolveCredential(
+  server: string,
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Credential | undefined {
+  if (flag) return { token: flag, source: "--token" };
+  if (env.ATE_TOKEN) return { token: env.ATE_TOKEN, source: "ATE_TOKEN" };
+  const path = configPath(env);
+  const config = readConfig(path);
+  if (config.token && sameServer(config.server ?? defaultServer, server))
+    return { token: config.token, source: `config file ${path}` };
+  return undefined;
+}
+
+function sameServer(a: string, b: string): boolean {
+  const norm = (u: string) => {
+    try {
+      return new URL(u.replace(/\/+$/, "")).href;
+    } catch {
+      return u;
+    }
+  };
+  return norm(a) === norm(b);
 }

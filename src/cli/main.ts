@@ -42,6 +42,10 @@ export async function runCli(
       "--server <url>",
       "an ate server's API, e.g. http://127.0.0.1:7443 (default: $ATE_SERVER, else the local store)",
     )
+    .option(
+      "--token <token>",
+      "bearer token for the server (default: $ATE_TOKEN, else the config file's, which ate up writes)",
+    )
     .version(ateVersion, "--version", "print the CLI's version")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
@@ -66,7 +70,8 @@ export async function runCli(
     return exitCodes.ok;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
-    const e = AteError.from(err);
+    let e = AteError.from(err);
+    if (e.code === Code.Unauthenticated) e = ctx.unauthenticated(e);
     for (const line of e.details.length ? e.details : [`Error: ${e.message}`]) io.err(line);
     return e.code === Code.Unavailable ? exitCodes.unavailable : exitCodes.failed;
   } finally {

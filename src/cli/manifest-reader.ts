@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { parseAllDocuments } from "yaml";
+import { type CST, Parser, parseAllDocuments } from "yaml";
 import type { Resource, ResourceType } from "../api/schema/index.ts";
 import { typeForObject } from "../api/v1alpha1/index.ts";
 import { AteError, Code } from "../errors/index.ts";
@@ -13,6 +13,9 @@ export interface ManifestDocument {
 }
 
 const manifestExtensions = new Set([".yaml", ".yml", ".json"]);
+
+/** Deepest nesting a manifest may have: far beyond any resource, far below a stack overflow. */
+export const maxManifestDepth = 64;
 
 /** The files `-f` names: a file, every manifest in a directory (sorted), or `-` for stdin. */
 export function manifestFiles(paths: readonly string[]): string[] {
@@ -62,6 +65,7 @@ export function readManifests(
 }
 
 export function decodeManifests(text: string, file: string): ManifestDocument[] {
+  checkDepth(text, file, maxManifestDepth);
   // YAML 1.1, as sigs.k8s.io/yaml reads manifests (so `yes` is a boolean, as kubectl users expect).
   const parsed = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true, version: "1.1" });
   const all = Array.isArray(parsed) ? parsed : [parsed];
@@ -85,6 +89,35 @@ export function decodeManifests(text: string, file: string): ManifestDocument[] 
       });
   });
   return docs;
+}
+
+/**
+ * Refuses YAML (or JSON) nested deeper than `max`, measured on the parser's syntax tree without
+ * recursion, before anything builds values from it.
+ */
+function checkDepth(text: string, file: string, max: number): void {
+  const stack: [CST.Token | undefined, number][] = [];
+  for (const token of new Parser().parse(text)) stack.push([token, 0]);
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [token, depth] = next;
+    if (!token) continue;
+    if (token.type === "document") stack.push([token.value, depth]);
+    else if (
+      token.type === "block-map" ||
+      token.type === "block-seq" ||
+      token.type === "flow-collection"
+    ) {
+      if (depth + 1 > max)
+        throw new AteError(
+          Code.InvalidArgument,
+          `error parsing ${file}: it nests deeper than ${max} levels: flatten it`,
+        );
+      for (const item of token.items) {
+        if ("key" in item) stack.push([item.key ?? undefined, depth + 1]);
+        stack.push([item.value, depth + 1]);
+      }
+    }
+  }
 }
 
 function expandLists(value: unknown, source: string): Record<string, unknown>[] {

@@ -159,6 +159,28 @@ function contract(name: string, open: () => Promise<RecordStore>, close: () => P
       );
     });
 
+    it("keeps tokens as a kind of their own, listed by name, and through a clear", async () => {
+      await store.clear();
+      for (const name of ["b", "a"])
+        await store.commit([
+          { kind: "token", key: name, expectVersion: 0, value: { name, sha256: "00" } },
+        ]);
+      await store.commit([{ kind: "worker", key: "default/a", expectVersion: 0, value: {} }]);
+      const page = await store.list("token", { limit: 10 });
+      assert.deepEqual(
+        page.items.map((t) => t.name),
+        ["a", "b"],
+      );
+      assert.equal(await store.count("token"), 2);
+      await store.clear();
+      assert.equal(await store.count("worker"), 0);
+      assert.equal(await store.count("token"), 2, "DebugClear does not lock its caller out");
+      assert.equal((await store.get("token", "a"))?.version, 1);
+      await store.commit([{ kind: "token", key: "a", expectVersion: 1 }]);
+      await store.commit([{ kind: "token", key: "b", expectVersion: 1 }]);
+      assert.equal(await store.count("token"), 0);
+    });
+
     it("commits several records all or nothing", async () => {
       await store.clear();
       await store.commit([{ kind: "worker", key: "x/1", expectVersion: 0, value: { n: 1 } }]);

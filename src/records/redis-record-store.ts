@@ -119,7 +119,10 @@ export class RedisRecordStore implements RecordStore {
       const [next, keys] = await this.call(() =>
         this.redis.scan(cursor, "MATCH", `${this.prefix}:*`, "COUNT", 1000),
       );
-      if (keys.length) await this.call(() => this.redis.del(...keys));
+      // Tokens stay (DebugClear must not lock its caller out).
+      const tokens = [this.indexKey("token"), this.recordKey("token", "")];
+      const doomed = keys.filter((k) => k !== tokens[0] && !k.startsWith(tokens[1] as string));
+      if (doomed.length) await this.call(() => this.redis.del(...doomed));
       cursor = next;
     } while (cursor !== "0");
   }

@@ -1,6 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { prepareSqliteFile } from "../private-files/index.ts";
 import { conflict } from "./conflict.ts";
 import type { RecordKind, RecordPage, RecordStore, RecordWrite } from "./store.ts";
 
@@ -9,7 +8,7 @@ export class SqliteRecordStore implements RecordStore {
   private readonly db: Database.Database;
 
   constructor(path: string) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    prepareSqliteFile(path); // root only: the records name every actor and token
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
@@ -79,7 +78,7 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   async clear(): Promise<void> {
-    this.db.exec("DELETE FROM records");
+    this.db.exec("DELETE FROM records WHERE kind != 'token'");
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,8 @@
-/** `orphans` keeps the snapshots of deleted actors for a garbage collector to find. */
-export type RecordKind = "actor" | "worker" | "atespace" | "orphans";
+/**
+ * `orphans` keeps the snapshots of deleted actors for a garbage collector to find; `token`
+ * holds API bearer tokens (src/auth: a hash of the secret, never the secret).
+ */
+export type RecordKind = "actor" | "worker" | "atespace" | "orphans" | "token";
 
 /**
  * One compare-and-set write. `expectVersion` 0 means "must not exist"; `value` undefined
@@ -33,7 +36,7 @@ export interface RecordStore {
   count(kind: RecordKind, prefix?: string): Promise<number>;
   /** All writes or none; ABORTED (naming the record) when any expectation fails. Returns the new versions. */
   commit(writes: RecordWrite[]): Promise<number[]>;
-  /** Removes every record (DebugClear). */
+  /** Removes every record but the tokens (DebugClear must not lock its caller out). */
   clear(): Promise<void>;
   close(): Promise<void>;
 }

@@ -19,7 +19,15 @@ export function serverUnreachable(server: string): AteError {
 
 /** The resource store of an ate server, over its REST API: what the CLI uses against `ate up`. */
 export class RemoteResourceStore implements ResourceStore {
-  constructor(private readonly server: string) {}
+  private readonly auth: Record<string, string>;
+
+  /** `token`: the bearer token sent with every request. */
+  constructor(
+    private readonly server: string,
+    options: { token?: string } = {},
+  ) {
+    this.auth = options.token ? { authorization: `Bearer ${options.token}` } : {};
+  }
 
   private path(
     type: ResourceType,
@@ -44,9 +52,11 @@ export class RemoteResourceStore implements ResourceStore {
     try {
       res = await fetch(url, {
         method,
-        ...(body !== undefined
-          ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } }
-          : {}),
+        headers: {
+          ...this.auth,
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         ...(signal ? { signal } : {}),
       });
     } catch (err) {
@@ -115,7 +125,10 @@ export class RemoteResourceStore implements ResourceStore {
     const url = `${this.path(options.type, options.namespace)}?watch=1&resourceVersion=${options.resourceVersion ?? ""}`;
     let res: Response;
     try {
-      res = await fetch(url, options.signal ? { signal: options.signal } : {});
+      res = await fetch(url, {
+        headers: this.auth,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     } catch {
       if (options.signal?.aborted) return;
       throw serverUnreachable(this.server);

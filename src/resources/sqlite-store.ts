@@ -1,13 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { matchesSelector, parseSelector } from "../api/labels/index.ts";
 import { admitResource, GROUP, type Resource, type ResourceType } from "../api/schema/index.ts";
 import { type Clock, systemClock } from "../clock/index.ts";
 import { AteError, Code } from "../errors/index.ts";
+import { prepareSqliteFile } from "../private-files/index.ts";
 import { sameJson } from "./canonical-json.ts";
 import type {
   ListOptions,
@@ -67,7 +66,7 @@ export class SqliteResourceStore implements ResourceStore {
   private readonly changes = new EventEmitter().setMaxListeners(0);
 
   constructor(options: SqliteResourceStoreOptions) {
-    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    prepareSqliteFile(options.path); // root only, with its -wal and -shm
     this.db = new Database(options.path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("busy_timeout = 5000");

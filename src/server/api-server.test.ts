@@ -2,32 +2,32 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code as ConnectCode, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { auth, startTestApi, type TestApi } from "../../test/support/api-server.ts";
 import { actorTemplate, sandboxConfig } from "../api/testing.ts";
 import { ActorTemplateType, SandboxConfigType } from "../api/v1alpha1/index.ts";
+import { bearer } from "../cli/control-client.ts";
 import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
 import { Code, isAteError } from "../errors/index.ts";
-import { silentLogger } from "../log/index.ts";
 import { Control } from "../proto/gen/ateapi/control_pb.ts";
 import { Records, SqliteRecordStore } from "../records/index.ts";
 import { RemoteResourceStore, SqliteResourceStore } from "../resources/index.ts";
-import { type RunningApiServer, startApiServer } from "./api-server.ts";
 
 describe("API server", () => {
   const resources = new SqliteResourceStore({ path: ":memory:", watchPollMs: 10 });
   const records = new Records(new SqliteRecordStore(":memory:"));
   const cp = new ControlPlane({ records, resources, nodes: new StaticNodeDirectory({}) });
-  let server: RunningApiServer;
+  let server: TestApi;
   const connect = async (method: string, body: unknown) => {
     const res = await fetch(`${server.url}/ateapi.Control/${method}`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...auth(server.adminToken) },
       body: JSON.stringify(body),
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 
   before(async () => {
-    server = await startApiServer({ port: 0, controlPlane: cp, resources, logger: silentLogger });
+    server = await startTestApi({ controlPlane: cp, resources });
     await resources.create(ActorTemplateType, actorTemplate("counter"));
   });
   after(async () => {
@@ -74,7 +74,10 @@ describe("API server", () => {
   });
 
   it("serves the same service as gRPC over HTTP/2 on the same port", async () => {
-    const client = createClient(Control, createGrpcTransport({ baseUrl: server.url }));
+    const client = createClient(
+      Control,
+      createGrpcTransport({ baseUrl: server.url, interceptors: [bearer(server.adminToken)] }),
+    );
     const { atespaces } = await client.listAtespaces({});
     assert.deepEqual(
       atespaces.map((a) => a.name),
@@ -97,7 +100,7 @@ describe("API server", () => {
   });
 
   it("serves the resources to a remote store: create, get, list, watch, delete", async () => {
-    const remote = new RemoteResourceStore(server.url);
+    const remote = new RemoteResourceStore(server.url, { token: server.adminToken });
     const { resourceVersion } = await remote.list(SandboxConfigType);
     const ac = new AbortController();
     const events: string[] = [];

@@ -1,15 +1,28 @@
 import type { AddressInfo } from "node:net";
+import { create } from "@bufbuild/protobuf";
+import { ConnectError, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import {
+  adminService,
+  authorizeAdmin,
+  authorizeControl,
+  type ControlRequest,
+  type Principal,
+  principalKey,
+  type TokenStore,
+} from "../auth/index.ts";
 import { type ControlPlane, controlService } from "../controlplane/index.ts";
-import { AteError, Code } from "../errors/index.ts";
+import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
-import { Control } from "../proto/gen/ateapi/control_pb.ts";
+import { Admin } from "../proto/gen/ateapi/admin_pb.ts";
+import { Control, type ListAtespacesResponse } from "../proto/gen/ateapi/control_pb.ts";
 import type { ResourceStore } from "../resources/index.ts";
 import { ateVersion } from "../version.ts";
 import { withContractStatuses } from "./contract-status.ts";
-import { dualProtocolServer } from "./dual-protocol.ts";
+import { dualProtocolServer, type Handler } from "./dual-protocol.ts";
 import { handleLogs, logsPath } from "./logs-route.ts";
-import { apiPrefix, handleResources, sendError } from "./resource-routes.ts";
+import { maxBodyBytes } from "./request-body.ts";
+import { apiPrefix, handleResources, type RequestAccess, sendError } from "./resource-routes.ts";
 
 export interface ApiServerOptions {
   /** Default 127.0.0.1. */
@@ -18,6 +31,12 @@ export interface ApiServerOptions {
   port?: number;
   controlPlane: ControlPlane;
   resources: ResourceStore;
+  /** Every request but /healthz and /version needs a bearer token from here. */
+  tokens: TokenStore;
+  /** Lets API clients write status (and DebugClear, which the control plane decides). Default false. */
+  debug?: boolean;
+  /** How often an open stream (watch, logs -f) checks that its token is still valid. Default 10 s. */
+  tokenRecheckMs?: number;
   logger: Logger;
 }
 
@@ -27,37 +46,102 @@ export interface RunningApiServer {
   close(): Promise<void>;
 }
 
+/** Paths anyone may ask (health checks, version probes). */
+const openPaths = new Set(["/healthz", "/version"]);
+
 /**
- * The ate API on one port: the Control service as gRPC (HTTP/2) and Connect JSON (HTTP/1.1,
- * so curl works), and the resources as Kubernetes-style REST under /apis/ate.dev/v1alpha1/.
+ * The ate API on one port: the Control and Admin services as gRPC (HTTP/2) and Connect JSON
+ * (HTTP/1.1, so curl works), the resources as Kubernetes-style REST under /apis/ate.dev/v1alpha1/
+ * and actors' logs. Every request is authenticated once, at the edge (bearer token → principal);
+ * what the principal may do is decided by src/auth's policies, here, before any handler runs.
  */
 export async function startApiServer(o: ApiServerOptions): Promise<RunningApiServer> {
+  const debug = o.debug ?? false;
+  // The edge's verdict for each request: who it is, or why it is nobody.
+  const principals = new WeakMap<object, Principal | AteError>();
+  const revocations = new WeakMap<object, AbortSignal>();
   const handler = connectNodeAdapter({
-    routes: (router) => router.service(Control, controlService(o.controlPlane)),
+    routes: (router) => {
+      router.service(Control, controlService(o.controlPlane));
+      router.service(Admin, adminService(o.tokens, o.controlPlane.records));
+    },
+    interceptors: [authorization()],
+    // After decompression too: a small gzip body that inflates past this is refused unread.
+    readMaxBytes: maxBodyBytes,
+    contextValues: (req) => createContextValues().set(principalKey, principals.get(req)),
     fallback: (req, res) => {
-      const path = req.url ?? "/";
-      if (path.startsWith(apiPrefix)) return void handleResources(o.resources, req, res);
-      const url = new URL(path, "http://api");
-      const logs = url.pathname.match(logsPath);
-      if (logs) return void handleLogs(o.controlPlane, logs, url.searchParams, req, res);
-      if (path === "/healthz") {
+      const url = new URL(req.url ?? "/", "http://api");
+      if (url.pathname === "/healthz") {
         res.writeHead(200, { "content-type": "text/plain" });
         return void res.end("ok\n");
       }
-      if (path === "/version") {
+      if (url.pathname === "/version") {
         res.writeHead(200, { "content-type": "application/json" });
         return void res.end(`${JSON.stringify({ version: ateVersion })}\n`);
       }
+      const who = principals.get(req);
+      if (!who || who instanceof AteError)
+        return sendError(res, who ?? new AteError(Code.Unauthenticated, "no credentials"), req);
+      const access: RequestAccess = {
+        principal: who,
+        debug,
+        revoked: revocations.get(req) ?? new AbortController().signal,
+      };
+      if (url.pathname.startsWith(apiPrefix))
+        return void handleResources(o.resources, access, req, res);
+      const logs = url.pathname.match(logsPath);
+      if (logs) return void handleLogs(o.controlPlane, access, logs, url.searchParams, req, res);
       sendError(
         res,
         new AteError(
           Code.NotFound,
-          `no route for ${path}: the API is /ateapi.Control/<Method>, ${apiPrefix}... and /ate/v1/atespaces/<atespace>/actors/<id>/logs`,
+          `no route for ${url.pathname}: the API is /ateapi.Control/<Method>, /ateapi.Admin/<Method>, ${apiPrefix}... and /ate/v1/atespaces/<atespace>/actors/<id>/logs`,
         ),
       );
     },
   });
-  const { server, sockets } = dualProtocolServer(withContractStatuses(handler));
+  const recheckMs = o.tokenRecheckMs ?? 10_000;
+  const edge: Handler = (req, res) => {
+    const path = (req.url ?? "/").split("?")[0] as string;
+    if (openPaths.has(path)) return handler(req, res);
+    const header = req.headers.authorization;
+    o.tokens.authenticate(header).then(
+      (who) => {
+        principals.set(req, who);
+        revocations.set(req, watchRevocation(header, res));
+        handler(req, res);
+      },
+      (err) => {
+        // A store that cannot answer is not the caller's fault: UNAVAILABLE, not 401.
+        if (isAteError(err)) principals.set(req, err);
+        else
+          principals.set(
+            req,
+            new AteError(Code.Unavailable, `cannot check the token now: ${String(err)}; retry`),
+          );
+        if (!isAteError(err, Code.Unauthenticated))
+          o.logger.warn("authenticating a request failed", { error: String(err) });
+        handler(req, res);
+      },
+    );
+  };
+  // While a response is open, its token is checked again now and then: a revoked or expired
+  // token ends a watch or a followed log too.
+  const watchRevocation = (
+    header: string | undefined,
+    res: { on(e: "close", f: () => void): unknown },
+  ) => {
+    const ac = new AbortController();
+    const timer = setInterval(() => {
+      o.tokens.authenticate(header).catch((err) => {
+        if (isAteError(err, Code.Unauthenticated)) ac.abort(err);
+      });
+    }, recheckMs);
+    timer.unref();
+    res.on("close", () => clearInterval(timer));
+    return ac.signal;
+  };
+  const { server, sockets } = dualProtocolServer(withContractStatuses(edge));
   const host = o.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -75,5 +159,56 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       }),
+  };
+}
+
+/** AteError → ConnectError with the same code (the numbers are gRPC's in both). */
+function toConnect(e: AteError): ConnectError {
+  return new ConnectError(e.message, e.code as number);
+}
+
+/**
+ * Control and Admin calls: refused unless the edge found a principal, then as src/auth's
+ * policies decide (a tenant's listings narrowed to its atespace).
+ */
+function authorization(): Interceptor {
+  return (next) => async (req) => {
+    const who = req.contextValues.get(principalKey);
+    if (!who || who instanceof AteError)
+      throw toConnect(who ?? new AteError(Code.Unauthenticated, "no credentials"));
+    try {
+      if (req.service.typeName === Admin.typeName) {
+        authorizeAdmin(who, req.method.name);
+        return await next(req);
+      }
+      if (req.stream) {
+        if (who.role !== "admin")
+          throw new AteError(Code.PermissionDenied, `${req.method.name} needs an admin token`);
+        return await next(req);
+      }
+      const message = req.message as ControlRequest;
+      const decision = authorizeControl(who, req.method.name, message);
+      if (decision === "allow") return await next(req);
+      if (decision === "empty")
+        return {
+          stream: false,
+          service: req.service,
+          method: req.method,
+          header: new Headers(),
+          trailer: new Headers(),
+          message: create(req.method.output),
+        };
+      if (req.method.name === "ListActors") {
+        (req.message as unknown as { atespace: string }).atespace = decision.onlyAtespace;
+        return await next(req);
+      }
+      const res = await next(req);
+      const listed = res.message as ListAtespacesResponse;
+      listed.atespaces = listed.atespaces.filter((a) => a.name === decision.onlyAtespace);
+      return res;
+    } catch (err) {
+      if (err instanceof ConnectError) throw err;
+      throw toConnect(AteError.from(err));
+    }
   };
 }

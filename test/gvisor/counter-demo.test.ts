@@ -3,7 +3,7 @@
 // and started again over the same state.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -21,6 +21,8 @@ const network = { prefix: "atee", subnetBase: 240 };
 describe("the counter demo through the ate binary", { timeout: 12 * 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "ate-demo-"));
   const state = join(dir, "state");
+  // ate up writes its admin token here (never into the user's own config); ate reads it.
+  const config = join(dir, "cli-config.yaml");
   let registry: RunningRegistry;
   let up: ChildProcess | undefined;
   let upOutput = "";
@@ -31,7 +33,7 @@ describe("the counter demo through the ate binary", { timeout: 12 * 60_000 }, ()
     const r = spawnSync(bin, args, {
       encoding: "utf8",
       input,
-      env: { ...process.env, ATE_SERVER: api },
+      env: { ...process.env, ATE_SERVER: api, ATE_CONFIG: config },
     });
     return { code: r.status, out: r.stdout, err: r.stderr };
   };
@@ -64,7 +66,10 @@ describe("the counter demo through the ate binary", { timeout: 12 * 60_000 }, ()
         "--net-subnet",
         String(network.subnetBase),
       ],
-      { env: { ...process.env, ATE_LOG: "warn" }, stdio: ["ignore", "pipe", "pipe"] },
+      {
+        env: { ...process.env, ATE_LOG: "warn", ATE_CONFIG: config },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
     );
     up.stdout?.on("data", (d) => {
       upOutput += d;
@@ -118,6 +123,19 @@ describe("the counter demo through the ate binary", { timeout: 12 * 60_000 }, ()
       /runtime SandboxConfig gvisor-[a-f0-9]{12} \(created from this machine's runsc\)/,
     );
     assert.match(ok(["get", "sandboxconfigs"]), /gvisor-[a-f0-9]{12}\s+gvisor\s+true/);
+    // The admin credential: in the state dir and the CLI's config, both for root's eyes only.
+    assert.equal(statSync(join(state, "admin.token")).mode & 0o777, 0o600);
+    assert.equal(statSync(config).mode & 0o777, 0o600);
+    assert.equal(
+      readFileSync(config, "utf8"),
+      `server: ${api}\ntoken: ${readFileSync(join(state, "admin.token"), "utf8")}`,
+    );
+    const anonymous = spawnSync(bin, ["get", "actors"], {
+      encoding: "utf8",
+      env: { ...process.env, ATE_SERVER: api, ATE_CONFIG: join(dir, "none.yaml") },
+    });
+    assert.equal(anonymous.status, 1);
+    assert.match(anonymous.stderr, /^Error: no valid token for the ate API/);
 
     assert.equal(
       ok(["apply", "-f", join(demo, "workerpool.yaml")]),
@@ -141,7 +159,7 @@ describe("the counter demo through the ate binary", { timeout: 12 * 60_000 }, ()
 
     const scenario = spawnSync("bash", [join(demo, "scenario.sh")], {
       encoding: "utf8",
-      env: { ...process.env, ATE: bin, ATE_SERVER: api, ROUTER: router },
+      env: { ...process.env, ATE: bin, ATE_SERVER: api, ATE_CONFIG: config, ROUTER: router },
     });
     assert.equal(scenario.status, 0, `${scenario.stdout}\n${scenario.stderr}`);
     assert.match(

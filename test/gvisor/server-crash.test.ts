@@ -2,7 +2,7 @@
 // again: the reconciler must leave the actor consistent, and it must resume with its state.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { bearer } from "../../src/cli/control-client.ts";
 import { Actor_Status, Control } from "../../src/proto/gen/ateapi/control_pb.ts";
 import { RemoteResourceStore } from "../../src/resources/index.ts";
 import { pushCounterImage } from "../support/counter-image.ts";
@@ -45,7 +46,7 @@ describe("ate up survives SIGKILL during a suspend", { timeout: 600_000 }, () =>
       ],
       {
         stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, ATE_LOG: "info" },
+        env: { ...process.env, ATE_LOG: "info", ATE_CONFIG: join(dir, "cli-config.yaml") },
       },
     );
     server.stdout?.on("data", (d) => {
@@ -91,7 +92,9 @@ describe("ate up survives SIGKILL during a suspend", { timeout: 600_000 }, () =>
 
   it("keeps the actor consistent and its state intact", async () => {
     await start();
-    const resources = new RemoteResourceStore(url);
+    // Written before the API answers.
+    const token = readFileSync(join(dir, "state", "admin.token"), "utf8").trim();
+    const resources = new RemoteResourceStore(url, { token });
     const image = await pushCounterImage(registry.host);
     await applyCounterSetup(resources, {
       declareRuntime: false, // ate up declared the machine's runsc
@@ -102,7 +105,11 @@ describe("ate up survives SIGKILL during a suspend", { timeout: 600_000 }, () =>
     await waitForGolden(resources, ["counter"], 60_000, log);
     const client = createClient(
       Control,
-      createConnectTransport({ baseUrl: url, httpVersion: "1.1" }),
+      createConnectTransport({
+        baseUrl: url,
+        httpVersion: "1.1",
+        interceptors: [bearer(token)],
+      }),
     );
     const ref = { atespace: "demo", name: "survivor" };
     await client.createAtespace({ name: "demo" });

@@ -5,30 +5,49 @@ import type { CliContext } from "../context.ts";
 import { parseOutputFormat } from "../printers.ts";
 import { formatRecords, recordSchemas } from "../record-printers.ts";
 import { parseLabels, parseTemplate, printActor, requireKind } from "./records.ts";
+import { createToken, isTokenKind } from "./tokens.ts";
 
 interface CreateOptions {
   template?: string;
-  atespace: string;
+  atespace?: string;
   selector?: string;
   output?: string;
+  ttl?: string;
+  admin?: boolean;
 }
 
 export function registerCreate(program: Command, ctx: CliContext): void {
   program
     .command("create")
     .description(
-      "Create an actor (stored SUSPENDED; the router or `ate resume` starts it) or an atespace",
+      "Create an actor (stored SUSPENDED; the router or `ate resume` starts it), an atespace, or an API token",
     )
-    .argument("<kind>", "actor or atespace")
-    .argument("<name>", "the actor's id or the atespace's name (a DNS-1123 label)")
+    .argument("<kind>", "actor, atespace or token")
+    .argument("<name>", "the actor's id, the atespace's or the token's name (a DNS-1123 label)")
     .option(
       "-t, --template <ns/name>",
       "the actor's ActorTemplate, NAMESPACE/NAME (namespace default if omitted)",
     )
-    .option("-a, --atespace <name>", "atespace of the actor", "default")
+    .option(
+      "-a, --atespace <name>",
+      "atespace of the actor (default: a tenant token's own atespace, else default); for a token: the one atespace it may use",
+    )
     .option("-l, --selector <k=v,...>", "only workers of pools with these labels may run the actor")
     .option("-o, --output <format>", "print the created object: wide|yaml|json|name")
+    .option(
+      "--ttl <duration>",
+      "token: how long it is valid, e.g. 24h or 7d (default: until deleted)",
+    )
+    .option("--admin", "token: an admin token (everything) instead of one atespace's")
     .action(async (kindArg: string, name: string, opts: CreateOptions) => {
+      if (isTokenKind(kindArg))
+        return createToken(ctx, name, {
+          ...(opts.atespace ? { atespace: opts.atespace } : {}),
+          ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
+          ...(opts.admin ? { admin: true } : {}),
+        });
+      if (opts.ttl !== undefined || opts.admin)
+        throw new AteError(Code.InvalidArgument, "--ttl and --admin are for ate create token");
       const kind = requireKind(kindArg, ["actor", "atespace"], "create");
       const format = parseOutputFormat(opts.output);
       const api = ctx.controlApi();
@@ -47,7 +66,7 @@ export function registerCreate(program: Command, ctx: CliContext): void {
       const template = parseTemplate(opts.template);
       const selector = parseLabels(opts.selector, "--selector");
       const { actor } = await api.createActor({
-        actorRef: { atespace: opts.atespace, name },
+        actorRef: { atespace: await ctx.atespace(opts.atespace), name },
         actorTemplateNamespace: template.namespace,
         actorTemplateName: template.name,
         ...(selector ? { workerSelector: { matchLabels: selector } } : {}),

@@ -5,10 +5,11 @@ import type { CliContext } from "../context.ts";
 import { readManifests } from "../manifest-reader.ts";
 import { parseTargets } from "./get.ts";
 import { recordKind } from "./records.ts";
+import { deleteTokens, isTokenKind } from "./tokens.ts";
 
 interface DeleteOptions {
   namespace: string;
-  atespace: string;
+  atespace?: string;
   filename?: string[];
   ignoreNotFound?: boolean;
 }
@@ -17,15 +18,20 @@ export function registerDelete(program: Command, ctx: CliContext): void {
   program
     .command("delete")
     .description(
-      "Delete actors, atespaces or resources by kind and name, or those a manifest names",
+      "Delete actors, atespaces, tokens or resources by kind and name, or those a manifest names",
     )
-    .argument("[kind]", "actor, atespace, or a resource kind (or kind/name)")
+    .argument("[kind]", "actor, atespace, token, or a resource kind (or kind/name)")
     .argument("[names...]", "names of the objects")
     .option("-n, --namespace <ns>", "namespace of namespaced kinds", "default")
-    .option("-a, --atespace <name>", "atespace of actors", "default")
+    .option(
+      "-a, --atespace <name>",
+      "atespace of actors (default: a tenant token's own atespace, else default)",
+    )
     .option("-f, --filename <path...>", "delete the objects these manifests describe")
     .option("--ignore-not-found", "treat absent objects as deleted")
     .action(async (kindArg: string | undefined, names: string[], opts: DeleteOptions) => {
+      if (kindArg && isTokenKind(kindArg))
+        return throwAll(await deleteTokens(ctx, names, !!opts.ignoreNotFound));
       const record = kindArg ? recordKind(kindArg) : undefined;
       if (record) return deleteRecords(ctx, record, names, opts);
       const targets: { type: ResourceType; namespace: string | undefined; name: string }[] = [];
@@ -84,10 +90,11 @@ async function deleteRecords(
   if (!names.length)
     throw new AteError(Code.InvalidArgument, `name the ${kind} to delete: ate delete ${kind} NAME`);
   const api = ctx.controlApi();
+  const atespace = kind === "actor" ? await ctx.atespace(opts.atespace) : "";
   const failures: AteError[] = [];
   for (const name of names) {
     try {
-      if (kind === "actor") await api.deleteActor({ actorRef: { atespace: opts.atespace, name } });
+      if (kind === "actor") await api.deleteActor({ actorRef: { atespace, name } });
       else await api.deleteAtespace({ name });
       ctx.io.out(`${kind}/${name} deleted`);
     } catch (err) {

@@ -11,10 +11,11 @@ import {
   qualifiedName,
 } from "../printers.ts";
 import { getRecords, recordKind } from "./records.ts";
+import { getTokens, isTokenKind } from "./tokens.ts";
 
 interface GetOptions {
   namespace: string;
-  atespace: string;
+  atespace?: string;
   allNamespaces?: boolean;
   output?: string;
   selector?: string;
@@ -26,11 +27,14 @@ export function registerGet(program: Command, ctx: CliContext): void {
     .description("List resources or records, or show some by name")
     .argument(
       "<kind>",
-      "actors, workers, atespaces; or sandboxconfigs, workerpools, actortemplates (plural, singular or short name; kind/name works too; comma-separate kinds)",
+      "actors, workers, atespaces, tokens; or sandboxconfigs, workerpools, actortemplates (plural, singular or short name; kind/name works too; comma-separate kinds)",
     )
     .argument("[names...]", "only these objects")
     .option("-n, --namespace <ns>", "namespace of namespaced kinds", "default")
-    .option("-a, --atespace <name>", "atespace of actors", "default")
+    .option(
+      "-a, --atespace <name>",
+      "atespace of actors (default: a tenant token's own atespace, else default)",
+    )
     .option("-A, --all-namespaces", "list across all namespaces (for actors: all atespaces)")
     .option(
       "-o, --output <format>",
@@ -38,10 +42,12 @@ export function registerGet(program: Command, ctx: CliContext): void {
     )
     .option("-l, --selector <selector>", "filter by labels, e.g. pool=a,tier!=b")
     .action(async (kindArg: string, names: string[], opts: GetOptions) => {
+      if (isTokenKind(kindArg)) return getTokens(ctx, names, opts.output);
       const record = recordKind(kindArg);
       if (record)
         return getRecords(ctx, record, names, {
-          atespace: opts.atespace,
+          atespace:
+            record === "actor" && !opts.allNamespaces ? await ctx.atespace(opts.atespace) : "",
           ...(opts.allNamespaces ? { allAtespaces: true } : {}),
           ...(opts.output !== undefined ? { output: opts.output } : {}),
         });

@@ -4,7 +4,7 @@ import type { CliContext } from "../context.ts";
 import { printActor, requireKind } from "./records.ts";
 
 interface LifecycleOptions {
-  atespace: string;
+  atespace?: string;
   boot?: boolean;
   output?: string;
 }
@@ -31,14 +31,17 @@ export function registerLifecycle(program: Command, ctx: CliContext): void {
       .description(about)
       .argument("<kind>", "actor")
       .argument("<id>", "the actor's id")
-      .option("-a, --atespace <name>", "atespace of the actor", "default")
+      .option(
+        "-a, --atespace <name>",
+        "atespace of the actor (default: a tenant token's own atespace, else default)",
+      )
       .option("-o, --output <format>", "print the actor afterwards: wide|yaml|json|name");
     if (verb === "resume")
       cmd.option("--boot", "start from a cold boot, not from the template's golden snapshot");
     cmd.action(async (kindArg: string, id: string, opts: LifecycleOptions) => {
       requireKind(kindArg, ["actor"], verb);
       const api = ctx.controlApi();
-      const actorRef = { atespace: opts.atespace, name: id };
+      const actorRef = { atespace: await ctx.atespace(opts.atespace), name: id };
       const { actor } =
         verb === "resume"
           ? await api.resumeActor({ actorRef, boot: !!opts.boot })

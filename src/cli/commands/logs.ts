@@ -1,11 +1,11 @@
 import type { Command } from "commander";
 import { fromErrorBody } from "../../errors/index.ts";
 import type { CliContext } from "../context.ts";
-import { fromCallError } from "../control-client.ts";
+import { bearerHeaders, fromCallError } from "../control-client.ts";
 import { requireKind } from "./records.ts";
 
 interface LogsOptions {
-  atespace: string;
+  atespace?: string;
   follow?: boolean;
 }
 
@@ -15,7 +15,10 @@ export function registerLogs(program: Command, ctx: CliContext): void {
     .description("Print an actor's stdout and stderr, from every worker it ran on")
     .argument("<kind>", "actor")
     .argument("<id>", "the actor's id")
-    .option("-a, --atespace <name>", "atespace of the actor", "default")
+    .option(
+      "-a, --atespace <name>",
+      "atespace of the actor (default: a tenant token's own atespace, else default)",
+    )
     .option(
       "-f, --follow",
       "keep printing what it writes, across suspends and resumes, until Ctrl-C or the actor is deleted",
@@ -23,12 +26,13 @@ export function registerLogs(program: Command, ctx: CliContext): void {
     .action(async (kindArg: string, id: string, opts: LogsOptions) => {
       requireKind(kindArg, ["actor"], "logs");
       const server = ctx.server();
-      const url = `${server}/ate/v1/atespaces/${encodeURIComponent(opts.atespace)}/actors/${encodeURIComponent(id)}/logs${opts.follow ? "?follow=true" : ""}`;
+      const atespace = await ctx.atespace(opts.atespace);
+      const url = `${server}/ate/v1/atespaces/${encodeURIComponent(atespace)}/actors/${encodeURIComponent(id)}/logs${opts.follow ? "?follow=true" : ""}`;
       const ac = new AbortController();
       const stop = () => ac.abort();
       process.once("SIGINT", stop);
       try {
-        const res = await fetch(url, { signal: ac.signal });
+        const res = await fetch(url, { signal: ac.signal, headers: bearerHeaders(ctx.token()) });
         if (!res.ok) throw fromErrorBody(res.status, await res.text());
         const decoder = new TextDecoder();
         for await (const chunk of res.body ?? [])

@@ -3,7 +3,7 @@ import { stringify } from "yaml";
 import { AteError, Code } from "../../errors/index.ts";
 import { ateVersion } from "../../version.ts";
 import type { CliContext } from "../context.ts";
-import { fromCallError } from "../control-client.ts";
+import { bearerHeaders, fromCallError } from "../control-client.ts";
 
 export function registerVersion(program: Command, ctx: CliContext): void {
   program
@@ -22,7 +22,8 @@ export function registerVersion(program: Command, ctx: CliContext): void {
         const server = ctx.server();
         result.server = server;
         try {
-          const res = await fetch(`${server}/version`);
+          // Open to anyone; the token goes along so a proxy in front may check it too.
+          const res = await fetch(`${server}/version`, { headers: bearerHeaders(ctx.token()) });
           if (!res.ok) throw new Error(`HTTP ${res.status} from ${server}/version`);
           result.serverVersion = ((await res.json()) as { version: string }).version;
         } catch (err) {

@@ -1,0 +1,91 @@
+import { create } from "@bufbuild/protobuf";
+import { ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { goldenAtespace } from "../controlplane/index.ts";
+import { AteError, Code, isAteError } from "../errors/index.ts";
+import {
+  type Admin,
+  Role as RoleMsg,
+  type Token as TokenMsg,
+  TokenSchema,
+} from "../proto/gen/ateapi/admin_pb.ts";
+import type { Records } from "../records/index.ts";
+import type { TokenInfo } from "./principal.ts";
+import { principalKey } from "./request-principal.ts";
+import type { TokenStore } from "./token-store.ts";
+
+/** The name of the admin credential `ate up` keeps in its state dir (admin.token). */
+export const localAdminTokenName = "admin";
+
+export function tokenToWire(t: TokenInfo): TokenMsg {
+  return create(TokenSchema, {
+    name: t.name,
+    role: t.role === "admin" ? RoleMsg.ADMIN : RoleMsg.TENANT,
+    atespace: t.atespace ?? "",
+    createdAt: t.createdAt,
+    expiresAt: t.expiresAt ?? "",
+  });
+}
+
+/** AteError → ConnectError with the same code (the numbers are gRPC's in both). */
+function wrap<A extends unknown[], R>(f: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await f(...args);
+    } catch (err) {
+      if (err instanceof ConnectError) throw err;
+      const e = AteError.from(err);
+      throw new ConnectError(e.message, e.code as number);
+    }
+  };
+}
+
+/**
+ * The ateapi.Admin service: tokens. Who may call what is decided at the API server's edge
+ * (authorizeAdmin); this only does it.
+ */
+export function adminService(tokens: TokenStore, records: Records): ServiceImpl<typeof Admin> {
+  return {
+    createToken: wrap(async (req) => {
+      const role = req.role === RoleMsg.ADMIN ? "admin" : "tenant";
+      if (req.name === localAdminTokenName)
+        throw new AteError(
+          Code.InvalidArgument,
+          `name: Invalid value: "${req.name}": reserved for the admin credential ate up keeps in its state dir (admin.token); pick another name`,
+        );
+      if (role === "tenant" && req.atespace === goldenAtespace)
+        throw new AteError(
+          Code.PermissionDenied,
+          `atespace ${goldenAtespace} is reserved for ate's golden snapshots: no token can be made for it`,
+        );
+      if (role === "tenant" && req.atespace) {
+        await records.getAtespace(req.atespace).catch((err) => {
+          if (isAteError(err, Code.NotFound))
+            throw new AteError(
+              Code.FailedPrecondition,
+              `atespace ${req.atespace} does not exist: create it first (ate create atespace ${req.atespace})`,
+            );
+          throw err;
+        });
+      }
+      const ttl = Number(req.ttlSeconds);
+      const { token, text } = await tokens.create({
+        name: req.name,
+        role,
+        ...(req.atespace ? { atespace: req.atespace } : {}),
+        ttlMs: ttl * 1000,
+      });
+      return { token: tokenToWire(token), secret: text };
+    }),
+    listTokens: wrap(async () => ({ tokens: (await tokens.list()).map(tokenToWire) })),
+    deleteToken: wrap(async (req) => {
+      await tokens.delete(req.name);
+      return {};
+    }),
+    whoAmI: wrap(async (_req, ctx) => {
+      const who = ctx.values.get(principalKey);
+      if (!who || who instanceof AteError)
+        throw new AteError(Code.Unauthenticated, "no principal for this call");
+      return { token: tokenToWire(who) };
+    }),
+  };
+}

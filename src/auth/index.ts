@@ -1,0 +1,19 @@
+export {
+  type AdminCredential,
+  adminTokenPath,
+  ensureAdminCredential,
+  writeAdminClientConfig,
+} from "./admin-credential.ts";
+export { adminService, localAdminTokenName, tokenToWire } from "./admin-service.ts";
+export { writeClientConfig } from "./client-config.ts";
+export {
+  authorizeAdmin,
+  authorizeControl,
+  type ControlDecision,
+  type ControlRequest,
+} from "./control-policy.ts";
+export { describePrincipal, type Principal, type Role, type TokenInfo } from "./principal.ts";
+export { principalKey } from "./request-principal.ts";
+export { authorizeActorLogs, authorizeResource, type ResourceVerb } from "./resource-policy.ts";
+export { maxTtlMs, type NewToken, TokenStore } from "./token-store.ts";
+export { parseToken } from "./token-text.ts";

@@ -1,0 +1,56 @@
+import { AteError, Code } from "../errors/index.ts";
+import { checkLabel } from "../records/index.ts";
+import { describePrincipal, type Principal } from "./principal.ts";
+
+export type ResourceVerb = "get" | "list" | "watch" | "create" | "update" | "delete" | "status";
+
+const reads = new Set<ResourceVerb>(["get", "list", "watch"]);
+
+/** The kinds (plural) a tenant may read. */
+const tenantReadable = new Set(["actortemplates"]);
+
+const verbText: Record<ResourceVerb, string> = {
+  get: "get",
+  list: "list",
+  watch: "watch",
+  create: "create",
+  update: "update",
+  delete: "delete",
+  status: "write the status of",
+};
+
+/**
+ * Who may do what to resources over REST. Status belongs to ate's controllers (which write it
+ * in process): no API client writes it, admin included, unless the server runs with debug.
+ * Tenants may only read ActorTemplates.
+ */
+export function authorizeResource(
+  p: Principal,
+  verb: ResourceVerb,
+  plural: string,
+  o: { debug?: boolean } = {},
+): void {
+  if (verb === "status" && !o.debug)
+    throw new AteError(
+      Code.PermissionDenied,
+      `the status of ${plural} is written by ate's controllers only: PUT .../status is refused to API clients (start the server with --debug to allow it)`,
+    );
+  if (p.role === "admin") return;
+  if (reads.has(verb) && tenantReadable.has(plural)) return;
+  throw new AteError(
+    Code.PermissionDenied,
+    `${describePrincipal(p)} may not ${verbText[verb]} ${plural}: tenants may only read actortemplates; that needs an admin token`,
+  );
+}
+
+/**
+ * An actor's logs: admins any, a tenant its own atespace's; another atespace's actor is
+ * answered as if it did not exist.
+ */
+export function authorizeActorLogs(p: Principal, ref: { atespace: string; name: string }): void {
+  if (p.role === "admin") return;
+  checkLabel("actor_ref.atespace", ref.atespace);
+  checkLabel("actor_ref.name", ref.name);
+  if (ref.atespace !== p.atespace)
+    throw new AteError(Code.NotFound, `actor ${ref.atespace}/${ref.name} not found`);
+}

@@ -1,0 +1,116 @@
+// Tokens (the API's bearer credentials) through the server's Admin API.
+import { AteError, Code } from "../../errors/index.ts";
+import { Role, type Token, TokenSchema } from "../../proto/gen/ateapi/admin_pb.ts";
+import { humanAge } from "../age.ts";
+import type { CliContext } from "../context.ts";
+import { parseDuration } from "../duration.ts";
+import { parseOutputFormat, renderTable } from "../printers.ts";
+import { formatRecords } from "../record-printers.ts";
+
+/** Whether a CLI argument names tokens (`token`, `tokens`). */
+export function isTokenKind(arg: string): boolean {
+  return /^tokens?$/i.test(arg);
+}
+
+export interface CreateTokenOptions {
+  atespace?: string;
+  ttl?: string;
+  admin?: boolean;
+}
+
+/**
+ * `ate create token NAME --atespace A [--ttl 24h]` (or `--admin`): prints the token's text on
+ * stdout, once (so `T=$(ate create token …)` captures it); what it is goes to stderr.
+ */
+export async function createToken(
+  ctx: CliContext,
+  name: string,
+  opts: CreateTokenOptions,
+): Promise<void> {
+  if (opts.admin && opts.atespace)
+    throw new AteError(
+      Code.InvalidArgument,
+      "give either --admin or --atespace: an admin token is not limited to an atespace",
+    );
+  if (!opts.admin && !opts.atespace)
+    throw new AteError(
+      Code.InvalidArgument,
+      `ate create token ${name}: --atespace NAME is required (the one atespace the token may use), or --admin`,
+    );
+  const ttlMs = opts.ttl !== undefined ? parseDuration(opts.ttl, "--ttl") : 0;
+  const { token, secret } = await ctx.adminApi().createToken({
+    name,
+    role: opts.admin ? Role.ADMIN : Role.TENANT,
+    atespace: opts.atespace ?? "",
+    ttlSeconds: BigInt(Math.ceil(ttlMs / 1000)),
+  });
+  ctx.io.out(secret);
+  const what = opts.admin ? "admin" : `tenant of atespace ${token?.atespace}`;
+  const expires = token?.expiresAt ? `, expires ${token.expiresAt}` : "";
+  ctx.io.err(
+    `token/${name} created (${what}${expires}): it is shown only now; use it with --token or ATE_TOKEN`,
+  );
+}
+
+function expiresIn(t: Token, now: Date): string {
+  if (!t.expiresAt) return "never";
+  const left = Date.parse(t.expiresAt) - now.getTime();
+  return left > 0 ? `in ${humanAge(left)}` : "expired";
+}
+
+/** `ate get tokens [NAME…]`: NAME ROLE ATESPACE AGE EXPIRES, never a secret. */
+export async function getTokens(
+  ctx: CliContext,
+  names: readonly string[],
+  output: string | undefined,
+): Promise<void> {
+  const format = parseOutputFormat(output);
+  let tokens = (await ctx.adminApi().listTokens({})).tokens;
+  if (names.length) {
+    const missing = names.filter((n) => !tokens.some((t) => t.name === n));
+    if (missing.length)
+      throw new AteError(
+        Code.NotFound,
+        `token ${missing.join(", ")} not found: see ate get tokens`,
+      );
+    tokens = tokens.filter((t) => names.includes(t.name));
+  }
+  if (format === "yaml" || format === "json")
+    return ctx.io.out(formatRecords(TokenSchema, tokens, "tokens", format, names.length === 1));
+  if (format === "name") return ctx.io.out(tokens.map((t) => `token/${t.name}`).join("\n"));
+  if (!tokens.length) return ctx.io.err("No tokens found.");
+  const now = ctx.io.now();
+  ctx.io.out(
+    renderTable(
+      ["NAME", "ROLE", "ATESPACE", "AGE", "EXPIRES"],
+      tokens.map((t) => [
+        t.name,
+        t.role === Role.ADMIN ? "admin" : "tenant",
+        t.atespace || "<all>",
+        humanAge(now.getTime() - Date.parse(t.createdAt)),
+        expiresIn(t, now),
+      ]),
+    ),
+  );
+}
+
+/** `ate delete token NAME…`: revoked at once. Returns the failures, one per name. */
+export async function deleteTokens(
+  ctx: CliContext,
+  names: readonly string[],
+  ignoreNotFound: boolean,
+): Promise<AteError[]> {
+  if (!names.length)
+    throw new AteError(Code.InvalidArgument, "name the token to delete: ate delete token NAME");
+  const failures: AteError[] = [];
+  for (const name of names) {
+    try {
+      await ctx.adminApi().deleteToken({ name });
+      ctx.io.out(`token/${name} deleted`);
+    } catch (err) {
+      const e = AteError.from(err);
+      if (!(ignoreNotFound && e.code === Code.NotFound)) failures.push(e);
+    }
+  }
+  return failures;
+}

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Code, isAteError } from "../errors/index.ts";
+import { decodeManifests } from "./manifest-reader.ts";
+
+const head = "apiVersion: ate.dev/v1alpha1\nkind: WorkerPool\nmetadata: {name: p}\n";
+
+describe("reading manifests", () => {
+  it("refuses YAML or JSON nested deeper than 64 levels, naming the file and the limit", () => {
+    const deep = (open: string, close: string, n: number) =>
+      `${head}spec: ${open.repeat(n)}${close.repeat(n)}\n`;
+    let block = `${head}spec:\n`;
+    for (let i = 1; i <= 100; i++) block += `${" ".repeat(i)}k:\n`;
+    for (const [what, text] of [
+      ["flow sequences", deep("[", "]", 10_000)],
+      ["flow mappings", `${head}spec: ${"{a: ".repeat(10_000)}1${"}".repeat(10_000)}\n`],
+      ["block mappings", block],
+      [
+        "JSON",
+        `{"apiVersion":"ate.dev/v1alpha1","kind":"WorkerPool","spec":${"[".repeat(5000)}${"]".repeat(5000)}}`,
+      ],
+    ] as const)
+      assert.throws(
+        () => decodeManifests(text, "deep.yaml"),
+        (e) =>
+          isAteError(e, Code.InvalidArgument) &&
+          /^error parsing deep.yaml: it nests deeper than 64 levels/.test(e.message),
+        what,
+      );
+    // 64 levels in all (the document's mapping is the first) are fine.
+    const [doc] = decodeManifests(deep("[", "]", 63), "ok.yaml");
+    assert.equal(doc?.object.kind, "WorkerPool");
+  });
+});

@@ -1,0 +1,185 @@
+// Tokens and tenants through the CLI, against a real API server (in process; test/
+// cli-binary.test.ts runs the same flow through bin/ate).
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { stringify } from "yaml";
+import { startTestApi, type TestApi } from "../../test/support/api-server.ts";
+import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
+import { declareNoopPool } from "../../test/support/noop-pool.ts";
+import { sandboxConfig } from "../api/testing.ts";
+import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
+import { Records, SqliteRecordStore } from "../records/index.ts";
+import { SqliteResourceStore } from "../resources/index.ts";
+import type { CliIO } from "./io.ts";
+import { exitCodes, runCli } from "./main.ts";
+
+describe("ate tokens and tenants (against an API server)", () => {
+  const resources = new SqliteResourceStore({ path: ":memory:", watchPollMs: 10 });
+  const records = new Records(new SqliteRecordStore(":memory:"));
+  const agent = new NoopNodeAgent();
+  const cp = new ControlPlane({
+    records,
+    resources,
+    nodes: new StaticNodeDirectory({ n1: agent }),
+  });
+  const dir = mkdtempSync(join(tmpdir(), "ate-tokens-cli-"));
+  const saved = { config: process.env.ATE_CONFIG, token: process.env.ATE_TOKEN };
+  let api: TestApi;
+  let tenant = "";
+
+  /** The CLI with these arguments exactly (no server or token added). */
+  const run = async (...args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: CliIO = {
+      out: (t) => out.push(`${t}\n`),
+      write: (t) => out.push(t),
+      err: (t) => err.push(t),
+      stdin: () => "",
+      now: () => new Date(),
+    };
+    const code = await runCli(args, io);
+    return { code, out: out.join(""), err: err.join("\n") };
+  };
+  const as = (token: string, ...args: string[]) =>
+    run("--server", api.url, "--token", token, ...args);
+
+  before(async () => {
+    // Never the developer's own config or token.
+    process.env.ATE_CONFIG = join(dir, "none.yaml");
+    delete process.env.ATE_TOKEN;
+    await declareNoopPool(resources, records, agent, { replicas: 1 });
+    api = await startTestApi({ controlPlane: cp, resources });
+    for (const s of ["a", "b"]) await cp.createAtespace(s);
+    await cp.createActor({ atespace: "b", name: "theirs" }, "default", "counter");
+  });
+  after(async () => {
+    process.env.ATE_CONFIG = saved.config;
+    if (saved.config === undefined) delete process.env.ATE_CONFIG;
+    if (saved.token !== undefined) process.env.ATE_TOKEN = saved.token;
+    await api.close();
+    await resources.close();
+    await records.store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("creates a tenant token, printing it once, and lists tokens without secrets", async () => {
+    const created = await as(
+      api.adminToken,
+      "create",
+      "token",
+      "t",
+      "--atespace",
+      "a",
+      "--ttl",
+      "24h",
+    );
+    assert.equal(created.code, 0, created.err);
+    assert.match(created.out, /^ate_t_[0-9a-f]{64}\n$/);
+    assert.match(
+      created.err,
+      /token\/t created \(tenant of atespace a, expires \S+\): it is shown only now/,
+    );
+    tenant = created.out.trim();
+    const table = await as(api.adminToken, "get", "tokens");
+    assert.match(table.out, /^NAME\s+ROLE\s+ATESPACE\s+AGE\s+EXPIRES\n/);
+    assert.match(table.out, /^t\s+tenant\s+a\s+\d+s\s+in 23h\n/m);
+    assert.match(table.out, /^test-admin-\d+\s+admin\s+<all>\s+\d+s\s+never\n/m);
+    const json = await as(api.adminToken, "get", "token", "t", "-o", "json");
+    assert.equal(JSON.parse(json.out).role, "ROLE_TENANT");
+    assert.doesNotMatch(table.out + json.out, /[0-9a-f]{64}/, "no secret is ever printed again");
+
+    for (const [args, message] of [
+      [["create", "token", "u"], /--atespace NAME is required/],
+      [
+        ["create", "token", "u", "--atespace", "a", "--ttl", "soon"],
+        /--ttl "soon": give a duration/,
+      ],
+      [["create", "token", "u", "--atespace", "nope"], /atespace nope does not exist/],
+      [["create", "token", "u", "--admin", "--atespace", "a"], /either --admin or --atespace/],
+    ] as const) {
+      const r = await as(api.adminToken, ...args);
+      assert.equal(r.code, exitCodes.failed, args.join(" "));
+      assert.match(r.err, message);
+    }
+  });
+
+  it("works as a tenant in its own atespace by default, and is refused the rest", async () => {
+    assert.equal(
+      (await as(tenant, "create", "actor", "mine", "-t", "counter")).out,
+      "actor/mine created\n",
+    );
+    const mine = await as(tenant, "get", "actors");
+    assert.match(mine.out, /^a\s+default\s+counter\s+mine\s+SUSPENDED/m);
+    assert.match(
+      (await as(tenant, "resume", "actor", "mine")).out,
+      /actor\/mine resumed on worker/,
+    );
+    assert.equal((await as(tenant, "suspend", "actor", "mine")).code, 0);
+    assert.doesNotMatch((await as(tenant, "get", "actors", "-A")).out, /theirs/);
+    const theirs = await as(tenant, "get", "actor", "theirs", "-a", "b");
+    assert.equal(theirs.err, "Error: actor b/theirs not found");
+    assert.equal((await as(tenant, "logs", "actor", "mine")).code, 0);
+    assert.equal((await as(tenant, "get", "actortemplates")).code, 0);
+
+    for (const args of [
+      ["get", "workers"],
+      ["get", "sandboxconfigs"],
+      ["get", "tokens"],
+      ["create", "atespace", "c"],
+      ["create", "token", "x", "--atespace", "a"],
+    ]) {
+      const r = await as(tenant, ...args);
+      assert.equal(r.code, exitCodes.failed, args.join(" "));
+      assert.match(
+        r.err,
+        /^Error: token "t" \(tenant of atespace a\) may not .*needs an admin token/,
+      );
+    }
+    const file = join(dir, "evil.yaml");
+    writeFileSync(file, stringify(sandboxConfig("evil")));
+    const apply = await as(tenant, "apply", "-f", file);
+    assert.equal(apply.code, exitCodes.failed);
+    assert.match(apply.err, /may not get sandboxconfigs: tenants may only read actortemplates/);
+    assert.equal((await as(tenant, "delete", "actor", "mine")).out, "actor/mine deleted\n");
+  });
+
+  it("revokes a token at once, and says in one line how to get a valid one", async () => {
+    assert.equal((await as(api.adminToken, "delete", "token", "t")).out, "token/t deleted\n");
+    const refused = await as(tenant, "get", "actors", "-a", "a");
+    assert.equal(refused.code, exitCodes.failed);
+    assert.equal(refused.err.split("\n").length, 1);
+    assert.match(
+      refused.err,
+      /^Error: no valid token for the ate API at http:\S+ \(the token from --token was refused: the bearer token is not valid \(unknown, revoked or wrong secret\)\): run ate as the user that ran ate up .*, or pass --token \/ ATE_TOKEN$/,
+    );
+    const none = await run("--server", api.url, "get", "actors");
+    assert.match(none.err, /\(no token was sent: this API needs a token/);
+  });
+
+  it("takes the token from --token, else ATE_TOKEN, else the config file (for its own server only)", async () => {
+    const config = join(dir, "config.yaml");
+    process.env.ATE_CONFIG = config;
+    try {
+      writeFileSync(config, `server: ${api.url}\ntoken: ${api.adminToken}\n`);
+      assert.equal((await run("get", "atespaces")).code, 0, "server and token from the config");
+      // Another server named: the config's token is not sent to it.
+      const elsewhere = await run(
+        "--server",
+        api.url.replace("127.0.0.1", "localhost"),
+        "get",
+        "atespaces",
+      );
+      assert.match(elsewhere.err, /no token was sent/);
+      process.env.ATE_TOKEN = "ate_bogus_".padEnd(74, "0");
+      assert.match((await run("get", "atespaces")).err, /the token from ATE_TOKEN was refused/);
+      assert.equal((await run("--token", api.adminToken, "get", "atespaces")).code, 0);
+    } finally {
+      delete process.env.ATE_TOKEN;
+      process.env.ATE_CONFIG = join(dir, "none.yaml");
+    }
+  });
+});
