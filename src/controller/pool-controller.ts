@@ -1,51 +1,90 @@
 import { randomBytes } from "node:crypto";
 import type { WorkerPool } from "../api/v1alpha1/index.ts";
 import { WorkerPoolType } from "../api/v1alpha1/index.ts";
+import { type Clock, systemClock } from "../clock/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { NodeAgentApi } from "../node/index.ts";
 import type { Actor, Records, Worker } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
+import { type ActorSuspender, evacuateWorker } from "./evacuate.ts";
+import { admitPools, type NodeCapacity, type PoolVerdict } from "./pool-capacity.ts";
 
 export interface PoolControllerOptions {
   resources: ResourceStore;
   records: Records;
-  /** The node this controller manages workers on, and its agent. */
-  node: { name: string; agent: NodeAgentApi };
+  /**
+   * The node this controller manages workers on, its agent, and how many workers it can hold
+   * (all pools together; default: no limit beyond the agent's own).
+   */
+  node: { name: string; agent: NodeAgentApi; capacity?: NodeCapacity };
+  /**
+   * Suspends the actors on a deleted pool's workers before they are removed (the control
+   * plane). Without it they are stopped and go back to their last snapshot.
+   */
+  actors?: ActorSuspender;
+  clock?: Clock;
   logger: Logger;
 }
 
+/** The condition a pool gets when its workers cannot be created. */
+const replicaFailure = "ReplicaFailure";
+
+/** Deleted pools' workers emptied at once (each a checkpoint). */
+const evacuationConcurrency = 4;
+
 /**
- * WorkerPool → workers on this node: creates `replicas` workers per pool, removes surplus free
- * ones, registers them as Worker records and keeps `status.replicas`. A worker whose sandbox
- * vanished releases its actor back to its last snapshot.
+ * WorkerPool → workers on this node: creates `replicas` workers per pool (all of them, or none
+ * and a ReplicaFailure condition when they do not fit on the node), removes surplus free ones,
+ * registers them as Worker records and keeps `status.replicas`. A deleted pool's workers are
+ * emptied (their actors suspended) and removed. A worker whose sandbox vanished releases its
+ * actor back to its last snapshot.
  */
 export class PoolController {
-  constructor(private readonly o: PoolControllerOptions) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly o: PoolControllerOptions) {
+    this.clock = o.clock ?? systemClock;
+  }
 
   /** One pass over every pool; safe to run at any time and repeatedly. */
   async reconcile(): Promise<void> {
-    const pools = (await this.o.resources.list(WorkerPoolType)).items as WorkerPool[];
-    const records = (await this.o.records.listWorkers()).filter((w) => w.node === this.o.node.name);
+    const pools = ((await this.o.resources.list(WorkerPoolType)).items as WorkerPool[]).sort(byAge);
+    let records = await this.nodeWorkers();
     const live = new Map((await this.o.node.agent.listWorkers()).map((w) => [w.name, w]));
     for (const w of records) {
       if (!live.has(w.name)) await this.forget(w);
     }
-    const known = new Set(pools.map((p) => `${p.metadata.namespace}/${p.metadata.name}`));
-    for (const w of records) {
-      if (live.has(w.name) && !known.has(`${w.namespace}/${w.pool}`) && !w.actor)
-        await this.remove(w);
+    const known = new Set(pools.map(poolKey));
+    const orphans = records.filter(
+      (w) => live.has(w.name) && !known.has(`${w.namespace}/${w.pool}`),
+    );
+    if (orphans.length) {
+      await this.evacuate(orphans);
+      records = await this.nodeWorkers();
     }
-    for (const pool of pools)
-      await this.reconcilePool(
-        pool,
-        records.filter(
-          (w) =>
-            w.namespace === pool.metadata.namespace &&
-            w.pool === pool.metadata.name &&
-            live.has(w.name),
-        ),
+    const mine = (pool: WorkerPool) =>
+      records.filter(
+        (w) =>
+          w.namespace === pool.metadata.namespace &&
+          w.pool === pool.metadata.name &&
+          live.has(w.name),
       );
+    const verdicts = admitPools(
+      this.o.node.capacity?.workers ?? Number.POSITIVE_INFINITY,
+      records.filter((w) => live.has(w.name)).length,
+      pools.map((p) => ({ key: poolKey(p), want: p.spec.replicas, have: mine(p).length })),
+    );
+    for (const pool of pools) {
+      const verdict = verdicts.get(poolKey(pool)) ?? { admitted: true };
+      try {
+        if (verdict.admitted) await this.reconcilePool(pool, mine(pool));
+        else await this.refuse(pool, mine(pool).length, verdict);
+      } catch (err) {
+        // One pool's trouble (e.g. a worker that cannot be created) leaves the others alone.
+        this.o.logger.warn("pool reconcile failed", { pool: poolKey(pool), error: String(err) });
+      }
+    }
   }
 
   /**
@@ -87,13 +126,87 @@ export class PoolController {
       await this.remove(w);
       have--;
     }
-    if (pool.status?.replicas !== have) {
-      await this.o.resources
-        .updateStatus(WorkerPoolType, { ...pool, status: { replicas: have } })
-        .catch((err) => {
-          if (!isAteError(err, Code.Aborted) && !isAteError(err, Code.NotFound)) throw err;
-        });
-    }
+    await this.setStatus(pool, { replicas: have });
+  }
+
+  /** The pool does not fit on the node: no new worker, and its status says why. */
+  private async refuse(
+    pool: WorkerPool,
+    have: number,
+    verdict: Extract<PoolVerdict, { admitted: false }>,
+  ): Promise<void> {
+    const cap = this.o.node.capacity as NodeCapacity;
+    const message = `spec.replicas ${pool.spec.replicas} does not fit on node ${this.o.node.name}: it holds at most ${cap.workers} workers (${cap.source}) and ${verdict.others} of them belong to other pools, so at most ${verdict.fits} fit: lower spec.replicas, or remove workers from other pools`;
+    const old = pool.status?.conditions?.find((c) => c.type === replicaFailure);
+    if (old?.message !== message)
+      this.o.logger.warn("worker pool does not fit on this node", {
+        pool: poolKey(pool),
+        replicas: pool.spec.replicas,
+        fits: verdict.fits,
+      });
+    await this.setStatus(pool, {
+      replicas: have,
+      conditions: [
+        {
+          type: replicaFailure,
+          status: "True",
+          reason: "InsufficientNodeCapacity",
+          message,
+          // Unchanged condition, unchanged time: a refused pool is not rewritten every pass.
+          lastTransitionTime:
+            old?.message === message
+              ? old.lastTransitionTime
+              : this.clock
+                  .now()
+                  .toISOString()
+                  .replace(/\.\d+Z$/, "Z"),
+          ...(pool.metadata.generation ? { observedGeneration: pool.metadata.generation } : {}),
+        },
+      ],
+    });
+  }
+
+  private async setStatus(
+    pool: WorkerPool,
+    status: NonNullable<WorkerPool["status"]>,
+  ): Promise<void> {
+    if (JSON.stringify(pool.status ?? {}) === JSON.stringify(status)) return;
+    await this.o.resources.updateStatus(WorkerPoolType, { ...pool, status }).catch((err) => {
+      if (!isAteError(err, Code.Aborted) && !isAteError(err, Code.NotFound)) throw err;
+    });
+  }
+
+  /**
+   * A deleted pool's workers: free ones are removed; busy ones first have their actor
+   * suspended (a few at a time), then are removed. Failures are logged; the next pass retries.
+   */
+  private async evacuate(workers: Worker[]): Promise<void> {
+    const queue = [...workers];
+    const deps = {
+      records: this.o.records,
+      agent: this.o.node.agent,
+      logger: this.o.logger,
+      ...(this.o.actors ? { actors: this.o.actors } : {}),
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(evacuationConcurrency, queue.length) }, async () => {
+        for (let w = queue.shift(); w; w = queue.shift()) {
+          try {
+            const free = await evacuateWorker(deps, w);
+            if (free) await this.remove(free);
+          } catch (err) {
+            this.o.logger.warn("emptying a deleted pool's worker failed; retrying later", {
+              worker: w.name,
+              error: String(err),
+            });
+          }
+        }
+      }),
+    );
+  }
+
+  private async nodeWorkers(): Promise<Worker[]> {
+    return (await this.o.records.listWorkers()).filter((w) => w.node === this.o.node.name);
   }
 
   private async remove(w: Worker): Promise<void> {
@@ -141,4 +254,16 @@ function workerName(pool: string): string {
   if (!base)
     throw new AteError(Code.InvalidArgument, `pool name "${pool}" cannot make worker names`);
   return `${base}-${suffix}`;
+}
+
+const poolKey = (p: WorkerPool) => `${p.metadata.namespace}/${p.metadata.name}`;
+
+/** Oldest first (then by name): the order in which growing pools get the node's capacity. */
+function byAge(a: WorkerPool, b: WorkerPool): number {
+  const ta = a.metadata.creationTimestamp ?? "";
+  const tb = b.metadata.creationTimestamp ?? "";
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const ka = poolKey(a);
+  const kb = poolKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }

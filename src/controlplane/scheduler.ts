@@ -21,6 +21,25 @@ export function eligiblePools(
 }
 
 /**
+ * Every worker, free or busy, that could run the actor: in one of `pools` (its eligible
+ * pools) and, for a paused actor, on a node holding its local snapshot. Freeing one of these
+ * (e.g. by evicting its actor) makes room for the actor; freeing any other does not.
+ */
+export function servingWorkers(
+  actor: Actor,
+  pools: readonly WorkerPool[],
+  workers: readonly Worker[],
+): Worker[] {
+  const poolKeys = new Set(pools.map((p) => `${p.metadata.namespace}/${p.metadata.name}`));
+  const snapshot = actor.latestSnapshot;
+  return workers.filter(
+    (w) =>
+      poolKeys.has(`${w.namespace}/${w.pool}`) &&
+      (snapshot?.type !== "LOCAL" || (snapshot.nodes ?? []).includes(w.node)),
+  );
+}
+
+/**
  * Free workers in a stable order; a paused actor must go back to a node holding its local
  * snapshot.
  */
@@ -29,9 +48,7 @@ export function candidateWorkers(
   pools: readonly WorkerPool[],
   workers: readonly Worker[],
 ): Worker[] {
-  const poolKeys = new Set(pools.map((p) => `${p.metadata.namespace}/${p.metadata.name}`));
-  let free = workers.filter((w) => !w.actor && poolKeys.has(`${w.namespace}/${w.pool}`));
-  const snapshot = actor.latestSnapshot;
-  if (snapshot?.type === "LOCAL") free = free.filter((w) => snapshot.nodes?.includes(w.node));
-  return free.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return servingWorkers(actor, pools, workers)
+    .filter((w) => !w.actor)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -1,7 +1,7 @@
 import type { ActorTemplate } from "../api/v1alpha1/index.ts";
 import { ActorTemplateType } from "../api/v1alpha1/index.ts";
 import type { ActorHooks, ControlPlane } from "../controlplane/index.ts";
-import type { Actor } from "../records/index.ts";
+import type { Actor, Worker } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 
 /** What the router needs from the control plane. */
@@ -9,6 +9,11 @@ export interface RouterBackend {
   getActor(atespace: string, actor: string): Promise<Actor>;
   resumeActor(atespace: string, actor: string): Promise<Actor>;
   suspendActor(atespace: string, actor: string): Promise<Actor>;
+  /**
+   * The workers, free or busy, that could run the actor (its eligible pools, the node of its
+   * paused snapshot): evicting an actor from one of these makes room for it.
+   */
+  servingWorkers(atespace: string, actor: string): Promise<Worker[]>;
   /** The port the actor serves HTTP on, and its idle timeout (ms; 0 = never; undefined = default). */
   actorSettings(actor: Actor): Promise<{ port: number; idleTimeoutMs?: number }>;
   /** Lets the router drain before checkpoints and hear of moves. */
@@ -35,6 +40,9 @@ export class EmbeddedBackend implements RouterBackend {
   }
   suspendActor(atespace: string, actor: string): Promise<Actor> {
     return this.cp.suspendActor({ atespace, name: actor });
+  }
+  servingWorkers(atespace: string, actor: string): Promise<Worker[]> {
+    return this.cp.servingWorkers({ atespace, name: actor });
   }
   setHooks(hooks: ActorHooks): void {
     this.cp.setHooks(hooks);

@@ -9,6 +9,9 @@ export class RouterMetrics {
   private readonly resumeCounts = new Array<number>(this.buckets.length + 1).fill(0);
   private resumeSum = 0;
 
+  /** `routes` reads how many routes are cached now. */
+  constructor(private readonly routes: () => number = () => 0) {}
+
   request(outcome: string): void {
     this.requests.set(outcome, (this.requests.get(outcome) ?? 0) + 1);
   }
@@ -44,6 +47,7 @@ export class RouterMetrics {
       `ate_router_resume_seconds_count ${this.resumes}`,
     );
     lines.push("# TYPE ate_router_queue_depth gauge", `ate_router_queue_depth ${this.queueDepth}`);
+    lines.push("# TYPE ate_router_routes gauge", `ate_router_routes ${this.routes()}`);
     lines.push(
       "# TYPE ate_router_idle_suspends_total counter",
       `ate_router_idle_suspends_total ${this.idleSuspends}`,

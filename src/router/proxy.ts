@@ -1,4 +1,4 @@
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import http, { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import net, { type Socket } from "node:net";
 
 /** Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1). */
@@ -85,8 +85,39 @@ export function proxyRequest(
 }
 
 /**
+ * A whole HTTP/1.1 response for a raw socket (upgrades and CONNECT have no ServerResponse):
+ * the status line with its standard reason phrase, then `message` as text, then close.
+ */
+export function rawResponse(
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): string {
+  const body = `${message}\n`;
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Unknown"}`,
+    "content-type: text/plain; charset=utf-8",
+    `content-length: ${Buffer.byteLength(body)}`,
+    "connection: close",
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
+  return `${lines.join("\r\n")}\r\n\r\n${body}`;
+}
+
+/** Answers on a raw socket and closes it once the answer is out (even if the peer never closes). */
+export function endWith(
+  socket: Socket,
+  status: number,
+  message: string,
+  headers?: Record<string, string>,
+): void {
+  socket.end(rawResponse(status, message, headers), () => socket.destroy());
+}
+
+/**
  * An upgraded connection (WebSocket and the like) passed through byte for byte: the request
  * line and headers are replayed to the actor, then both sockets are piped until either ends.
+ * When the actor cannot be reached the client gets a 502.
  */
 export function tunnelUpgrade(
   target: Upstream,
@@ -94,9 +125,11 @@ export function tunnelUpgrade(
   req: IncomingMessage,
   client: Socket,
   head: Buffer,
-  on: { opened: () => void; closed: () => void },
+  on: { opened: () => void; failed: () => void; closed: () => void },
 ): void {
+  let connected = false;
   const upstream = net.connect(target.port, target.host, () => {
+    connected = true;
     const lines = [`${req.method} ${path} HTTP/1.1`];
     for (let i = 0; i < req.rawHeaders.length; i += 2)
       lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
@@ -114,7 +147,13 @@ export function tunnelUpgrade(
     client.destroy();
     on.closed();
   };
-  upstream.on("error", close);
+  upstream.on("error", () => {
+    if (connected || closed) return close();
+    closed = true;
+    on.failed();
+    endWith(client, 502, "the actor did not answer");
+    on.closed();
+  });
   client.on("error", close);
   upstream.on("close", close);
   client.on("close", close);

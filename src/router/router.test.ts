@@ -2,88 +2,8 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
-import type { ActorHooks } from "../controlplane/index.ts";
-import { AteError, Code } from "../errors/index.ts";
-import type { Actor } from "../records/index.ts";
-import type { RouterBackend } from "./backend.ts";
 import { Router } from "./router.ts";
-
-/** Actors backed by local HTTP servers (test doubles for workers); resume "starts" one. */
-class FakeBackend implements RouterBackend {
-  readonly calls = { get: 0, resume: 0, suspend: 0 };
-  hooks?: ActorHooks;
-  freeWorkers = 10;
-  readonly actors = new Map<string, Actor>();
-  readonly servers = new Map<string, http.Server>();
-  constructor(private readonly app: (id: string) => http.RequestListener) {}
-
-  add(id: string): void {
-    this.actors.set(id, {
-      atespace: "t",
-      actorId: id,
-      version: 1,
-      templateNamespace: "default",
-      templateName: "x",
-      status: "SUSPENDED",
-      createdAt: "",
-    });
-  }
-  async getActor(_a: string, id: string): Promise<Actor> {
-    this.calls.get++;
-    const a = this.actors.get(id);
-    if (!a) throw new AteError(Code.NotFound, `actor t/${id} not found`);
-    return a;
-  }
-  async resumeActor(_a: string, id: string): Promise<Actor> {
-    this.calls.resume++;
-    const a = await this.getActor("t", id);
-    if (a.status === "RUNNING") return a;
-    if (this.freeWorkers === 0) throw new AteError(Code.ResourceExhausted, "no free worker");
-    this.freeWorkers--;
-    await new Promise((r) => setTimeout(r, 50));
-    const server = http.createServer(this.app(id));
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    this.servers.set(id, server);
-    const running: Actor = {
-      ...a,
-      status: "RUNNING",
-      worker: {
-        namespace: "default",
-        name: `w-${id}`,
-        pool: "p",
-        node: "n",
-        address: "127.0.0.1",
-        uid: String((server.address() as net.AddressInfo).port),
-      },
-    };
-    this.actors.set(id, running);
-    return running;
-  }
-  async suspendActor(_a: string, id: string): Promise<Actor> {
-    this.calls.suspend++;
-    const a = await this.getActor("t", id);
-    await this.hooks?.beforeCheckpoint(a);
-    const server = this.servers.get(id);
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
-    this.servers.delete(id);
-    this.freeWorkers++;
-    const { worker: _w, ...rest } = a;
-    const suspended: Actor = { ...rest, status: "SUSPENDED" };
-    this.actors.set(id, suspended);
-    this.hooks?.changed(suspended);
-    return suspended;
-  }
-  async actorSettings(a: Actor): Promise<{ port: number; idleTimeoutMs?: number }> {
-    return {
-      port: Number(a.worker?.uid),
-      ...(a.actorId.startsWith("idle") ? { idleTimeoutMs: 300 } : {}),
-    };
-  }
-  setHooks(h: ActorHooks): void {
-    this.hooks = h;
-  }
-}
+import { FakeBackend } from "./testing.ts";
 
 describe("router", () => {
   const counters = new Map<string, number>();
@@ -132,10 +52,7 @@ describe("router", () => {
     router.stop();
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
-    for (const s of backend.servers.values()) {
-      s.closeAllConnections();
-      s.close();
-    }
+    await backend.close();
   });
 
   it("resumes a suspended actor on the first request and forwards by Host or path", async () => {
@@ -167,12 +84,7 @@ describe("router", () => {
   it("finds an actor again when its cached worker refuses connections", async () => {
     await get("/actors/t/c/x");
     // The actor moved behind the router's back: its old server is gone.
-    const old = backend.servers.get("c");
-    old?.closeAllConnections();
-    await new Promise((r) => old?.close(r));
-    const { worker: _w, ...rest } = backend.actors.get("c") as Actor;
-    backend.actors.set("c", { ...rest, status: "SUSPENDED" });
-    backend.freeWorkers++;
+    await backend.vanish("c");
     const r = await get("/actors/t/c/x");
     assert.equal(r.status, 200);
     assert.equal(JSON.parse(r.body).id, "c");
@@ -227,10 +139,9 @@ describe("router", () => {
   });
 
   it("queues while no worker is free, then answers 503 with Retry-After", async () => {
-    const free = backend.freeWorkers;
-    backend.freeWorkers = 0;
+    backend.full = true;
     const r = await get("/actors/t/d/x");
-    backend.freeWorkers = free;
+    backend.full = false;
     assert.equal(r.status, 503);
     assert.equal(r.headers["retry-after"], "5");
     assert.match(r.body, /actor t\/d: no free worker after/);

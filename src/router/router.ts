@@ -1,13 +1,15 @@
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { goldenAtespace } from "../controlplane/index.ts";
 import { AteError, Code, httpStatus, isAteError } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
 import type { Actor } from "../records/index.ts";
 import { type ActorAddress, resolveActor } from "./address.ts";
 import type { RouterBackend } from "./backend.ts";
 import { RouterMetrics } from "./metrics.ts";
-import { proxyRequest, tunnelUpgrade } from "./proxy.ts";
+import { endWith, proxyRequest, tunnelUpgrade } from "./proxy.ts";
+import { inUse, type Route, RouteCache } from "./route-cache.ts";
 
 export interface RouterOptions {
   backend: RouterBackend;
@@ -23,24 +25,9 @@ export interface RouterOptions {
   drainTimeoutMs?: number;
   /** Suspend the least-recently-used idle actor when requests wait for a worker. Default true. */
   evictIdle?: boolean;
+  /** Routes kept (least recently used idle ones go first; see RouteCache). Default 10 000. */
+  maxRoutes?: number;
   logger?: Logger;
-}
-
-interface Route {
-  key: string;
-  atespace: string;
-  actor: string;
-  /** host:port of the running actor; undefined when it must be resumed. */
-  target?: { host: string; port: number; worker: string };
-  resuming?: Promise<void>;
-  draining?: { done: Promise<void>; release: () => void };
-  inflight: number;
-  /** Open WebSocket, SSE and other long-lived exchanges. */
-  longLived: number;
-  lastActive: number;
-  idleTimeoutMs?: number;
-  /** Keep-alive connections to the actor's worker; closed before a checkpoint. */
-  agent: http.Agent;
 }
 
 /**
@@ -49,8 +36,8 @@ interface Route {
  * wait; requests queue (bounded) while no worker is free; idle actors are suspended.
  */
 export class Router {
-  readonly metrics = new RouterMetrics();
-  private readonly routes = new Map<string, Route>();
+  readonly metrics: RouterMetrics;
+  private readonly routes: RouteCache;
   private readonly waiters: (() => void)[] = [];
   private readonly domain: string;
   private readonly log: Logger;
@@ -59,6 +46,8 @@ export class Router {
   constructor(private readonly o: RouterOptions) {
     this.domain = o.domain ?? "resources.substrate.ate.dev";
     this.log = o.logger ?? silentLogger;
+    this.routes = new RouteCache(o.maxRoutes);
+    this.metrics = new RouterMetrics(() => this.routes.size);
     o.backend.setHooks({
       beforeCheckpoint: (a) => this.drain(`${a.atespace}/${a.actorId}`),
       changed: (a) => this.changed(a),
@@ -73,7 +62,12 @@ export class Router {
 
   stop(): void {
     clearInterval(this.timer);
-    for (const r of this.routes.values()) r.agent.destroy();
+    this.routes.clear();
+  }
+
+  /** Routes cached now (running actors, and names with requests under way). */
+  get routeCount(): number {
+    return this.routes.size;
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -90,9 +84,8 @@ export class Router {
   readonly handleUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
     const where = resolveActor(req.headers.host, req.url, this.domain);
     if (!where.ok) {
-      socket.end(
-        `HTTP/1.1 ${where.status} Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${where.reason}\n`,
-      );
+      this.metrics.request("bad_address");
+      endWith(socket, where.status, where.reason);
       return;
     }
     void this.upgrade(where.target, req, socket, head);
@@ -104,24 +97,6 @@ export class Router {
       .replace(/:\d+$/, "")
       .replace(/\.$/, "")
       .endsWith(`.actors.${this.domain}`);
-  }
-
-  private route(t: ActorAddress): Route {
-    const key = `${t.atespace}/${t.actor}`;
-    let r = this.routes.get(key);
-    if (!r) {
-      r = {
-        key,
-        atespace: t.atespace,
-        actor: t.actor,
-        inflight: 0,
-        longLived: 0,
-        lastActive: Date.now(),
-        agent: new http.Agent({ keepAlive: true, maxSockets: 256 }),
-      };
-      this.routes.set(key, r);
-    }
-    return r;
   }
 
   /** Where the actor runs, resuming it (once, for all waiting requests) when it does not. */
@@ -174,13 +149,13 @@ export class Router {
               Code.Unavailable,
               `actor ${r.key}: no free worker after ${Math.round((this.o.queueWaitMs ?? 30_000) / 1000)}s`,
             );
-          await this.waitForWorker(left);
+          await this.waitForWorker(r, left);
         }
       }
     }
   }
 
-  private waitForWorker(ms: number): Promise<void> {
+  private waitForWorker(r: Route, ms: number): Promise<void> {
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
@@ -196,7 +171,7 @@ export class Router {
       );
       this.waiters.push(wake);
       this.metrics.queueDepth = this.waiters.length;
-      if (this.o.evictIdle ?? true) void this.evictOne();
+      if (this.o.evictIdle ?? true) this.evictOne(r);
     });
   }
 
@@ -210,11 +185,11 @@ export class Router {
 
   /** The control plane says the actor changed: drop routes that are no longer right. */
   private changed(a: Actor): void {
-    const r = this.routes.get(`${a.atespace}/${a.actorId}`);
+    const r = this.routes.peek(`${a.atespace}/${a.actorId}`);
     if (r && (a.status !== "RUNNING" || r.target?.worker !== a.worker?.name)) {
-      r.target = undefined;
-      r.agent.destroy();
-      r.agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+      if (r.draining && a.status !== "RUNNING") this.endDrain(r, r.draining); // checkpoint over
+      this.routes.unroute(r);
+      this.routes.release(r);
     }
     if (a.status === "SUSPENDED" || a.status === "PAUSED") this.waiters.shift()?.();
     this.metrics.queueDepth = this.waiters.length;
@@ -225,27 +200,30 @@ export class Router {
    * (bounded), and close pooled keep-alive connections to the worker.
    */
   private async drain(key: string): Promise<void> {
-    const r = this.routes.get(key);
+    const r = this.routes.peek(key);
     if (!r) return;
     let release = () => {};
     const done = new Promise<void>((resolve) => {
       release = resolve;
     });
-    r.draining = { done, release };
+    const draining = { done, release };
+    r.draining = draining;
     const deadline = Date.now() + (this.o.drainTimeoutMs ?? 10_000);
     while (r.inflight > 0 && Date.now() < deadline) await sleep(10);
-    r.target = undefined;
-    r.agent.destroy();
-    r.agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+    this.routes.unroute(r);
     // Waiting requests may go again once the checkpoint is under way; they resume the actor.
-    setTimeout(() => {
-      r.draining = undefined;
-      release();
-    }, 0);
+    setTimeout(() => this.endDrain(r, draining), 0);
+  }
+
+  private endDrain(r: Route, draining: NonNullable<Route["draining"]>): void {
+    if (r.draining !== draining) return;
+    r.draining = undefined;
+    draining.release();
+    this.routes.release(r);
   }
 
   private async forward(t: ActorAddress, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const r = this.route(t);
+    const r = this.routes.use(t);
     let retried = false;
     r.inflight++;
     r.lastActive = Date.now();
@@ -259,7 +237,7 @@ export class Router {
         } catch (err) {
           return this.failWith(res, err);
         }
-        const outcome = await proxyRequest(r.agent, target, t.path, req, res);
+        const outcome = await proxyRequest(this.routes.agent(r), target, t.path, req, res);
         if (outcome === "done") return this.metrics.request("forwarded");
         if (outcome === "refused" && !retried) {
           // The cached worker no longer serves this actor: look again (resuming if needed).
@@ -273,6 +251,7 @@ export class Router {
       r.inflight--;
       if (streaming) r.longLived--;
       r.lastActive = Date.now();
+      this.routes.release(r); // e.g. a 404: unknown names are never kept
     }
   }
 
@@ -282,33 +261,34 @@ export class Router {
     client: Socket,
     head: Buffer,
   ): Promise<void> {
-    const r = this.route(t);
+    const r = this.routes.use(t);
     r.longLived++;
     r.lastActive = Date.now();
     const done = () => {
       r.longLived--;
       r.lastActive = Date.now();
+      this.routes.release(r);
     };
     let target: NonNullable<Route["target"]>;
     try {
       target = await this.ensure(r);
     } catch (err) {
       const e = AteError.from(err);
-      client.end(
-        `HTTP/1.1 ${httpStatus(e.code)} Error\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${e.message}\n`,
-      );
+      this.metrics.request(e.code === Code.NotFound ? "not_found" : "error");
+      endWith(client, httpStatus(e.code), e.message, retryAfter(e.code));
       done();
       return;
     }
     tunnelUpgrade(target, t.path, req, client, head, {
       opened: () => this.metrics.request("upgraded"),
+      failed: () => this.metrics.request("bad_gateway"),
       closed: done,
     });
   }
 
   private async tick(): Promise<void> {
     const now = Date.now();
-    for (const r of this.routes.values()) {
+    for (const r of this.routes.list()) {
       const timeout = r.idleTimeoutMs ?? this.o.idleTimeoutMs ?? 300_000;
       if (
         !r.target ||
@@ -329,35 +309,64 @@ export class Router {
     this.waiters.shift()?.();
   }
 
-  /** Makes room for waiting requests: suspends the least-recently-used idle actor. */
-  private evicting = false;
-  private async evictOne(): Promise<void> {
-    if (this.evicting) return;
-    const idle = [...this.routes.values()]
-      .filter(
-        (r) => r.target && r.inflight === 0 && r.longLived === 0 && !r.resuming && !r.draining,
-      )
-      .sort((a, b) => a.lastActive - b.lastActive)[0];
-    if (!idle) return;
-    this.evicting = true;
+  /**
+   * Makes room for an actor whose pools are full: suspends (state kept) the least recently used
+   * idle actor on a worker that could serve it; freeing any other worker would not help. Actors
+   * this router forwards to are idle when no request or stream is open; a running actor it has
+   * never forwarded to (e.g. resumed through the API) counts as idle since it started, so it
+   * goes first. Golden actors are never evicted. One eviction runs at a time; false when no
+   * actor qualifies or the suspend failed.
+   */
+  evictFor(atespace: string, actorId: string): Promise<boolean> {
+    const run = (this.evicting ?? Promise.resolve(false)).then(() =>
+      this.evictNow(atespace, actorId),
+    );
+    this.evicting = run;
+    void run.finally(() => {
+      if (this.evicting === run) this.evicting = undefined;
+    });
+    return run;
+  }
+
+  private evicting?: Promise<boolean>;
+
+  /** For a waiting request: at most one eviction under way, however many requests wait. */
+  private evictOne(r: Route): void {
+    if (!this.evicting) void this.evictFor(r.atespace, r.actor);
+  }
+
+  private async evictNow(atespace: string, actorId: string): Promise<boolean> {
+    const waiting = `${atespace}/${actorId}`;
+    let victim: { atespace: string; actor: string; key: string; lastActive: number } | undefined;
     try {
+      for (const w of await this.o.backend.servingWorkers(atespace, actorId)) {
+        if (!w.actor || w.actor.atespace === goldenAtespace) continue;
+        const key = `${w.actor.atespace}/${w.actor.actorId}`;
+        const r = this.routes.peek(key);
+        if (key === waiting || (r && (!r.target || inUse(r)))) continue;
+        const lastActive = r?.lastActive ?? 0;
+        if (!victim || lastActive < victim.lastActive)
+          victim = { atespace: w.actor.atespace, actor: w.actor.actorId, key, lastActive };
+      }
+      if (!victim) return false;
       this.metrics.evictions++;
-      this.log.info("suspending the least recently used actor to make room", { actor: idle.key });
-      await this.o.backend.suspendActor(idle.atespace, idle.actor);
+      this.log.info("suspending the least recently used actor to make room", {
+        actor: victim.key,
+        for: waiting,
+      });
+      await this.o.backend.suspendActor(victim.atespace, victim.actor);
+      return true;
     } catch (err) {
       if (!isAteError(err, Code.Aborted))
-        this.log.warn("eviction failed", { actor: idle.key, error: String(err) });
-    } finally {
-      this.evicting = false;
+        this.log.warn("eviction failed", { actor: victim?.key, for: waiting, error: String(err) });
+      return false;
     }
   }
 
   private failWith(res: ServerResponse, err: unknown): void {
     const e = AteError.from(err);
-    const status = httpStatus(e.code);
-    if (e.code === Code.ResourceExhausted || e.code === Code.Unavailable)
-      res.setHeader("retry-after", "5");
-    this.fail(res, status, e.message, e.code === Code.NotFound ? "not_found" : "error");
+    for (const [k, v] of Object.entries(retryAfter(e.code))) res.setHeader(k, v);
+    this.fail(res, httpStatus(e.code), e.message, e.code === Code.NotFound ? "not_found" : "error");
   }
 
   private fail(res: ServerResponse, status: number, message: string, outcome: string): void {
@@ -366,4 +375,9 @@ export class Router {
     res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
     res.end(`${message}\n`);
   }
+}
+
+/** Busy answers tell clients when to come back. */
+function retryAfter(code: Code): Record<string, string> {
+  return code === Code.ResourceExhausted || code === Code.Unavailable ? { "retry-after": "5" } : {};
 }

@@ -1,15 +1,53 @@
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import http, { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import net, { type AddressInfo, type Socket } from "node:net";
 import { AteError, Code } from "../errors/index.ts";
 
-/** An HTTP/1.1 server on host:port whose close() also ends open connections. */
+/** How long a client may take to send a request. */
+export interface RequestTimeouts {
+  /** Time to send the request line and headers (from the connection, or the previous request). Default 30 s. */
+  headersTimeoutMs?: number;
+  /**
+   * Time to send the whole request, headers and body. Default 55 s, so a half-sent request is
+   * closed within a minute. Only the incoming request is bounded: responses, server-sent
+   * events and upgraded connections (WebSocket) last as long as they need.
+   */
+  requestTimeoutMs?: number;
+}
+
+/** Methods an HTTP/1.1 server here may be asked for (for 405 answers to CONNECT). */
+const allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
+/**
+ * An HTTP/1.1 server on host:port whose close() also ends open connections. Slow clients are
+ * answered 408 and disconnected (see RequestTimeouts); CONNECT is answered 405 (nothing here
+ * tunnels to arbitrary hosts).
+ */
 export async function listen(
   addr: { host: string; port: number },
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   onUpgrade?: (req: IncomingMessage, socket: Socket, head: Buffer) => void,
+  timeouts: RequestTimeouts = {},
 ): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer({ maxHeaderSize: 32 * 1024 }, handler);
+  const requestTimeout = timeouts.requestTimeoutMs ?? 55_000;
+  const headersTimeout = Math.min(timeouts.headersTimeoutMs ?? 30_000, requestTimeout);
+  const server = http.createServer(
+    {
+      maxHeaderSize: 32 * 1024,
+      headersTimeout,
+      requestTimeout,
+      // How often requests are checked against the two timeouts (Node's default is 30 s).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    handler,
+  );
   if (onUpgrade) server.on("upgrade", onUpgrade);
+  server.on("connect", (_req: IncomingMessage, socket: Socket) => {
+    const body = "CONNECT is not served here\n";
+    socket.end(
+      `HTTP/1.1 405 ${STATUS_CODES[405]}\r\nallow: ${allowedMethods}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(addr.port, addr.host, () => resolve());

@@ -1,6 +1,12 @@
 import type { Resource, ResourceType } from "../schema/resource-type.ts";
 import { type Static, s } from "../schema/schema.ts";
-import { nodeAffinity, resourceRequirements, sandboxClass, toleration } from "./common.ts";
+import {
+  condition,
+  nodeAffinity,
+  resourceRequirements,
+  sandboxClass,
+  toleration,
+} from "./common.ts";
 
 const workerTemplate = s.object({
   nodeSelector: s.map(s.string(), { description: "Node labels a worker's node must have." }),
@@ -35,6 +41,11 @@ const workerPoolStatus = s.object({
     format: "int32",
     minimum: 0,
     description: "Workers that currently exist.",
+  }),
+  conditions: s.array(condition, {
+    "x-kubernetes-list-type": "atomic",
+    description:
+      "ReplicaFailure (True) when the pool's workers cannot be created, e.g. more than its node can hold.",
   }),
 });
 
