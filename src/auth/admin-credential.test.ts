@@ -1,5 +1,17 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -73,5 +85,54 @@ describe("the local admin credential", () => {
       new RegExp(`config file ${config} is not a YAML mapping`),
     );
     assert.equal(readFileSync(config, "utf8"), "- a list\n", "left alone");
+  });
+
+  it("never follows a symlink, opens a FIFO or takes over another user's file", async (t) => {
+    const credential = await ensureAdminCredential({ stateDir: join(dir, "s3"), tokens });
+    const home = join(dir, "hostile");
+    mkdirSync(home);
+    // Someone else's file, where the config should be: neither read nor replaced.
+    const victim = join(dir, "victim.yaml");
+    writeFileSync(victim, "secret_key: hunter2\n", { mode: 0o600 });
+    const link = join(home, "config.yaml");
+    symlinkSync(victim, link);
+    const linked = writeAdminClientConfig(link, "http://127.0.0.1:9", credential);
+    assert.equal(linked.written, false);
+    assert.match(
+      (linked as { problem: string }).problem,
+      /is a symbolic link, which is not followed/,
+    );
+    assert.ok(lstatSync(link).isSymbolicLink(), "the link is left as it was");
+    assert.equal(readFileSync(victim, "utf8"), "secret_key: hunter2\n", "its target too");
+
+    // A FIFO would block a read forever (and ate up's start with it).
+    const fifo = join(home, "fifo.yaml");
+    execFileSync("mkfifo", [fifo]);
+    const blocked = writeAdminClientConfig(fifo, "http://127.0.0.1:9", credential);
+    assert.match((blocked as { problem: string }).problem, /is not a regular file/);
+
+    // The state dir's token file: a link there is an error, not a file to read or replace.
+    const state = join(dir, "s4");
+    mkdirSync(state);
+    symlinkSync(victim, join(state, "admin.token"));
+    await assert.rejects(
+      ensureAdminCredential({ stateDir: state, tokens }),
+      /admin.token is a symbolic link/,
+    );
+    assert.equal(readFileSync(victim, "utf8"), "secret_key: hunter2\n");
+    assert.deepEqual(
+      readdirSync(home).filter((f) => f.endsWith(".tmp")),
+      [],
+      "no temp file left behind",
+    );
+
+    if (process.geteuid?.() !== 0) return t.skip("another user's file needs root to make");
+    const theirs = join(home, "theirs.yaml");
+    writeFileSync(theirs, "server: http://theirs:1\n", { mode: 0o600 });
+    chownSync(theirs, 65534, 65534);
+    const taken = writeAdminClientConfig(theirs, "http://127.0.0.1:9", credential);
+    assert.match((taken as { problem: string }).problem, /belongs to another user \(uid 65534\)/);
+    assert.equal(readFileSync(theirs, "utf8"), "server: http://theirs:1\n");
+    assert.equal(statSync(theirs).uid, 65534);
   });
 });

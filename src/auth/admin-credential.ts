@@ -1,10 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code, isAteError } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
 import { localAdminTokenName } from "./admin-service.ts";
 import { writeClientConfig } from "./client-config.ts";
-import { writePrivateFile } from "./private-file.ts";
+import { readPrivateFile, writePrivateFile } from "./private-file.ts";
 import type { TokenStore } from "./token-store.ts";
 
 export interface AdminCredential {
@@ -34,7 +33,8 @@ export async function ensureAdminCredential(o: {
 }): Promise<AdminCredential> {
   const path = adminTokenPath(o.stateDir);
   const log = o.logger ?? silentLogger;
-  const current = existsSync(path) ? readFileSync(path, "utf8").trim() : "";
+  // A symlink or another user's file there is an error, not something to read or replace.
+  const current = readPrivateFile(path)?.trim() ?? "";
   if (current) {
     try {
       const who = await o.tokens.authenticate(`Bearer ${current}`);

@@ -1,14 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import { ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { goldenAtespace } from "../controlplane/index.ts";
-import { AteError, Code, isAteError } from "../errors/index.ts";
+import { AteError, Code } from "../errors/index.ts";
 import {
   type Admin,
   Role as RoleMsg,
   type Token as TokenMsg,
   TokenSchema,
 } from "../proto/gen/ateapi/admin_pb.ts";
-import type { Records } from "../records/index.ts";
 import type { TokenInfo } from "./principal.ts";
 import { principalKey } from "./request-principal.ts";
 import type { TokenStore } from "./token-store.ts";
@@ -43,7 +42,7 @@ function wrap<A extends unknown[], R>(f: (...args: A) => Promise<R>): (...args: 
  * The ateapi.Admin service: tokens. Who may call what is decided at the API server's edge
  * (authorizeAdmin); this only does it.
  */
-export function adminService(tokens: TokenStore, records: Records): ServiceImpl<typeof Admin> {
+export function adminService(tokens: TokenStore): ServiceImpl<typeof Admin> {
   return {
     createToken: wrap(async (req) => {
       const role = req.role === RoleMsg.ADMIN ? "admin" : "tenant";
@@ -57,16 +56,6 @@ export function adminService(tokens: TokenStore, records: Records): ServiceImpl<
           Code.PermissionDenied,
           `atespace ${goldenAtespace} is reserved for ate's golden snapshots: no token can be made for it`,
         );
-      if (role === "tenant" && req.atespace) {
-        await records.getAtespace(req.atespace).catch((err) => {
-          if (isAteError(err, Code.NotFound))
-            throw new AteError(
-              Code.FailedPrecondition,
-              `atespace ${req.atespace} does not exist: create it first (ate create atespace ${req.atespace})`,
-            );
-          throw err;
-        });
-      }
       const ttl = Number(req.ttlSeconds);
       const { token, text } = await tokens.create({
         name: req.name,

@@ -1,16 +1,15 @@
-import { existsSync, readFileSync } from "node:fs";
 import { isMap, parseDocument } from "yaml";
 import { AteError, Code } from "../errors/index.ts";
-import { writePrivateFile } from "./private-file.ts";
+import { readPrivateFile, writePrivateFile } from "./private-file.ts";
 
 /**
  * Sets keys of the `ate` CLI's config file (YAML; `server:` and `token:`), keeping whatever
  * else is in it (comments included), written 0600 since it holds a credential. A file that is
- * not a YAML mapping is left alone and is an error naming it.
+ * not a YAML mapping is left alone and is an error naming it; so is a symlink (never followed,
+ * neither to read nor to write), a FIFO or device, and another user's file.
  */
 export function writeClientConfig(path: string, entries: Record<string, string>): void {
-  let text = "";
-  if (existsSync(path)) text = readFileSync(path, "utf8");
+  const text = readPrivateFile(path) ?? "";
   const doc = parseDocument(text);
   if (doc.errors.length || (doc.contents !== null && !isMap(doc.contents)))
     throw new AteError(

@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type RunningRedis, startRedis } from "../../test/support/redis.ts";
 import { Code, isAteError } from "../errors/index.ts";
-import { type RecordStore, RedisRecordStore, SqliteRecordStore } from "../records/index.ts";
+import {
+  type RecordStore,
+  Records,
+  RedisRecordStore,
+  SqliteRecordStore,
+} from "../records/index.ts";
 import { TokenStore } from "./token-store.ts";
 import { hashSecret, parseToken } from "./token-text.ts";
 
@@ -15,9 +20,11 @@ function contract(name: string, open: () => Promise<RecordStore>, close: () => P
     let store: RecordStore;
     let now = new Date("2030-01-01T00:00:00Z");
     let tokens: TokenStore;
+    let records: Records;
     before(async () => {
       store = await open();
       tokens = new TokenStore(store, { now: () => now });
+      records = new Records(store);
     });
     after(async () => {
       await store.close();
@@ -27,6 +34,7 @@ function contract(name: string, open: () => Promise<RecordStore>, close: () => P
     it("stores only a hash of the secret and authenticates the token's text", async () => {
       await store.clear();
       for (const t of await tokens.list()) await tokens.delete(t.name);
+      await records.createAtespace("a");
       const { token, text } = await tokens.create({ name: "t1", role: "tenant", atespace: "a" });
       assert.deepEqual(token, {
         name: "t1",
@@ -53,6 +61,11 @@ function contract(name: string, open: () => Promise<RecordStore>, close: () => P
         "",
         "Basic dXNlcjpwdw==",
         `Bearer ${"x".repeat(100_000)}`,
+        // Cut to its first bytes, this one would be the token.
+        `Bearer ${text}${" ".repeat(200)}junk`,
+        `Bearer ${text} junk`,
+        `Bearer ${text}, Bearer ${text}`,
+        `Basic ${text}`,
         "Bearer ate_t2_short",
         `Bearer ${other}`,
         `Bearer ${text.replace("ate_t2_", "ate_nobody_")}`,
@@ -101,6 +114,10 @@ function contract(name: string, open: () => Promise<RecordStore>, close: () => P
         tokens.create({ name: "x", role: "tenant", atespace: "a", ttlMs: -1 }),
         code(Code.InvalidArgument, /ttl/),
       );
+      await assert.rejects(
+        tokens.create({ name: "x", role: "tenant", atespace: "nowhere" }),
+        code(Code.FailedPrecondition, /atespace nowhere does not exist: create it first/),
+      );
       const results = await Promise.allSettled([
         tokens.create({ name: "dup", role: "admin" }),
         tokens.create({ name: "dup", role: "admin" }),
@@ -115,6 +132,23 @@ function contract(name: string, open: () => Promise<RecordStore>, close: () => P
         .text;
       await assert.rejects(tokens.authenticate(`Bearer ${first}`), code(Code.Unauthenticated));
       assert.equal((await tokens.authenticate(`Bearer ${second}`)).name, "renewed");
+    });
+
+    it("ends a tenant's token with its atespace: deleted, or deleted and made again", async () => {
+      await records.createAtespace("team", new Date("2030-01-01T00:00:00Z"));
+      const { text } = await tokens.create({ name: "alice", role: "tenant", atespace: "team" });
+      assert.equal((await tokens.authenticate(`Bearer ${text}`)).atespace, "team");
+      await records.deleteAtespace("team");
+      const gone = code(
+        Code.Unauthenticated,
+        /made for atespace team, which has since been deleted/,
+      );
+      await assert.rejects(tokens.authenticate(`Bearer ${text}`), gone);
+      // Another team gets the name: alice's token is not theirs.
+      await records.createAtespace("team", new Date("2030-06-01T00:00:00Z"));
+      await assert.rejects(tokens.authenticate(`Bearer ${text}`), gone);
+      const { text: bob } = await tokens.create({ name: "bob", role: "tenant", atespace: "team" });
+      assert.equal((await tokens.authenticate(`Bearer ${bob}`)).name, "bob");
     });
 
     it("keeps tokens when the records are cleared (DebugClear)", async () => {

@@ -1,7 +1,7 @@
 import { isDNS1123Label } from "../api/names/index.ts";
 import { type Clock, systemClock } from "../clock/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
-import type { RecordStore } from "../records/index.ts";
+import { type Atespace, type RecordStore, Records } from "../records/index.ts";
 import type { Principal, Role, TokenInfo } from "./principal.ts";
 import {
   formatToken,
@@ -16,6 +16,11 @@ import {
 interface TokenRecord extends TokenInfo {
   sha256: string;
   version: number;
+  /**
+   * Tenants: when the atespace they were made for was created. A token is for that atespace,
+   * not for whatever later takes its name: deleted and made again, it is someone else's.
+   */
+  atespaceCreatedAt?: string;
 }
 
 export interface NewToken {
@@ -41,10 +46,14 @@ const notValid = () =>
  * server over that store sees a revocation at once. Looked up on every request: one get.
  */
 export class TokenStore {
+  private readonly records: Records;
+
   constructor(
     private readonly store: RecordStore,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.records = new Records(store);
+  }
 
   /**
    * Stores a new token and returns it with its text (shown once, never stored). `replace`
@@ -88,6 +97,15 @@ export class TokenStore {
       createdAt: now.toISOString(),
       ...(ttl ? { expiresAt: new Date(now.getTime() + ttl).toISOString() } : {}),
     };
+    let space: Atespace | undefined;
+    if (t.role === "tenant") {
+      space = await this.atespace(t.atespace as string);
+      if (!space)
+        throw new AteError(
+          Code.FailedPrecondition,
+          `atespace ${t.atespace} does not exist: create it first (ate create atespace ${t.atespace})`,
+        );
+    }
     const secret = newSecret();
     const existing = o.replace ? await this.record(t.name) : undefined;
     try {
@@ -96,7 +114,11 @@ export class TokenStore {
           kind: "token",
           key: t.name,
           expectVersion: existing?.version ?? 0,
-          value: { ...token, sha256: hashSecret(secret) },
+          value: {
+            ...token,
+            sha256: hashSecret(secret),
+            ...(space ? { atespaceCreatedAt: space.createdAt } : {}),
+          },
         },
       ]);
     } catch (err) {
@@ -139,7 +161,7 @@ export class TokenStore {
 
   /**
    * Who an `authorization` header's bearer token is; UNAUTHENTICATED when there is none, or
-   * it is unknown, revoked, wrong or expired.
+   * it is unknown, revoked, wrong or expired, or its tenant's atespace is gone.
    */
   async authenticate(authorization: string | undefined): Promise<Principal> {
     if (!authorization)
@@ -147,7 +169,9 @@ export class TokenStore {
         Code.Unauthenticated,
         'this API needs a token: send the header "authorization: Bearer <token>"',
       );
-    const m = /^bearer +(\S+) *$/i.exec(authorization.slice(0, maxTokenLength + 16));
+    // Longer than any "Bearer <token>": refused whole, never cut down to something that matches.
+    const m =
+      authorization.length <= maxTokenLength + 16 ? /^bearer +(\S+) *$/i.exec(authorization) : null;
     if (!m)
       throw new AteError(
         Code.Unauthenticated,
@@ -164,7 +188,24 @@ export class TokenStore {
         Code.Unauthenticated,
         `token ${r.name} expired at ${r.expiresAt}: ask an admin for a new one`,
       );
+    if (r.role === "tenant") {
+      const space = await this.atespace(r.atespace ?? "");
+      if (!space || (r.atespaceCreatedAt && space.createdAt !== r.atespaceCreatedAt))
+        throw new AteError(
+          Code.Unauthenticated,
+          `token ${r.name} was made for atespace ${r.atespace}, which has since been deleted: ask an admin for a new token`,
+        );
+    }
     return info(r);
+  }
+
+  /** The atespace record, if there is one (a bad name is none). */
+  private async atespace(name: string): Promise<Atespace | undefined> {
+    if (isDNS1123Label(name).length) return undefined;
+    return this.records.getAtespace(name).catch((err) => {
+      if (isAteError(err, Code.NotFound)) return undefined;
+      throw err;
+    });
   }
 
   private async record(name: string): Promise<TokenRecord | undefined> {

@@ -37,6 +37,8 @@ export async function openConfinedFile(
         dirs.join(", ") || "none"
       }); nothing was read: use a file under one of them, or allow its directory with ${access.hint}`,
     );
+  if (path.includes("\0"))
+    throw new AteError(Code.InvalidArgument, `${what}: ${url}: a file path cannot hold a NUL byte`);
   const lexical = resolve(path);
   if (!dirs.some((d) => within(lexical, d))) throw refuse(lexical);
   let real: string;

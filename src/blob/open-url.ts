@@ -61,7 +61,15 @@ export async function openUrl(url: string, options: OpenUrlOptions): Promise<Ope
         { what, shown: url, ...signal },
       );
     case "s3:": {
-      const key = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
+      let key: string;
+      try {
+        key = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
+      } catch {
+        throw new AteError(
+          Code.InvalidArgument,
+          `${what}: ${url} is not a valid s3:// url (bad percent-encoding in its key): encode "%" as %25`,
+        );
+      }
       const store = new S3BlobStore(parsed.host, "");
       const info = await store.stat(key, signal);
       if (!info) throw new AteError(Code.NotFound, `${what}: ${url}: no such object`);

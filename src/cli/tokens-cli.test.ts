@@ -98,6 +98,14 @@ describe("ate tokens and tenants (against an API server)", () => {
         ["create", "token", "u", "--atespace", "a", "--ttl", "soon"],
         /--ttl "soon": give a duration/,
       ],
+      [
+        ["create", "token", "u", "--atespace", "a", "--ttl", "0s"],
+        /--ttl "0s": a token must live longer than 0s; leave --ttl out/,
+      ],
+      [
+        ["create", "token", "u", "--atespace", "a", "--ttl", "9999999999999999999999999d"],
+        /ttl: Invalid value: .*ten years/,
+      ],
       [["create", "token", "u", "--atespace", "nope"], /atespace nope does not exist/],
       [["create", "token", "u", "--admin", "--atespace", "a"], /either --admin or --atespace/],
     ] as const) {

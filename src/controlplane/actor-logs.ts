@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, isAteError } from "../errors/index.ts";
+import { maxLogPieceBytes } from "../node/index.ts";
 import type { Actor } from "../records/index.ts";
 import type { NodeDirectory } from "./nodes.ts";
 
@@ -30,11 +31,15 @@ export async function* actorLogs(
   const offsets = new Map<string, number>();
   for (;;) {
     for (const node of nodes.names()) {
-      const from = offsets.get(node) ?? 0;
-      const chunk = await nodes.get(node).logs(identity, from);
-      if (chunk.length) {
-        offsets.set(node, from + chunk.length);
-        yield chunk;
+      // A node answers a piece at a time; a short piece is its end for now.
+      for (;;) {
+        const from = offsets.get(node) ?? 0;
+        const chunk = await nodes.get(node).logs(identity, from);
+        if (chunk.length) {
+          offsets.set(node, from + chunk.length);
+          yield chunk;
+        }
+        if (chunk.length < maxLogPieceBytes || o.signal?.aborted) break;
       }
     }
     if (!o.follow || o.signal?.aborted) return;

@@ -108,7 +108,11 @@ export interface NodeAgentApi {
   stop(worker: string): Promise<void>;
   /**
    * The actor's captured stdout/stderr, across every run and restore on this node, from byte
-   * offset `from` (default 0) to the end.
+   * offset `from` (default 0): at most maxLogPieceBytes of it (a piece shorter than that ends
+   * at the end), so an actor's output is never read whole into memory.
    */
   logs(actor: ActorIdentity, from?: number): Promise<Buffer>;
 }
+
+/** The most a node's `logs` answers at once. */
+export const maxLogPieceBytes = 1024 * 1024;

@@ -1,4 +1,5 @@
 export type * from "./api.ts";
+export { maxLogPieceBytes } from "./api.ts";
 export { AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
 export {
   buildNodeAppImage,

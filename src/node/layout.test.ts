@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
+import { maxLogPieceBytes } from "./api.ts";
 import { type ActorRecord, NodeLayout } from "./layout.ts";
 import { NodeAgent } from "./node-agent.ts";
 
@@ -64,5 +65,28 @@ describe("node state file modes", () => {
     const volume = layout.volumeDirs("w1", workload).data as string;
     assert.equal(mode(join(volume, "..")), 0o700);
     assert.equal(mode(volume), 0o755, "the durableDir as the container sees it");
+  });
+
+  it("reads an actor's log a piece at a time, and its tail from its end", async () => {
+    const layout = new NodeLayout(join(dir, "logs"));
+    mkdirSync(dirname(layout.logPath(actor)), { recursive: true });
+    // An actor that wrote more than any reader should hold at once.
+    const line = `${"x".repeat(1023)}\n`;
+    writeFileSync(layout.logPath(actor), `${line.repeat(3 * 1024)}the last line\n`);
+    const size = statSync(layout.logPath(actor)).size;
+    let from = 0;
+    let pieces = 0;
+    for (;;) {
+      const piece = await layout.readLog(actor, from);
+      assert.ok(piece.length <= maxLogPieceBytes, `piece ${pieces} is ${piece.length} bytes`);
+      from += piece.length;
+      pieces++;
+      if (piece.length < maxLogPieceBytes) break;
+    }
+    assert.equal(from, size, "every byte, in pieces");
+    assert.equal(pieces, 4);
+    assert.equal(await layout.logTail(actor, 1), "the last line");
+    assert.equal((await layout.readLog(actor, size)).length, 0);
+    assert.equal(await layout.logTail({ ...actor, actorId: "none" }, 5), "");
   });
 });

@@ -1,5 +1,14 @@
 import { readdirSync } from "node:fs";
-import { type FileHandle, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
   fixModesSync,
@@ -8,7 +17,7 @@ import {
   privateFileMode,
 } from "../private-files/index.ts";
 import type { SandboxRuntime } from "../sandbox/index.ts";
-import type { ActorIdentity, Workload } from "./api.ts";
+import { type ActorIdentity, maxLogPieceBytes, type Workload } from "./api.ts";
 
 /** What the agent records on the node for the actor a worker runs (written at Run and Restore). */
 export interface ActorRecord {
@@ -138,9 +147,13 @@ export class NodeLayout {
     return writeJsonAtomic(join(this.workerDir(worker), "actor.json"), record);
   }
 
-  /** The last lines of the actor's log, for errors. */
+  /** The last lines of the actor's log (from its last 64 KiB), for errors. */
   async logTail(actor: ActorIdentity, lines: number): Promise<string> {
-    return (await this.readLog(actor))
+    const size = await stat(this.logPath(actor)).then(
+      (s) => s.size,
+      () => 0,
+    );
+    return (await this.readLog(actor, Math.max(0, size - 64 * 1024)))
       .toString("utf8")
       .trimEnd()
       .split("\n")
@@ -148,14 +161,17 @@ export class NodeLayout {
       .join("\n");
   }
 
-  /** The actor's log from byte `from` to its end (empty when there is none). */
-  async readLog(actor: ActorIdentity, from = 0): Promise<Buffer> {
+  /**
+   * The actor's log from byte `from`, at most `max` bytes of it (empty when there is none):
+   * an actor writes as much as it likes, and no reader holds all of it at once.
+   */
+  async readLog(actor: ActorIdentity, from = 0, max = maxLogPieceBytes): Promise<Buffer> {
     let file: FileHandle | undefined;
     try {
       file = await open(this.logPath(actor), "r");
       const { size } = await file.stat();
       if (size <= from) return Buffer.alloc(0);
-      const buf = Buffer.alloc(size - from);
+      const buf = Buffer.alloc(Math.min(size - from, max));
       const { bytesRead } = await file.read(buf, 0, buf.length, from);
       return buf.subarray(0, bytesRead);
     } catch (err) {

@@ -63,7 +63,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const handler = connectNodeAdapter({
     routes: (router) => {
       router.service(Control, controlService(o.controlPlane));
-      router.service(Admin, adminService(o.tokens, o.controlPlane.records));
+      router.service(Admin, adminService(o.tokens));
     },
     interceptors: [authorization()],
     // After decompression too: a small gzip body that inflates past this is refused unread.
@@ -104,11 +104,20 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const edge: Handler = (req, res) => {
     const path = (req.url ?? "/").split("?")[0] as string;
     if (openPaths.has(path)) return handler(req, res);
-    const header = req.headers.authorization;
-    o.tokens.authenticate(header).then(
+    const header = authorizationHeader(req.rawHeaders);
+    const authenticated =
+      header === severalHeaders
+        ? Promise.reject(
+            new AteError(
+              Code.Unauthenticated,
+              'the request has several authorization headers: send one, "authorization: Bearer <token>"',
+            ),
+          )
+        : o.tokens.authenticate(header);
+    authenticated.then(
       (who) => {
         principals.set(req, who);
-        revocations.set(req, watchRevocation(header, res));
+        revocations.set(req, watchRevocation(header as string, res));
         handler(req, res);
       },
       (err) => {
@@ -160,6 +169,22 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
         for (const s of sockets) s.destroy();
       }),
   };
+}
+
+const severalHeaders = Symbol("several authorization headers");
+
+/**
+ * The request's one `authorization` header. Node keeps only the first of several, where a
+ * proxy in front may have judged by another: several are refused, not resolved by either rule.
+ */
+function authorizationHeader(raw: readonly string[]): string | undefined | typeof severalHeaders {
+  let found: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() !== "authorization") continue;
+    if (found !== undefined) return severalHeaders;
+    found = raw[i + 1] as string;
+  }
+  return found;
 }
 
 /** AteError → ConnectError with the same code (the numbers are gRPC's in both). */

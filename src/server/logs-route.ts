@@ -23,6 +23,8 @@ export async function handleLogs(
   const ac = new AbortController();
   res.on("close", () => ac.abort());
   const signal = AbortSignal.any([ac.signal, access.revoked]);
+  // Output is waiting for a client that does not read it.
+  let stalled = false;
   try {
     const [atespace = "", name = ""] = decodeSegments(`${match[1]}/${match[2]}`);
     const ref = { atespace, name };
@@ -42,14 +44,37 @@ export async function handleLogs(
       "cache-control": "no-store",
     });
     for await (const chunk of cp.actorLogs(ref, { follow: follow === "true", signal })) {
-      if (!res.write(chunk)) await new Promise((r) => res.once("drain", r));
+      if (res.write(chunk)) continue;
+      stalled = true;
+      await drained(res, signal);
+      stalled = false;
     }
     res.end();
   } catch (err) {
     if (ac.signal.aborted) return;
     if (res.headersSent) {
-      if (signal.aborted) res.end();
+      // A reader that stopped reading gets no orderly end (it would wait behind the very
+      // bytes it does not read): its stream is reset, as on any other failure.
+      if (signal.aborted && !stalled) res.end();
       else res.destroy(err as Error);
     } else sendError(res, err, req);
   }
+}
+
+/**
+ * Until the response takes more output, or the signal aborts (the client went away, or its
+ * token was revoked): a client that stops reading never holds the handler forever.
+ */
+function drained(res: Res, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      res.off("drain", done);
+      signal.removeEventListener("abort", done);
+      if (signal.aborted) reject(signal.reason);
+      else resolve();
+    };
+    if (signal.aborted) return done();
+    res.once("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }

@@ -130,18 +130,17 @@ export async function handleResources(
       const body = await readResource(req);
       return send(res, 201, await store.create(type, withNamespace(body, namespace), { dryRun }));
     }
-    if (verb === "status")
-      return send(
-        res,
-        200,
-        await store.updateStatus(type, withNamespace(await readResource(req), namespace)),
-      );
-    if (verb === "update")
-      return send(
-        res,
-        200,
-        await store.update(type, withNamespace(await readResource(req), namespace), { dryRun }),
-      );
+    if (verb === "status" || verb === "update") {
+      // The object the path names is the one written: never another one the body names.
+      const body = withNamespace(await readResource(req), namespace);
+      if (body.metadata?.name !== name)
+        throw new AteError(
+          Code.InvalidArgument,
+          `metadata.name ${JSON.stringify(body.metadata?.name ?? "")} does not match the name in the path (${JSON.stringify(name)}): PUT the object to its own path`,
+        );
+      if (verb === "status") return send(res, 200, await store.updateStatus(type, body));
+      return send(res, 200, await store.update(type, body, { dryRun }));
+    }
     const rv = url.searchParams.get("resourceVersion");
     return send(
       res,

@@ -38,11 +38,18 @@ export async function createToken(
       `ate create token ${name}: --atespace NAME is required (the one atespace the token may use), or --admin`,
     );
   const ttlMs = opts.ttl !== undefined ? parseDuration(opts.ttl, "--ttl") : 0;
+  // 0 is how the API says "never expires": a --ttl of nothing must not come to mean that.
+  if (opts.ttl !== undefined && ttlMs === 0)
+    throw new AteError(
+      Code.InvalidArgument,
+      `--ttl ${JSON.stringify(opts.ttl)}: a token must live longer than 0s; leave --ttl out for one that never expires`,
+    );
   const { token, secret } = await ctx.adminApi().createToken({
     name,
     role: opts.admin ? Role.ADMIN : Role.TENANT,
     atespace: opts.atespace ?? "",
-    ttlSeconds: BigInt(Math.ceil(ttlMs / 1000)),
+    // Past what int64 holds, the server's own limit (ten years) is what the user hears.
+    ttlSeconds: BigInt(Math.min(Math.ceil(ttlMs / 1000), Number.MAX_SAFE_INTEGER)),
   });
   ctx.io.out(secret);
   const what = opts.admin ? "admin" : `tenant of atespace ${token?.atespace}`;

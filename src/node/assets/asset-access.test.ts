@@ -101,6 +101,22 @@ describe("asset access", () => {
           refused(join(outside, "shadow")),
         );
       }
+      // Into /proc (this process's environment), and a sibling whose name starts alike.
+      symlinkSync("/proc/self/environ", join(allowed, "environ"));
+      await assert.rejects(
+        c.fetch({ url: `file://${join(allowed, "environ")}`, sha256: sha("x") }, { name: "runsc" }),
+        refused(join(allowed, "environ"), "/proc/"),
+      );
+      mkdirSync(`${allowed}-x`);
+      writeFileSync(join(`${allowed}-x`, "runsc"), "runsc");
+      await assert.rejects(
+        c.fetch({ url: `file://${allowed}-x/runsc`, sha256: sha("runsc") }, { name: "runsc" }),
+        refused(`${allowed}-x/runsc`),
+      );
+      await assert.rejects(
+        c.fetch({ url: `file://${allowed}/runsc%00`, sha256: sha("runsc") }),
+        (e) => isAteError(e, Code.InvalidArgument) && /NUL byte/.test(String(e)),
+      );
       assert.deepEqual(cached(c), []);
     });
 
@@ -171,7 +187,22 @@ describe("asset access", () => {
 
     it("to loopback are refused before any request is made", async () => {
       hits = 0;
-      for (const host of ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"]) {
+      for (const host of [
+        "127.0.0.1",
+        "localhost",
+        "LocalHost",
+        "[::ffff:127.0.0.1]",
+        "[::1]",
+        "[0:0:0:0:0:0:0:1]",
+        "[::127.0.0.1]",
+        // The same address spelt as WHATWG URLs allow: decimal, octal, hex, short.
+        "2130706433",
+        "0177.0.0.1",
+        "0x7f.0.0.1",
+        "0x7f000001",
+        "127.1",
+        "%31%32%37.0.0.1",
+      ]) {
         await assert.rejects(
           cache().fetch(
             { url: `http://${host}:${port}/runsc`, sha256: sha(body) },
@@ -284,6 +315,13 @@ describe("asset access", () => {
     });
   });
 
+  it("refuses an s3:// url whose key is not valid percent-encoding, before any request", async () => {
+    await assert.rejects(
+      cache().fetch({ url: "s3://bucket/runsc%zz", sha256: sha("x") }, { name: "runsc" }),
+      (e) => isAteError(e, Code.InvalidArgument) && /bad percent-encoding/.test(String(e)),
+    );
+  });
+
   describe("addresses", () => {
     it("refuse loopback, unspecified, link-local, the node's own and the workers'", () => {
       for (const a of ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1", "::ffff:7f00:1"])
@@ -296,7 +334,15 @@ describe("asset access", () => {
         .flat()
         .find((i) => i && !i.internal && !i.address.startsWith("fe80"));
       if (own) assert.match(forbiddenAddress(own.address) ?? "", /address of this node/);
-      for (const a of ["8.8.8.8", "2001:4860:4860::8888", "10.99.0.8"])
+      // IPv4 hidden in IPv6 (compatible, translated, NAT64) is checked as that IPv4.
+      for (const a of ["::127.0.0.1", "::7f00:1", "::ffff:0:7f00:1", "64:ff9b::127.0.0.1"])
+        assert.match(forbiddenAddress(a) ?? "", /loopback/, a);
+      assert.match(forbiddenAddress("64:ff9b::169.254.169.254") ?? "", /link-local/);
+      assert.match(forbiddenAddress("::10.99.0.7", ["10.99.0.7"]) ?? "", /workers/);
+      // Cloud metadata away from 169.254/16: AWS over IPv6, Alibaba.
+      for (const a of ["fd00:ec2::254", "100.100.100.200", "::ffff:100.100.100.200"])
+        assert.match(forbiddenAddress(a) ?? "", /cloud metadata/, a);
+      for (const a of ["8.8.8.8", "2001:4860:4860::8888", "10.99.0.8", "64:ff9b::8.8.8.8", "::2"])
         assert.equal(forbiddenAddress(a, ["10.99.0.7"]), undefined, a);
       assert.equal(canonicalIp("[::FFFF:7F00:1]"), "127.0.0.1");
       assert.equal(canonicalIp("runsc"), undefined);

@@ -34,6 +34,17 @@ special.addAddress("::1", "ipv6");
 special.addAddress("::", "ipv6");
 special.addSubnet("fe80::", 10, "ipv6");
 
+/** Cloud instance metadata that does not live at a link-local address (AWS IPv6, Alibaba). */
+const metadata = new BlockList();
+metadata.addAddress("fd00:ec2::254", "ipv6");
+metadata.addAddress("100.100.100.200", "ipv4");
+
+/**
+ * IPv6 prefixes whose last 32 bits are an IPv4 address that the kernel or a NAT64 gateway may
+ * reach in its place (IPv4-compatible, IPv4-translated, NAT64 well-known): checked as that IPv4.
+ */
+const ipv4Embedding = /^(?:::|::ffff:0:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+
 /**
  * Why an address is no place to fetch an asset from, or undefined. Loopback, unspecified and
  * link-local addresses (169.254/16 is also where this node's workers live), the node's own
@@ -44,9 +55,12 @@ export function forbiddenAddress(
   address: string,
   blocked: Iterable<string> = [],
 ): string | undefined {
-  const a = canonicalIp(address);
-  if (!a) return "is not an IP address";
+  const canonical = canonicalIp(address);
+  if (!canonical) return "is not an IP address";
+  const embedded = ipv4Embedding.exec(canonical);
+  const a = embedded ? ipv4Of(embedded[1] as string, embedded[2] as string) : canonical;
   const family = isIP(a) === 4 ? "ipv4" : "ipv6";
+  if (metadata.check(a, family)) return "is a cloud metadata address";
   if (special.check(a, family)) {
     if (a.startsWith("127.") || a === "::1") return "is a loopback address";
     if (a.startsWith("0.") || a === "::") return "is an unspecified address";
@@ -70,12 +84,14 @@ export function canonicalIp(address: string): string | undefined {
   if (kind !== 6) return undefined;
   const compressed = new URL(`http://[${bare}]/`).hostname.slice(1, -1);
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(compressed);
-  if (mapped) {
-    const hi = Number.parseInt(mapped[1] as string, 16);
-    const lo = Number.parseInt(mapped[2] as string, 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  return compressed;
+  return mapped ? ipv4Of(mapped[1] as string, mapped[2] as string) : compressed;
+}
+
+/** The IPv4 address two IPv6 hex groups spell. */
+function ipv4Of(hiHex: string, loHex: string): string {
+  const hi = Number.parseInt(hiHex, 16);
+  const lo = Number.parseInt(loHex, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }
 
 /** The directory of the first runsc on PATH, as a real path; none when there is no runsc. */
