@@ -17,6 +17,20 @@ export interface GoldenControllerOptions {
   warmupMs?: number;
   /** How long a Failed template waits before its golden snapshot is tried again. Default 60 s. */
   retryMs?: number;
+  /**
+   * Makes room when the golden actor's pools are full (the router, which knows how long each
+   * actor has been idle). Without one, a full pool fails the golden snapshot until it frees up.
+   */
+  evictor?: IdleEvictor;
+}
+
+/** Frees a worker for an actor by suspending an idle one (state kept) that holds such a worker. */
+export interface IdleEvictor {
+  /**
+   * Suspends the least recently used idle actor on a worker that could serve the given actor;
+   * false when there is none to suspend.
+   */
+  evictFor(atespace: string, actorId: string): Promise<boolean>;
 }
 
 /** The golden actor's id for a template: readable, a DNS label, unique per namespace/name. */
@@ -31,10 +45,33 @@ export function goldenActorId(namespace: string, name: string): string {
  */
 export class GoldenController {
   private readonly working = new Set<string>();
+  private readonly stopping = new AbortController();
+  private readonly passes = new Set<Promise<void>>();
 
   constructor(private readonly o: GoldenControllerOptions) {}
 
+  /** One pass over the templates; none after stop(). */
   async reconcile(): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    const pass = this.pass();
+    this.passes.add(pass);
+    try {
+      await pass;
+    } finally {
+      this.passes.delete(pass);
+    }
+  }
+
+  /**
+   * Stops making golden snapshots and resolves once no pass runs: boots under way are aborted,
+   * their golden actors stopped (workers freed), their templates tried again on the next start.
+   */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    while (this.passes.size) await Promise.allSettled([...this.passes]);
+  }
+
+  private async pass(): Promise<void> {
     const templates = (await this.o.resources.list(ActorTemplateType)).items as ActorTemplate[];
     const retryAfter = this.o.retryMs ?? 60_000;
     const due = (t: ActorTemplate) => {
@@ -56,6 +93,7 @@ export class GoldenController {
     const id = goldenActorId(ns, template.metadata.name);
     const ref = { atespace: goldenAtespace, name: id };
     const cp = this.o.controlPlane;
+    const stopping = this.stopping.signal;
     try {
       let current = await this.setStatus(template, {
         phase: "ResumeGoldenActor",
@@ -63,10 +101,11 @@ export class GoldenController {
       });
       await cp.createAtespace(goldenAtespace).catch(ignore(Code.AlreadyExists));
       await cp.createActor(ref, ns, template.metadata.name).catch(ignore(Code.AlreadyExists));
-      await cp.resumeActor(ref, true);
+      await this.resumeGolden(ref);
       current = await this.setStatus(current, { phase: "WaitGoldenActor", goldenActorID: id });
       const hasReadyz = (template.spec.containers ?? []).some((c) => c.readyz);
-      if (!hasReadyz) await sleep(this.o.warmupMs ?? 2000); // readyz, when set, already passed during the boot
+      if (!hasReadyz) await sleep(this.o.warmupMs ?? 2000, undefined, { signal: stopping }); // readyz, when set, already passed during the boot
+      stopping.throwIfAborted();
       const suspended = await cp.suspendActor(ref);
       const snapshot = suspended.latestSnapshot?.uri;
       if (!snapshot)
@@ -91,6 +130,14 @@ export class GoldenController {
       });
       this.o.logger.info("golden snapshot ready", { template: key, snapshot });
     } catch (err) {
+      if (stopping.aborted) {
+        // Not a failure: the phase stays unfinished, so the next start makes the snapshot.
+        await cp.stopActor(ref).catch(() => {});
+        this.o.logger.info("golden snapshot interrupted by shutdown; made on the next start", {
+          template: key,
+        });
+        return;
+      }
       const message = (err as Error).message;
       this.o.logger.warn("golden snapshot failed", { template: key, error: message });
       const latest = (await this.o.resources
@@ -113,6 +160,26 @@ export class GoldenController {
       }
     } finally {
       this.working.delete(key);
+    }
+  }
+
+  /**
+   * Boots the golden actor. When its pools are full, an idle actor on a worker it could use is
+   * suspended to make room (a few times, as a router's waiting requests may take the worker first).
+   */
+  private async resumeGolden(ref: { atespace: string; name: string }): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.o.controlPlane.resumeActor(ref, true, this.stopping.signal);
+        return;
+      } catch (err) {
+        if (!isAteError(err, Code.ResourceExhausted) || !this.o.evictor || attempt >= 3) throw err;
+        if (this.stopping.signal.aborted) throw err; // no eviction on the way out
+        if (!(await this.o.evictor.evictFor(ref.atespace, ref.name))) throw err;
+        this.o.logger.info("suspended an idle actor to make room for a golden snapshot", {
+          actor: `${ref.atespace}/${ref.name}`,
+        });
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { isQualifiedName, isValidLabelValue } from "../api/names/index.ts";
-import { ActorTemplateType } from "../api/v1alpha1/index.ts";
+import type { ActorTemplate, WorkerPool } from "../api/v1alpha1/index.ts";
+import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { type Clock, systemClock } from "../clock/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
@@ -16,7 +17,9 @@ import type { ResourceStore } from "../resources/index.ts";
 import { type ActorLogsOptions, actorLogs } from "./actor-logs.ts";
 import { type ActorHooks, Lifecycle, noHooks } from "./lifecycle.ts";
 import type { NodeDirectory } from "./nodes.ts";
+import { Operations } from "./operations.ts";
 import { reconcileActors } from "./reconciler.ts";
+import { eligiblePools, servingWorkers } from "./scheduler.ts";
 
 export interface ControlPlaneOptions {
   records: Records;
@@ -28,7 +31,16 @@ export interface ControlPlaneOptions {
   transitionTimeoutMs?: number;
   /** Allow DebugClear (wipes every record). Default false. */
   debug?: boolean;
+  /**
+   * Where suspends write for an actor resumed by an older version whose ActorTemplate was
+   * deleted since and that never suspended. Default file:///var/lib/ate/snapshots (the
+   * default templates' location); `ate up` passes file://<state dir>/snapshots.
+   */
+  fallbackSnapshotLocation?: string;
 }
+
+/** Where suspends write when nothing else says (see ControlPlaneOptions.fallbackSnapshotLocation). */
+export const defaultSnapshotLocation = "file:///var/lib/ate/snapshots";
 
 export interface ActorRef {
   atespace: string;
@@ -50,6 +62,7 @@ export class ControlPlane {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly hooks: ActorHooks = { ...noHooks };
+  private readonly operations = new Operations();
 
   constructor(private readonly options: ControlPlaneOptions) {
     this.records = options.records;
@@ -63,6 +76,7 @@ export class ControlPlane {
       logger: this.log,
       owner: `controlplane-${randomBytes(4).toString("hex")}`,
       transitionTimeoutMs: options.transitionTimeoutMs ?? 10 * 60_000,
+      fallbackSnapshotLocation: options.fallbackSnapshotLocation ?? defaultSnapshotLocation,
       hooks: {
         beforeCheckpoint: (a) => this.hooks.beforeCheckpoint(a),
         changed: (a) => this.hooks.changed(a),
@@ -125,17 +139,48 @@ export class ControlPlane {
 
   async resumeActor(ref: ActorRef, boot = false, signal?: AbortSignal): Promise<Actor> {
     checkRef(ref);
-    return this.lifecycle.resume(ref.atespace, ref.name, { boot, ...(signal ? { signal } : {}) });
+    return this.operations.run("resume", signal, (s) =>
+      this.lifecycle.resume(ref.atespace, ref.name, { boot, ...(s ? { signal: s } : {}) }),
+    );
   }
 
   async suspendActor(ref: ActorRef, signal?: AbortSignal): Promise<Actor> {
     checkRef(ref);
-    return this.lifecycle.checkpoint(ref.atespace, ref.name, "suspend", signal);
+    return this.operations.run("checkpoint", signal, (s) =>
+      this.lifecycle.checkpoint(ref.atespace, ref.name, "suspend", s),
+    );
   }
 
   async pauseActor(ref: ActorRef, signal?: AbortSignal): Promise<Actor> {
     checkRef(ref);
-    return this.lifecycle.checkpoint(ref.atespace, ref.name, "pause", signal);
+    return this.operations.run("checkpoint", signal, (s) =>
+      this.lifecycle.checkpoint(ref.atespace, ref.name, "pause", s),
+    );
+  }
+
+  /**
+   * Stops a RUNNING actor without a checkpoint and frees its worker; it goes back to its last
+   * committed snapshot. In process only (not in the Control API): for a golden actor at
+   * shutdown, or an actor that cannot be checkpointed.
+   */
+  async stopActor(ref: ActorRef): Promise<Actor> {
+    checkRef(ref);
+    return this.operations.run("checkpoint", undefined, () =>
+      this.lifecycle.stop(ref.atespace, ref.name),
+    );
+  }
+
+  /**
+   * For a shutdown: refuses new resumes (UNAVAILABLE), aborts those under way (they roll back)
+   * and resolves once none runs. Suspends and pauses are still taken.
+   */
+  stopResumes(): Promise<void> {
+    return this.operations.stopResumes();
+  }
+
+  /** For a shutdown: refuses every lifecycle call and resolves once none runs. */
+  close(): Promise<void> {
+    return this.operations.close();
   }
 
   /** Only a SUSPENDED actor can be deleted; its snapshots stay (recorded for a later GC). */
@@ -169,6 +214,29 @@ export class ControlPlane {
     return this.records.listWorkers();
   }
 
+  /**
+   * The workers, free or busy, that could run the actor (its eligible pools; for a paused
+   * actor, the node holding its snapshot): where evicting another actor makes room for it.
+   * None when its template is gone.
+   */
+  async servingWorkers(ref: ActorRef): Promise<Worker[]> {
+    checkRef(ref);
+    const actor = await this.records.getActor(ref.atespace, ref.name);
+    const template = (await this.options.resources
+      .get(ActorTemplateType, actor.templateNamespace, actor.templateName)
+      .catch((err) => {
+        if (isAteError(err, Code.NotFound)) return undefined;
+        throw err;
+      })) as ActorTemplate | undefined;
+    if (!template) return [];
+    const pools = (await this.options.resources.list(WorkerPoolType)).items as WorkerPool[];
+    return servingWorkers(
+      actor,
+      eligiblePools(template, actor, pools),
+      await this.records.listWorkers(),
+    );
+  }
+
   createAtespace(name: string): Promise<Atespace> {
     return this.records.createAtespace(name, this.clock.now());
   }
@@ -197,8 +265,11 @@ export class ControlPlane {
   }
 
   /** Recovers actors whose transition outlived its owner; `all` also takes unexpired ones (at start-up). */
-  reconcile(all = false): Promise<number> {
-    return reconcileActors(this.records, this.options.nodes, this.clock, this.log, { all });
+  reconcile(all = false, signal?: AbortSignal): Promise<number> {
+    return reconcileActors(this.records, this.options.nodes, this.clock, this.log, {
+      all,
+      ...(signal ? { signal } : {}),
+    });
   }
 }
 

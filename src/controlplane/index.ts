@@ -3,6 +3,7 @@ export {
   type ActorRef,
   ControlPlane,
   type ControlPlaneOptions,
+  defaultSnapshotLocation,
   goldenAtespace,
 } from "./control-plane.ts";
 export type { ActorHooks } from "./lifecycle.ts";

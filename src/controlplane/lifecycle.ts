@@ -10,6 +10,7 @@ import type { ResourceStore } from "../resources/index.ts";
 import type { NodeDirectory } from "./nodes.ts";
 import { resolveSandboxAssets } from "./sandbox-assets.ts";
 import { candidateWorkers, eligiblePools } from "./scheduler.ts";
+import { checkpointConfig, snapshotsConfigOf } from "./snapshots-config.ts";
 import { workloadOf } from "./workload.ts";
 
 export interface LifecycleDeps {
@@ -23,6 +24,11 @@ export interface LifecycleDeps {
   /** How long a transition may run before the reconciler takes over. */
   transitionTimeoutMs: number;
   hooks: ActorHooks;
+  /**
+   * Where a suspend writes when neither the actor record, nor its template, nor an earlier
+   * snapshot says (actors resumed by older versions whose template was deleted since).
+   */
+  fallbackSnapshotLocation: string;
 }
 
 /** Lets a router keep its routes right: it drains an actor before a checkpoint and hears of changes. */
@@ -64,11 +70,7 @@ export class Lifecycle {
     let actor = await this.d.records.getActor(atespace, actorId);
     if (actor.status === "RUNNING") return actor;
     if (actor.status !== "SUSPENDED" && actor.status !== "PAUSED") throw busy(actor);
-    const template = (await this.d.resources.get(
-      ActorTemplateType,
-      actor.templateNamespace,
-      actor.templateName,
-    )) as ActorTemplate;
+    const template = await this.templateToResume(actor);
     const pools = eligiblePools(
       template,
       actor,
@@ -103,6 +105,8 @@ export class Lifecycle {
             uid: worker.uid,
           },
           workerPoolName: worker.pool,
+          // Checkpoints then need nothing from the template, which may be deleted meanwhile.
+          snapshotsConfig: snapshotsConfigOf(template),
           transition: this.transition("resume", worker.name),
         };
         try {
@@ -133,6 +137,7 @@ export class Lifecycle {
     const node = this.d.nodes.get(worker.node);
     const identity = identityOf(actor);
     try {
+      options.signal?.throwIfAborted();
       const signal = options.signal ? { signal: options.signal } : {};
       const snapshot = actor.latestSnapshot;
       const golden =
@@ -143,6 +148,7 @@ export class Lifecycle {
           actor: identity,
           source: snapshot.uri,
           scope: snapshot.scope,
+          origin: "own", // the node checks the manifest: only this actor's own snapshot
           ...signal,
         });
       } else if (golden && !options.boot) {
@@ -152,6 +158,7 @@ export class Lifecycle {
           actor: identity,
           source: golden,
           scope: template.spec.snapshotsConfig.onCommit ?? "Full",
+          origin: "golden", // the node checks the manifest: this template's golden actor's
           ...signal,
         });
       } else {
@@ -205,18 +212,17 @@ export class Lifecycle {
             `actor ${atespace}/${actorId} is SUSPENDED; resume it before pausing`,
           )
         : busy(actor);
-    const template = (await this.d.resources.get(
-      ActorTemplateType,
-      actor.templateNamespace,
-      actor.templateName,
-    )) as ActorTemplate;
+    const config = await checkpointConfig(
+      actor,
+      this.d.resources,
+      this.d.fallbackSnapshotLocation,
+      this.d.logger,
+    );
     const scope: SnapshotScope =
-      kind === "suspend"
-        ? (template.spec.snapshotsConfig.onCommit ?? "Full")
-        : (template.spec.snapshotsConfig.onPause ?? "Full");
+      kind === "suspend" ? (config.onCommit ?? "Full") : (config.onPause ?? "Full");
     const uri =
       kind === "suspend"
-        ? `${template.spec.snapshotsConfig.location.replace(/\/+$/, "")}/${atespace}/${actorId}/${snapshotId(this.d.clock)}`
+        ? `${config.location.replace(/\/+$/, "")}/${atespace}/${actorId}/${snapshotId(this.d.clock)}`
         : undefined;
     await this.d.hooks.beforeCheckpoint(actor);
     actor = await this.d.records.updateActor({
@@ -262,6 +268,73 @@ export class Lifecycle {
       throw e;
     }
     return this.finishCheckpoint(actor, worker, info, target);
+  }
+
+  /**
+   * Stops an actor without a checkpoint and frees its worker: the actor goes back to its last
+   * committed snapshot, and what it did since is lost. For actors whose state does not matter
+   * (a golden actor at shutdown) or that cannot be checkpointed.
+   */
+  async stop(atespace: string, actorId: string): Promise<Actor> {
+    let actor = await this.d.records.getActor(atespace, actorId);
+    if (actor.status === "SUSPENDED" || actor.status === "PAUSED") return actor;
+    if (actor.status !== "RUNNING" || !actor.worker) throw busy(actor);
+    await this.d.hooks.beforeCheckpoint(actor);
+    // A suspend mark without a snapshot: after a crash the reconciler keeps the actor RUNNING
+    // if its sandbox still runs, else puts it back at its last snapshot, as below.
+    actor = await this.d.records.updateActor({
+      ...actor,
+      status: "SUSPENDING",
+      transition: this.transition("suspend", actor.worker.name),
+    });
+    const ref = actor.worker as NonNullable<Actor["worker"]>;
+    const node = this.d.nodes.get(ref.node);
+    const runsIt = async () =>
+      (await node.listWorkers()).some(
+        (w) => w.name === ref.name && w.actor?.actorId === actorId && w.actor.atespace === atespace,
+      );
+    try {
+      // Never stop a sandbox that is not this actor's.
+      if (await runsIt()) await node.stop(ref.name);
+    } catch (err) {
+      if (await runsIt().catch(() => true)) {
+        const { transition: _t, ...rest } = actor;
+        await this.d.records.updateActor({ ...rest, status: "RUNNING" });
+        throw err;
+      }
+    }
+    const worker = await this.d.records.getWorker(ref.namespace, ref.name);
+    const { transition: _t, inProgressSnapshot: _s, worker: _w, ...rest } = actor;
+    const back: Actor = {
+      ...rest,
+      status: actor.latestSnapshot?.type === "LOCAL" ? "PAUSED" : "SUSPENDED",
+    };
+    const released = await this.d.records.releaseWorker(worker, back);
+    this.d.hooks.changed(released.actor);
+    this.d.logger.info("actor stopped without a checkpoint", {
+      actor: `${atespace}/${actorId}`,
+      worker: ref.name,
+      snapshot: actor.latestSnapshot?.uri,
+    });
+    return released.actor;
+  }
+
+  /** The actor's template, which a resume needs (its pools, workload and golden snapshot). */
+  private async templateToResume(actor: Actor): Promise<ActorTemplate> {
+    const name = `${actor.templateNamespace}/${actor.templateName}`;
+    try {
+      return (await this.d.resources.get(
+        ActorTemplateType,
+        actor.templateNamespace,
+        actor.templateName,
+      )) as ActorTemplate;
+    } catch (err) {
+      if (!isAteError(err, Code.NotFound)) throw err;
+      throw new AteError(
+        Code.FailedPrecondition,
+        `ActorTemplate ${name} no longer exists: actor ${actor.atespace}/${actor.actorId} cannot resume without it; apply the template again (the actor's snapshots are kept), or delete the actor`,
+      );
+    }
   }
 
   /** Frees the worker and records the snapshot (if any) in one step. */

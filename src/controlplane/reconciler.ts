@@ -8,19 +8,22 @@ import type { NodeDirectory } from "./nodes.ts";
 /**
  * Finishes or rolls back transitions whose owner stopped (crash, kill -9): each actor ends
  * RUNNING on the worker that really runs it, or at a committed snapshot with its worker free.
+ * Needs nothing from ActorTemplates (they may be gone). An aborted signal stops it between
+ * actors.
  */
 export async function reconcileActors(
   records: Records,
   nodes: NodeDirectory,
   clock: Clock,
   logger: Logger,
-  options: { all?: boolean } = {},
+  options: { all?: boolean; signal?: AbortSignal } = {},
 ): Promise<number> {
   let fixed = 0;
   let token = "";
   do {
     const page = await records.listActors({ pageToken: token });
     for (const actor of page.actors) {
+      if (options.signal?.aborted) return fixed;
       if (!actor.transition) continue;
       if (!options.all && actor.transition.expiresAt > clock.now().getTime()) continue;
       try {

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { describe, it } from "node:test";
 import { jsonLogger, textLogger } from "./index.ts";
 
@@ -27,5 +29,52 @@ describe("loggers", () => {
         url: "http://x",
       },
     );
+  });
+});
+
+describe("losing stdout and stderr", () => {
+  // A child process whose stdout and stderr are pipes we close, then told to write to both.
+  async function writeAfterLosingOutput(tolerate: boolean) {
+    const script = `
+      import { jsonLogger, outputLost, tolerateLostOutput } from ${JSON.stringify(new URL("./index.ts", import.meta.url).href)};
+      if (${tolerate}) tolerateLostOutput();
+      const log = jsonLogger("info");
+      process.on("message", async () => {
+        for (let i = 0; i < 3; i++) {
+          process.stdout.write("banner\\n");
+          log.info("still serving", { i });
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        process.send({ stdout: outputLost("stdout"), stderr: outputLost("stderr") }, () => process.exit(0));
+      });
+      process.send("ready");
+    `;
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "-e", script],
+      {
+        stdio: ["ignore", "pipe", "pipe", "ipc"],
+      },
+    );
+    const exited = once(child, "exit");
+    const [ready] = await once(child, "message");
+    assert.equal(ready, "ready");
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    const reply = new Promise((resolve) => child.once("message", resolve));
+    child.send("go");
+    const [code] = await exited;
+    return { code, reply };
+  }
+
+  it("keeps the process running, dropping the output (EPIPE)", async () => {
+    const { code, reply } = await writeAfterLosingOutput(true);
+    assert.equal(code, 0);
+    assert.deepEqual(await reply, { stdout: true, stderr: true });
+  });
+
+  it("(without it, the lost pipe kills the process)", async () => {
+    const { code } = await writeAfterLosingOutput(false);
+    assert.notEqual(code, 0);
   });
 });

@@ -36,6 +36,19 @@ export interface WorkerRefInRecord {
   uid: string;
 }
 
+/**
+ * What checkpoints of an actor need from its ActorTemplate, copied into the actor record when
+ * it resumes: suspend and pause then never read the template (which may have been deleted).
+ */
+export interface ActorSnapshotsConfig {
+  /** Base URI of the actor's snapshots (s3://, gs:// or file://). */
+  location: string;
+  /** Scope of a Suspend's snapshot; default Full. */
+  onCommit?: "Full" | "Data";
+  /** Scope of a Pause's snapshot; default Full. */
+  onPause?: "Full" | "Data";
+}
+
 export interface Actor {
   atespace: string;
   actorId: string;
@@ -51,6 +64,8 @@ export interface Actor {
   snapshots?: string[];
   workerSelector?: Record<string, string>;
   workerPoolName?: string;
+  /** Set at resume from the template; absent on records written by older versions. */
+  snapshotsConfig?: ActorSnapshotsConfig;
   transition?: Transition;
   createdAt: string;
 }

@@ -1,11 +1,11 @@
 import type { Command } from "commander";
 import { AteError, Code } from "../../errors/index.ts";
-import { defaultLogger } from "../../log/index.ts";
+import { defaultLogger, tolerateLostOutput } from "../../log/index.ts";
 import { ateHome } from "../../resources/index.ts";
 import { checkPrerequisites, startSubstrate } from "../../up/index.ts";
 import { ateVersion } from "../../version.ts";
 import type { CliContext } from "../context.ts";
-import { defaultServer } from "../endpoint.ts";
+import { configPath } from "../endpoint.ts";
 
 interface UpOptions {
   stateDir?: string;
@@ -14,9 +14,12 @@ interface UpOptions {
   idleTimeout: string;
   records?: string;
   debug?: boolean;
-  netPrefix: string;
-  netSubnet: string;
+  netPrefix?: string;
+  netSubnet?: string;
   runsc?: string;
+  assetDir?: string[];
+  assetAllowHost?: string[];
+  maxWorkers?: string;
 }
 
 export function registerUp(program: Command, ctx: CliContext): void {
@@ -45,22 +48,51 @@ export function registerUp(program: Command, ctx: CliContext): void {
       "--records <url>",
       "records store: sqlite (default, in the state dir) or redis://host:port",
     )
-    .option("--debug", "allow DebugClear (wipes all records)")
+    .option(
+      "--debug",
+      "allow DebugClear (wipes all records) and status writes through the API (PUT …/status)",
+    )
     .option(
       "--net-prefix <prefix>",
-      "prefix of the worker network namespaces (distinct for each ate up on one machine)",
-      "ate",
+      "prefix of the worker network namespaces, distinct for each ate up on one machine (default: ate, else a free one; kept for the state dir)",
     )
     .option(
       "--net-subnet <octet>",
-      "third octet of the workers' link-local addresses, 169.254.<octet>.0 up (distinct for each ate up on one machine)",
-      "64",
+      "third octet of the workers' link-local addresses, 169.254.<octet>.0 to <octet+3>.255, distinct for each ate up on one machine (default: 64, else a free range; kept for the state dir)",
     )
     .option(
       "--runsc <path>",
       "the runsc that becomes the default gvisor runtime (default: runsc on PATH)",
     )
+    .option(
+      "--asset-dir <dir>",
+      "a directory SandboxConfig file:// assets may be read from, besides the runsc's own (repeatable)",
+      (dir: string, dirs: string[] = []) => [...dirs, dir],
+    )
+    .option(
+      "--asset-allow-host <host>",
+      "an http(s) asset host that may be reached although it is loopback, link-local, this node or a worker (repeatable)",
+      (host: string, hosts: string[] = []) => [...hosts, host],
+    )
+    .option(
+      "--max-workers <n>",
+      "most workers on this machine, all pools together; a pool asking for more is refused in its status (default: 1 per 256 MiB of memory)",
+    )
     .action(async (opts: UpOptions) => {
+      const logger = defaultLogger();
+      // `ate up | tee x` and Ctrl-C (tee dies first), or a closed terminal: output is lost,
+      // and ate up still serves and still shuts down cleanly (logs go to stderr while it lasts).
+      tolerateLostOutput((stream, err) =>
+        logger.warn(`${stream} is gone; ate up keeps running without it`, {
+          error: (err as NodeJS.ErrnoException).code ?? err.message,
+        }),
+      );
+      // A hung-up terminal must not kill ate up mid-work: it keeps serving until SIGINT/SIGTERM.
+      const hangup = () =>
+        logger.warn("terminal hung up; ate up keeps serving: stop it with SIGTERM", {
+          pid: process.pid,
+        });
+      process.on("SIGHUP", hangup);
       const problems = checkPrerequisites(opts.runsc ? { runsc: opts.runsc } : {}).filter(
         (c) => c.problem,
       );
@@ -76,29 +108,46 @@ export function registerUp(program: Command, ctx: CliContext): void {
           Code.InvalidArgument,
           `--idle-timeout ${JSON.stringify(opts.idleTimeout)}: give seconds, 0 or more`,
         );
-      const subnet = Number(opts.netSubnet);
-      if (!Number.isInteger(subnet) || subnet < 1 || subnet > 250)
+      const subnet = opts.netSubnet === undefined ? undefined : Number(opts.netSubnet);
+      if (subnet !== undefined && (!Number.isInteger(subnet) || subnet < 1 || subnet > 251))
         throw new AteError(
           Code.InvalidArgument,
-          `--net-subnet ${JSON.stringify(opts.netSubnet)}: give an integer from 1 to 250`,
+          `--net-subnet ${JSON.stringify(opts.netSubnet)}: give an integer from 1 to 251`,
+        );
+      const maxWorkers = opts.maxWorkers === undefined ? undefined : Number(opts.maxWorkers);
+      if (maxWorkers !== undefined && (!Number.isInteger(maxWorkers) || maxWorkers < 1))
+        throw new AteError(
+          Code.InvalidArgument,
+          `--max-workers ${JSON.stringify(opts.maxWorkers)}: give an integer, 1 or more`,
         );
       const substrate = await startSubstrate({
         stateDir,
         apiAddr: opts.apiAddr,
         routerAddr: opts.routerAddr,
         idleTimeoutMs: idle * 1000,
+        ...(maxWorkers !== undefined ? { maxWorkers } : {}),
         ...(opts.records ? { records: opts.records } : {}),
         ...(opts.debug ? { debug: true } : {}),
+        clientConfig: configPath(),
         ...(opts.runsc ? { runsc: opts.runsc } : {}),
-        network: { prefix: opts.netPrefix, subnetBase: subnet },
-        logger: defaultLogger(),
+        ...(opts.assetDir ? { assetDirs: opts.assetDir } : {}),
+        ...(opts.assetAllowHost ? { assetAllowHosts: opts.assetAllowHost } : {}),
+        network: {
+          ...(opts.netPrefix !== undefined ? { prefix: opts.netPrefix } : {}),
+          ...(subnet !== undefined ? { subnetBase: subnet } : {}),
+        },
+        logger,
       });
       const runtime = substrate.runtime;
+      const credential = substrate.credential;
+      const cli = credential.clientConfig;
       ctx.io.out(
         [
           `ate ${ateVersion} is up (state in ${stateDir})`,
-          `  API     ${substrate.apiUrl}   ${substrate.apiUrl === defaultServer ? "(where ate commands go by default)" : `(for ate commands: export ATE_SERVER=${substrate.apiUrl})`}`,
+          `  API     ${substrate.apiUrl}   ${cli && !cli.problem ? `(ate commands use it: server and token in ${cli.path})` : `(for ate commands: export ATE_SERVER=${substrate.apiUrl} ATE_TOKEN=$(cat ${credential.path}))`}`,
+          `  token   ${credential.path}   (admin, ${credential.outcome === "kept" ? "kept" : "new"}${cli?.problem ? `; not in the CLI config: ${cli.problem}` : ""})`,
           `  router  ${substrate.routerUrl}   curl ${substrate.routerUrl}/actors/<atespace>/<actor>/…`,
+          `  workers network namespaces ${substrate.network.prefix}-w<n>, addresses 169.254.${substrate.network.subnetBase}.0 to 169.254.${substrate.network.subnetBase + substrate.network.subnets - 1}.255`,
           ...(runtime?.name
             ? [
                 `  runtime SandboxConfig ${runtime.name} (${runtime.outcome === "kept" ? "default" : `${runtime.outcome} from this machine's runsc`})`,
@@ -125,6 +174,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
       });
       process.off("SIGINT", again);
       process.off("SIGTERM", again);
+      process.off("SIGHUP", hangup);
       ctx.io.out(
         result.left.length
           ? `stopped; ${result.left.length} actor(s) left on their workers, back with the next ate up: ${result.left.join(", ")}`

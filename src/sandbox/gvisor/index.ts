@@ -1,2 +1,13 @@
 export { GvisorDriver, type GvisorDriverOptions } from "./gvisor-driver.ts";
-export { innerAddress, type NetworkOptions, WorkerNetworks } from "./network.ts";
+export {
+  checkNetworkPrefix,
+  checkSubnetRange,
+  defaultNetwork,
+  innerAddress,
+  type MachineNetworkUse,
+  machineNetworkUse,
+  type NetworkOptions,
+  WorkerNetworks,
+  workerIndexOf,
+  workersPerSubnet,
+} from "./network.ts";

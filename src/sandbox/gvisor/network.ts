@@ -12,8 +12,89 @@ import { exec, execQuiet } from "../exec.ts";
 export interface NetworkOptions {
   /** Prefix of namespace and interface names; distinct per node agent on one machine. Default "ate". */
   prefix?: string;
-  /** Third octet where worker /30s start in 169.254.0.0/16 (64..191 by default). */
+  /** Third octet where worker /30s start in 169.254.0.0/16. Default 64. */
   subnetBase?: number;
+  /** How many /24s from subnetBase the workers use (64 workers each). Default 4. */
+  subnets?: number;
+}
+
+/** The network of a node agent that names none (the first `ate up` on a machine). */
+export const defaultNetwork = { prefix: "ate", subnetBase: 64, subnets: 4 } as const;
+
+/** Workers per /24: each has a /30 (the node's side and the worker's address). */
+export const workersPerSubnet = 64;
+
+/** Checks a prefix: 1-5 lower-case letters and digits (interface names are at most 15 bytes). */
+export function checkNetworkPrefix(prefix: string, flag = "network prefix"): void {
+  if (!/^[a-z][a-z0-9]{0,4}$/.test(prefix))
+    throw new AteError(
+      Code.InvalidArgument,
+      `${flag} ${JSON.stringify(prefix)}: must be 1-5 lower-case letters and digits, starting with a letter`,
+    );
+}
+
+/** Checks a range of /24s in 169.254.0.0/16 (1..254; 0 and 255 are reserved for link-local). */
+export function checkSubnetRange(base: number, subnets: number, flag = "subnet"): void {
+  if (!Number.isInteger(subnets) || subnets < 1 || subnets > 64)
+    throw new AteError(
+      Code.InvalidArgument,
+      `${flag}: ${subnets} subnets: give an integer from 1 to 64`,
+    );
+  if (!Number.isInteger(base) || base < 1 || base + subnets - 1 > 254)
+    throw new AteError(
+      Code.InvalidArgument,
+      `${flag} ${base}: give an integer from 1 to ${255 - subnets} (workers use 169.254.<${flag}>.0 to 169.254.<${flag}+${subnets - 1}>.255)`,
+    );
+}
+
+/** Whether a name is one of the namespaces or host interfaces workers with this prefix use. */
+export function workerIndexOf(prefix: string, name: string): number | undefined {
+  const m = name.match(/^(.+)-w(\d+)(-sb)?$/);
+  return m && m[1] === prefix ? Number(m[2]) : undefined;
+}
+
+/** Where the machine's network already is in use: what two node agents must not share. */
+export interface MachineNetworkUse {
+  /** Network namespaces and host interfaces, by name. */
+  names: string[];
+  /** Link-local addresses and routes within one /24 (169.254.<octet>.0/24 or smaller). */
+  linkLocal: { octet: number; what: string; dev?: string }[];
+}
+
+/** Reads the machine's network namespaces, interfaces, link-local addresses and routes. */
+export async function machineNetworkUse(): Promise<MachineNetworkUse> {
+  const json = async <T>(...args: string[]): Promise<T[]> =>
+    JSON.parse((await exec("ip", ["-j", ...args])).stdout.trim() || "[]") as T[];
+  const netns = await json<{ name: string }>("netns", "list");
+  const links = await json<{ ifname: string }>("link", "show");
+  const addrs = await json<{ ifname: string; addr_info?: { local?: string }[] }>(
+    "-4",
+    "addr",
+    "show",
+  );
+  const routes = await json<{ dst?: string; dev?: string }>("-4", "route", "show", "table", "all");
+  const linkLocal: MachineNetworkUse["linkLocal"] = [];
+  const octetOf = (cidr: string) => {
+    const m = cidr.match(/^169\.254\.(\d+)\.\d+(?:\/(\d+))?$/);
+    // A route wider than a /24 (e.g. the usual 169.254.0.0/16 on-link route) claims no /24.
+    return m && Number(m[2] ?? 32) >= 24 ? Number(m[1]) : undefined;
+  };
+  for (const l of addrs)
+    for (const a of l.addr_info ?? []) {
+      const octet = a.local ? octetOf(a.local) : undefined;
+      if (octet !== undefined)
+        linkLocal.push({ octet, what: `address ${a.local} on ${l.ifname}`, dev: l.ifname });
+    }
+  for (const r of routes) {
+    const octet = r.dst ? octetOf(r.dst) : undefined;
+    if (octet !== undefined)
+      linkLocal.push({
+        octet,
+        what: `route ${r.dst}${r.dev ? ` via ${r.dev}` : ""}`,
+        ...(r.dev ? { dev: r.dev } : {}),
+      });
+  }
+  return { names: [...netns.map((n) => n.name), ...links.map((l) => l.ifname)], linkLocal };
 }
 
 export const innerAddress = "10.88.0.2";
@@ -31,15 +112,19 @@ export interface Flow {
 export class WorkerNetworks {
   private readonly prefix: string;
   private readonly base: number;
+  private readonly subnets: number;
 
   constructor(options: NetworkOptions = {}) {
-    this.prefix = options.prefix ?? "ate";
-    this.base = options.subnetBase ?? 64;
-    if (!/^[a-z][a-z0-9]{0,4}$/.test(this.prefix))
-      throw new AteError(
-        Code.InvalidArgument,
-        `network prefix "${this.prefix}" must be 1-5 lower-case letters and digits`,
-      );
+    this.prefix = options.prefix ?? defaultNetwork.prefix;
+    this.base = options.subnetBase ?? defaultNetwork.subnetBase;
+    this.subnets = options.subnets ?? defaultNetwork.subnets;
+    checkNetworkPrefix(this.prefix);
+    checkSubnetRange(this.base, this.subnets);
+  }
+
+  /** How many workers this network has addresses for. */
+  get capacity(): number {
+    return this.subnets * workersPerSubnet;
   }
 
   natNs(index: number): string {
@@ -61,21 +146,22 @@ export class WorkerNetworks {
 
   /** The worker's address on the node (what clients connect to), and the node's side of the link. */
   addresses(index: number): { worker: string; host: string } {
-    const third = this.base + Math.floor(index / 64);
-    if (index < 0 || third > 254)
+    if (!Number.isInteger(index) || index < 0 || index >= this.capacity)
       throw new AteError(
         Code.OutOfRange,
-        `worker index ${index} is beyond this node's address range`,
+        `worker index ${index} is beyond this node's address range (169.254.${this.base}.0 to 169.254.${this.base + this.subnets - 1}.255: ${this.capacity} workers)`,
       );
-    const fourth = (index % 64) * 4;
+    const third = this.base + Math.floor(index / workersPerSubnet);
+    const fourth = (index % workersPerSubnet) * 4;
     return { host: `169.254.${third}.${fourth + 1}`, worker: `169.254.${third}.${fourth + 2}` };
   }
 
   /** Creates the worker's namespaces from scratch (removing any leftovers first). */
   async create(index: number): Promise<string> {
-    await this.destroy(index);
-    const nat = this.natNs(index);
     const { host, worker } = this.addresses(index);
+    await this.destroy(index);
+    await this.checkAddressFree(host);
+    const nat = this.natNs(index);
     const link = this.hostLink(index);
     await exec("ip", ["netns", "add", nat]);
     await exec("ip", ["link", "add", link, "type", "veth", "peer", "name", "out0", "netns", nat]);
@@ -140,6 +226,22 @@ export class WorkerNetworks {
     await exec("ip", ["-n", sb, "link", "set", "eth0", "up"]);
     await exec("ip", ["-n", sb, "link", "set", "lo", "up"]);
     await exec("ip", ["-n", sb, "route", "add", "default", "via", innerGateway]);
+  }
+
+  /**
+   * Refuses a worker /30 that an interface of the machine already has (another node agent
+   * with the same subnet): two links with one address send the node's traffic to either.
+   */
+  private async checkAddressFree(host: string): Promise<void> {
+    const { stdout } = await exec("ip", ["-j", "-4", "addr", "show", "to", `${host}/30`]);
+    const holders = (JSON.parse(stdout || "[]") as { ifname: string; addr_info?: unknown[] }[])
+      .filter((l) => l.addr_info?.length)
+      .map((l) => l.ifname);
+    if (holders.length)
+      throw new AteError(
+        Code.FailedPrecondition,
+        `worker address ${host}/30 is already used by interface ${holders.join(", ")} (another ate up or node agent?): give this one its own subnet (ate up --net-subnet)`,
+      );
   }
 
   async destroy(index: number): Promise<void> {

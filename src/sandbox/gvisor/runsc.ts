@@ -125,6 +125,9 @@ export class Runsc {
         await sleep(5); // each `runsc state` takes ≈25 ms itself
       }
     })();
+    // The caller awaits `started` after a few steps of its own: a failure meanwhile (an abort)
+    // must not count as an unhandled rejection.
+    started.catch(() => {});
     return { pid: child.pid ?? 0, exited, started };
   }
 

@@ -1,0 +1,88 @@
+// Deleting an ActorTemplate while its actors run strands none of them: suspend, pause and
+// delete work without it (what a checkpoint needs is in the actor record), a resume is refused
+// naming the template, and once it is applied again the actors go on with their state.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { ActorTemplateType } from "../../src/api/v1alpha1/index.ts";
+import { Code, isAteError } from "../../src/errors/index.ts";
+import { jsonLogger, silentLogger } from "../../src/log/index.ts";
+import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
+import { pushCounterImage } from "../support/counter-image.ts";
+import { applyCounterSetup, counterTemplate, waitForGolden } from "../support/counter-resources.ts";
+import { getJson } from "../support/http.ts";
+import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
+import { workerNetworkNames } from "../support/machine-workers.ts";
+import { type RunningRegistry, startRegistry } from "../support/registry.ts";
+
+describe("actors whose template was deleted", { timeout: 600_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "ate-tpl-gone-"));
+  let registry: RunningRegistry | undefined;
+  let ate: RunningSubstrate | undefined;
+  let prefix = "";
+
+  after(async () => {
+    await ate?.stop().catch(() => {});
+    if (prefix) await removeLeftoverWorkers(join(dir, "state", "node"), { prefix });
+    await registry?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("suspend, pause and delete without it; resume is refused naming it until it is back", async () => {
+    registry = await startRegistry();
+    const image = await pushCounterImage(registry.host);
+    ate = await startSubstrate({
+      runsc: false,
+      stateDir: join(dir, "state"),
+      apiAddr: "127.0.0.1:0",
+      routerAddr: "127.0.0.1:0",
+      nodeName: "node-1",
+      idleTimeoutMs: 0,
+      logger: process.env.H4_DEBUG ? jsonLogger("debug") : silentLogger,
+    });
+    prefix = ate.network.prefix;
+    const setup = { image, snapshotsDir: join(dir, "snapshots"), replicas: 2 };
+    await applyCounterSetup(ate.resources, setup);
+    await waitForGolden(ate.resources, ["counter"], 120_000);
+    const cp = ate.controlPlane;
+    const ref = (name: string) => ({ atespace: "demo", name });
+    const count = async (name: string) =>
+      getJson<{ memory: number; file: number }>(
+        `http://${(await cp.getActor(ref(name))).worker?.address}:8080/count`,
+      );
+    await cp.createAtespace("demo");
+    for (const name of ["a1", "a2"]) {
+      await cp.createActor(ref(name), "default", "counter");
+      await cp.resumeActor(ref(name));
+      await count(name);
+    }
+
+    await ate.resources.delete(ActorTemplateType, "default", "counter");
+    const suspended = await cp.suspendActor(ref("a1"));
+    assert.equal(suspended.status, "SUSPENDED");
+    assert.ok(suspended.latestSnapshot?.uri.startsWith(`file://${setup.snapshotsDir}/demo/a1/`));
+    const paused = await cp.pauseActor(ref("a2"));
+    assert.equal(paused.status, "PAUSED");
+    await assert.rejects(
+      cp.resumeActor(ref("a2")),
+      (e) =>
+        isAteError(e, Code.FailedPrecondition) &&
+        e.message.startsWith("ActorTemplate default/counter no longer exists: "),
+    );
+    assert.equal((await cp.getActor(ref("a2"))).status, "PAUSED", "unchanged by the refusal");
+    await cp.deleteActor(ref("a1"));
+    assert.equal((await cp.listWorkers()).filter((w) => w.actor).length, 0, "workers free");
+
+    // Applied again, the template takes its actor back where it was.
+    await ate.resources.create(ActorTemplateType, counterTemplate("counter", setup));
+    await cp.resumeActor(ref("a2"));
+    assert.deepEqual(await count("a2"), { memory: 2, file: 2, actor: "a2" });
+
+    const stopped = await ate.stop();
+    ate = undefined;
+    assert.deepEqual(stopped.left, []);
+    assert.deepEqual(workerNetworkNames(prefix), []);
+  });
+});

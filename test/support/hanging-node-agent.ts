@@ -1,0 +1,27 @@
+// A no-op node agent whose runs can be made to hang until their signal aborts: a boot in
+// progress when a shutdown (or a caller) gives up on it.
+import type { RunRequest, WorkerInfo } from "../../src/node/index.ts";
+import { NoopNodeAgent } from "./noop-node-agent.ts";
+
+export class HangingNodeAgent extends NoopNodeAgent {
+  /** While true, run() hangs until its signal aborts, then fails with the abort reason. */
+  hanging = false;
+  /** Called when a hanging run starts. */
+  started?: () => void;
+
+  /** Resolves when the next hanging run starts. */
+  nextHang(): Promise<void> {
+    return new Promise((resolve) => {
+      this.started = resolve;
+    });
+  }
+
+  override async run(req: RunRequest): Promise<WorkerInfo> {
+    if (!this.hanging) return super.run(req);
+    this.started?.();
+    return new Promise((_, reject) => {
+      if (req.signal?.aborted) reject(req.signal.reason);
+      req.signal?.addEventListener("abort", () => reject(req.signal?.reason));
+    });
+  }
+}
