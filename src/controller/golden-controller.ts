@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ActorTemplate } from "../api/v1alpha1/index.ts";
 import { ActorTemplateType } from "../api/v1alpha1/index.ts";
@@ -6,6 +5,7 @@ import type { Clock } from "../clock/index.ts";
 import { type ControlPlane, goldenAtespace } from "../controlplane/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
+import { goldenActorId } from "../node/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 
 export interface GoldenControllerOptions {
@@ -31,12 +31,6 @@ export interface IdleEvictor {
    * false when there is none to suspend.
    */
   evictFor(atespace: string, actorId: string): Promise<boolean>;
-}
-
-/** The golden actor's id for a template: readable, a DNS label, unique per namespace/name. */
-export function goldenActorId(namespace: string, name: string): string {
-  const hash = createHash("sha256").update(`${namespace}/${name}`).digest("hex").slice(0, 8);
-  return `${`${namespace}-${name}`.slice(0, 54).replace(/-+$/, "")}-${hash}`;
 }
 
 /**

@@ -1,8 +1,8 @@
+export { goldenActorId } from "../node/index.ts";
 export type { ActorSuspender } from "./evacuate.ts";
 export {
   GoldenController,
   type GoldenControllerOptions,
-  goldenActorId,
   type IdleEvictor,
 } from "./golden-controller.ts";
 export { defaultMaxWorkers, type NodeCapacity } from "./pool-capacity.ts";

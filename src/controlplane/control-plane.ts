@@ -47,8 +47,8 @@ export interface ActorRef {
   name: string;
 }
 
-/** The atespace that holds golden actors (one per ActorTemplate). */
-export const goldenAtespace = "ate-golden";
+/** The atespace that holds golden actors (one per ActorTemplate); the node agent checks restores by it. */
+export { goldenAtespace } from "../node/index.ts";
 
 const maxSelectorLabels = 10;
 

@@ -3,9 +3,8 @@ import { createHash } from "node:crypto";
 /**
  * Golden actors: the golden controller boots one per ActorTemplate in this atespace and
  * suspends it into the template's golden snapshot. The node agent knows the names too, to
- * check that a golden snapshot it restores is the one made for the actor's own template.
- * These are the same as the control plane's goldenAtespace and the golden controller's
- * goldenActorId (a test keeps them equal).
+ * check that a golden snapshot it restores is the one made for the actor's own template, so
+ * the names are defined here, at the lowest layer that needs them.
  */
 export const goldenAtespace = "ate-golden";
 

@@ -1,6 +1,7 @@
 export type * from "./api.ts";
 export { maxLogPieceBytes } from "./api.ts";
 export { AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
+export { goldenActorId, goldenAtespace } from "./golden.ts";
 export {
   buildNodeAppImage,
   buildNodeRootfs,

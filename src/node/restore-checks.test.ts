@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { goldenActorId as controllerGoldenId } from "../controller/index.ts";
-import { goldenAtespace as controlPlaneGoldenAtespace } from "../controlplane/index.ts";
 import { Code, isAteError } from "../errors/index.ts";
 import type { ActorIdentity, RestoreRequest } from "./api.ts";
 import { goldenActorId, goldenAtespace } from "./golden.ts";
@@ -96,15 +94,5 @@ describe("restore checks", () => {
       () => checkRestorable(manifest(actor("a", "x")), req(actor("a", "x")), "arm64"),
       refused(/taken on amd64; this node is arm64/),
     );
-  });
-
-  it("name golden actors exactly as the golden controller and control plane do", () => {
-    assert.equal(goldenAtespace, controlPlaneGoldenAtespace);
-    for (const [ns, name] of [
-      ["default", "counter"],
-      ["team-a", "x".repeat(70)],
-      ["n", "a-"],
-    ] as const)
-      assert.equal(goldenActorId(ns, name), controllerGoldenId(ns, name));
   });
 });
