@@ -21,6 +21,8 @@ const driver = new GvisorDriver({ stateDir: state, network: { prefix: "ateb", su
 const agent = new NodeAgent({
   stateDir: state,
   drivers: [driver],
+  // The runtime below is the machine's runsc: file:// assets are read only from allowed dirs.
+  assetDirs: ["/usr/bin"],
   logger: jsonLogger(process.env.ATE_LOG === "debug" ? "debug" : "warn"),
 });
 const registry = await startRegistry();

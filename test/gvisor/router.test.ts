@@ -113,7 +113,9 @@ describe("router with gvisor workers", { timeout: 900_000 }, () => {
     const actors = Array.from({ length: 10 }, (_, i) => `r${i}`);
     for (const a of actors) await ate.controlPlane.createActor(ref(a), "default", "counter");
     const sent = new Map<string, number>();
-    const requests = Array.from({ length: 200 }, (_, i) => actors[i % actors.length] as string);
+    // Round robin over 10 actors on 2 workers: nearly every request swaps an actor out and in
+    // (the swap rate itself is measured by npm run bench, not here).
+    const requests = Array.from({ length: 60 }, (_, i) => actors[i % actors.length] as string);
     let next = 0;
     await Promise.all(
       Array.from({ length: 4 }, async () => {
@@ -128,7 +130,7 @@ describe("router with gvisor workers", { timeout: 900_000 }, () => {
     );
     for (const a of actors) {
       const peek = JSON.parse((await get(a, "/peek")).body) as { file: number };
-      assert.equal(peek.file, 20, `${a} counted every request`);
+      assert.equal(peek.file, 6, `${a} counted every request`);
     }
   });
 
