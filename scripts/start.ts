@@ -8,6 +8,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
+  fchmodSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -119,7 +120,9 @@ async function startAteUp(): Promise<ChildProcess | undefined> {
     return undefined;
   }
   mkdirSync(state, { recursive: true });
-  const log = openSync(join(state, "ate-up.log"), "a");
+  // ate up's log says what its actors did: root only, like the rest of the state dir.
+  const log = openSync(join(state, "ate-up.log"), "a", 0o600);
+  fchmodSync(log, 0o600);
   const child = spawn(ate, ["up", "--state-dir", state], { stdio: ["ignore", "inherit", log] });
   started.push(child);
   const exited = new Promise<number>((r) => child.once("exit", (code) => r(code ?? 1)));

@@ -128,6 +128,10 @@ describe("ate tokens and tenants (against an API server)", () => {
     );
     assert.equal((await as(tenant, "suspend", "actor", "mine")).code, 0);
     assert.doesNotMatch((await as(tenant, "get", "actors", "-A")).out, /theirs/);
+    // Another atespace's listing is empty, as if it had no actors (and still a valid answer).
+    const otherList = await as(tenant, "get", "actors", "-a", "b", "-o", "json");
+    assert.equal(otherList.code, 0, otherList.err);
+    assert.doesNotMatch(otherList.out, /theirs/);
     const theirs = await as(tenant, "get", "actor", "theirs", "-a", "b");
     assert.equal(theirs.err, "Error: actor b/theirs not found");
     assert.equal((await as(tenant, "logs", "actor", "mine")).code, 0);

@@ -214,15 +214,11 @@ function authorization(): Interceptor {
       const message = req.message as ControlRequest;
       const decision = authorizeControl(who, req.method.name, message);
       if (decision === "allow") return await next(req);
-      if (decision === "empty")
-        return {
-          stream: false,
-          service: req.service,
-          method: req.method,
-          header: new Headers(),
-          trailer: new Headers(),
-          message: create(req.method.output),
-        };
+      if (decision === "empty") {
+        // Answered by the real handler (so the protocol's headers are right), its content dropped.
+        const res = await next(req);
+        return res.stream ? res : { ...res, message: create(req.method.output) };
+      }
       if (req.method.name === "ListActors") {
         (req.message as unknown as { atespace: string }).atespace = decision.onlyAtespace;
         return await next(req);

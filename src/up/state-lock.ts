@@ -17,11 +17,11 @@ function alive(pid: number): boolean {
  * Returns the release function.
  */
 export function lockStateDir(dir: string): () => void {
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, "ate-up.pid");
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeFileSync(path, String(process.pid), { flag: "wx" });
+      writeFileSync(path, String(process.pid), { flag: "wx", mode: 0o600 });
       return () => {
         if (readFileSync(path, "utf8").trim() === String(process.pid))
           rmSync(path, { force: true });
