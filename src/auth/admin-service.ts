@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import { ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import { goldenAtespace } from "../controlplane/index.ts";
-import { AteError, Code } from "../errors/index.ts";
+import { AteError, Code, withConnectErrors } from "../errors/index.ts";
 import {
   type Admin,
   Role as RoleMsg,
@@ -25,18 +25,7 @@ export function tokenToWire(t: TokenInfo): TokenMsg {
   });
 }
 
-/** AteError → ConnectError with the same code (the numbers are gRPC's in both). */
-function wrap<A extends unknown[], R>(f: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-  return async (...args: A) => {
-    try {
-      return await f(...args);
-    } catch (err) {
-      if (err instanceof ConnectError) throw err;
-      const e = AteError.from(err);
-      throw new ConnectError(e.message, e.code as number);
-    }
-  };
-}
+const wrap = withConnectErrors;
 
 /**
  * The ateapi.Admin service: tokens. Who may call what is decided at the API server's edge

@@ -1,21 +1,10 @@
-import { type Code as ConnectCode, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { AteError } from "../errors/index.ts";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { withConnectErrors } from "../errors/index.ts";
 import type { Control } from "../proto/gen/ateapi/control_pb.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { actorToWire, atespaceToWire, workerToWire } from "./wire.ts";
 
-/** AteError → ConnectError with the same code (the numbers are gRPC's in both). */
-function wrap<A extends unknown[], R>(f: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-  return async (...args: A) => {
-    try {
-      return await f(...args);
-    } catch (err) {
-      if (err instanceof ConnectError) throw err;
-      const e = AteError.from(err);
-      throw new ConnectError(e.message, e.code as unknown as ConnectCode);
-    }
-  };
-}
+const wrap = withConnectErrors;
 
 const ref = (r: { atespace: string; name: string } | undefined) => r ?? { atespace: "", name: "" };
 

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { create } from "@bufbuild/protobuf";
-import { ConnectError, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
   adminService,
@@ -12,7 +12,7 @@ import {
   type TokenStore,
 } from "../auth/index.ts";
 import { type ControlPlane, controlService } from "../controlplane/index.ts";
-import { AteError, Code, isAteError } from "../errors/index.ts";
+import { AteError, Code, isAteError, toConnectError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import { Admin } from "../proto/gen/ateapi/admin_pb.ts";
 import { Control, type ListAtespacesResponse } from "../proto/gen/ateapi/control_pb.ts";
@@ -187,11 +187,6 @@ function authorizationHeader(raw: readonly string[]): string | undefined | typeo
   return found;
 }
 
-/** AteError → ConnectError with the same code (the numbers are gRPC's in both). */
-function toConnect(e: AteError): ConnectError {
-  return new ConnectError(e.message, e.code as number);
-}
-
 /**
  * Control and Admin calls: refused unless the edge found a principal, then as src/auth's
  * policies decide (a tenant's listings narrowed to its atespace).
@@ -200,7 +195,7 @@ function authorization(): Interceptor {
   return (next) => async (req) => {
     const who = req.contextValues.get(principalKey);
     if (!who || who instanceof AteError)
-      throw toConnect(who ?? new AteError(Code.Unauthenticated, "no credentials"));
+      throw toConnectError(who ?? new AteError(Code.Unauthenticated, "no credentials"));
     try {
       if (req.service.typeName === Admin.typeName) {
         authorizeAdmin(who, req.method.name);
@@ -228,8 +223,7 @@ function authorization(): Interceptor {
       listed.atespaces = listed.atespaces.filter((a) => a.name === decision.onlyAtespace);
       return res;
     } catch (err) {
-      if (err instanceof ConnectError) throw err;
-      throw toConnect(AteError.from(err));
+      throw toConnectError(err);
     }
   };
 }

@@ -88,7 +88,9 @@ describe("ate up losing its stdout and stderr", { timeout: 300_000 }, () => {
       }
       throw new Error(`ate up did not log ${what}: ${output()}`);
     };
+    // Workers are made before the API listens; "router listening" comes once both serve.
     await logged('"worker created"');
+    await logged('"router listening"');
     assert.equal(await healthy(), true);
     const network = JSON.parse(readFileSync(join(state, "network.json"), "utf8")) as {
       prefix: string;

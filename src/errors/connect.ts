@@ -1,0 +1,22 @@
+import { type Code as ConnectCode, ConnectError } from "@connectrpc/connect";
+import { AteError } from "./ate-error.ts";
+
+/** Any error as a ConnectError with the same code (the numbers are gRPC's in both). */
+export function toConnectError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
+  const e = AteError.from(err);
+  return new ConnectError(e.message, e.code as unknown as ConnectCode);
+}
+
+/** A service method whose AteErrors reach the caller with their codes. */
+export function withConnectErrors<A extends unknown[], R>(
+  f: (...args: A) => Promise<R>,
+): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await f(...args);
+    } catch (err) {
+      throw toConnectError(err);
+    }
+  };
+}
