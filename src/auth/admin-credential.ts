@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import { Code, isAteError } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
+import { readPrivateFile, writePrivateFile } from "../private-files/index.ts";
 import { localAdminTokenName } from "./admin-service.ts";
 import { writeClientConfig } from "./client-config.ts";
-import { readPrivateFile, writePrivateFile } from "./private-file.ts";
 import type { TokenStore } from "./token-store.ts";
 
 export interface AdminCredential {

@@ -1,6 +1,6 @@
 import { isMap, parseDocument } from "yaml";
 import { AteError, Code } from "../errors/index.ts";
-import { readPrivateFile, writePrivateFile } from "./private-file.ts";
+import { readPrivateFile, writePrivateFile } from "../private-files/index.ts";
 
 /**
  * Sets keys of the `ate` CLI's config file (YAML; `server:` and `token:`), keeping whatever

@@ -1,3 +1,4 @@
+export { readPrivateFile, writePrivateFile } from "./own-file.ts";
 export {
   fixModesSync,
   prepareSqliteFile,

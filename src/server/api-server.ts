@@ -59,7 +59,6 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const debug = o.debug ?? false;
   // The edge's verdict for each request: who it is, or why it is nobody.
   const principals = new WeakMap<object, Principal | AteError>();
-  const revocations = new WeakMap<object, AbortSignal>();
   const handler = connectNodeAdapter({
     routes: (router) => {
       router.service(Control, controlService(o.controlPlane));
@@ -85,7 +84,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       const access: RequestAccess = {
         principal: who,
         debug,
-        revoked: revocations.get(req) ?? new AbortController().signal,
+        // Only REST and logs stream for long; Connect calls need no re-checks.
+        revoked: watchRevocation(authorizationHeader(req.rawHeaders) as string, res),
       };
       if (url.pathname.startsWith(apiPrefix))
         return void handleResources(o.resources, access, req, res);
@@ -117,7 +117,6 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     authenticated.then(
       (who) => {
         principals.set(req, who);
-        revocations.set(req, watchRevocation(header as string, res));
         handler(req, res);
       },
       (err) => {

@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { AteError, Code } from "../errors/index.ts";
+import { privateDirMode, privateFileMode } from "./private-files.ts";
 
 /** Far more than a token or a CLI config holds: a bigger file is not one of ours. */
 const maxPrivateFileBytes = 1024 * 1024;
@@ -87,16 +88,16 @@ export function readPrivateFile(path: string): string | undefined {
 export function writePrivateFile(path: string, text: string): void {
   checkOwnRegularFile(path);
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mkdirSync(dir, { recursive: true, mode: privateDirMode });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   try {
     const fd = openSync(
       tmp,
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
+      privateFileMode,
     );
     try {
-      fchmodSync(fd, 0o600); // whatever the umask
+      fchmodSync(fd, privateFileMode); // whatever the umask
       const buf = Buffer.from(text);
       let n = 0;
       while (n < buf.length) n += writeSync(fd, buf, n);
