@@ -1,4 +1,5 @@
 import type { SandboxAsset, SandboxClass } from "../api/v1alpha1/index.ts";
+import type { SandboxExit, WorkerSettings } from "../sandbox/index.ts";
 
 /** Who an actor is; written into the sandbox at /run/ate/actor-id. */
 export interface ActorIdentity {
@@ -89,16 +90,28 @@ export interface CheckpointResult {
   files: SnapshotFile[];
 }
 
+/** A sandbox that stopped on its own, and whose actor it was. */
+export interface WorkerExit extends SandboxExit {
+  actor: ActorIdentity;
+}
+
 export interface WorkerInfo {
   name: string;
   /** Where the actor's ports are reachable from the node. */
   address: string;
   actor?: ActorIdentity;
+  /** As created (limits, egress). */
+  settings?: WorkerSettings;
+  /**
+   * The last sandbox on this worker that stopped on its own (OOM, exit), until the worker's
+   * next run or restore: the control plane sends that actor back to its last snapshot.
+   */
+  lastExit?: WorkerExit;
 }
 
 /** The node agent's API, called by the control plane (in process, or over RPC). */
 export interface NodeAgentApi {
-  createWorker(name: string): Promise<WorkerInfo>;
+  createWorker(name: string, settings?: WorkerSettings): Promise<WorkerInfo>;
   deleteWorker(name: string): Promise<void>;
   listWorkers(): Promise<WorkerInfo[]>;
   run(request: RunRequest): Promise<WorkerInfo>;

@@ -1,10 +1,44 @@
 import type { SandboxClass } from "../api/v1alpha1/index.ts";
 
+/** What every sandbox of a worker may use; fixed for the worker's life (from its WorkerPool). */
+export interface WorkerLimits {
+  /** Memory of the whole sandbox (its processes, page cache, rootfs writes), in bytes. */
+  memoryBytes?: number;
+  /** CPU time per wall-clock second, in thousandths of a core (`500m` = 500). */
+  cpuMillis?: number;
+}
+
+/**
+ * How a worker is set up, from its pool: limits (WorkerPool `template.resources.limits`) and
+ * whether its sandboxes reach the outside world (`ate.dev/egress` annotation).
+ */
+export interface WorkerSettings {
+  limits?: WorkerLimits;
+  /** `default`: the outside world through the node, nothing private; `none`: nothing. */
+  egress?: "default" | "none";
+}
+
 /** A worker slot as the driver sees it: a stable name and a small index for its network. */
 export interface WorkerRef {
   name: string;
   /** 0-based, unique on the node; picks the worker's network addresses. */
   index: number;
+  /** Absent: no limits, default egress. */
+  settings?: WorkerSettings;
+}
+
+/**
+ * Why a sandbox stopped that nobody stopped (not a checkpoint, stop or release): the
+ * sandbox is gone and its worker empty when this is reported.
+ */
+export interface SandboxExit {
+  /** `OOMKilled`: it went past its memory limit; `Exited`: its process ended; `Killed`: otherwise. */
+  reason: "OOMKilled" | "Exited" | "Killed";
+  /** For people: what happened, e.g. "the sandbox went past its memory limit of 256Mi". */
+  message: string;
+  exitCode?: number;
+  /** RFC 3339. */
+  at: string;
 }
 
 /** The runtime binaries an actor runs on, as local paths from the asset cache. */
@@ -87,4 +121,9 @@ export interface SandboxDriver {
   adopt(worker: WorkerRef, runtime: SandboxRuntime): Promise<boolean>;
   /** Kills the sandbox (if any) and returns the worker to empty. */
   stop(worker: WorkerRef, runtime?: SandboxRuntime): Promise<void>;
+  /**
+   * Calls `listener` whenever a sandbox this driver started stops on its own (its process
+   * ended, it went past its memory limit, it was killed). One listener; a later call replaces it.
+   */
+  onExit?(listener: (worker: WorkerRef, exit: SandboxExit) => void): void;
 }

@@ -1,4 +1,7 @@
 export type {
+  SandboxExit,
+  WorkerLimits,
+  WorkerSettings,
   CheckpointOptions,
   SandboxContainer,
   SandboxDriver,
