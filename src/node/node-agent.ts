@@ -6,7 +6,7 @@ import { type BlobStore, openBlobStore } from "../blob/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
 import { privateDir, privateTree } from "../private-files/index.ts";
-import type { SandboxDriver, SandboxRuntime } from "../sandbox/index.ts";
+import type { SandboxDriver, SandboxRuntime, WorkerSettings } from "../sandbox/index.ts";
 import type {
   ActorIdentity,
   CheckpointRequest,
@@ -23,10 +23,10 @@ import { ImageStore, type PulledImage } from "./images/index.ts";
 import { type ActorRecord, NodeLayout } from "./layout.ts";
 import { manifestFormatVersion, type SnapshotManifest } from "./manifest.ts";
 import { type NodeWorker, NodeWorkers } from "./node-workers.ts";
-import { waitReady } from "./readiness.ts";
 import { checkRestorable, runtimeUnavailable } from "./restore-checks.ts";
 import { fetchRuntime, pullImages } from "./runtime-inputs.ts";
 import { downloadSnapshot, readManifest, snapshotName, writeSnapshot } from "./snapshot-io.ts";
+import { WorkerExits } from "./worker-exits.ts";
 import { sandboxSpec } from "./workload.ts";
 
 export interface NodeAgentOptions {
@@ -56,6 +56,8 @@ export interface NodeAgentOptions {
   assetTimeouts?: { connectMs?: number; idleMs?: number; totalMs?: number };
   openBlobStore?: (uri: string) => BlobStore;
   logger?: Logger;
+  /** A worker's sandbox stopped on its own (OOM, exit): the worker is free, `lastExit` says why. */
+  onWorkerExit?: (worker: WorkerInfo) => void;
 }
 
 /**
@@ -72,13 +74,18 @@ export class NodeAgent implements NodeAgentApi {
   private readonly log: Logger;
   private readonly layout: NodeLayout;
   private readonly workers: NodeWorkers;
+  private readonly exits: WorkerExits;
 
   constructor(private readonly options: NodeAgentOptions) {
-    for (const d of options.drivers) this.drivers.set(d.sandboxClass, d);
     this.log = options.logger ?? silentLogger;
     this.layout = new NodeLayout(options.stateDir);
     this.layout.securePrivateState(["assets", "images"]);
     this.workers = new NodeWorkers(this.drivers, this.layout, this.log);
+    this.exits = new WorkerExits(this.workers, this.layout, this.log, options.onWorkerExit);
+    for (const d of options.drivers) {
+      this.drivers.set(d.sandboxClass, d);
+      d.onExit?.((worker, exit) => this.exits.handle(worker, exit));
+    }
     const t = options.assetTimeouts ?? {};
     this.assets =
       options.assets ??
@@ -110,8 +117,8 @@ export class NodeAgent implements NodeAgentApi {
     }
   }
 
-  createWorker(name: string): Promise<WorkerInfo> {
-    return this.workers.create(name);
+  createWorker(name: string, settings?: WorkerSettings): Promise<WorkerInfo> {
+    return this.workers.create(name, settings);
   }
 
   deleteWorker(name: string): Promise<void> {
@@ -152,7 +159,7 @@ export class NodeAgent implements NodeAgentApi {
         workload: req.workload,
       };
       await this.start(worker, driver, runtime, record, images, undefined, req.signal);
-      return { name: worker.name, address: worker.address, actor: req.actor };
+      return { ...this.workers.info(worker), actor: req.actor };
     } finally {
       worker.busy = false;
     }
@@ -294,7 +301,7 @@ export class NodeAgent implements NodeAgentApi {
         req.scope === "Full" ? join(tmp, "checkpoint") : undefined,
         req.signal,
       );
-      return { name: worker.name, address: worker.address, actor: req.actor };
+      return { ...this.workers.info(worker), actor: req.actor };
     } finally {
       worker.busy = false;
       await rm(tmp, { recursive: true, force: true });
@@ -345,19 +352,11 @@ export class NodeAgent implements NodeAgentApi {
       logPath: this.layout.logPath(record.actor),
     });
     await this.layout.writeRecord(worker.name, record);
+    const start = this.exits.start(worker.name, signal);
     try {
-      if (checkpointDir) await driver.restore(worker, runtime, spec, checkpointDir, signal);
-      else await driver.run(worker, runtime, spec, signal);
-      for (const c of record.workload.containers) {
-        if (c.readyz)
-          await waitReady(
-            worker.address,
-            c.readyz.port,
-            c.readyz.path,
-            (c.readyz.timeoutSeconds ?? 30) * 1000,
-            signal,
-          );
-      }
+      if (checkpointDir) await driver.restore(worker, runtime, spec, checkpointDir, start.signal);
+      else await driver.run(worker, runtime, spec, start.signal);
+      await start.ready(worker.address, record.workload);
     } catch (err) {
       const tail = await this.layout.logTail(record.actor, 10);
       await driver.stop(worker, runtime).catch(() => {});
@@ -369,6 +368,8 @@ export class NodeAgent implements NodeAgentApi {
         e.details,
         { cause: err },
       );
+    } finally {
+      start.done();
     }
   }
 

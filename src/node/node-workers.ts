@@ -1,19 +1,24 @@
 import { readFile, rm } from "node:fs/promises";
 import { AteError, Code } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
-import type { SandboxDriver, WorkerRef } from "../sandbox/index.ts";
-import type { WorkerInfo } from "./api.ts";
+import type { SandboxDriver, WorkerRef, WorkerSettings } from "../sandbox/index.ts";
+import type { WorkerExit, WorkerInfo } from "./api.ts";
 import { type NodeLayout, writeJsonAtomic } from "./layout.ts";
 
 export interface NodeWorker extends WorkerRef {
   address: string;
   /** An operation (run, checkpoint, restore) holds the worker. */
   busy?: boolean;
+  /** The last sandbox here that stopped on its own, until the next run or restore. */
+  lastExit?: WorkerExit;
 }
 
+/** What workers.json keeps of a worker. */
+type SavedWorker = Pick<NodeWorker, "name" | "index" | "address" | "settings" | "lastExit">;
+
 /**
- * A node's workers: their names, network indexes and addresses, kept in workers.json so an
- * agent restart finds them again; which actor each runs is its on-node record.
+ * A node's workers: their names, network indexes, addresses, settings and last exits, kept in
+ * workers.json so an agent restart finds them again; which actor each runs is its on-node record.
  */
 export class NodeWorkers {
   private readonly workers = new Map<string, NodeWorker>();
@@ -24,7 +29,7 @@ export class NodeWorkers {
     private readonly log: Logger,
   ) {}
 
-  async create(name: string): Promise<WorkerInfo> {
+  async create(name: string, settings?: WorkerSettings): Promise<WorkerInfo> {
     if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(name)) {
       throw new AteError(
         Code.InvalidArgument,
@@ -36,14 +41,14 @@ export class NodeWorkers {
     const used = new Set([...this.workers.values()].map((w) => w.index));
     let index = 0;
     while (used.has(index)) index++;
-    const worker: NodeWorker = { name, index, address: "" };
+    const worker: NodeWorker = { name, index, address: "", ...(settings ? { settings } : {}) };
     this.workers.set(name, worker);
     try {
       // Workers are prepared for every class the node supports; addresses do not depend on it.
       worker.address = (await this.firstDriver().prepareWorker(worker)).address;
       await rm(this.layout.workerDir(name), { recursive: true, force: true });
       await this.save();
-      return { name, address: worker.address };
+      return this.info(worker);
     } catch (err) {
       this.workers.delete(name);
       throw err;
@@ -66,7 +71,7 @@ export class NodeWorkers {
   async recover(): Promise<WorkerInfo[]> {
     const text = await readFile(this.layout.workersFile, "utf8").catch(() => "[]");
     const [first] = this.drivers.values();
-    for (const saved of JSON.parse(text) as { name: string; index: number; address: string }[]) {
+    for (const saved of JSON.parse(text) as SavedWorker[]) {
       const worker: NodeWorker = { ...saved };
       this.workers.set(worker.name, worker);
       const record = await this.layout.readRecord(worker.name);
@@ -98,9 +103,31 @@ export class NodeWorkers {
     const out: WorkerInfo[] = [];
     for (const w of this.workers.values()) {
       const record = await this.layout.readRecord(w.name);
-      out.push({ name: w.name, address: w.address, ...(record ? { actor: record.actor } : {}) });
+      out.push({ ...this.info(w), ...(record ? { actor: record.actor } : {}) });
     }
     return out;
+  }
+
+  /** A worker as the API shows it, without its actor. */
+  info(w: NodeWorker): WorkerInfo {
+    return {
+      name: w.name,
+      address: w.address,
+      ...(w.settings ? { settings: w.settings } : {}),
+      ...(w.lastExit ? { lastExit: w.lastExit } : {}),
+    };
+  }
+
+  /** The worker, if it exists. */
+  find(name: string): NodeWorker | undefined {
+    return this.workers.get(name);
+  }
+
+  /** Records the exit of the worker's sandbox (its record already wiped). */
+  async recordExit(worker: NodeWorker, exit: WorkerExit): Promise<WorkerInfo> {
+    worker.lastExit = exit;
+    await this.save();
+    return this.info(worker);
   }
 
   /** The workers' addresses on the node (off limits to asset downloads). */
@@ -125,6 +152,10 @@ export class NodeWorkers {
       );
     }
     worker.busy = true;
+    if (worker.lastExit) {
+      delete worker.lastExit; // the worker moves on: the control plane has heard of it
+      await this.save().catch(() => {});
+    }
     return worker;
   }
 
@@ -136,11 +167,15 @@ export class NodeWorkers {
   }
 
   private async save(): Promise<void> {
-    const list = [...this.workers.values()].map(({ name, index, address }) => ({
-      name,
-      index,
-      address,
-    }));
+    const list = [...this.workers.values()].map(
+      ({ name, index, address, settings, lastExit }): SavedWorker => ({
+        name,
+        index,
+        address,
+        ...(settings ? { settings } : {}),
+        ...(lastExit ? { lastExit } : {}),
+      }),
+    );
     await writeJsonAtomic(this.layout.workersFile, list);
   }
 }

@@ -1,13 +1,13 @@
 export type {
-  SandboxExit,
-  WorkerLimits,
-  WorkerSettings,
   CheckpointOptions,
   SandboxContainer,
   SandboxDriver,
+  SandboxExit,
   SandboxMount,
   SandboxRuntime,
   SandboxSpec,
+  WorkerLimits,
   WorkerRef,
+  WorkerSettings,
 } from "./driver.ts";
 export { GvisorDriver, type GvisorDriverOptions } from "./gvisor/index.ts";

@@ -11,14 +11,19 @@ import type {
   RunRequest,
   WorkerInfo,
 } from "../../src/node/index.ts";
+import type { WorkerSettings } from "../../src/sandbox/index.ts";
 
 export class NoopNodeAgent implements NodeAgentApi {
   private readonly workers = new Map<string, WorkerInfo>();
   readonly calls = { run: 0, restore: 0, checkpoint: 0 };
   private n = 0;
 
-  async createWorker(name: string): Promise<WorkerInfo> {
-    const info = { name, address: `127.0.0.${(this.n++ % 250) + 2}` };
+  async createWorker(name: string, settings?: WorkerSettings): Promise<WorkerInfo> {
+    const info = {
+      name,
+      address: `127.0.0.${(this.n++ % 250) + 2}`,
+      ...(settings ? { settings } : {}),
+    };
     this.workers.set(name, info);
     return info;
   }
@@ -33,6 +38,7 @@ export class NoopNodeAgent implements NodeAgentApi {
     if (!w) throw new AteError(Code.NotFound, `worker ${name} does not exist on this node`);
     if (w.actor) throw new AteError(Code.FailedPrecondition, `worker ${name} is not free`);
     w.actor = req.actor;
+    delete w.lastExit;
     return w;
   }
   async run(req: RunRequest): Promise<WorkerInfo> {

@@ -1,10 +1,36 @@
-import type { SandboxContainer } from "../driver.ts";
+import type { SandboxContainer, WorkerLimits } from "../driver.ts";
+
+/** CFS period of a limited sandbox: 100 ms, the kernel's default. */
+export const cpuPeriodUs = 100_000;
+
+/** A sandbox's cgroup (a fresh leaf, which runsc creates) and the limits runsc sets on it. */
+export interface SandboxCgroup {
+  path: string;
+  limits: WorkerLimits;
+}
+
+/** `linux.resources` for the worker's limits: memory in bytes, CPU as a CFS quota per period. */
+export function ociResources(limits: WorkerLimits): Record<string, unknown> {
+  return {
+    ...(limits.memoryBytes ? { memory: { limit: limits.memoryBytes } } : {}),
+    ...(limits.cpuMillis
+      ? {
+          cpu: {
+            // The kernel refuses quotas under 1 ms.
+            quota: Math.max(1000, Math.round((limits.cpuMillis * cpuPeriodUs) / 1000)),
+            period: cpuPeriodUs,
+          },
+        }
+      : {}),
+  };
+}
 
 /** The OCI runtime spec (config.json) of a single-container sandbox. */
 export function ociSpec(
   container: SandboxContainer,
   hostname: string,
   netnsPath: string,
+  cgroup?: SandboxCgroup,
 ): Record<string, unknown> {
   return {
     ociVersion: "1.0.2",
@@ -65,6 +91,7 @@ export function ociSpec(
         { type: "mount" },
         { type: "network", path: netnsPath },
       ],
+      ...(cgroup ? { cgroupsPath: cgroup.path, resources: ociResources(cgroup.limits) } : {}),
     },
   };
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AteError, Code } from "../../errors/index.ts";
@@ -195,5 +195,16 @@ export class Runsc {
           );
       });
     });
+  }
+}
+
+/** Whether pid is a live (not zombie) process whose command line names the sandbox id. */
+export function runsIn(pid: number, id: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z") return false;
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(id);
+  } catch {
+    return false;
   }
 }
