@@ -9,6 +9,8 @@
 #   docker-registry a local OCI registry on loopback for image tests and demos
 #   redis-server    the records store at scale (tests start their own on loopback)
 #   curl            the demo's requests through the router
+#   dnsmasq-base    a DNS server for the egress tests' "outside" network (/usr/sbin/dnsmasq; not
+#                   the dnsmasq package, which starts a system-wide service)
 set -euo pipefail
 
 need=()
@@ -20,6 +22,7 @@ command -v conntrack >/dev/null || need+=(conntrack)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v curl >/dev/null || need+=(curl)
+[[ -x /usr/sbin/dnsmasq ]] || need+=(dnsmasq-base)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { AteError, Code } from "../../errors/index.ts";
 import { defaultLogger, tolerateLostOutput } from "../../log/index.ts";
 import { ateHome } from "../../resources/index.ts";
+import { checkEgressAllow, checkEgressDeny, parseResolver } from "../../sandbox/gvisor/index.ts";
 import { checkPrerequisites, startSubstrate } from "../../up/index.ts";
 import { ateVersion } from "../../version.ts";
 import type { CliContext } from "../context.ts";
@@ -20,7 +21,12 @@ interface UpOptions {
   assetDir?: string[];
   assetAllowHost?: string[];
   maxWorkers?: string;
+  dns?: string[];
+  egressAllow?: string[];
+  egressDeny?: string[];
 }
+
+const repeatable = (value: string, values: string[] = []) => [...values, value];
 
 export function registerUp(program: Command, ctx: CliContext): void {
   program
@@ -75,6 +81,21 @@ export function registerUp(program: Command, ctx: CliContext): void {
       (host: string, hosts: string[] = []) => [...hosts, host],
     )
     .option(
+      "--dns <addr>",
+      "a DNS server the actors' queries go to, e.g. 1.1.1.1 or [2606:4700:4700::1111]:53 (repeatable; default: this machine's /etc/resolv.conf)",
+      repeatable,
+    )
+    .option(
+      "--egress-allow <cidr>",
+      "an IPv4 range actors may reach although it is private, e.g. 10.20.0.0/16 (repeatable; never loopback, link-local or multicast)",
+      repeatable,
+    )
+    .option(
+      "--egress-deny <cidr>",
+      "an IPv4 range actors may not reach, besides private, loopback, link-local and multicast ones (repeatable)",
+      repeatable,
+    )
+    .option(
       "--max-workers <n>",
       "most workers on this machine, all pools together; a pool asking for more is refused in its status (default: 1 per 256 MiB of memory)",
     )
@@ -93,6 +114,17 @@ export function registerUp(program: Command, ctx: CliContext): void {
           pid: process.pid,
         });
       process.on("SIGHUP", hangup);
+      // Checked before anything starts, each error naming its flag and value.
+      for (const d of opts.dns ?? []) parseResolver(d, "--dns");
+      const egress = {
+        ...(opts.dns?.length ? { dns: opts.dns } : {}),
+        ...(opts.egressAllow?.length
+          ? { allow: checkEgressAllow(opts.egressAllow, "--egress-allow") }
+          : {}),
+        ...(opts.egressDeny?.length
+          ? { deny: checkEgressDeny(opts.egressDeny, "--egress-deny") }
+          : {}),
+      };
       const problems = checkPrerequisites(opts.runsc ? { runsc: opts.runsc } : {}).filter(
         (c) => c.problem,
       );
@@ -132,6 +164,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
         ...(opts.runsc ? { runsc: opts.runsc } : {}),
         ...(opts.assetDir ? { assetDirs: opts.assetDir } : {}),
         ...(opts.assetAllowHost ? { assetAllowHosts: opts.assetAllowHost } : {}),
+        egress,
         network: {
           ...(opts.netPrefix !== undefined ? { prefix: opts.netPrefix } : {}),
           ...(subnet !== undefined ? { subnetBase: subnet } : {}),

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -7,18 +6,24 @@ import { privateDir, privateDirSync, privateFileMode } from "../../private-files
 import type {
   CheckpointOptions,
   SandboxDriver,
+  SandboxExit,
   SandboxRuntime,
   SandboxSpec,
   WorkerRef,
 } from "../driver.ts";
-import { type NetworkOptions, WorkerNetworks } from "./network.ts";
+import { hasLimits, WorkerCgroups } from "./cgroups.ts";
+import { type LimitedCgroup, SandboxExits } from "./cgroups-exits.ts";
+import { type EgressOptions, WorkerEgress } from "./egress-worker.ts";
+import { defaultNetwork, type NetworkOptions, WorkerNetworks } from "./network.ts";
 import { ociSpec } from "./oci-spec.ts";
-import { type Foreground, Runsc } from "./runsc.ts";
+import { type Foreground, Runsc, runsIn } from "./runsc.ts";
 
 export interface GvisorDriverOptions {
   /** runsc's state root and the bundles live here. */
   stateDir: string;
   network?: NetworkOptions;
+  /** What actors may reach besides the outside world's public addresses, and their DNS. */
+  egress?: EgressOptions;
 }
 
 /**
@@ -30,26 +35,43 @@ export class GvisorDriver implements SandboxDriver {
   readonly sandboxClass = "gvisor" as const;
   readonly requiredAssets = ["runsc"] as const;
   readonly networks: WorkerNetworks;
+  private readonly egress: WorkerEgress;
   /** The runsc binary each worker's sandbox was started with, for stopping it. */
   private readonly running = new Map<string, Runsc>();
   /** The foreground runsc (the sandbox's parent) of each worker's sandbox. */
   private readonly foreground = new Map<string, Foreground>();
-  /** Background tear-downs after checkpoints, by worker. */
+  /** Background tear-downs (after a checkpoint, or a sandbox that stopped on its own). */
   private readonly cleanups = new Map<string, Promise<void>>();
+  /** The workers' cgroups, for their limits. */
+  readonly cgroups: WorkerCgroups;
+  private readonly exits: SandboxExits;
+  private exitListener: ((worker: WorkerRef, exit: SandboxExit) => void) | undefined;
 
   constructor(private readonly options: GvisorDriverOptions) {
     this.networks = new WorkerNetworks(options.network);
     // runsc's state and the bundles hold each sandbox's spec, resolved secrets included: root's.
     for (const d of ["runsc", "bundles", "pids"]) privateDirSync(join(options.stateDir, d));
+    this.cgroups = new WorkerCgroups(options.network?.prefix ?? defaultNetwork.prefix);
+    this.exits = new SandboxExits(this.cgroups, join(options.stateDir, "pids"), (w, e, still) =>
+      this.stoppedOnItsOwn(w, e, still),
+    );
+    this.egress = new WorkerEgress(this.networks, options.stateDir, options.egress);
   }
 
   async prepareWorker(worker: WorkerRef): Promise<{ address: string }> {
-    return { address: await this.networks.create(worker.index) };
+    const limits = worker.settings?.limits;
+    if (hasLimits(worker.name, limits)) await this.cgroups.prepare(worker.index, limits);
+    const address = await this.networks.create(worker.index, worker.settings?.egress);
+    await this.egress.open(worker, true);
+    return { address };
   }
 
   async releaseWorker(worker: WorkerRef): Promise<void> {
     await this.stop(worker);
+    await this.exits.release(worker.name);
+    await this.cgroups.release(worker.index);
     await this.networks.destroy(worker.index);
+    await this.egress.close(worker);
     await rm(this.bundleDir(worker), { recursive: true, force: true });
   }
 
@@ -81,9 +103,13 @@ export class GvisorDriver implements SandboxDriver {
     signal?: AbortSignal,
   ): Promise<void> {
     await this.settled(worker);
+    // After an agent restart an emptied worker has no relay yet.
+    await this.egress.open(worker);
     const runsc = this.runsc(runtime);
-    const bundle = await this.writeBundle(worker, spec);
+    const cgroup = await this.sandboxCgroup(worker);
+    const bundle = await this.writeBundle(worker, spec, cgroup);
     this.running.set(worker.name, runsc);
+    await this.exits.claim(worker.name);
     const fg = runsc.launch(
       this.sandboxId(worker),
       { bundle, ...(imageDir ? { imageDir } : {}) },
@@ -91,6 +117,7 @@ export class GvisorDriver implements SandboxDriver {
       signal,
     );
     this.foreground.set(worker.name, fg);
+    this.exits.watch(worker, fg.started, fg.exited, cgroup);
     await privateDir(dirname(this.pidFile(worker)));
     await writeFile(this.pidFile(worker), String(fg.pid), { mode: privateFileMode });
     await fg.started;
@@ -111,6 +138,7 @@ export class GvisorDriver implements SandboxDriver {
     const id = this.sandboxId(worker);
     const net = this.networks;
     await this.settled(worker);
+    await this.exits.quiet(worker.name); // the sandbox stops once its image is saved
     await net.blockNew(worker.index);
     try {
       const deadline = Date.now() + (options.drainTimeoutMs ?? 5000);
@@ -131,11 +159,12 @@ export class GvisorDriver implements SandboxDriver {
       await runsc.checkpoint(id, imageDir, options.compress ?? true, options.signal);
     } catch (err) {
       await net.unblock(worker.index);
+      await this.exits.unquiet(worker.name);
       throw err;
     }
     // The image is complete; tearing the stopped sandbox down (runsc delete takes a second or
     // two) happens in the background, and the worker's next use waits for it.
-    const cleanup = this.stop(worker, runtime).finally(() => this.cleanups.delete(worker.name));
+    const cleanup = this.teardown(worker, runtime).finally(() => this.cleanups.delete(worker.name));
     this.cleanups.set(worker.name, cleanup);
     cleanup.catch(() => {});
   }
@@ -150,13 +179,52 @@ export class GvisorDriver implements SandboxDriver {
     const alive = (await runsc.state(this.sandboxId(worker))) === "running";
     if (alive) {
       this.running.set(worker.name, runsc);
+      const pid = Number(await readFile(this.pidFile(worker), "utf8").catch(() => "0"));
+      const config = join(this.bundleDir(worker), "config.json");
+      await this.exits.adopt(worker, pid, this.sandboxId(worker), config);
       await this.networks.unblock(worker.index);
+      await this.egress.open(worker, true);
     }
     return alive;
   }
 
   async stop(worker: WorkerRef, runtime?: SandboxRuntime): Promise<void> {
+    await this.exits.quiet(worker.name);
     if (this.cleanups.has(worker.name)) return this.settled(worker);
+    await this.teardown(worker, runtime);
+  }
+
+  onExit(listener: (worker: WorkerRef, exit: SandboxExit) => void): void {
+    this.exitListener = listener;
+  }
+
+  /** The cgroup of the worker's running sandbox when the worker has limits (path from a root). */
+  cgroupOf(worker: string): string | undefined {
+    return this.exits.cgroupOf(worker)?.path;
+  }
+
+  /** A sandbox stopped that nobody stopped: the worker is emptied, then the exit reported. */
+  private stoppedOnItsOwn(worker: WorkerRef, exit: SandboxExit, stillReport: () => boolean) {
+    const report = () => {
+      if (stillReport()) this.exitListener?.(worker, exit);
+    };
+    const cleanup = this.teardown(worker).finally(() => this.cleanups.delete(worker.name));
+    this.cleanups.set(worker.name, cleanup);
+    cleanup.then(report, report); // the actor is gone either way
+  }
+
+  /** A fresh cgroup leaf for the worker's next sandbox, if the worker has limits. */
+  private async sandboxCgroup(worker: WorkerRef): Promise<LimitedCgroup | undefined> {
+    const limits = worker.settings?.limits;
+    if (!hasLimits(worker.name, limits)) return undefined;
+    // Again at every start: the node may have rebooted since the worker was made.
+    await this.cgroups.prepare(worker.index, limits);
+    const baseline = await this.cgroups.beforeStart(worker.index);
+    return { path: this.cgroups.newLeaf(worker.index), limits, baseline };
+  }
+
+  /** Kills the sandbox (if it still runs) and empties the worker for the next one. */
+  private async teardown(worker: WorkerRef, runtime?: SandboxRuntime): Promise<void> {
     const runsc = this.running.get(worker.name) ?? (runtime ? this.runsc(runtime) : undefined);
     if (runsc) await runsc.delete(this.sandboxId(worker));
     // The next sandbox reuses the id: the runsc that ran this one must be gone first.
@@ -164,6 +232,7 @@ export class GvisorDriver implements SandboxDriver {
     this.running.delete(worker.name);
     await this.networks.resetSandbox(worker.index);
     await this.networks.unblock(worker.index);
+    this.exits.forget(worker.name);
   }
 
   private runsc(runtime: SandboxRuntime): Runsc {
@@ -207,7 +276,11 @@ export class GvisorDriver implements SandboxDriver {
     return join(this.options.stateDir, "bundles", worker.name);
   }
 
-  private async writeBundle(worker: WorkerRef, spec: SandboxSpec): Promise<string> {
+  private async writeBundle(
+    worker: WorkerRef,
+    spec: SandboxSpec,
+    cgroup?: LimitedCgroup,
+  ): Promise<string> {
     if (spec.containers.length !== 1) {
       throw new AteError(
         Code.Unimplemented,
@@ -216,28 +289,18 @@ export class GvisorDriver implements SandboxDriver {
     }
     const dir = this.bundleDir(worker);
     await privateDir(dir);
-    const container = spec.containers[0] as (typeof spec.containers)[0];
+    const first = spec.containers[0] as (typeof spec.containers)[0];
+    const container = { ...first, mounts: [...first.mounts, this.egress.resolvConfMount] };
     await writeFile(
       join(dir, "config.json"),
       JSON.stringify(
-        ociSpec(container, spec.hostname, this.networks.sandboxNsPath(worker.index)),
+        ociSpec(container, spec.hostname, this.networks.sandboxNsPath(worker.index), cgroup),
         null,
         2,
       ),
       { mode: privateFileMode },
     );
     return dir;
-  }
-}
-
-/** Whether pid is a live (not zombie) process whose command line names the sandbox id. */
-function runsIn(pid: number, id: string): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z") return false;
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(id);
-  } catch {
-    return false;
   }
 }
 

@@ -1,13 +1,17 @@
 import { fileURLToPath } from "node:url";
 import { AteError, Code } from "../../errors/index.ts";
 import { exec, execQuiet } from "../exec.ts";
+import { workerNatRestore } from "./egress-rules.ts";
+import { iptablesRestore } from "./iptables-restore.ts";
 
 /**
  * Worker networking. Every sandbox wakes up in the same network wherever it lands: its own
  * namespace with `eth0` = 10.88.0.2/24 (fixed MAC), gateway 10.88.0.1, like a Kubernetes pod.
  * In front of it, each worker has a NAT namespace reached from the node over a veth at the
  * worker's own link-local address; DNAT forwards that address to the fixed inner one. A
- * sandbox checkpointed on one worker thus restores unchanged onto any other.
+ * sandbox checkpointed on one worker thus restores unchanged onto any other. The sandbox's
+ * own traffic leaves the same way, masqueraded as the worker's address (egress.ts decides on
+ * the node what it may reach), unless the worker's egress is `none`.
  */
 export interface NetworkOptions {
   /** Prefix of namespace and interface names; distinct per node agent on one machine. Default "ate". */
@@ -122,6 +126,11 @@ export class WorkerNetworks {
     checkSubnetRange(this.base, this.subnets);
   }
 
+  /** The names and addresses this node's workers use. */
+  get range(): { prefix: string; subnetBase: number; subnets: number } {
+    return { prefix: this.prefix, subnetBase: this.base, subnets: this.subnets };
+  }
+
   /** How many workers this network has addresses for. */
   get capacity(): number {
     return this.subnets * workersPerSubnet;
@@ -157,7 +166,7 @@ export class WorkerNetworks {
   }
 
   /** Creates the worker's namespaces from scratch (removing any leftovers first). */
-  async create(index: number): Promise<string> {
+  async create(index: number, egress: "default" | "none" = "default"): Promise<string> {
     const { host, worker } = this.addresses(index);
     await this.destroy(index);
     await this.checkAddressFree(host);
@@ -189,6 +198,8 @@ export class WorkerNetworks {
       innerAddress,
     );
     await ipt("-t", "nat", "-A", "POSTROUTING", "-o", "gw0", "-j", "MASQUERADE");
+    await iptablesRestore(workerNatRestore(egress, host, innerGateway), nat);
+    if (egress === "default") await inNat("route", "add", "default", "via", host, "dev", "out0");
     await this.resetSandbox(index);
     return worker;
   }

@@ -1,0 +1,155 @@
+import { defaultDeny, formatIpv4 } from "./egress-cidr.ts";
+
+/**
+ * The iptables rules of egress, as text and argument lists (applying them is egress.ts's and
+ * network.ts's business). Host rules live in chains named after the node's network prefix, so
+ * two node agents on one machine never touch each other's.
+ */
+export interface HostEgressPolicy {
+  /** The node's network prefix: its worker links are `<prefix>-w<n>`. */
+  prefix: string;
+  /** The node's worker addresses: 169.254.<subnetBase>.0 to 169.254.<subnetBase+subnets-1>.255. */
+  subnetBase: number;
+  subnets: number;
+  /** Checked ranges (egress-cidr.ts) reachable although they are in a denied range. */
+  allow: readonly string[];
+  /** Checked ranges denied besides the built-in ones. */
+  deny: readonly string[];
+}
+
+export interface Chains {
+  input: string;
+  forward: string;
+  deny: string;
+  nat: string;
+}
+
+export function chainsOf(prefix: string): Chains {
+  return {
+    input: `ate-${prefix}-in`,
+    forward: `ate-${prefix}-fwd`,
+    deny: `ate-${prefix}-deny`,
+    nat: `ate-${prefix}-nat`,
+  };
+}
+
+/** The comment on every jump into a node's chains: how its rules are found again. */
+export function jumpComment(prefix: string): string {
+  return `ate-egress-${prefix}`;
+}
+
+/** Marks the jump into the guard that keeps forwarding off for everything but ate's links. */
+export const guardChain = "ate-forward-guard";
+export const guardJump = ["-m", "comment", "--comment", guardChain, "-j", guardChain];
+
+/** The node's worker links, as an iptables interface pattern. */
+function links(prefix: string): string {
+  return `${prefix}-w+`;
+}
+
+/**
+ * The node's chains as `iptables-restore --noflush` input: declaring a chain creates or
+ * empties it, and the whole input applies at once, so re-running converges without a
+ * moment in which traffic passes unfiltered.
+ */
+export function hostChainsRestore(p: HostEgressPolicy): string {
+  const c = chainsOf(p.prefix);
+  const w = links(p.prefix);
+  const first = formatIpv4(((169 * 256 + 254) * 256 + p.subnetBase) * 256);
+  const last = formatIpv4(((169 * 256 + 254) * 256 + p.subnetBase + p.subnets - 1) * 256 + 255);
+  return [
+    "*filter",
+    `:${c.input} - [0:0]`,
+    `:${c.forward} - [0:0]`,
+    `:${c.deny} - [0:0]`,
+    // From a worker to the node: answers to the node's own connections (the agent and the
+    // router reach workers) and DNS to the worker's relay, on the worker's own link. Nothing
+    // else: not the node's other addresses, the API or the router.
+    `-A ${c.input} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+    `-A ${c.input} -p udp -m udp --dport 53 -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT`,
+    `-A ${c.input} -p tcp -m tcp --dport 53 -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT`,
+    `-A ${c.input} -j DROP`,
+    // Into a worker: only answers to its own connections (no worker reaches another).
+    `-A ${c.forward} -o ${w} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+    `-A ${c.forward} -o ${w} -j DROP`,
+    // From a worker: allowed ranges, then denied ones, then the world.
+    ...p.allow.map((r) => `-A ${c.forward} -d ${r} -j ACCEPT`),
+    ...[...defaultDeny, ...p.deny].map((r) => `-A ${c.forward} -d ${r} -j ${c.deny}`),
+    `-A ${c.forward} -j ACCEPT`,
+    // Refused, not dropped: the caller fails at once instead of waiting for a timeout.
+    `-A ${c.deny} -p tcp -j REJECT --reject-with tcp-reset`,
+    `-A ${c.deny} -j REJECT --reject-with icmp-admin-prohibited`,
+    "COMMIT",
+    "*nat",
+    `:${c.nat} - [0:0]`,
+    `-A ${c.nat} ! -o ${w} -m iprange --src-range ${first}-${last} -j MASQUERADE`,
+    "COMMIT",
+    "",
+  ].join("\n");
+}
+
+export interface Jump {
+  table: "filter" | "nat";
+  chain: string;
+  /** The rule after `-A <chain>`, as `iptables -S` prints it. */
+  spec: string[];
+}
+
+/** The rules that send the node's traffic into its chains. */
+export function hostJumps(prefix: string): Jump[] {
+  const c = chainsOf(prefix);
+  const w = links(prefix);
+  const tag = ["-m", "comment", "--comment", jumpComment(prefix)];
+  return [
+    { table: "filter", chain: "INPUT", spec: ["-i", w, ...tag, "-j", c.input] },
+    { table: "filter", chain: "FORWARD", spec: ["-i", w, ...tag, "-j", c.forward] },
+    { table: "filter", chain: "FORWARD", spec: ["-o", w, ...tag, "-j", c.forward] },
+    { table: "nat", chain: "POSTROUTING", spec: [...tag, "-j", c.nat] },
+  ];
+}
+
+/**
+ * The guard that keeps a host that did not forward before from forwarding anything but ate's
+ * workers' traffic (which its own chains, jumped to first, accept or drop) and established flows.
+ */
+export function guardRestore(): string {
+  return [
+    "*filter",
+    `:${guardChain} - [0:0]`,
+    `-A ${guardChain} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+    `-A ${guardChain} -j DROP`,
+    "COMMIT",
+    "",
+  ].join("\n");
+}
+
+/**
+ * A worker's NAT namespace (out0 towards the node, gw0 towards the sandbox) as
+ * `iptables-restore --noflush` input. `default`: the sandbox's traffic leaves masqueraded as
+ * the worker's address, and DNS to its gateway (10.88.0.1) goes to the relay on the node's
+ * side of the link. `none`: nothing the sandbox starts leaves the namespace.
+ */
+export function workerNatRestore(
+  egress: "default" | "none",
+  hostAddress: string,
+  gateway: string,
+): string {
+  if (egress === "none")
+    return [
+      "*filter",
+      "-A FORWARD -i gw0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+      "-A FORWARD -i gw0 -j DROP",
+      "COMMIT",
+      "",
+    ].join("\n");
+  return [
+    "*nat",
+    ...["udp", "tcp"].map(
+      (proto) =>
+        `-A PREROUTING -d ${gateway}/32 -i gw0 -p ${proto} -m ${proto} --dport 53 -j DNAT --to-destination ${hostAddress}:53`,
+    ),
+    "-A POSTROUTING -o out0 -j MASQUERADE",
+    "COMMIT",
+    "",
+  ].join("\n");
+}

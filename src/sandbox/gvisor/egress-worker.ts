@@ -1,0 +1,100 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SandboxMount, WorkerRef } from "../driver.ts";
+import { DnsRelay } from "./dns-relay.ts";
+import { nodeResolvers, parseResolver } from "./dns-resolvers.ts";
+import { HostEgress } from "./egress.ts";
+import { checkEgressAllow, checkEgressDeny } from "./egress-cidr.ts";
+import type { WorkerNetworks } from "./network.ts";
+
+/** What a node's actors may reach besides the defaults (`ate up --dns/--egress-allow/--egress-deny`). */
+export interface EgressOptions {
+  /** DNS servers the workers' relays ask (default: the node's /etc/resolv.conf). */
+  dns?: string[];
+  /** IPv4 ranges reachable although private (never loopback, link-local or multicast). */
+  allow?: string[];
+  /** IPv4 ranges denied besides the private, link-local, loopback and multicast ones. */
+  deny?: string[];
+}
+
+/**
+ * The relays of this process by address: a driver made again over the same workers (an agent
+ * restarted within one process, as tests do) takes its workers' relays over.
+ */
+const relaysByAddress = new Map<string, Promise<DnsRelay>>();
+
+/** The sandbox's resolver: its gateway, which its NAT namespace sends to the worker's relay. */
+const sandboxResolvConf = "nameserver 10.88.0.1\n";
+
+/**
+ * A driver's egress: the node's host rules (installed with its first worker, removed with
+ * its last) and one DNS relay per worker with default egress, for as long as the worker lives.
+ */
+export class WorkerEgress {
+  private readonly host: HostEgress;
+  private readonly relays = new Map<string, Promise<DnsRelay>>();
+  /** Whether this process installed the host rules since it last removed them. */
+  private hostReady = false;
+  private readonly resolvConfPath: string;
+
+  constructor(
+    private readonly networks: WorkerNetworks,
+    stateDir: string,
+    private readonly options: EgressOptions = {},
+    runDir?: string,
+  ) {
+    for (const d of options.dns ?? []) parseResolver(d, "egress.dns");
+    this.host = new HostEgress(
+      {
+        ...networks.range,
+        allow: checkEgressAllow(options.allow ?? [], "egress.allow"),
+        deny: checkEgressDeny(options.deny ?? [], "egress.deny"),
+      },
+      runDir ? { runDir } : {},
+    );
+    // The same file on every worker and node, so a sandbox restored anywhere still resolves.
+    this.resolvConfPath = join(stateDir, "resolv.conf");
+    writeFileSync(this.resolvConfPath, sandboxResolvConf, { mode: 0o644 });
+  }
+
+  /** The mount every sandbox gets: /etc/resolv.conf naming its gateway. */
+  get resolvConfMount(): SandboxMount {
+    return { destination: "/etc/resolv.conf", source: this.resolvConfPath, readonly: true };
+  }
+
+  /**
+   * Makes the worker's egress work: the host rules (checked again when `repair`, e.g. on
+   * prepare and adopt; else once per process) and its DNS relay. Idempotent.
+   */
+  async open(worker: WorkerRef, repair = false): Promise<void> {
+    if (repair || !this.hostReady) {
+      await this.host.install();
+      this.hostReady = true;
+    }
+    if (worker.settings?.egress === "none" || this.relays.has(worker.name)) return;
+    const address = this.networks.addresses(worker.index).host;
+    const previous = relaysByAddress.get(address);
+    const relay = (async () => {
+      await previous?.then((r) => r.close()).catch(() => {});
+      return DnsRelay.open({ address, resolvers: nodeResolvers(this.options.dns) });
+    })();
+    this.relays.set(worker.name, relay);
+    relaysByAddress.set(address, relay);
+    relay.catch(() => {
+      this.relays.delete(worker.name);
+      if (relaysByAddress.get(address) === relay) relaysByAddress.delete(address);
+    });
+    await relay;
+  }
+
+  /** After the worker's link is gone: its relay closes, and the host rules go with the last. */
+  async close(worker: WorkerRef): Promise<void> {
+    // Its relay, and one an earlier driver in this process left on the same address.
+    const address = this.networks.addresses(worker.index).host;
+    const relays = new Set([this.relays.get(worker.name), relaysByAddress.get(address)]);
+    this.relays.delete(worker.name);
+    relaysByAddress.delete(address);
+    for (const relay of relays) await relay?.then((r) => r.close()).catch(() => {});
+    if (await this.host.removeIfUnused()) this.hostReady = false;
+  }
+}
