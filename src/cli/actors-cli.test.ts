@@ -102,7 +102,7 @@ describe("ate actor commands (against an API server)", () => {
     assert.equal(json.actorId, "a1");
     assert.match(
       (await ate("get", "actors", "-a", "demo", "-o", "wide")).out,
-      /^ATESPACE.*VERSION\s+POOL\s+SNAPSHOT\n.*a1\s+RUNNING\s+pool-\S+\s+127\.0\.0\.\d+\s+\d+\s+pool\s/m,
+      /^ATESPACE.*VERSION\s+POOL\s+MEMORY\s+CPU\s+LAST EXIT\s+SNAPSHOT\n.*a1\s+RUNNING\s+pool-\S+\s+127\.0\.0\.\d+\s+\d+\s+pool\s+-\s+-\s+<none>\s/m,
     );
     assert.equal((await ate("suspend", "actor", "a1", "-a", "demo")).out, "actor/a1 suspended\n");
     assert.match(
@@ -114,6 +114,46 @@ describe("ate actor commands (against an API server)", () => {
       "actor/a1\n",
     );
     assert.equal((await ate("pause", "actor", "a1", "-a", "demo")).out, "actor/a1 paused\n");
+  });
+
+  it("shows the limits of workers and of running actors' workers, and actors' last exits", async () => {
+    const resumed = await ate("resume", "actor", "a1", "-a", "demo");
+    assert.equal(resumed.code, 0, resumed.err);
+    const running = await records.getActor("demo", "a1");
+    const name = running.worker?.name ?? "";
+    const worker = await records.getWorker("default", name);
+    await records.putWorker({
+      ...worker,
+      settings: { limits: { memoryBytes: 128 * 1024 ** 2, cpuMillis: 500 }, egress: "none" },
+    });
+    const exitedAt = new Date(Date.now() - 125_000).toISOString();
+    await records.updateActor({
+      ...(await records.getActor("demo", "a2")),
+      lastExit: { reason: "OOMKilled", message: "past its memory limit of 128Mi", at: exitedAt },
+    });
+    const workers = (await ate("get", "workers", "-o", "wide")).out;
+    assert.match(workers, /^NAMESPACE.*NODE\s+MEMORY\s+CPU\s+EGRESS\s+VERSION\n/);
+    assert.match(workers, new RegExp(`${name}\\s+ASSIGNED.*\\s128Mi\\s+500m\\s+none\\s+\\d+\n`));
+    assert.match(workers, /FREE\s+<none>\s+<none>\s+127\.0\.0\.\d+\s+n1\s+-\s+-\s+default\s+\d+/);
+    const actors = (await ate("get", "actors", "-a", "demo", "-o", "wide")).out;
+    assert.match(actors, /a1\s+RUNNING\s.*\spool\s+128Mi\s+500m\s+<none>\s/);
+    assert.match(
+      actors,
+      /a2\s+SUSPENDED\s.*\s<none>\s+<none>\s+<none>\s+OOMKilled 2m\d+s\s+<none>$/m,
+    );
+    const json = JSON.parse((await ate("get", "actor", "a2", "-a", "demo", "-o", "json")).out);
+    assert.deepEqual(json.lastExit, {
+      reason: "OOMKilled",
+      message: "past its memory limit of 128Mi",
+      time: exitedAt,
+    });
+    const a1 = JSON.parse((await ate("get", "actor", "a1", "-a", "demo", "-o", "json")).out);
+    assert.deepEqual(a1.workerLimits, { memoryBytes: "134217728", cpuMillicores: "500" });
+    const listed = JSON.parse((await ate("get", "workers", "-o", "json")).out).workers;
+    const w = listed.find((w: { workerPod: string }) => w.workerPod === name);
+    assert.deepEqual(w.limits, { memoryBytes: "134217728", cpuMillicores: "500" });
+    assert.equal(w.egress, "none");
+    assert.equal((await ate("suspend", "actor", "a1", "-a", "demo")).code, 0);
   });
 
   it("prints an actor's logs and follows them until the actor is deleted", async () => {

@@ -1,5 +1,6 @@
 import { type DescMessage, type MessageShape, toJson } from "@bufbuild/protobuf";
 import { stringify } from "yaml";
+import { formatCpu, formatMemory } from "../api/quantity/index.ts";
 import {
   type Actor,
   Actor_Status,
@@ -9,6 +10,7 @@ import {
   type Worker,
   WorkerSchema,
 } from "../proto/gen/ateapi/control_pb.ts";
+import { humanAge } from "./age.ts";
 import { renderTable } from "./printers.ts";
 
 /** RUNNING, SUSPENDED, … as Agent Substrate's tools print them. */
@@ -27,7 +29,20 @@ function snapshotOf(a: Actor): string {
   return "";
 }
 
-export function actorTable(actors: readonly Actor[], wide: boolean): string {
+/** A worker's limit as a quantity; `-` when it has none. */
+function limit(value: bigint | undefined, format: (n: number) => string): string {
+  return value ? format(Number(value)) : "-";
+}
+
+/** Why the actor's sandbox last stopped on its own, and how long ago: `OOMKilled 2m`. */
+function lastExitOf(a: Actor, now: Date): string {
+  const exit = a.lastExit;
+  if (!exit?.reason) return "<none>";
+  const at = Date.parse(exit.time);
+  return Number.isNaN(at) ? exit.reason : `${exit.reason} ${humanAge(now.getTime() - at)}`;
+}
+
+export function actorTable(actors: readonly Actor[], wide: boolean, now = new Date()): string {
   const header = [
     "ATESPACE",
     "TEMPLATE NS",
@@ -38,7 +53,7 @@ export function actorTable(actors: readonly Actor[], wide: boolean): string {
     "ADDRESS",
     "VERSION",
   ];
-  if (wide) header.push("POOL", "SNAPSHOT");
+  if (wide) header.push("POOL", "MEMORY", "CPU", "LAST EXIT", "SNAPSHOT");
   return renderTable(
     header,
     actors.map((a) => [
@@ -50,14 +65,23 @@ export function actorTable(actors: readonly Actor[], wide: boolean): string {
       dash(a.ateomPodName),
       dash(a.ateomPodIp),
       String(a.version),
-      ...(wide ? [dash(a.workerPoolName), dash(snapshotOf(a))] : []),
+      ...(wide
+        ? [
+            dash(a.workerPoolName),
+            // The limits of the worker it runs on.
+            a.ateomPodName ? limit(a.workerLimits?.memoryBytes, formatMemory) : "<none>",
+            a.ateomPodName ? limit(a.workerLimits?.cpuMillicores, formatCpu) : "<none>",
+            lastExitOf(a, now),
+            dash(snapshotOf(a)),
+          ]
+        : []),
     ]),
   );
 }
 
 export function workerTable(workers: readonly Worker[], wide: boolean): string {
   const header = ["NAMESPACE", "POOL", "WORKER", "STATUS", "ACTOR"];
-  if (wide) header.push("TEMPLATE", "ADDRESS", "NODE", "VERSION");
+  if (wide) header.push("TEMPLATE", "ADDRESS", "NODE", "MEMORY", "CPU", "EGRESS", "VERSION");
   return renderTable(
     header,
     workers.map((w) => [
@@ -71,6 +95,9 @@ export function workerTable(workers: readonly Worker[], wide: boolean): string {
             w.actorId ? `${w.actorNamespace}/${w.actorTemplate}` : "<none>",
             w.ip,
             w.nodeName,
+            limit(w.limits?.memoryBytes, formatMemory),
+            limit(w.limits?.cpuMillicores, formatCpu),
+            w.egress || "default",
             String(w.version),
           ]
         : []),

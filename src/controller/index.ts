@@ -5,5 +5,11 @@ export {
   type GoldenControllerOptions,
   type IdleEvictor,
 } from "./golden-controller.ts";
-export { defaultMaxWorkers, type NodeCapacity } from "./pool-capacity.ts";
+export {
+  defaultMaxWorkers,
+  machineResources,
+  type NodeCapacity,
+  type NodeResources,
+} from "./pool-capacity.ts";
 export { PoolController, type PoolControllerOptions } from "./pool-controller.ts";
+export { egressAnnotation } from "./pool-settings.ts";

@@ -1,4 +1,5 @@
-import { totalmem } from "node:os";
+import { availableParallelism, totalmem } from "node:os";
+import type { WorkerRequests } from "./pool-settings.ts";
 
 /** How much of the machine's memory one worker is counted as, for the default worker limit. */
 export const memoryPerWorker = 256 * 1024 * 1024;
@@ -65,6 +66,77 @@ export function admitPools(
         others: existing - d.have,
       });
     }
+  }
+  return verdicts;
+}
+
+/** What a node's pools' requests share: its memory and CPUs. */
+export interface NodeResources {
+  memoryBytes: number;
+  /** Thousandths of a core. */
+  cpuMillis: number;
+}
+
+/** This machine's memory and CPUs. */
+export function machineResources(): NodeResources {
+  return { memoryBytes: totalmem(), cpuMillis: availableParallelism() * 1000 };
+}
+
+/** A pool's wish on one node, with what each of its workers requests. */
+export interface ResourceDemand extends PoolDemand {
+  requests: WorkerRequests;
+}
+
+export type ResourceVerdict =
+  | { admitted: true }
+  | {
+      admitted: false;
+      resource: "memory" | "cpu";
+      /** What one worker requests, and the field that says so. */
+      perWorker: number;
+      field: string;
+      /** What the node has, and what older pools take of it. */
+      total: number;
+      others: number;
+      /** The most workers of this pool that fit beside the others. */
+      fits: number;
+    };
+
+/**
+ * Shares a node's memory and CPU among its pools by their requests: oldest first, a pool is
+ * admitted when its `replicas × requests` fit beside the older admitted pools'. A refused pool
+ * keeps the workers it has (they count against newer pools) and gets no new one.
+ */
+export function admitResources(
+  node: NodeResources,
+  demands: readonly ResourceDemand[],
+): Map<string, ResourceVerdict> {
+  const verdicts = new Map<string, ResourceVerdict>();
+  const used = { memory: 0, cpu: 0 };
+  for (const d of demands) {
+    const axes = [
+      { resource: "memory" as const, per: d.requests.memoryBytes, total: node.memoryBytes },
+      { resource: "cpu" as const, per: d.requests.cpuMillis, total: node.cpuMillis },
+    ].map((a) => ({
+      ...a,
+      field: a.resource === "memory" ? d.requests.memoryField : d.requests.cpuField,
+    }));
+    const short = axes.find((a) => a.per > 0 && used[a.resource] + d.want * a.per > a.total);
+    if (!short) {
+      for (const a of axes) used[a.resource] += d.want * a.per;
+      verdicts.set(d.key, { admitted: true });
+      continue;
+    }
+    verdicts.set(d.key, {
+      admitted: false,
+      resource: short.resource,
+      perWorker: short.per,
+      field: short.field,
+      total: short.total,
+      others: used[short.resource],
+      fits: Math.max(0, Math.floor((short.total - used[short.resource]) / short.per)),
+    });
+    for (const a of axes) used[a.resource] += d.have * a.per;
   }
   return verdicts;
 }

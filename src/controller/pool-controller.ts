@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { formatCpu, formatMemory } from "../api/quantity/index.ts";
 import type { WorkerPool } from "../api/v1alpha1/index.ts";
 import { WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { type Clock, systemClock } from "../clock/index.ts";
@@ -7,17 +8,29 @@ import type { Logger } from "../log/index.ts";
 import type { NodeAgentApi } from "../node/index.ts";
 import type { Actor, Records, Worker } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
+import type { WorkerSettings } from "../sandbox/index.ts";
 import { type ActorSuspender, evacuateWorker } from "./evacuate.ts";
-import { admitPools, type NodeCapacity, type PoolVerdict } from "./pool-capacity.ts";
+import {
+  admitPools,
+  admitResources,
+  machineResources,
+  type NodeCapacity,
+  type NodeResources,
+  type PoolVerdict,
+  type ResourceVerdict,
+} from "./pool-capacity.ts";
+import { type PoolSettings, poolSettings, sameSettings } from "./pool-settings.ts";
+import { returnExitedActors } from "./worker-exits.ts";
 
 export interface PoolControllerOptions {
   resources: ResourceStore;
   records: Records;
   /**
-   * The node this controller manages workers on, its agent, and how many workers it can hold
-   * (all pools together; default: no limit beyond the agent's own).
+   * The node this controller manages workers on, its agent, how many workers it can hold
+   * (all pools together; default: no limit beyond the agent's own) and the memory and CPU the
+   * pools' requests share (default: this machine's).
    */
-  node: { name: string; agent: NodeAgentApi; capacity?: NodeCapacity };
+  node: { name: string; agent: NodeAgentApi; capacity?: NodeCapacity; resources?: NodeResources };
   /**
    * Suspends the actors on a deleted pool's workers before they are removed (the control
    * plane). Without it they are stopped and go back to their last snapshot.
@@ -34,17 +47,21 @@ const replicaFailure = "ReplicaFailure";
 const evacuationConcurrency = 4;
 
 /**
- * WorkerPool → workers on this node: creates `replicas` workers per pool (all of them, or none
- * and a ReplicaFailure condition when they do not fit on the node), removes surplus free ones,
- * registers them as Worker records and keeps `status.replicas`. A deleted pool's workers are
- * emptied (their actors suspended) and removed. A worker whose sandbox vanished releases its
- * actor back to its last snapshot.
+ * WorkerPool → workers on this node: creates `replicas` workers per pool with the pool's
+ * limits and egress (all of them, or none and a ReplicaFailure condition when the pool's
+ * settings are invalid or it does not fit on the node), replaces free workers set up unlike
+ * their pool, removes surplus free ones, registers them as Worker records and keeps
+ * `status.replicas`. A deleted pool's workers are emptied (their actors suspended) and
+ * removed. A worker whose sandbox vanished or stopped on its own releases its actor back to
+ * its last snapshot.
  */
 export class PoolController {
   private readonly clock: Clock;
+  private readonly resources: NodeResources;
 
   constructor(private readonly o: PoolControllerOptions) {
     this.clock = o.clock ?? systemClock;
+    this.resources = o.node.resources ?? machineResources();
   }
 
   /** One pass over every pool; safe to run at any time and repeatedly. */
@@ -55,6 +72,13 @@ export class PoolController {
     for (const w of records) {
       if (!live.has(w.name)) await this.forget(w);
     }
+    // Before the pools: a worker freed here is replaced (if unlike its pool) in the same pass.
+    const deps = { records: this.o.records, agent: this.o.node.agent, logger: this.o.logger };
+    const returned = await returnExitedActors(deps, records, [...live.values()]).catch((err) => {
+      this.o.logger.warn("returning exited actors failed", { error: String(err) });
+      return 0;
+    });
+    if (returned) records = await this.nodeWorkers();
     const known = new Set(pools.map(poolKey));
     const orphans = records.filter(
       (w) => live.has(w.name) && !known.has(`${w.namespace}/${w.pool}`),
@@ -70,16 +94,35 @@ export class PoolController {
           w.pool === pool.metadata.name &&
           live.has(w.name),
       );
+    const settings = new Map(pools.map((p) => [poolKey(p), poolSettings(p)]));
+    const demand = (p: WorkerPool) => ({
+      key: poolKey(p),
+      want: p.spec.replicas,
+      have: mine(p).length,
+    });
+    const fitting = admitResources(
+      this.resources,
+      pools.flatMap((p) => {
+        const s = settings.get(poolKey(p));
+        return s?.ok ? [{ ...demand(p), requests: s.requests }] : [];
+      }),
+    );
     const verdicts = admitPools(
       this.o.node.capacity?.workers ?? Number.POSITIVE_INFINITY,
       records.filter((w) => live.has(w.name)).length,
-      pools.map((p) => ({ key: poolKey(p), want: p.spec.replicas, have: mine(p).length })),
+      pools.filter((p) => fitting.get(poolKey(p))?.admitted).map(demand),
     );
     for (const pool of pools) {
+      const s = settings.get(poolKey(pool)) as PoolSettings;
+      const fits = fitting.get(poolKey(pool)) ?? { admitted: true };
       const verdict = verdicts.get(poolKey(pool)) ?? { admitted: true };
+      const have = mine(pool).length;
       try {
-        if (verdict.admitted) await this.reconcilePool(pool, mine(pool));
-        else await this.refuse(pool, mine(pool).length, verdict);
+        if (!s.ok) await this.refuse(pool, have, s);
+        else if (!fits.admitted) await this.refuse(pool, have, this.resourceRefusal(pool, fits));
+        else if (!verdict.admitted)
+          await this.refuse(pool, have, this.capacityRefusal(pool, verdict));
+        else await this.reconcilePool(pool, mine(pool), s.settings);
       } catch (err) {
         // One pool's trouble (e.g. a worker that cannot be created) leaves the others alone.
         this.o.logger.warn("pool reconcile failed", { pool: poolKey(pool), error: String(err) });
@@ -100,12 +143,24 @@ export class PoolController {
       if (!known.has(w.name) && !w.actor) await this.o.node.agent.deleteWorker(w.name);
   }
 
-  private async reconcilePool(pool: WorkerPool, workers: Worker[]): Promise<void> {
+  private async reconcilePool(
+    pool: WorkerPool,
+    workers: Worker[],
+    settings: WorkerSettings,
+  ): Promise<void> {
     const want = pool.spec.replicas;
     let have = workers.length;
+    // Free workers set up unlike their pool (its limits or egress changed) make way for new
+    // ones; busy ones keep their settings until their actor leaves.
+    const replaced = new Set<string>();
+    for (const w of workers)
+      if (!w.actor && !sameSettings(w.settings, settings) && (await this.remove(w))) {
+        replaced.add(w.name);
+        have--;
+      }
     for (; have < want; have++) {
       const name = workerName(pool.metadata.name);
-      const info = await this.o.node.agent.createWorker(name);
+      const info = await this.o.node.agent.createWorker(name, settings);
       await this.o.records.putWorker({
         namespace: pool.metadata.namespace ?? "default",
         pool: pool.metadata.name,
@@ -113,6 +168,7 @@ export class PoolController {
         uid: randomBytes(8).toString("hex"),
         node: this.o.node.name,
         address: info.address,
+        ...(settings.limits || settings.egress ? { settings } : {}),
         version: 0,
       });
       this.o.logger.info("worker created", {
@@ -121,36 +177,55 @@ export class PoolController {
         address: info.address,
       });
     }
-    const surplus = workers.filter((w) => !w.actor).slice(0, Math.max(0, have - want));
-    for (const w of surplus) {
-      await this.remove(w);
-      have--;
-    }
+    const surplus = workers
+      .filter((w) => !w.actor && !replaced.has(w.name))
+      .slice(0, Math.max(0, have - want));
+    for (const w of surplus) if (await this.remove(w)) have--;
     await this.setStatus(pool, { replicas: have });
   }
 
-  /** The pool does not fit on the node: no new worker, and its status says why. */
+  private capacityRefusal(pool: WorkerPool, v: Extract<PoolVerdict, { admitted: false }>) {
+    const cap = this.o.node.capacity as NodeCapacity;
+    return {
+      reason: "InsufficientNodeCapacity",
+      message: `spec.replicas ${pool.spec.replicas} does not fit on node ${this.o.node.name}: it holds at most ${cap.workers} workers (${cap.source}) and ${v.others} of them belong to other pools, so at most ${v.fits} fit: lower spec.replicas, or remove workers from other pools`,
+    };
+  }
+
+  private resourceRefusal(pool: WorkerPool, v: Extract<ResourceVerdict, { admitted: false }>) {
+    const memory = v.resource === "memory";
+    const show = (n: number) => (memory ? formatMemory(n) : formatCpu(n));
+    const has = memory
+      ? `${Math.floor(v.total / 1024 ** 2)}Mi of memory`
+      : `${formatCpu(v.total)} CPUs`;
+    return {
+      reason: "InsufficientNodeResources",
+      message: `spec.replicas ${pool.spec.replicas} × ${v.field} ${show(v.perWorker)} does not fit on node ${this.o.node.name}: it has ${has} and older pools request ${show(v.others)} of ${memory ? "it" : "them"}, so at most ${v.fits} such ${v.fits === 1 ? "worker fits" : "workers fit"}: lower spec.replicas or ${v.field}, or remove other pools`,
+    };
+  }
+
+  /** The pool cannot have (more) workers: no new worker, and its status says why. */
   private async refuse(
     pool: WorkerPool,
     have: number,
-    verdict: Extract<PoolVerdict, { admitted: false }>,
+    why: { reason: string; message: string },
   ): Promise<void> {
-    const cap = this.o.node.capacity as NodeCapacity;
-    const message = `spec.replicas ${pool.spec.replicas} does not fit on node ${this.o.node.name}: it holds at most ${cap.workers} workers (${cap.source}) and ${verdict.others} of them belong to other pools, so at most ${verdict.fits} fit: lower spec.replicas, or remove workers from other pools`;
+    const { reason, message } = why;
     const old = pool.status?.conditions?.find((c) => c.type === replicaFailure);
     if (old?.message !== message)
-      this.o.logger.warn("worker pool does not fit on this node", {
-        pool: poolKey(pool),
-        replicas: pool.spec.replicas,
-        fits: verdict.fits,
-      });
+      this.o.logger.warn(
+        reason === "InsufficientNodeCapacity"
+          ? "worker pool does not fit on this node"
+          : "worker pool refused",
+        { pool: poolKey(pool), replicas: pool.spec.replicas, reason, message },
+      );
     await this.setStatus(pool, {
       replicas: have,
       conditions: [
         {
           type: replicaFailure,
           status: "True",
-          reason: "InsufficientNodeCapacity",
+          reason,
           message,
           // Unchanged condition, unchanged time: a refused pool is not rewritten every pass.
           lastTransitionTime:
@@ -209,11 +284,12 @@ export class PoolController {
     return (await this.o.records.listWorkers()).filter((w) => w.node === this.o.node.name);
   }
 
-  private async remove(w: Worker): Promise<void> {
+  /** Removes a free worker; false when it was just claimed (then it stays). */
+  private async remove(w: Worker): Promise<boolean> {
     try {
-      await this.o.records.deleteWorker(w); // fails if it was just claimed: then it stays
+      await this.o.records.deleteWorker(w);
     } catch (err) {
-      if (isAteError(err, Code.Aborted)) return;
+      if (isAteError(err, Code.Aborted)) return false;
       throw err;
     }
     await this.o.node.agent
@@ -222,6 +298,7 @@ export class PoolController {
         this.o.logger.warn("deleting worker failed", { worker: w.name, error: String(err) }),
       );
     this.o.logger.info("worker removed", { pool: w.pool, worker: w.name });
+    return true;
   }
 
   /** The node lost this worker (e.g. a restart): its actor goes back to its last snapshot. */

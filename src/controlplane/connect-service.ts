@@ -1,19 +1,43 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { withConnectErrors } from "../errors/index.ts";
+import { Code, isAteError, withConnectErrors } from "../errors/index.ts";
 import type { Control } from "../proto/gen/ateapi/control_pb.ts";
+import type { Actor, Worker } from "../records/index.ts";
 import type { ControlPlane } from "./control-plane.ts";
-import { actorToWire, atespaceToWire, workerToWire } from "./wire.ts";
+import { atespaceToWire, actorToWire as toWire, workerToWire } from "./wire.ts";
 
 const wrap = withConnectErrors;
+
+/** Actors as messages, each with its worker's limits when it has a worker. */
+async function actorsToWire(cp: ControlPlane, actors: readonly Actor[]) {
+  const placed = actors.filter((a) => a.worker);
+  let workers: Worker[] = [];
+  if (placed.length === 1 && placed[0]?.worker) {
+    const { namespace, name } = placed[0].worker;
+    const worker = await cp.records.getWorker(namespace, name).catch((err) => {
+      if (isAteError(err, Code.NotFound)) return undefined; // gone meanwhile: no limits shown
+      throw err;
+    });
+    workers = worker ? [worker] : [];
+  } else if (placed.length > 1) workers = await cp.listWorkers();
+  const byKey = new Map(workers.map((w) => [`${w.namespace}/${w.name}`, w]));
+  return actors.map((a) =>
+    toWire(a, a.worker ? byKey.get(`${a.worker.namespace}/${a.worker.name}`) : undefined),
+  );
+}
+
+const actorToWire = async (cp: ControlPlane, a: Actor) => (await actorsToWire(cp, [a]))[0];
 
 const ref = (r: { atespace: string; name: string } | undefined) => r ?? { atespace: "", name: "" };
 
 /** The ateapi.Control service over a ControlPlane. */
 export function controlService(cp: ControlPlane): ServiceImpl<typeof Control> {
   return {
-    getActor: wrap(async (req) => ({ actor: actorToWire(await cp.getActor(ref(req.actorRef))) })),
+    getActor: wrap(async (req) => ({
+      actor: await actorToWire(cp, await cp.getActor(ref(req.actorRef))),
+    })),
     createActor: wrap(async (req) => ({
-      actor: actorToWire(
+      actor: await actorToWire(
+        cp,
         await cp.createActor(
           ref(req.actorRef),
           req.actorTemplateNamespace,
@@ -23,16 +47,19 @@ export function controlService(cp: ControlPlane): ServiceImpl<typeof Control> {
       ),
     })),
     updateActor: wrap(async (req) => ({
-      actor: actorToWire(await cp.updateActor(ref(req.actorRef), req.workerSelector?.matchLabels)),
+      actor: await actorToWire(
+        cp,
+        await cp.updateActor(ref(req.actorRef), req.workerSelector?.matchLabels),
+      ),
     })),
     suspendActor: wrap(async (req, ctx) => ({
-      actor: actorToWire(await cp.suspendActor(ref(req.actorRef), ctx.signal)),
+      actor: await actorToWire(cp, await cp.suspendActor(ref(req.actorRef), ctx.signal)),
     })),
     pauseActor: wrap(async (req, ctx) => ({
-      actor: actorToWire(await cp.pauseActor(ref(req.actorRef), ctx.signal)),
+      actor: await actorToWire(cp, await cp.pauseActor(ref(req.actorRef), ctx.signal)),
     })),
     resumeActor: wrap(async (req, ctx) => ({
-      actor: actorToWire(await cp.resumeActor(ref(req.actorRef), req.boot, ctx.signal)),
+      actor: await actorToWire(cp, await cp.resumeActor(ref(req.actorRef), req.boot, ctx.signal)),
     })),
     deleteActor: wrap(async (req) => {
       await cp.deleteActor(ref(req.actorRef));
@@ -41,7 +68,7 @@ export function controlService(cp: ControlPlane): ServiceImpl<typeof Control> {
     listWorkers: wrap(async () => ({ workers: (await cp.listWorkers()).map(workerToWire) })),
     listActors: wrap(async (req) => {
       const page = await cp.listActors(req.pageSize, req.pageToken, req.atespace);
-      return { actors: page.actors.map(actorToWire), nextPageToken: page.nextPageToken };
+      return { actors: await actorsToWire(cp, page.actors), nextPageToken: page.nextPageToken };
     }),
     createAtespace: wrap(async (req) => ({
       atespace: atespaceToWire(await cp.createAtespace(req.name)),

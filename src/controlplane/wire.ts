@@ -6,10 +6,12 @@ import {
   type Atespace as AtespaceMsg,
   AtespaceSchema,
   SnapshotType,
+  WorkerLimitsSchema,
   type Worker as WorkerMsg,
   WorkerSchema,
 } from "../proto/gen/ateapi/control_pb.ts";
 import type { Actor, ActorStatus, Atespace, Worker } from "../records/index.ts";
+import type { WorkerSettings } from "../sandbox/index.ts";
 
 const statusToWire: Record<ActorStatus, Actor_Status> = {
   RESUMING: Actor_Status.RESUMING,
@@ -20,9 +22,24 @@ const statusToWire: Record<ActorStatus, Actor_Status> = {
   PAUSED: Actor_Status.PAUSED,
 };
 
-/** An actor record as the Control API's Actor message. */
-export function actorToWire(a: Actor): ActorMsg {
+/** Limits as the wire's WorkerLimits (0: none); absent when there are none. */
+function limitsToWire(settings: WorkerSettings | undefined) {
+  const l = settings?.limits;
+  if (!l?.memoryBytes && !l?.cpuMillis) return undefined;
+  return create(WorkerLimitsSchema, {
+    memoryBytes: BigInt(l.memoryBytes ?? 0),
+    cpuMillicores: BigInt(l.cpuMillis ?? 0),
+  });
+}
+
+/**
+ * An actor record as the Control API's Actor message; `worker` is the Worker record it runs
+ * on, if known (for its limits).
+ */
+export function actorToWire(a: Actor, worker?: Worker): ActorMsg {
   const snap = a.latestSnapshot;
+  const limits =
+    a.worker && worker?.name === a.worker.name ? limitsToWire(worker.settings) : undefined;
   return create(ActorSchema, {
     actorId: a.actorId,
     version: BigInt(a.version),
@@ -37,6 +54,17 @@ export function actorToWire(a: Actor): ActorMsg {
     workerPoolName: a.workerPoolName ?? "",
     atespace: a.atespace,
     ...(a.workerSelector ? { workerSelector: { matchLabels: a.workerSelector } } : {}),
+    ...(a.lastExit
+      ? {
+          lastExit: {
+            reason: a.lastExit.reason,
+            message: a.lastExit.message,
+            time: a.lastExit.at,
+            ...(a.lastExit.exitCode !== undefined ? { exitCode: a.lastExit.exitCode } : {}),
+          },
+        }
+      : {}),
+    ...(limits ? { workerLimits: limits } : {}),
     ...(snap
       ? {
           latestSnapshotInfo:
@@ -61,6 +89,7 @@ export function actorToWire(a: Actor): ActorMsg {
 }
 
 export function workerToWire(w: Worker): WorkerMsg {
+  const limits = limitsToWire(w.settings);
   return create(WorkerSchema, {
     workerNamespace: w.namespace,
     workerPool: w.pool,
@@ -73,6 +102,8 @@ export function workerToWire(w: Worker): WorkerMsg {
     version: BigInt(w.version),
     workerPodUid: w.uid,
     nodeName: w.node,
+    egress: w.settings?.egress ?? "default",
+    ...(limits ? { limits } : {}),
   });
 }
 

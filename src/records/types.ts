@@ -1,3 +1,5 @@
+import type { SandboxExit, WorkerSettings } from "../sandbox/index.ts";
+
 /** Actor lifecycle states, as the Control API names them (Actor.Status without the prefix). */
 export type ActorStatus =
   | "RESUMING"
@@ -49,6 +51,15 @@ export interface ActorSnapshotsConfig {
   onPause?: "Full" | "Data";
 }
 
+/** Why an actor's sandbox last stopped on its own (e.g. past its memory limit), and when. */
+export interface ActorExit {
+  reason: SandboxExit["reason"];
+  message: string;
+  /** RFC 3339. */
+  at: string;
+  exitCode?: number;
+}
+
 export interface Actor {
   atespace: string;
   actorId: string;
@@ -67,6 +78,8 @@ export interface Actor {
   /** Set at resume from the template; absent on records written by older versions. */
   snapshotsConfig?: ActorSnapshotsConfig;
   transition?: Transition;
+  /** The last time its sandbox stopped on its own; it went back to its last snapshot then. */
+  lastExit?: ActorExit;
   createdAt: string;
 }
 
@@ -85,6 +98,8 @@ export interface Worker {
   node: string;
   address: string;
   version: number;
+  /** As the worker was created from its pool (absent: no limits, default egress). */
+  settings?: WorkerSettings;
   /** Absent: the worker is FREE. */
   actor?: WorkerActorRef;
 }

@@ -19,7 +19,7 @@ import { privateDirSync } from "../private-files/index.ts";
 import { openRecordStore, Records } from "../records/index.ts";
 import { openResourceStore, type ResourceStore } from "../resources/index.ts";
 import { EmbeddedBackend, Router } from "../router/index.ts";
-import type { NetworkOptions } from "../sandbox/gvisor/index.ts";
+import type { EgressOptions, NetworkOptions } from "../sandbox/gvisor/index.ts";
 import { GvisorDriver } from "../sandbox/index.ts";
 import { type RunningApiServer, startApiServer } from "../server/index.ts";
 import {
@@ -77,6 +77,8 @@ export interface SubstrateOptions {
   assetDirs?: string[];
   /** http(s) asset hosts allowed even at loopback, link-local, node or worker addresses. */
   assetAllowHosts?: string[];
+  /** Actors' DNS servers and extra allowed/denied ranges (`--dns`, `--egress-allow/deny`). */
+  egress?: EgressOptions;
   logger: Logger;
 }
 
@@ -150,12 +152,23 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
     if (!isAteError(err, Code.AlreadyExists)) throw err;
   });
   const nodeDir = join(o.stateDir, "node");
-  const gvisor = new GvisorDriver({ stateDir: nodeDir, network });
+  /** Set when controllers should run now rather than at the next resync. */
+  let dirty = true;
+  const gvisor = new GvisorDriver({
+    stateDir: nodeDir,
+    network,
+    ...(o.egress ? { egress: o.egress } : {}),
+  });
   const agent = new NodeAgent({
     stateDir: nodeDir,
     drivers: [gvisor],
     assetDirs,
     ...(o.assetAllowHosts?.length ? { assetAllowHosts: o.assetAllowHosts } : {}),
+    // A sandbox that stopped on its own (e.g. past its memory limit): the next controller pass
+    // (within 100 ms) sends its actor back to its last snapshot and frees the worker.
+    onWorkerExit: () => {
+      dirty = true;
+    },
     logger: log,
   });
   const recovered = await agent.recover();
@@ -206,7 +219,6 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
   });
 
   const ac = new AbortController();
-  let dirty = true;
   const pass = async () => {
     dirty = false;
     await pools

@@ -86,7 +86,7 @@ export async function getRecords(
       return ctx.io.err(
         opts.allAtespaces ? "No actors found." : `No actors found in atespace ${opts.atespace}.`,
       );
-    return ctx.io.out(actorTable(actors, wide));
+    return ctx.io.out(actorTable(actors, wide, ctx.io.now()));
   }
   if (kind === "worker") {
     let workers = (await api.listWorkers({})).workers;
@@ -132,7 +132,7 @@ export function printActor(
   if (format === "yaml" || format === "json")
     ctx.io.out(formatRecords(recordSchemas.actor, [actor], "actors", format, true));
   else if (format === "name") ctx.io.out(`actor/${actor.actorId}`);
-  else if (format === "wide") ctx.io.out(actorTable([actor], true));
+  else if (format === "wide") ctx.io.out(actorTable([actor], true, ctx.io.now()));
   else ctx.io.out(`actor/${actor.actorId} ${done}`);
 }
 

@@ -16,7 +16,7 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 export const file_ateapi_control: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChRhdGVhcGkvY29udHJvbC5wcm90bxIGYXRlYXBpIioKCEFjdG9yUmVmEhAKCGF0ZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiGAoIQXRlc3BhY2USDAoEbmFtZRgBIAEoCSJ3CghTZWxlY3RvchI3CgxtYXRjaF9sYWJlbHMYASADKAsyIS5hdGVhcGkuU2VsZWN0b3IuTWF0Y2hMYWJlbHNFbnRyeRoyChBNYXRjaExhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMwoURXh0ZXJuYWxTbmFwc2hvdEluZm8SGwoTc25hcHNob3RfdXJpX3ByZWZpeBgBIAEoCSJTChFMb2NhbFNuYXBzaG90SW5mbxIXCg9zbmFwc2hvdF9wcmVmaXgYASABKAkSJQodbm9kZV92bXNfd2l0aF9sb2NhbF9zbmFwc2hvdHMYAiADKAkimAEKDFNuYXBzaG90SW5mbxIiCgR0eXBlGAEgASgOMhQuYXRlYXBpLlNuYXBzaG90VHlwZRIwCghleHRlcm5hbBgCIAEoCzIcLmF0ZWFwaS5FeHRlcm5hbFNuYXBzaG90SW5mb0gAEioKBWxvY2FsGAMgASgLMhkuYXRlYXBpLkxvY2FsU25hcHNob3RJbmZvSABCBgoEZGF0YSLABAoFQWN0b3ISEAoIYWN0b3JfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIgChhhY3Rvcl90ZW1wbGF0ZV9uYW1lc3BhY2UYAyABKAkSGwoTYWN0b3JfdGVtcGxhdGVfbmFtZRgEIAEoCRIkCgZzdGF0dXMYBSABKA4yFC5hdGVhcGkuQWN0b3IuU3RhdHVzEhsKE2F0ZW9tX3BvZF9uYW1lc3BhY2UYBiABKAkSFgoOYXRlb21fcG9kX25hbWUYByABKAkSFAoMYXRlb21fcG9kX2lwGAggASgJEhwKFGluX3Byb2dyZXNzX3NuYXBzaG90GAogASgJEhUKDWF0ZW9tX3BvZF91aWQYCyABKAkSMgoUbGF0ZXN0X3NuYXBzaG90X2luZm8YDCABKAsyFC5hdGVhcGkuU25hcHNob3RJbmZvEikKD3dvcmtlcl9zZWxlY3RvchgNIAEoCzIQLmF0ZWFwaS5TZWxlY3RvchIYChB3b3JrZXJfcG9vbF9uYW1lGA4gASgJEhAKCGF0ZXNwYWNlGA8gASgJIp0BCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEwoPU1RBVFVTX1JFU1VNSU5HEAESEgoOU1RBVFVTX1JVTk5JTkcQAhIVChFTVEFUVVNfU1VTUEVORElORxADEhQKEFNUQVRVU19TVVNQRU5ERUQQBBISCg5TVEFUVVNfUEFVU0lORxAFEhEKDVNUQVRVU19QQVVTRUQQBkoECAkQCiLuAQoGV29ya2VyEhgKEHdvcmtlcl9uYW1lc3BhY2UYASABKAkSEwoLd29ya2VyX3Bvb2wYAiABKAkSEgoKd29ya2VyX3BvZBgDIAEoCRIXCg9hY3Rvcl9uYW1lc3BhY2UYBCABKAkSFgoOYWN0b3JfdGVtcGxhdGUYBSABKAkSEAoIYWN0b3JfaWQYBiABKAkSCgoCaXAYByABKAkSDwoHdmVyc2lvbhgIIAEoAxIWCg53b3JrZXJfcG9kX3VpZBgJIAEoCRIRCglub2RlX25hbWUYCiABKAkSFgoOYWN0b3JfYXRlc3BhY2UYCyABKAkiNgoPR2V0QWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZiIwChBHZXRBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yIqMBChJDcmVhdGVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmEiAKGGFjdG9yX3RlbXBsYXRlX25hbWVzcGFjZRgCIAEoCRIbChNhY3Rvcl90ZW1wbGF0ZV9uYW1lGAMgASgJEikKD3dvcmtlcl9zZWxlY3RvchgEIAEoCzIQLmF0ZWFwaS5TZWxlY3RvciIzChNDcmVhdGVBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yImQKElVwZGF0ZUFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYSKQoPd29ya2VyX3NlbGVjdG9yGAIgASgLMhAuYXRlYXBpLlNlbGVjdG9yIjMKE1VwZGF0ZUFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiOgoTU3VzcGVuZEFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYiNAoUU3VzcGVuZEFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiOAoRUGF1c2VBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmIjIKElBhdXNlQWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciJHChJSZXN1bWVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmEgwKBGJvb3QYAiABKAgiMwoTUmVzdW1lQWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciI5ChJEZWxldGVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmIhUKE0RlbGV0ZUFjdG9yUmVzcG9uc2UiFAoSTGlzdFdvcmtlcnNSZXF1ZXN0IjYKE0xpc3RXb3JrZXJzUmVzcG9uc2USHwoHd29ya2VycxgBIAMoCzIOLmF0ZWFwaS5Xb3JrZXIiTAoRTGlzdEFjdG9yc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEAoIYXRlc3BhY2UYAyABKAkiTAoSTGlzdEFjdG9yc1Jlc3BvbnNlEh0KBmFjdG9ycxgBIAMoCzINLmF0ZWFwaS5BY3RvchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJQoVQ3JlYXRlQXRlc3BhY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiPAoWQ3JlYXRlQXRlc3BhY2VSZXNwb25zZRIiCghhdGVzcGFjZRgBIAEoCzIQLmF0ZWFwaS5BdGVzcGFjZSIiChJHZXRBdGVzcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI5ChNHZXRBdGVzcGFjZVJlc3BvbnNlEiIKCGF0ZXNwYWNlGAEgASgLMhAuYXRlYXBpLkF0ZXNwYWNlIhYKFExpc3RBdGVzcGFjZXNSZXF1ZXN0IjwKFUxpc3RBdGVzcGFjZXNSZXNwb25zZRIjCglhdGVzcGFjZXMYASADKAsyEC5hdGVhcGkuQXRlc3BhY2UiJQoVRGVsZXRlQXRlc3BhY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiGAoWRGVsZXRlQXRlc3BhY2VSZXNwb25zZSITChFEZWJ1Z0NsZWFyUmVxdWVzdCIUChJEZWJ1Z0NsZWFyUmVzcG9uc2UqYgoMU25hcHNob3RUeXBlEh0KGVNOQVBTSE9UX1RZUEVfVU5TUEVDSUZJRUQQABIXChNTTkFQU0hPVF9UWVBFX0xPQ0FMEAESGgoWU05BUFNIT1RfVFlQRV9FWFRFUk5BTBACMoIICgdDb250cm9sEj0KCEdldEFjdG9yEhcuYXRlYXBpLkdldEFjdG9yUmVxdWVzdBoYLmF0ZWFwaS5HZXRBY3RvclJlc3BvbnNlEkYKC0NyZWF0ZUFjdG9yEhouYXRlYXBpLkNyZWF0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5DcmVhdGVBY3RvclJlc3BvbnNlEkYKC1VwZGF0ZUFjdG9yEhouYXRlYXBpLlVwZGF0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5VcGRhdGVBY3RvclJlc3BvbnNlEkkKDFN1c3BlbmRBY3RvchIbLmF0ZWFwaS5TdXNwZW5kQWN0b3JSZXF1ZXN0GhwuYXRlYXBpLlN1c3BlbmRBY3RvclJlc3BvbnNlEkMKClBhdXNlQWN0b3ISGS5hdGVhcGkuUGF1c2VBY3RvclJlcXVlc3QaGi5hdGVhcGkuUGF1c2VBY3RvclJlc3BvbnNlEkYKC1Jlc3VtZUFjdG9yEhouYXRlYXBpLlJlc3VtZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5SZXN1bWVBY3RvclJlc3BvbnNlEkYKC0RlbGV0ZUFjdG9yEhouYXRlYXBpLkRlbGV0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5EZWxldGVBY3RvclJlc3BvbnNlEkYKC0xpc3RXb3JrZXJzEhouYXRlYXBpLkxpc3RXb3JrZXJzUmVxdWVzdBobLmF0ZWFwaS5MaXN0V29ya2Vyc1Jlc3BvbnNlEkMKCkxpc3RBY3RvcnMSGS5hdGVhcGkuTGlzdEFjdG9yc1JlcXVlc3QaGi5hdGVhcGkuTGlzdEFjdG9yc1Jlc3BvbnNlEk8KDkNyZWF0ZUF0ZXNwYWNlEh0uYXRlYXBpLkNyZWF0ZUF0ZXNwYWNlUmVxdWVzdBoeLmF0ZWFwaS5DcmVhdGVBdGVzcGFjZVJlc3BvbnNlEkYKC0dldEF0ZXNwYWNlEhouYXRlYXBpLkdldEF0ZXNwYWNlUmVxdWVzdBobLmF0ZWFwaS5HZXRBdGVzcGFjZVJlc3BvbnNlEkwKDUxpc3RBdGVzcGFjZXMSHC5hdGVhcGkuTGlzdEF0ZXNwYWNlc1JlcXVlc3QaHS5hdGVhcGkuTGlzdEF0ZXNwYWNlc1Jlc3BvbnNlEk8KDkRlbGV0ZUF0ZXNwYWNlEh0uYXRlYXBpLkRlbGV0ZUF0ZXNwYWNlUmVxdWVzdBoeLmF0ZWFwaS5EZWxldGVBdGVzcGFjZVJlc3BvbnNlEkMKCkRlYnVnQ2xlYXISGS5hdGVhcGkuRGVidWdDbGVhclJlcXVlc3QaGi5hdGVhcGkuRGVidWdDbGVhclJlc3BvbnNlYgZwcm90bzM",
+    "ChRhdGVhcGkvY29udHJvbC5wcm90bxIGYXRlYXBpIioKCEFjdG9yUmVmEhAKCGF0ZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiGAoIQXRlc3BhY2USDAoEbmFtZRgBIAEoCSJ3CghTZWxlY3RvchI3CgxtYXRjaF9sYWJlbHMYASADKAsyIS5hdGVhcGkuU2VsZWN0b3IuTWF0Y2hMYWJlbHNFbnRyeRoyChBNYXRjaExhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMwoURXh0ZXJuYWxTbmFwc2hvdEluZm8SGwoTc25hcHNob3RfdXJpX3ByZWZpeBgBIAEoCSJTChFMb2NhbFNuYXBzaG90SW5mbxIXCg9zbmFwc2hvdF9wcmVmaXgYASABKAkSJQodbm9kZV92bXNfd2l0aF9sb2NhbF9zbmFwc2hvdHMYAiADKAkimAEKDFNuYXBzaG90SW5mbxIiCgR0eXBlGAEgASgOMhQuYXRlYXBpLlNuYXBzaG90VHlwZRIwCghleHRlcm5hbBgCIAEoCzIcLmF0ZWFwaS5FeHRlcm5hbFNuYXBzaG90SW5mb0gAEioKBWxvY2FsGAMgASgLMhkuYXRlYXBpLkxvY2FsU25hcHNob3RJbmZvSABCBgoEZGF0YSKTBQoFQWN0b3ISEAoIYWN0b3JfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIgChhhY3Rvcl90ZW1wbGF0ZV9uYW1lc3BhY2UYAyABKAkSGwoTYWN0b3JfdGVtcGxhdGVfbmFtZRgEIAEoCRIkCgZzdGF0dXMYBSABKA4yFC5hdGVhcGkuQWN0b3IuU3RhdHVzEhsKE2F0ZW9tX3BvZF9uYW1lc3BhY2UYBiABKAkSFgoOYXRlb21fcG9kX25hbWUYByABKAkSFAoMYXRlb21fcG9kX2lwGAggASgJEhwKFGluX3Byb2dyZXNzX3NuYXBzaG90GAogASgJEhUKDWF0ZW9tX3BvZF91aWQYCyABKAkSMgoUbGF0ZXN0X3NuYXBzaG90X2luZm8YDCABKAsyFC5hdGVhcGkuU25hcHNob3RJbmZvEikKD3dvcmtlcl9zZWxlY3RvchgNIAEoCzIQLmF0ZWFwaS5TZWxlY3RvchIYChB3b3JrZXJfcG9vbF9uYW1lGA4gASgJEhAKCGF0ZXNwYWNlGA8gASgJEiQKCWxhc3RfZXhpdBgQIAEoCzIRLmF0ZWFwaS5BY3RvckV4aXQSKwoNd29ya2VyX2xpbWl0cxgRIAEoCzIULmF0ZWFwaS5Xb3JrZXJMaW1pdHMinQEKBlN0YXR1cxIWChJTVEFUVVNfVU5TUEVDSUZJRUQQABITCg9TVEFUVVNfUkVTVU1JTkcQARISCg5TVEFUVVNfUlVOTklORxACEhUKEVNUQVRVU19TVVNQRU5ESU5HEAMSFAoQU1RBVFVTX1NVU1BFTkRFRBAEEhIKDlNUQVRVU19QQVVTSU5HEAUSEQoNU1RBVFVTX1BBVVNFRBAGSgQICRAKImAKCUFjdG9yRXhpdBIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCRIMCgR0aW1lGAMgASgJEhYKCWV4aXRfY29kZRgEIAEoBUgAiAEBQgwKCl9leGl0X2NvZGUiPAoMV29ya2VyTGltaXRzEhQKDG1lbW9yeV9ieXRlcxgBIAEoAxIWCg5jcHVfbWlsbGljb3JlcxgCIAEoAyKkAgoGV29ya2VyEhgKEHdvcmtlcl9uYW1lc3BhY2UYASABKAkSEwoLd29ya2VyX3Bvb2wYAiABKAkSEgoKd29ya2VyX3BvZBgDIAEoCRIXCg9hY3Rvcl9uYW1lc3BhY2UYBCABKAkSFgoOYWN0b3JfdGVtcGxhdGUYBSABKAkSEAoIYWN0b3JfaWQYBiABKAkSCgoCaXAYByABKAkSDwoHdmVyc2lvbhgIIAEoAxIWCg53b3JrZXJfcG9kX3VpZBgJIAEoCRIRCglub2RlX25hbWUYCiABKAkSFgoOYWN0b3JfYXRlc3BhY2UYCyABKAkSJAoGbGltaXRzGAwgASgLMhQuYXRlYXBpLldvcmtlckxpbWl0cxIOCgZlZ3Jlc3MYDSABKAkiNgoPR2V0QWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZiIwChBHZXRBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yIqMBChJDcmVhdGVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmEiAKGGFjdG9yX3RlbXBsYXRlX25hbWVzcGFjZRgCIAEoCRIbChNhY3Rvcl90ZW1wbGF0ZV9uYW1lGAMgASgJEikKD3dvcmtlcl9zZWxlY3RvchgEIAEoCzIQLmF0ZWFwaS5TZWxlY3RvciIzChNDcmVhdGVBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yImQKElVwZGF0ZUFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYSKQoPd29ya2VyX3NlbGVjdG9yGAIgASgLMhAuYXRlYXBpLlNlbGVjdG9yIjMKE1VwZGF0ZUFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiOgoTU3VzcGVuZEFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYiNAoUU3VzcGVuZEFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiOAoRUGF1c2VBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmIjIKElBhdXNlQWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciJHChJSZXN1bWVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmEgwKBGJvb3QYAiABKAgiMwoTUmVzdW1lQWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciI5ChJEZWxldGVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmIhUKE0RlbGV0ZUFjdG9yUmVzcG9uc2UiFAoSTGlzdFdvcmtlcnNSZXF1ZXN0IjYKE0xpc3RXb3JrZXJzUmVzcG9uc2USHwoHd29ya2VycxgBIAMoCzIOLmF0ZWFwaS5Xb3JrZXIiTAoRTGlzdEFjdG9yc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEAoIYXRlc3BhY2UYAyABKAkiTAoSTGlzdEFjdG9yc1Jlc3BvbnNlEh0KBmFjdG9ycxgBIAMoCzINLmF0ZWFwaS5BY3RvchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJQoVQ3JlYXRlQXRlc3BhY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiPAoWQ3JlYXRlQXRlc3BhY2VSZXNwb25zZRIiCghhdGVzcGFjZRgBIAEoCzIQLmF0ZWFwaS5BdGVzcGFjZSIiChJHZXRBdGVzcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI5ChNHZXRBdGVzcGFjZVJlc3BvbnNlEiIKCGF0ZXNwYWNlGAEgASgLMhAuYXRlYXBpLkF0ZXNwYWNlIhYKFExpc3RBdGVzcGFjZXNSZXF1ZXN0IjwKFUxpc3RBdGVzcGFjZXNSZXNwb25zZRIjCglhdGVzcGFjZXMYASADKAsyEC5hdGVhcGkuQXRlc3BhY2UiJQoVRGVsZXRlQXRlc3BhY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiGAoWRGVsZXRlQXRlc3BhY2VSZXNwb25zZSITChFEZWJ1Z0NsZWFyUmVxdWVzdCIUChJEZWJ1Z0NsZWFyUmVzcG9uc2UqYgoMU25hcHNob3RUeXBlEh0KGVNOQVBTSE9UX1RZUEVfVU5TUEVDSUZJRUQQABIXChNTTkFQU0hPVF9UWVBFX0xPQ0FMEAESGgoWU05BUFNIT1RfVFlQRV9FWFRFUk5BTBACMoIICgdDb250cm9sEj0KCEdldEFjdG9yEhcuYXRlYXBpLkdldEFjdG9yUmVxdWVzdBoYLmF0ZWFwaS5HZXRBY3RvclJlc3BvbnNlEkYKC0NyZWF0ZUFjdG9yEhouYXRlYXBpLkNyZWF0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5DcmVhdGVBY3RvclJlc3BvbnNlEkYKC1VwZGF0ZUFjdG9yEhouYXRlYXBpLlVwZGF0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5VcGRhdGVBY3RvclJlc3BvbnNlEkkKDFN1c3BlbmRBY3RvchIbLmF0ZWFwaS5TdXNwZW5kQWN0b3JSZXF1ZXN0GhwuYXRlYXBpLlN1c3BlbmRBY3RvclJlc3BvbnNlEkMKClBhdXNlQWN0b3ISGS5hdGVhcGkuUGF1c2VBY3RvclJlcXVlc3QaGi5hdGVhcGkuUGF1c2VBY3RvclJlc3BvbnNlEkYKC1Jlc3VtZUFjdG9yEhouYXRlYXBpLlJlc3VtZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5SZXN1bWVBY3RvclJlc3BvbnNlEkYKC0RlbGV0ZUFjdG9yEhouYXRlYXBpLkRlbGV0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5EZWxldGVBY3RvclJlc3BvbnNlEkYKC0xpc3RXb3JrZXJzEhouYXRlYXBpLkxpc3RXb3JrZXJzUmVxdWVzdBobLmF0ZWFwaS5MaXN0V29ya2Vyc1Jlc3BvbnNlEkMKCkxpc3RBY3RvcnMSGS5hdGVhcGkuTGlzdEFjdG9yc1JlcXVlc3QaGi5hdGVhcGkuTGlzdEFjdG9yc1Jlc3BvbnNlEk8KDkNyZWF0ZUF0ZXNwYWNlEh0uYXRlYXBpLkNyZWF0ZUF0ZXNwYWNlUmVxdWVzdBoeLmF0ZWFwaS5DcmVhdGVBdGVzcGFjZVJlc3BvbnNlEkYKC0dldEF0ZXNwYWNlEhouYXRlYXBpLkdldEF0ZXNwYWNlUmVxdWVzdBobLmF0ZWFwaS5HZXRBdGVzcGFjZVJlc3BvbnNlEkwKDUxpc3RBdGVzcGFjZXMSHC5hdGVhcGkuTGlzdEF0ZXNwYWNlc1JlcXVlc3QaHS5hdGVhcGkuTGlzdEF0ZXNwYWNlc1Jlc3BvbnNlEk8KDkRlbGV0ZUF0ZXNwYWNlEh0uYXRlYXBpLkRlbGV0ZUF0ZXNwYWNlUmVxdWVzdBoeLmF0ZWFwaS5EZWxldGVBdGVzcGFjZVJlc3BvbnNlEkMKCkRlYnVnQ2xlYXISGS5hdGVhcGkuRGVidWdDbGVhclJlcXVlc3QaGi5hdGVhcGkuRGVidWdDbGVhclJlc3BvbnNlYgZwcm90bzM",
   );
 
 /**
@@ -232,6 +232,21 @@ export type Actor = Message<"ateapi.Actor"> & {
    * @generated from field: string atespace = 15;
    */
   atespace: string;
+
+  /**
+   * ate: the last time the actor's sandbox stopped on its own (e.g. past its memory limit);
+   * the actor went back to its last snapshot then. Absent: never.
+   *
+   * @generated from field: ateapi.ActorExit last_exit = 16;
+   */
+  lastExit?: ActorExit | undefined;
+
+  /**
+   * ate: while it has a worker, that worker's limits. Absent: no worker, or no limits.
+   *
+   * @generated from field: ateapi.WorkerLimits worker_limits = 17;
+   */
+  workerLimits?: WorkerLimits | undefined;
 };
 
 /**
@@ -286,6 +301,74 @@ export enum Actor_Status {
 export const Actor_StatusSchema: GenEnum<Actor_Status> =
   /*@__PURE__*/
   enumDesc(file_ateapi_control, 6, 0);
+
+/**
+ * ate: why a sandbox stopped that nobody stopped.
+ *
+ * @generated from message ateapi.ActorExit
+ */
+export type ActorExit = Message<"ateapi.ActorExit"> & {
+  /**
+   * OOMKilled (past its memory limit), Exited (its process ended) or Killed.
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * RFC 3339.
+   *
+   * @generated from field: string time = 3;
+   */
+  time: string;
+
+  /**
+   * @generated from field: optional int32 exit_code = 4;
+   */
+  exitCode?: number | undefined;
+};
+
+/**
+ * Describes the message ateapi.ActorExit.
+ * Use `create(ActorExitSchema)` to create a new message.
+ */
+export const ActorExitSchema: GenMessage<ActorExit> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_control, 7);
+
+/**
+ * ate: what each sandbox of a worker may use (from its WorkerPool's template.resources.limits).
+ *
+ * @generated from message ateapi.WorkerLimits
+ */
+export type WorkerLimits = Message<"ateapi.WorkerLimits"> & {
+  /**
+   * 0: no limit.
+   *
+   * @generated from field: int64 memory_bytes = 1;
+   */
+  memoryBytes: bigint;
+
+  /**
+   * Thousandths of a core; 0: no limit.
+   *
+   * @generated from field: int64 cpu_millicores = 2;
+   */
+  cpuMillicores: bigint;
+};
+
+/**
+ * Describes the message ateapi.WorkerLimits.
+ * Use `create(WorkerLimitsSchema)` to create a new message.
+ */
+export const WorkerLimitsSchema: GenMessage<WorkerLimits> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_control, 8);
 
 /**
  * @generated from message ateapi.Worker
@@ -345,13 +428,26 @@ export type Worker = Message<"ateapi.Worker"> & {
    * @generated from field: string actor_atespace = 11;
    */
   actorAtespace: string;
+
+  /**
+   * ate: the worker's limits (absent: none) and its egress: "default" (the outside world
+   * through its node, nothing private) or "none" (nothing outside its sandbox).
+   *
+   * @generated from field: ateapi.WorkerLimits limits = 12;
+   */
+  limits?: WorkerLimits | undefined;
+
+  /**
+   * @generated from field: string egress = 13;
+   */
+  egress: string;
 };
 
 /**
  * Describes the message ateapi.Worker.
  * Use `create(WorkerSchema)` to create a new message.
  */
-export const WorkerSchema: GenMessage<Worker> = /*@__PURE__*/ messageDesc(file_ateapi_control, 7);
+export const WorkerSchema: GenMessage<Worker> = /*@__PURE__*/ messageDesc(file_ateapi_control, 9);
 
 /**
  * @generated from message ateapi.GetActorRequest
@@ -369,7 +465,7 @@ export type GetActorRequest = Message<"ateapi.GetActorRequest"> & {
  */
 export const GetActorRequestSchema: GenMessage<GetActorRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 8);
+  messageDesc(file_ateapi_control, 10);
 
 /**
  * @generated from message ateapi.GetActorResponse
@@ -387,7 +483,7 @@ export type GetActorResponse = Message<"ateapi.GetActorResponse"> & {
  */
 export const GetActorResponseSchema: GenMessage<GetActorResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 9);
+  messageDesc(file_ateapi_control, 11);
 
 /**
  * @generated from message ateapi.CreateActorRequest
@@ -420,7 +516,7 @@ export type CreateActorRequest = Message<"ateapi.CreateActorRequest"> & {
  */
 export const CreateActorRequestSchema: GenMessage<CreateActorRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 10);
+  messageDesc(file_ateapi_control, 12);
 
 /**
  * @generated from message ateapi.CreateActorResponse
@@ -438,7 +534,7 @@ export type CreateActorResponse = Message<"ateapi.CreateActorResponse"> & {
  */
 export const CreateActorResponseSchema: GenMessage<CreateActorResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 11);
+  messageDesc(file_ateapi_control, 13);
 
 /**
  * @generated from message ateapi.UpdateActorRequest
@@ -461,7 +557,7 @@ export type UpdateActorRequest = Message<"ateapi.UpdateActorRequest"> & {
  */
 export const UpdateActorRequestSchema: GenMessage<UpdateActorRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 12);
+  messageDesc(file_ateapi_control, 14);
 
 /**
  * @generated from message ateapi.UpdateActorResponse
@@ -479,7 +575,7 @@ export type UpdateActorResponse = Message<"ateapi.UpdateActorResponse"> & {
  */
 export const UpdateActorResponseSchema: GenMessage<UpdateActorResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 13);
+  messageDesc(file_ateapi_control, 15);
 
 /**
  * @generated from message ateapi.SuspendActorRequest
@@ -497,7 +593,7 @@ export type SuspendActorRequest = Message<"ateapi.SuspendActorRequest"> & {
  */
 export const SuspendActorRequestSchema: GenMessage<SuspendActorRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 14);
+  messageDesc(file_ateapi_control, 16);
 
 /**
  * @generated from message ateapi.SuspendActorResponse
@@ -515,7 +611,7 @@ export type SuspendActorResponse = Message<"ateapi.SuspendActorResponse"> & {
  */
 export const SuspendActorResponseSchema: GenMessage<SuspendActorResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 15);
+  messageDesc(file_ateapi_control, 17);
 
 /**
  * @generated from message ateapi.PauseActorRequest
@@ -533,7 +629,7 @@ export type PauseActorRequest = Message<"ateapi.PauseActorRequest"> & {
  */
 export const PauseActorRequestSchema: GenMessage<PauseActorRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 16);
+  messageDesc(file_ateapi_control, 18);
 
 /**
  * @generated from message ateapi.PauseActorResponse
@@ -551,7 +647,7 @@ export type PauseActorResponse = Message<"ateapi.PauseActorResponse"> & {
  */
 export const PauseActorResponseSchema: GenMessage<PauseActorResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 17);
+  messageDesc(file_ateapi_control, 19);
 
 /**
  * @generated from message ateapi.ResumeActorRequest
@@ -576,7 +672,7 @@ export type ResumeActorRequest = Message<"ateapi.ResumeActorRequest"> & {
  */
 export const ResumeActorRequestSchema: GenMessage<ResumeActorRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 18);
+  messageDesc(file_ateapi_control, 20);
 
 /**
  * @generated from message ateapi.ResumeActorResponse
@@ -594,7 +690,7 @@ export type ResumeActorResponse = Message<"ateapi.ResumeActorResponse"> & {
  */
 export const ResumeActorResponseSchema: GenMessage<ResumeActorResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 19);
+  messageDesc(file_ateapi_control, 21);
 
 /**
  * @generated from message ateapi.DeleteActorRequest
@@ -612,7 +708,7 @@ export type DeleteActorRequest = Message<"ateapi.DeleteActorRequest"> & {
  */
 export const DeleteActorRequestSchema: GenMessage<DeleteActorRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 20);
+  messageDesc(file_ateapi_control, 22);
 
 /**
  * @generated from message ateapi.DeleteActorResponse
@@ -625,7 +721,7 @@ export type DeleteActorResponse = Message<"ateapi.DeleteActorResponse"> & {};
  */
 export const DeleteActorResponseSchema: GenMessage<DeleteActorResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 21);
+  messageDesc(file_ateapi_control, 23);
 
 /**
  * @generated from message ateapi.ListWorkersRequest
@@ -638,7 +734,7 @@ export type ListWorkersRequest = Message<"ateapi.ListWorkersRequest"> & {};
  */
 export const ListWorkersRequestSchema: GenMessage<ListWorkersRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 22);
+  messageDesc(file_ateapi_control, 24);
 
 /**
  * @generated from message ateapi.ListWorkersResponse
@@ -656,7 +752,7 @@ export type ListWorkersResponse = Message<"ateapi.ListWorkersResponse"> & {
  */
 export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 23);
+  messageDesc(file_ateapi_control, 25);
 
 /**
  * @generated from message ateapi.ListActorsRequest
@@ -688,7 +784,7 @@ export type ListActorsRequest = Message<"ateapi.ListActorsRequest"> & {
  */
 export const ListActorsRequestSchema: GenMessage<ListActorsRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 24);
+  messageDesc(file_ateapi_control, 26);
 
 /**
  * @generated from message ateapi.ListActorsResponse
@@ -711,7 +807,7 @@ export type ListActorsResponse = Message<"ateapi.ListActorsResponse"> & {
  */
 export const ListActorsResponseSchema: GenMessage<ListActorsResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 25);
+  messageDesc(file_ateapi_control, 27);
 
 /**
  * @generated from message ateapi.CreateAtespaceRequest
@@ -729,7 +825,7 @@ export type CreateAtespaceRequest = Message<"ateapi.CreateAtespaceRequest"> & {
  */
 export const CreateAtespaceRequestSchema: GenMessage<CreateAtespaceRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 26);
+  messageDesc(file_ateapi_control, 28);
 
 /**
  * @generated from message ateapi.CreateAtespaceResponse
@@ -747,7 +843,7 @@ export type CreateAtespaceResponse = Message<"ateapi.CreateAtespaceResponse"> & 
  */
 export const CreateAtespaceResponseSchema: GenMessage<CreateAtespaceResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 27);
+  messageDesc(file_ateapi_control, 29);
 
 /**
  * @generated from message ateapi.GetAtespaceRequest
@@ -765,7 +861,7 @@ export type GetAtespaceRequest = Message<"ateapi.GetAtespaceRequest"> & {
  */
 export const GetAtespaceRequestSchema: GenMessage<GetAtespaceRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 28);
+  messageDesc(file_ateapi_control, 30);
 
 /**
  * @generated from message ateapi.GetAtespaceResponse
@@ -783,7 +879,7 @@ export type GetAtespaceResponse = Message<"ateapi.GetAtespaceResponse"> & {
  */
 export const GetAtespaceResponseSchema: GenMessage<GetAtespaceResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 29);
+  messageDesc(file_ateapi_control, 31);
 
 /**
  * @generated from message ateapi.ListAtespacesRequest
@@ -796,7 +892,7 @@ export type ListAtespacesRequest = Message<"ateapi.ListAtespacesRequest"> & {};
  */
 export const ListAtespacesRequestSchema: GenMessage<ListAtespacesRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 30);
+  messageDesc(file_ateapi_control, 32);
 
 /**
  * @generated from message ateapi.ListAtespacesResponse
@@ -814,7 +910,7 @@ export type ListAtespacesResponse = Message<"ateapi.ListAtespacesResponse"> & {
  */
 export const ListAtespacesResponseSchema: GenMessage<ListAtespacesResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 31);
+  messageDesc(file_ateapi_control, 33);
 
 /**
  * Only when the atespace holds no actors.
@@ -834,7 +930,7 @@ export type DeleteAtespaceRequest = Message<"ateapi.DeleteAtespaceRequest"> & {
  */
 export const DeleteAtespaceRequestSchema: GenMessage<DeleteAtespaceRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 32);
+  messageDesc(file_ateapi_control, 34);
 
 /**
  * @generated from message ateapi.DeleteAtespaceResponse
@@ -847,7 +943,7 @@ export type DeleteAtespaceResponse = Message<"ateapi.DeleteAtespaceResponse"> & 
  */
 export const DeleteAtespaceResponseSchema: GenMessage<DeleteAtespaceResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 33);
+  messageDesc(file_ateapi_control, 35);
 
 /**
  * @generated from message ateapi.DebugClearRequest
@@ -860,7 +956,7 @@ export type DebugClearRequest = Message<"ateapi.DebugClearRequest"> & {};
  */
 export const DebugClearRequestSchema: GenMessage<DebugClearRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 34);
+  messageDesc(file_ateapi_control, 36);
 
 /**
  * @generated from message ateapi.DebugClearResponse
@@ -873,7 +969,7 @@ export type DebugClearResponse = Message<"ateapi.DebugClearResponse"> & {};
  */
 export const DebugClearResponseSchema: GenMessage<DebugClearResponse> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_control, 35);
+  messageDesc(file_ateapi_control, 37);
 
 /**
  * @generated from enum ateapi.SnapshotType

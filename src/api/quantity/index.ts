@@ -1,0 +1,1 @@
+export { formatCpu, formatMemory, parseCpu, parseMemory } from "./quantity.ts";
