@@ -246,6 +246,27 @@ describe("the pool controller with settings", () => {
     assert.ok((await n.workersOf("p")).every((w) => w.settings?.egress === "none"));
   });
 
+  it("refuses a pool with a huge value in a status it can write, warning once", async () => {
+    // Both pass admission (the quantity pattern takes any number of digits; annotations may
+    // hold 256 KiB) and were quoted whole: the status write failed (message over 32 KiB) and
+    // each pass logged 200 KB again.
+    const huge: WorkerPool[] = [
+      pool({ limits: { memory: "1".repeat(200_000) } }),
+      pool(undefined, { "ate.dev/egress": "x".repeat(200_000) }),
+    ];
+    for (const p of huge) {
+      await n.resources.create(WorkerPoolType, p);
+      await controller.reconcile();
+      await controller.reconcile();
+      const condition = (await n.pool("p")).status?.conditions?.[0];
+      assert.match(condition?.message ?? "", /… \(200002 characters\): /);
+      assert.ok((condition?.message.length ?? 0) < 300, condition?.message);
+      assert.deepEqual(n.warnings, ["worker pool refused"]);
+      await n.resources.delete(WorkerPoolType, "default", "p");
+      n.warnings.length = 0;
+    }
+  });
+
   it("refuses a pool whose requests the node cannot hold, leaving older pools alone", async () => {
     await n.resources.create(WorkerPoolType, {
       ...workerPool("old", {

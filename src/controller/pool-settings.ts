@@ -1,4 +1,4 @@
-import { formatCpu, formatMemory, parseCpu, parseMemory } from "../api/quantity/index.ts";
+import { formatCpu, formatMemory, parseCpu, parseMemory, shown } from "../api/quantity/index.ts";
 import type { WorkerPool } from "../api/v1alpha1/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { WorkerSettings } from "../sandbox/index.ts";
@@ -37,7 +37,7 @@ export function poolSettings(pool: WorkerPool): PoolSettings {
     return {
       ok: false,
       reason: "InvalidAnnotation",
-      message: `metadata.annotations["${egressAnnotation}"]: Unsupported value: ${JSON.stringify(egress)}: supported values: "default", "none"`,
+      message: `metadata.annotations["${egressAnnotation}"]: Unsupported value: ${shown(egress)}: supported values: "default", "none"`,
     };
   try {
     const limits = pool.spec.template?.resources?.limits ?? {};

@@ -1,1 +1,1 @@
-export { formatCpu, formatMemory, parseCpu, parseMemory } from "./quantity.ts";
+export { formatCpu, formatMemory, parseCpu, parseMemory, shown } from "./quantity.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { quantity } from "../v1alpha1/common.ts";
-import { formatCpu, formatMemory, parseCpu, parseMemory } from "./quantity.ts";
+import { formatCpu, formatMemory, parseCpu, parseMemory, shown } from "./quantity.ts";
 
 const field = "spec.template.resources.limits.memory";
 const Mi = 1024 ** 2;
@@ -92,6 +92,20 @@ describe("quantities", () => {
     }
     assert.throws(() => parseCpu("spec.x.cpu", "half"), /^.*spec\.x\.cpu: .*500m, 0\.5 or 2$/);
     assert.equal(parseMemory(field, "1e-999999999"), 1, "a tiny positive value is one byte");
+  });
+
+  it("quote a long value cut short: the message goes into a status of at most 32 KiB", () => {
+    // The schema's pattern lets any number of digits through.
+    const digits = "1".repeat(200_000);
+    assert.throws(
+      () => parseMemory(field, digits),
+      (err: Error) =>
+        err.message ===
+        `${field}: Invalid value: "${"1".repeat(63)}… (200002 characters): must be a quantity such as 256Mi or 1G`,
+    );
+    assert.equal(shown("256Mi"), '"256Mi"');
+    assert.equal(shown(1e30), "1e+30");
+    assert.equal(shown(undefined), "undefined");
   });
 
   it("accept every form the WorkerPool schema lets through (except fractional exponents)", () => {

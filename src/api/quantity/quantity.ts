@@ -26,10 +26,18 @@ const decimalPowers: Record<string, number> = {
 const maxLength = 64;
 
 function invalid(field: string, value: unknown, detail: string): AteError {
-  return new AteError(
-    Code.InvalidArgument,
-    `${field}: Invalid value: ${JSON.stringify(value)}: ${detail}`,
-  );
+  return new AteError(Code.InvalidArgument, `${field}: Invalid value: ${shown(value)}: ${detail}`);
+}
+
+/**
+ * A value as messages quote it: JSON, cut short when long. A pool's status holds the message
+ * (at most 32 KiB) and every refusal is logged, so a 200 KB value must not be repeated whole.
+ */
+export function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= 2 * maxLength
+    ? text
+    : `${text.slice(0, maxLength)}… (${text.length} characters)`;
 }
 
 /**

@@ -203,9 +203,14 @@ describe("OCI spec limits", () => {
     assert.equal(spec.linux.resources, undefined);
   });
 
-  it("gives only the limits asked for, and no CPU quota under the kernel's 1 ms", () => {
+  it("gives only the limits asked for, and no CPU quota under the kernel's 1 ms or over its maximum", () => {
     assert.deepEqual(ociResources({ memoryBytes: 1 << 30 }), { memory: { limit: 1 << 30 } });
     assert.deepEqual(ociResources({ cpuMillis: 2 }), { cpu: { quota: 1000, period: 100_000 } });
+    // `limits.cpu: 1G` (with a small request, so the pool is admitted): runsc failed every start
+    // with the kernel's EINVAL for cpu.cfs_quota_us.
+    assert.deepEqual(ociResources({ cpuMillis: 10 ** 12 }), {
+      cpu: { quota: 2 ** 44 - 1, period: 100_000 },
+    });
     assert.deepEqual(ociResources({ cpuMillis: 2500 }), {
       cpu: { quota: 250_000, period: 100_000 },
     });

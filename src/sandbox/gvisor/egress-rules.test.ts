@@ -20,14 +20,16 @@ describe("egress rules", () => {
       deny: "ate-atx-deny",
       nat: "ate-atx-nat",
     });
-    for (const j of hostJumps("atx")) {
+    for (const j of hostJumps(policy)) {
       assert.ok(j.spec.join(" ").includes(`--comment ${jumpComment("atx")}`));
       assert.match(j.spec.join(" "), /-j ate-atx-/);
     }
     assert.deepEqual(
-      hostJumps("atx").map((j) => `${j.table} ${j.chain} ${j.spec.join(" ")}`),
+      hostJumps(policy).map((j) => `${j.table} ${j.chain} ${j.spec.join(" ")}`),
       [
         "filter INPUT -i atx-w+ -m comment --comment ate-egress-atx -j ate-atx-in",
+        // The node's side of its worker links, from anywhere (a neighbour that routes there).
+        "filter INPUT -m iprange --dst-range 169.254.201.0-169.254.204.255 -m comment --comment ate-egress-atx -j ate-atx-in",
         "filter FORWARD -i atx-w+ -m comment --comment ate-egress-atx -j ate-atx-fwd",
         "filter FORWARD -o atx-w+ -m comment --comment ate-egress-atx -j ate-atx-fwd",
         "nat POSTROUTING -m comment --comment ate-egress-atx -j ate-atx-nat",
@@ -35,11 +37,15 @@ describe("egress rules", () => {
     );
   });
 
-  it("lets workers reach the node only for answers and DNS on their own link", () => {
+  it("lets workers reach the node only for answers and DNS on their own link, at a bounded rate", () => {
     const input = hostChainsRestore(policy)
       .split("\n")
       .filter((l) => l.startsWith("-A ate-atx-in "));
     assert.deepEqual(input, [
+      // The node itself may use its link addresses; a neighbour may not (--limit-iface-in).
+      "-A ate-atx-in -i lo -j RETURN",
+      "-A ate-atx-in -p udp -m udp --dport 53 -m hashlimit --hashlimit-above 500/sec --hashlimit-burst 1000 --hashlimit-mode srcip --hashlimit-name ate-atx-dns -j DROP",
+      "-A ate-atx-in -p tcp -m tcp --dport 53 -m hashlimit --hashlimit-above 500/sec --hashlimit-burst 1000 --hashlimit-mode srcip --hashlimit-name ate-atx-dns -j DROP",
       "-A ate-atx-in -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
       "-A ate-atx-in -p udp -m udp --dport 53 -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT",
       "-A ate-atx-in -p tcp -m tcp --dport 53 -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT",
@@ -103,6 +109,11 @@ describe("egress rules", () => {
     );
     assert.match(def, /-p tcp -m tcp --dport 53 -j DNAT --to-destination 169\.254\.201\.5:53/);
     assert.match(def, /-A POSTROUTING -o out0 -j MASQUERADE/);
+    // A bounded share of the node's connection tracking.
+    assert.match(
+      def,
+      /\*filter\n-A FORWARD -i gw0 -m conntrack --ctstate NEW -m connlimit --connlimit-above 4096 --connlimit-mask 0 -j REJECT --reject-with icmp-admin-prohibited\nCOMMIT\n$/,
+    );
     const none = workerNatRestore("none", "169.254.201.5", "10.88.0.1");
     assert.doesNotMatch(none, /DNAT|MASQUERADE/);
     assert.match(none, /-A FORWARD -i gw0 -j DROP/);

@@ -55,16 +55,25 @@ function links(prefix: string): string {
 export function hostChainsRestore(p: HostEgressPolicy): string {
   const c = chainsOf(p.prefix);
   const w = links(p.prefix);
-  const first = formatIpv4(((169 * 256 + 254) * 256 + p.subnetBase) * 256);
-  const last = formatIpv4(((169 * 256 + 254) * 256 + p.subnetBase + p.subnets - 1) * 256 + 255);
+  const { first, last } = workerRange(p);
   return [
     "*filter",
     `:${c.input} - [0:0]`,
     `:${c.forward} - [0:0]`,
     `:${c.deny} - [0:0]`,
-    // From a worker to the node: answers to the node's own connections (the agent and the
-    // router reach workers) and DNS to the worker's relay, on the worker's own link. Nothing
-    // else: not the node's other addresses, the API or the router.
+    // From a worker, or from anywhere but the node itself to the node's side of a worker link
+    // (a neighbour routing 169.254.<subnet>.0/24 to the node would find an open resolver).
+    `-A ${c.input} -i lo -j RETURN`,
+    // A query flood would keep the relay (in the node agent) busy: each worker gets a rate of
+    // packets (UDP and TCP share it), counted before conntrack lets a flood from one socket
+    // pass as ESTABLISHED.
+    ...["udp", "tcp"].map(
+      (proto) =>
+        `-A ${c.input} -p ${proto} -m ${proto} --dport 53 -m hashlimit --hashlimit-above ${dnsRate} --hashlimit-burst ${dnsBurst} --hashlimit-mode srcip --hashlimit-name ${dnsLimitName(p.prefix)} -j DROP`,
+    ),
+    // Answers to the node's own connections (the agent and the router reach workers) and DNS
+    // to the worker's relay, on the worker's own link. Nothing else: not the node's other
+    // addresses, the API or the router.
     `-A ${c.input} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
     `-A ${c.input} -p udp -m udp --dport 53 -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT`,
     `-A ${c.input} -p tcp -m tcp --dport 53 -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT`,
@@ -88,6 +97,23 @@ export function hostChainsRestore(p: HostEgressPolicy): string {
   ].join("\n");
 }
 
+/** DNS packets a worker may send its relay per second, and in a burst (far above a program's lookups). */
+export const dnsRate = "500/sec";
+export const dnsBurst = 1000;
+
+/** The rate limit's table (at most 15 characters: the prefix has at most 5). */
+export function dnsLimitName(prefix: string): string {
+  return `ate-${prefix}-dns`;
+}
+
+/** The node's worker addresses, first and last. */
+function workerRange(p: { subnetBase: number; subnets: number }): { first: string; last: string } {
+  return {
+    first: formatIpv4(((169 * 256 + 254) * 256 + p.subnetBase) * 256),
+    last: formatIpv4(((169 * 256 + 254) * 256 + p.subnetBase + p.subnets - 1) * 256 + 255),
+  };
+}
+
 export interface Jump {
   table: "filter" | "nat";
   chain: string;
@@ -95,13 +121,19 @@ export interface Jump {
   spec: string[];
 }
 
-/** The rules that send the node's traffic into its chains. */
-export function hostJumps(prefix: string): Jump[] {
-  const c = chainsOf(prefix);
-  const w = links(prefix);
-  const tag = ["-m", "comment", "--comment", jumpComment(prefix)];
+/** The rules that send the node's traffic into its chains (a worker's, and any to a worker link). */
+export function hostJumps(p: Pick<HostEgressPolicy, "prefix" | "subnetBase" | "subnets">): Jump[] {
+  const c = chainsOf(p.prefix);
+  const w = links(p.prefix);
+  const tag = ["-m", "comment", "--comment", jumpComment(p.prefix)];
+  const r = workerRange(p);
   return [
     { table: "filter", chain: "INPUT", spec: ["-i", w, ...tag, "-j", c.input] },
+    {
+      table: "filter",
+      chain: "INPUT",
+      spec: ["-m", "iprange", "--dst-range", `${r.first}-${r.last}`, ...tag, "-j", c.input],
+    },
     { table: "filter", chain: "FORWARD", spec: ["-i", w, ...tag, "-j", c.forward] },
     { table: "filter", chain: "FORWARD", spec: ["-o", w, ...tag, "-j", c.forward] },
     { table: "nat", chain: "POSTROUTING", spec: [...tag, "-j", c.nat] },
@@ -150,6 +182,16 @@ export function workerNatRestore(
     ),
     "-A POSTROUTING -o out0 -j MASQUERADE",
     "COMMIT",
+    // Every flow the sandbox starts is tracked here and on the node, whose table is shared by
+    // everything on it: unbounded, one actor spraying UDP ports filled 65 000 entries in 4 s
+    // (and the node drops new connections once its table is full). TCP connections count until
+    // they close, other flows until their tracking expires (30 s unanswered).
+    "*filter",
+    `-A FORWARD -i gw0 -m conntrack --ctstate NEW -m connlimit --connlimit-above ${maxWorkerFlows} --connlimit-mask 0 -j REJECT --reject-with icmp-admin-prohibited`,
+    "COMMIT",
     "",
   ].join("\n");
 }
+
+/** Flows a sandbox may have open at once (beyond them, new ones are refused). */
+export const maxWorkerFlows = 4096;

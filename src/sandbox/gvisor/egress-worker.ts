@@ -23,6 +23,9 @@ export interface EgressOptions {
  */
 const relaysByAddress = new Map<string, Promise<DnsRelay>>();
 
+/** How often the node's rules are checked for having been removed by someone else. */
+const hostWatchMs = 5000;
+
 /** The sandbox's resolver: its gateway, which its NAT namespace sends to the worker's relay. */
 const sandboxResolvConf = "nameserver 10.88.0.1\n";
 
@@ -35,6 +38,8 @@ export class WorkerEgress {
   private readonly relays = new Map<string, Promise<DnsRelay>>();
   /** Whether this process installed the host rules since it last removed them. */
   private hostReady = false;
+  /** While the host rules are in: checks that they still are (see watchHost). */
+  private hostWatch: NodeJS.Timeout | undefined;
   private readonly resolvConfPath: string;
 
   constructor(
@@ -70,6 +75,7 @@ export class WorkerEgress {
     if (repair || !this.hostReady) {
       await this.host.install();
       this.hostReady = true;
+      this.watchHost();
     }
     if (worker.settings?.egress === "none" || this.relays.has(worker.name)) return;
     const address = this.networks.addresses(worker.index).host;
@@ -95,6 +101,30 @@ export class WorkerEgress {
     this.relays.delete(worker.name);
     relaysByAddress.delete(address);
     for (const relay of relays) await relay?.then((r) => r.close()).catch(() => {});
-    if (await this.host.removeIfUnused()) this.hostReady = false;
+    if (await this.host.removeIfUnused()) {
+      this.hostReady = false;
+      clearInterval(this.hostWatch);
+      this.hostWatch = undefined;
+    }
+  }
+
+  /**
+   * A firewall reload or `iptables -F` takes the node's rules away and its workers would reach
+   * everything (the host included): they are checked every few seconds and put back.
+   */
+  private watchHost(): void {
+    if (this.hostWatch) return;
+    let busy = false;
+    this.hostWatch = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      this.host
+        .repairIfGone()
+        .catch(() => false) // tried again at the next tick
+        .finally(() => {
+          busy = false;
+        });
+    }, hostWatchMs);
+    this.hostWatch.unref();
   }
 }

@@ -39,39 +39,70 @@ export class HostEgress {
 
   /** Installs (or repairs) everything; converges from any half-done state. */
   async install(): Promise<void> {
-    await this.locked(async () => {
-      const marker = join(this.runDir, "ip_forward-was-0");
-      const forwarding = (await readFile(ipForward, "utf8")).trim() === "1";
-      // Recorded before anything changes, so a crash leaves a note of what to undo.
-      if (!forwarding) await writeFile(marker, "ate turned net.ipv4.ip_forward on\n");
-      const guarded = await exists(marker);
-      await restore(hostChainsRestore(this.policy) + (guarded ? guardRestore() : ""));
-      for (const table of ["filter", "nat"] as const) {
-        const mine = hostJumps(this.policy.prefix).filter((j) => j.table === table);
-        for (const chain of new Set(mine.map((j) => j.chain))) {
-          const want = mine.filter((j) => j.chain === chain);
-          await ensureJumps(table, chain, want, jumpComment(this.policy.prefix));
-        }
-      }
-      if (guarded) await ensureGuardLast();
-      if (!forwarding)
-        await writeFile(ipForward, "1\n").catch((err: Error) => {
-          throw new AteError(
-            Code.FailedPrecondition,
-            `cannot turn on net.ipv4.ip_forward (${err.message}): actors reach the outside through this node's forwarding; set it to 1 (sysctl -w net.ipv4.ip_forward=1) or give ate a writable /proc/sys`,
-            [],
-            { cause: err },
-          );
-        });
+    await this.locked(() => this.installLocked());
+  }
+
+  /**
+   * Installs again when any of the node's rules is gone (a firewall reload, `iptables -F`) while
+   * it still has worker links: without them its workers would reach everything. True if it did.
+   */
+  async repairIfGone(): Promise<boolean> {
+    return this.locked(async () => {
+      if (!(await this.hasLinks()) || (await this.intact())) return false;
+      await this.installLocked();
+      return true;
     });
+  }
+
+  /** Whether every jump is in place, every chain filled, and the guard too if ate needs it. */
+  private async intact(): Promise<boolean> {
+    const { stdout } = await exec("iptables-save", []);
+    const lines = new Set(stdout.split("\n"));
+    const filled = (chain: string) => stdout.includes(`\n-A ${chain} `);
+    const guarded = await exists(join(this.runDir, "ip_forward-was-0"));
+    return (
+      hostJumps(this.policy).every((j) => lines.has(`-A ${j.chain} ${j.spec.join(" ")}`)) &&
+      Object.values(chainsOf(this.policy.prefix)).every(filled) &&
+      (!guarded || (lines.has(`-A FORWARD ${guardJump.join(" ")}`) && filled(guardChain)))
+    );
+  }
+
+  private async hasLinks(): Promise<boolean> {
+    const { stdout } = await exec("ip", ["-j", "link", "show"]);
+    const names = (JSON.parse(stdout || "[]") as { ifname: string }[]).map((l) => l.ifname);
+    return names.some((n) => workerIndexOf(this.policy.prefix, n) !== undefined);
+  }
+
+  private async installLocked(): Promise<void> {
+    const marker = join(this.runDir, "ip_forward-was-0");
+    const forwarding = (await readFile(ipForward, "utf8")).trim() === "1";
+    // Recorded before anything changes, so a crash leaves a note of what to undo.
+    if (!forwarding) await writeFile(marker, "ate turned net.ipv4.ip_forward on\n");
+    const guarded = await exists(marker);
+    await restore(hostChainsRestore(this.policy) + (guarded ? guardRestore() : ""));
+    for (const table of ["filter", "nat"] as const) {
+      const mine = hostJumps(this.policy).filter((j) => j.table === table);
+      for (const chain of new Set(mine.map((j) => j.chain))) {
+        const want = mine.filter((j) => j.chain === chain);
+        await ensureJumps(table, chain, want, jumpComment(this.policy.prefix));
+      }
+    }
+    if (guarded) await ensureGuardLast();
+    if (!forwarding)
+      await writeFile(ipForward, "1\n").catch((err: Error) => {
+        throw new AteError(
+          Code.FailedPrecondition,
+          `cannot turn on net.ipv4.ip_forward (${err.message}): actors reach the outside through this node's forwarding; set it to 1 (sysctl -w net.ipv4.ip_forward=1) or give ate a writable /proc/sys`,
+          [],
+          { cause: err },
+        );
+      });
   }
 
   /** Removes the node's rules once none of its worker links is left on the host. */
   async removeIfUnused(): Promise<boolean> {
     return this.locked(async () => {
-      const { stdout } = await exec("ip", ["-j", "link", "show"]);
-      const names = (JSON.parse(stdout || "[]") as { ifname: string }[]).map((l) => l.ifname);
-      if (names.some((n) => workerIndexOf(this.policy.prefix, n) !== undefined)) return false;
+      if (await this.hasLinks()) return false;
       await this.removeLocked();
       return true;
     });

@@ -3,6 +3,9 @@ import type { SandboxContainer, WorkerLimits } from "../driver.ts";
 /** CFS period of a limited sandbox: 100 ms, the kernel's default. */
 export const cpuPeriodUs = 100_000;
 
+/** The largest CFS quota the kernel takes (MAX_BW in kernel/sched). */
+const maxCpuQuotaUs = 2 ** 44 - 1;
+
 /** A sandbox's cgroup (a fresh leaf, which runsc creates) and the limits runsc sets on it. */
 export interface SandboxCgroup {
   path: string;
@@ -16,8 +19,12 @@ export function ociResources(limits: WorkerLimits): Record<string, unknown> {
     ...(limits.cpuMillis
       ? {
           cpu: {
-            // The kernel refuses quotas under 1 ms.
-            quota: Math.max(1000, Math.round((limits.cpuMillis * cpuPeriodUs) / 1000)),
+            // The kernel refuses quotas under 1 ms and over 2^44-1 µs (a limit of ~176 million
+            // cores, which no node has: the largest quota is as good as none).
+            quota: Math.min(
+              maxCpuQuotaUs,
+              Math.max(1000, Math.round((limits.cpuMillis * cpuPeriodUs) / 1000)),
+            ),
             period: cpuPeriodUs,
           },
         }
