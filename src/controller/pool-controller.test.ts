@@ -2,50 +2,12 @@
 // sandbox work: node capacity, and what deleting a pool does to the actors on its workers.
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
 import { actorTemplate, sandboxConfig, workerPool } from "../api/testing.ts";
-import {
-  ActorTemplateType,
-  SandboxConfigType,
-  type WorkerPool,
-  WorkerPoolType,
-} from "../api/v1alpha1/index.ts";
-import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
+import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { AteError, Code } from "../errors/index.ts";
-import { type Logger, silentLogger } from "../log/index.ts";
-import { Records, SqliteRecordStore } from "../records/index.ts";
-import { SqliteResourceStore } from "../resources/index.ts";
 import { admitPools, defaultMaxWorkers } from "./pool-capacity.ts";
 import { PoolController } from "./pool-controller.ts";
-
-/** One node "n1" with a no-op agent, the real control plane and stores. */
-function node() {
-  const resources = new SqliteResourceStore({ path: ":memory:" });
-  const records = new Records(new SqliteRecordStore(":memory:"));
-  const agent = new NoopNodeAgent();
-  const cp = new ControlPlane({
-    records,
-    resources,
-    nodes: new StaticNodeDirectory({ n1: agent }),
-  });
-  const warnings: string[] = [];
-  const logger: Logger = { ...silentLogger, warn: (msg) => void warnings.push(msg) };
-  return {
-    resources,
-    records,
-    agent,
-    cp,
-    warnings,
-    logger,
-    pool: async (name: string) =>
-      (await resources.get(WorkerPoolType, "default", name)) as WorkerPool,
-    workersOf: async (pool: string) => (await records.listWorkers()).filter((w) => w.pool === pool),
-    close: async () => {
-      await records.store.close();
-      await resources.close();
-    },
-  };
-}
+import { testNode } from "./testing.ts";
 
 describe("pool capacity", () => {
   it("admits growing pools oldest first, each wholly or not at all, counting every worker", () => {
@@ -68,7 +30,7 @@ describe("pool capacity", () => {
   });
 
   it("refuses a pool that does not fit, saying why in its status, and leaves other pools alone", async () => {
-    const n = node();
+    const n = testNode();
     try {
       const controller = new PoolController({
         resources: n.resources,
@@ -116,12 +78,12 @@ describe("pool capacity", () => {
 });
 
 describe("deleting a worker pool", () => {
-  let n: ReturnType<typeof node>;
+  let n: ReturnType<typeof testNode>;
   let controller: PoolController;
   const ref = (name: string) => ({ atespace: "t", name });
 
   beforeEach(async () => {
-    n = node();
+    n = testNode();
     controller = new PoolController({
       resources: n.resources,
       records: n.records,

@@ -1,4 +1,4 @@
-/** For the controllers' tests: one node with the real control plane and stores. */
+/** For the controllers' tests: one node "n1" with the real control plane and stores. */
 import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
 import { type WorkerPool, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";

@@ -5,13 +5,11 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  statSync,
-  writeFileSync,
 } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { AteError, Code } from "../errors/index.ts";
+import { processAlive, withMachineLock } from "../machine-lock/index.ts";
 import {
   checkNetworkPrefix,
   checkSubnetRange,
@@ -181,7 +179,7 @@ function baseCandidates(subnets: number): number[] {
 }
 
 function describe(c: Claim): string {
-  return `${c.stateDir} (--net-prefix ${c.prefix} --net-subnet ${c.subnetBase}${alive(c.pid) ? `, pid ${c.pid}` : ", stopped"})`;
+  return `${c.stateDir} (--net-prefix ${c.prefix} --net-subnet ${c.subnetBase}${processAlive(c.pid) ? `, pid ${c.pid}` : ", stopped"})`;
 }
 
 /** The claims still in force; stale ones (their substrate gone and its state dir too) are removed. */
@@ -194,7 +192,7 @@ function liveClaims(dir: string): Claim[] {
     const recorded = claim ? readChoice(claim.stateDir) : undefined;
     const live =
       claim &&
-      (alive(claim.pid) ||
+      (processAlive(claim.pid) ||
         (recorded?.prefix === claim.prefix && recorded.subnetBase === claim.subnetBase));
     if (live) out.push(claim);
     else rmSync(path, { force: true });
@@ -233,46 +231,17 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   renameSync(tmp, path);
 }
 
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/**
- * One substrate at a time chooses: a lock directory holding the chooser's pid, held for the
- * few milliseconds of a choice. One whose process is gone, or older than 10 s (a choice takes
- * milliseconds), is taken over.
- */
-async function withLock<T>(dir: string, f: () => Promise<T>): Promise<T> {
+/** One substrate at a time chooses; a choice takes milliseconds, so 10 s old is abandoned. */
+function withLock<T>(dir: string, f: () => Promise<T>): Promise<T> {
   const lock = join(dir, ".lock");
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, "pid"), String(process.pid));
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
-    const since = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
-    const holder = Number(readJson<number>(join(lock, "pid")) ?? 0);
-    const gone = holder > 0 && !alive(holder);
-    if (gone || Date.now() - since > 10_000) rmSync(lock, { recursive: true, force: true });
-    else if (Date.now() > deadline)
-      throw new AteError(
-        Code.Unavailable,
+  return withMachineLock(
+    lock,
+    {
+      waitMs: 15_000,
+      staleMs: 10_000,
+      busy: () =>
         `another ate up is choosing its worker network (${lock} exists): try again; remove ${lock} if no ate up is starting`,
-      );
-    else await sleep(25);
-  }
-  try {
-    return await f();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+    },
+    f,
+  );
 }

@@ -1,15 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AteError, Code } from "../errors/index.ts";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+import { processAlive } from "../machine-lock/index.ts";
 
 /**
  * Claims a state directory for one substrate: two would recover and wipe each other's workers.
@@ -30,7 +22,7 @@ export function lockStateDir(dir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     const holder = Number(readFileSync(path, "utf8").trim());
-    if (Number.isInteger(holder) && holder > 0 && alive(holder))
+    if (Number.isInteger(holder) && holder > 0 && processAlive(holder))
       throw new AteError(
         Code.FailedPrecondition,
         `another ate up (pid ${holder}) is using the state directory ${dir}: stop it first (Ctrl-C), or give this one its own --state-dir (and --api-addr, --router-addr, --net-prefix, --net-subnet)`,

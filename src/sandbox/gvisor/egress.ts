@@ -1,7 +1,7 @@
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { AteError, Code } from "../../errors/index.ts";
+import { withMachineLock } from "../../machine-lock/index.ts";
 import { exec } from "../exec.ts";
 import {
   chainsOf,
@@ -144,56 +144,21 @@ export class HostEgress {
 
   /**
    * One change at a time on the machine: node agents of other prefixes decide about the
-   * shared ip_forward and guard too. A lock directory holds the owner's pid; a dead owner's
-   * lock is taken over.
+   * shared ip_forward and guard too.
    */
   private async locked<T>(fn: () => Promise<T>): Promise<T> {
-    const run = HostEgress.queue.then(async () => {
-      await mkdir(this.runDir, { recursive: true, mode: 0o700 });
-      const lock = join(this.runDir, "lock");
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        try {
-          await mkdir(lock);
-          await writeFile(join(lock, "pid"), String(process.pid));
-          break;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-          const owner = Number(await readFile(join(lock, "pid"), "utf8").catch(() => "0"));
-          // An owner that died before writing its pid leaves an old lock without one.
-          const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? 0);
-          if ((owner > 0 && !alive(owner)) || (owner === 0 && age > 10_000)) {
-            await rm(lock, { recursive: true, force: true });
-            continue;
-          }
-          if (Date.now() > deadline)
-            throw new AteError(
-              Code.Unavailable,
-              `the egress lock ${lock} is held by process ${owner || "(unknown)"} for 30 s; if no ate node agent is changing the firewall, remove it`,
-            );
-          await sleep(20);
-        }
-      }
-      try {
-        return await fn();
-      } finally {
-        await rm(lock, { recursive: true, force: true });
-      }
-    });
-    HostEgress.queue = run.catch(() => {});
-    return run;
-  }
-
-  /** In-process order: node agents sharing one process (tests) queue up instead of polling. */
-  private static queue: Promise<unknown> = Promise.resolve();
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    await mkdir(this.runDir, { recursive: true, mode: 0o700 });
+    const lock = join(this.runDir, "lock");
+    return withMachineLock(
+      lock,
+      {
+        waitMs: 30_000,
+        staleMs: 10_000,
+        busy: (holder) =>
+          `the egress lock ${lock} is held by process ${holder || "(unknown)"} for 30 s; if no ate node agent is changing the firewall, remove it`,
+      },
+      fn,
+    );
   }
 }
 

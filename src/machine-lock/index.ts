@@ -1,0 +1,1 @@
+export { type MachineLockOptions, processAlive, withMachineLock } from "./machine-lock.ts";
