@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startTestApi, type TestApi } from "../../test/support/api-server.ts";
+import { runCliCaptured } from "../../test/support/cli.ts";
 import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
 import { declareNoopPool } from "../../test/support/noop-pool.ts";
 import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
@@ -35,17 +36,7 @@ describe("ate actor commands (against an API server)", () => {
   let server: TestApi;
   const config = mkdtempSync(join(tmpdir(), "ate-cli-config-"));
   const ate = async (...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIO = {
-      out: (t) => out.push(`${t}\n`),
-      write: (t) => out.push(t),
-      err: (t) => err.push(t),
-      stdin: () => "",
-      now: () => new Date(),
-    };
-    const code = await runCli(["--server", server.url, "--token", server.adminToken, ...args], io);
-    return { code, out: out.join(""), err: err.join("\n") };
+    return runCliCaptured(["--server", server.url, "--token", server.adminToken, ...args]);
   };
 
   before(async () => {

@@ -7,14 +7,14 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { startTestApi, type TestApi } from "../../test/support/api-server.ts";
+import { runCliCaptured } from "../../test/support/cli.ts";
 import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
 import { declareNoopPool } from "../../test/support/noop-pool.ts";
 import { sandboxConfig } from "../api/testing.ts";
 import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
 import { Records, SqliteRecordStore } from "../records/index.ts";
 import { SqliteResourceStore } from "../resources/index.ts";
-import type { CliIO } from "./io.ts";
-import { exitCodes, runCli } from "./main.ts";
+import { exitCodes } from "./main.ts";
 
 describe("ate tokens and tenants (against an API server)", () => {
   const resources = new SqliteResourceStore({ path: ":memory:", watchPollMs: 10 });
@@ -32,17 +32,7 @@ describe("ate tokens and tenants (against an API server)", () => {
 
   /** The CLI with these arguments exactly (no server or token added). */
   const run = async (...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIO = {
-      out: (t) => out.push(`${t}\n`),
-      write: (t) => out.push(t),
-      err: (t) => err.push(t),
-      stdin: () => "",
-      now: () => new Date(),
-    };
-    const code = await runCli(args, io);
-    return { code, out: out.join(""), err: err.join("\n") };
+    return runCliCaptured(args);
   };
   const as = (token: string, ...args: string[]) =>
     run("--server", api.url, "--token", token, ...args);

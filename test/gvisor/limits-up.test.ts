@@ -16,11 +16,10 @@ import {
   SandboxConfigType,
   WorkerPoolType,
 } from "../../src/api/v1alpha1/index.ts";
-import type { CliIO } from "../../src/cli/io.ts";
-import { runCli } from "../../src/cli/main.ts";
 import { jsonLogger, silentLogger } from "../../src/log/index.ts";
 import { buildNodeRootfs, packAndPush } from "../../src/node/index.ts";
 import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
+import { runCliCaptured } from "../support/cli.ts";
 import { waitForGolden } from "../support/counter-resources.ts";
 import { get } from "../support/http.ts";
 import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
@@ -61,19 +60,16 @@ describe("memory limits through ate up", { timeout: 600_000 }, () => {
 
   /** The CLI against this substrate's API, in process. */
   const cli = async (...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIO = {
-      out: (t) => out.push(`${t}\n`),
-      write: (t) => out.push(t),
-      err: (t) => err.push(t),
-      stdin: () => "",
-      now: () => new Date(),
-    };
     const s = ate as RunningSubstrate;
-    const code = await runCli(["--server", s.apiUrl, "--token", s.credential.token, ...args], io);
-    assert.equal(code, 0, `ate ${args.join(" ")}: ${err.join("\n")}`);
-    return out.join("");
+    const { code, out, err } = await runCliCaptured([
+      "--server",
+      s.apiUrl,
+      "--token",
+      s.credential.token,
+      ...args,
+    ]);
+    assert.equal(code, 0, `ate ${args.join(" ")}: ${err}`);
+    return out;
   };
   const until = async <T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000) => {
     const deadline = Date.now() + ms;
