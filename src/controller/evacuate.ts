@@ -1,7 +1,7 @@
 import { Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { NodeAgentApi } from "../node/index.ts";
-import type { Actor, Records, Worker } from "../records/index.ts";
+import { type Actor, atLastSnapshot, type Records, type Worker } from "../records/index.ts";
 
 /** Suspends an actor (state kept in its snapshot storage); ControlPlane is one. */
 export interface ActorSuspender {
@@ -56,11 +56,7 @@ export async function evacuateWorker(d: EvacuateDeps, w: Worker): Promise<Worker
 /** Stops the actor without a snapshot and frees the worker: the actor is back at its last one. */
 async function stopAtLastSnapshot(d: EvacuateDeps, w: Worker, actor: Actor, why: string) {
   await d.agent.stop(w.name);
-  const { worker: _w, transition: _t, inProgressSnapshot: _s, ...rest } = actor;
-  const back: Actor = {
-    ...rest,
-    status: actor.latestSnapshot?.type === "LOCAL" ? "PAUSED" : "SUSPENDED",
-  };
+  const back = atLastSnapshot(actor);
   const current = await d.records.getWorker(w.namespace, w.name);
   await d.records.releaseWorker(current, back);
   d.logger.warn(

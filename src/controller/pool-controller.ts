@@ -6,7 +6,7 @@ import { type Clock, systemClock } from "../clock/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { NodeAgentApi } from "../node/index.ts";
-import type { Actor, Records, Worker } from "../records/index.ts";
+import { atLastSnapshot, type Records, type Worker } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 import type { WorkerSettings } from "../sandbox/index.ts";
 import { type ActorSuspender, evacuateWorker } from "./evacuate.ts";
@@ -308,12 +308,7 @@ export class PoolController {
         .getActor(w.actor.atespace, w.actor.actorId)
         .catch(() => undefined);
       if (actor?.worker?.name === w.name) {
-        const { worker: _w, transition: _t, inProgressSnapshot: _s, ...rest } = actor;
-        const back: Actor = {
-          ...rest,
-          status: actor.latestSnapshot?.type === "LOCAL" ? "PAUSED" : "SUSPENDED",
-        };
-        await this.o.records.releaseWorker(w, back);
+        await this.o.records.releaseWorker(w, atLastSnapshot(actor));
         w = await this.o.records.getWorker(w.namespace, w.name);
         this.o.logger.warn("worker vanished; actor back at its last snapshot", {
           worker: w.name,

@@ -1,7 +1,7 @@
 import { Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { NodeAgentApi, WorkerExit, WorkerInfo } from "../node/index.ts";
-import type { Actor, Records, Worker } from "../records/index.ts";
+import { type Actor, atLastSnapshot, type Records, type Worker } from "../records/index.ts";
 
 export interface WorkerExitDeps {
   records: Records;
@@ -51,10 +51,8 @@ export async function returnExitedActors(
   for (const p of pending) {
     const still = now.get(p.worker.name);
     if (!still || still.at !== p.exit.at || !sameActor(still.actor, p.exit.actor)) continue;
-    const { worker: _w, transition: _t, inProgressSnapshot: _s, ...rest } = p.actor;
     const back: Actor = {
-      ...rest,
-      status: p.actor.latestSnapshot?.type === "LOCAL" ? "PAUSED" : "SUSPENDED",
+      ...atLastSnapshot(p.actor),
       lastExit: {
         reason: p.exit.reason,
         message: p.exit.message,

@@ -5,7 +5,13 @@ import type { Clock } from "../clock/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { ActorIdentity, SnapshotScope } from "../node/index.ts";
-import type { Actor, Records, SnapshotInfo, Worker } from "../records/index.ts";
+import {
+  type Actor,
+  atLastSnapshot,
+  type Records,
+  type SnapshotInfo,
+  type Worker,
+} from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 import type { NodeDirectory } from "./nodes.ts";
 import { resolveSandboxAssets } from "./sandbox-assets.ts";
@@ -304,11 +310,7 @@ export class Lifecycle {
       }
     }
     const worker = await this.d.records.getWorker(ref.namespace, ref.name);
-    const { transition: _t, inProgressSnapshot: _s, worker: _w, ...rest } = actor;
-    const back: Actor = {
-      ...rest,
-      status: actor.latestSnapshot?.type === "LOCAL" ? "PAUSED" : "SUSPENDED",
-    };
+    const back = atLastSnapshot(actor);
     const released = await this.d.records.releaseWorker(worker, back);
     this.d.hooks.changed(released.actor);
     this.d.logger.info("actor stopped without a checkpoint", {
@@ -367,11 +369,7 @@ export class Lifecycle {
   }
 
   private async rollBackResume(actor: Actor, worker: Worker): Promise<void> {
-    const { transition: _t, worker: _w, ...rest } = actor;
-    const back: Actor = {
-      ...rest,
-      status: actor.latestSnapshot?.type === "LOCAL" ? "PAUSED" : "SUSPENDED",
-    };
+    const back = atLastSnapshot(actor);
     const current = await this.d.records.getWorker(worker.namespace, worker.name);
     await this.d.records.releaseWorker(current, back).catch((err) =>
       this.d.logger.warn("rolling back a resume failed", {

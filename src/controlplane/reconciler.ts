@@ -2,7 +2,7 @@ import { openBlobStore } from "../blob/index.ts";
 import type { Clock } from "../clock/index.ts";
 import type { Logger } from "../log/index.ts";
 import { manifestName } from "../node/index.ts";
-import type { Actor, Records, Worker } from "../records/index.ts";
+import { type Actor, atLastSnapshot, type Records, type Worker } from "../records/index.ts";
 import type { NodeDirectory } from "./nodes.ts";
 
 /**
@@ -91,11 +91,7 @@ async function reconcileOne(records: Records, nodes: NodeDirectory, actor: Actor
     await records.updateActor({ ...rest, status: "RUNNING" });
     return;
   }
-  const { worker: _w, ...free } = rest;
-  const back: Actor = {
-    ...free,
-    status: actor.latestSnapshot?.type === "LOCAL" ? "PAUSED" : "SUSPENDED",
-  };
+  const back = atLastSnapshot(actor);
   if (worker?.actor?.actorId === actor.actorId) await records.releaseWorker(worker, back);
   else await records.updateActor(back);
 }

@@ -1,3 +1,4 @@
+export { atLastSnapshot } from "./at-last-snapshot.ts";
 export { openRecordStore } from "./factory.ts";
 export { type ActorPage, checkLabel, maxPageSize, type Orphans, Records } from "./records.ts";
 export { RedisRecordStore, type RedisRecordStoreOptions } from "./redis-record-store.ts";
