@@ -1,5 +1,9 @@
-/** admin: everything. tenant: actors and their logs in one atespace, and reading ActorTemplates. */
-export type Role = "admin" | "tenant";
+/**
+ * admin: everything. tenant: actors and their logs in one atespace, and reading ActorTemplates.
+ * node: registering and heartbeating as a node, fetching runtime assets. router: reading
+ * actors and templates, watching actors, resuming them and reporting their activity.
+ */
+export type Role = "admin" | "tenant" | "node" | "router";
 
 /** A token as lists show it (never its secret), and who a request authenticated as. */
 export interface TokenInfo {

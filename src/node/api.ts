@@ -129,3 +129,69 @@ export interface NodeAgentApi {
 
 /** The most a node's `logs` answers at once. */
 export const maxLogPieceBytes = 1024 * 1024;
+
+/**
+ * What a node tells the control plane when it registers (and again with each heartbeat, as
+ * its cache changes): who it is, where to call it, and what it can run.
+ */
+export interface NodeRegistration {
+  /** Unique in the cluster; the `node` of its Worker records. */
+  name: string;
+  /** The node API's base URL, e.g. `http://10.0.0.5:7444`. */
+  url: string;
+  /**
+   * Where routers on other hosts reach this node's actors (host:port of its actor entry
+   * point); absent: worker addresses are reachable directly (one machine).
+   */
+  entry?: string;
+  /** The host's address (e.g. the --address flag). */
+  address: string;
+  /** `amd64`, `arm64`: the SandboxConfig arch keys. */
+  arch: string;
+  /** Sandbox classes it has drivers for, e.g. ["gvisor"]. */
+  sandboxClasses: string[];
+  capacity: NodeRegistrationCapacity;
+  /** sha256 hex digests of the runtime assets in its cache. */
+  cachedAssets: string[];
+  /** Image references (`repo@sha256:…`) it has pulled. */
+  cachedImages: string[];
+}
+
+export interface NodeRegistrationCapacity {
+  /** Most workers it runs, all pools together. */
+  workers: number;
+  /** Why that many (e.g. `--max-workers 8`, `its network range …`), for pool conditions. */
+  source: string;
+  memoryBytes: number;
+  cpuMillis: number;
+}
+
+/** What the control plane answers a registration or heartbeat. */
+export interface NodeRegistrationResult {
+  /** How often the node must heartbeat; missing heartbeats for `lostAfterMs` makes it lost. */
+  heartbeatMs: number;
+  lostAfterMs: number;
+  /**
+   * Workers of this node whose actors moved on while it was away (or that the control plane
+   * no longer knows): the node tears these sandboxes down before taking work.
+   */
+  staleWorkers: string[];
+}
+
+/**
+ * The control plane's side of node membership, called by nodes (over the wire with a node
+ * token, or in process by `ate up`). `callSecret` is the bearer token the control plane must
+ * present when it calls this node's API; a node makes a new one each start.
+ */
+export interface NodeRegistryApi {
+  register(
+    registration: NodeRegistration,
+    callSecret: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<NodeRegistrationResult>;
+  /** NOT_FOUND when the node is not registered (e.g. declared lost): register again. */
+  heartbeat(
+    registration: NodeRegistration,
+    options?: { signal?: AbortSignal },
+  ): Promise<NodeRegistrationResult>;
+}

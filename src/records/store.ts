@@ -1,8 +1,9 @@
 /**
  * `orphans` keeps the snapshots of deleted actors for a garbage collector to find; `token`
- * holds API bearer tokens (src/auth: a hash of the secret, never the secret).
+ * holds API bearer tokens (src/auth: a hash of the secret, never the secret); `node` the
+ * registered nodes and their heartbeats; `lease` who leads the controllers.
  */
-export type RecordKind = "actor" | "worker" | "atespace" | "orphans" | "token";
+export type RecordKind = "actor" | "worker" | "atespace" | "orphans" | "token" | "node" | "lease";
 
 /**
  * One compare-and-set write. `expectVersion` 0 means "must not exist"; `value` undefined

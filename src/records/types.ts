@@ -112,3 +112,31 @@ export interface Atespace {
 
 export const actorKey = (atespace: string, actorId: string) => `${atespace}/${actorId}`;
 export const workerKey = (namespace: string, name: string) => `${namespace}/${name}`;
+
+/** A registered node, as the control plane knows it. */
+export interface NodeRecord {
+  name: string;
+  version: number;
+  /** The node API's base URL. */
+  url: string;
+  /** host:port where routers reach its actors; absent: worker addresses directly. */
+  entry?: string;
+  address: string;
+  arch: string;
+  sandboxClasses: string[];
+  capacity: { workers: number; source: string; memoryBytes: number; cpuMillis: number };
+  cachedAssets: string[];
+  cachedImages: string[];
+  /** Epoch milliseconds of its last registration or heartbeat. */
+  heartbeatAt: number;
+  /** Ready while it heartbeats; Lost once it missed them (its actors were moved back). */
+  state: "Ready" | "Lost";
+  /** RFC 3339. */
+  registeredAt: string;
+  /** Lost: when it was declared lost. RFC 3339. */
+  lostAt?: string;
+  /** The bearer token the control plane presents to the node's API; never shown by any API. */
+  callSecret: string;
+}
+
+export const nodeKey = (name: string) => name;
