@@ -8,6 +8,8 @@
 #   conntrack       lists (and drops) connections into a sandbox before it is checkpointed
 #   docker-registry a local OCI registry on loopback for image tests and demos
 #   redis-server    the records store at scale (tests start their own on loopback)
+#   valkey-server   shared records and resources for many machines, from bookworm-backports
+#                   (bookworm itself has none; tests start their own on loopback)
 #   curl            the demo's requests through the router
 #   dnsmasq-base    a DNS server for the egress tests' "outside" network (/usr/sbin/dnsmasq; not
 #                   the dnsmasq package, which starts a system-wide service)
@@ -21,6 +23,7 @@ command -v iptables >/dev/null || need+=(iptables)
 command -v conntrack >/dev/null || need+=(conntrack)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v valkey-server >/dev/null || need+=(valkey-server)
 command -v curl >/dev/null || need+=(curl)
 [[ -x /usr/sbin/dnsmasq ]] || need+=(dnsmasq-base)
 [[ ${#need[@]} -eq 0 ]] && exit 0
@@ -41,10 +44,13 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-others=()
-for p in "${need[@]}"; do [[ $p != runsc ]] && others+=("$p"); done
+backports=() others=()
+for p in "${need[@]}"; do
+  if [[ $p == runsc || $p == valkey-server ]]; then backports+=("$p"); else others+=("$p"); fi
+done
 [[ ${#others[@]} -gt 0 ]] && apt-get install -y -qq --no-install-recommends "${others[@]}" >/dev/null
-if [[ " ${need[*]} " == *" runsc "* ]]; then
-  apt-get install -y -qq --no-install-recommends -t bookworm-backports runsc >/dev/null
-fi
+[[ ${#backports[@]} -gt 0 ]] &&
+  apt-get install -y -qq --no-install-recommends -t bookworm-backports "${backports[@]}" >/dev/null
 runsc_ok || { echo "setup-system: runsc from bookworm-backports did not install" >&2; exit 1; }
+command -v valkey-server >/dev/null ||
+  { echo "setup-system: valkey-server from bookworm-backports did not install" >&2; exit 1; }

@@ -1,13 +1,15 @@
 import { join } from "node:path";
 import type { Clock } from "../clock/index.ts";
 import { AteError, Code } from "../errors/index.ts";
+import { RedisResourceStore } from "./redis-store.ts";
 import { SqliteResourceStore } from "./sqlite-store.ts";
 import type { ResourceStore } from "./store.ts";
 
 export interface ResourceStoreConfig {
   /**
-   * Where resources live: `sqlite:///abs/path.db`, a plain file path, or `sqlite::memory:`.
-   * Default: `<home>/ate.db`.
+   * Where resources live: `redis://host:port[/db]` (or `rediss://`; Redis or Valkey, shared
+   * by several control planes), `sqlite:///abs/path.db`, a plain file path, or
+   * `sqlite::memory:`. Default: `<home>/ate.db`.
    */
   url?: string;
   /** ate's data directory; see `ateHome()`. */
@@ -19,6 +21,8 @@ export interface ResourceStoreConfig {
 export function openResourceStore(config: ResourceStoreConfig = {}): ResourceStore {
   const url = config.url ?? join(config.home ?? ateHome(), "ate.db");
   const clock = config.clock ? { clock: config.clock } : {};
+  if (url.startsWith("redis://") || url.startsWith("rediss://"))
+    return new RedisResourceStore({ url, ...clock });
   if (url === "sqlite::memory:") return new SqliteResourceStore({ path: ":memory:", ...clock });
   if (url.startsWith("sqlite://"))
     return new SqliteResourceStore({ path: url.slice("sqlite://".length), ...clock });
@@ -26,7 +30,7 @@ export function openResourceStore(config: ResourceStoreConfig = {}): ResourceSto
     return new SqliteResourceStore({ path: url, ...clock });
   throw new AteError(
     Code.InvalidArgument,
-    `resource store "${url}" is not supported: use sqlite:///path/to/ate.db or a file path`,
+    `resource store "${url}" is not supported: use redis://host:port, sqlite:///path/to/ate.db or a file path`,
   );
 }
 

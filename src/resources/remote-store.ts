@@ -68,22 +68,33 @@ export class RemoteResourceStore implements ResourceStore {
     return JSON.parse(text) as T;
   }
 
-  get(type: ResourceType, namespace: string | undefined, name: string): Promise<Resource> {
+  get<Spec, Status>(
+    type: ResourceType<Spec, Status>,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<Resource<Spec, Status>> {
     return this.call("GET", this.path(type, namespace ?? "default", name));
   }
 
-  async list(type: ResourceType, options: ListOptions = {}): Promise<ResourceList> {
+  async list<Spec, Status>(
+    type: ResourceType<Spec, Status>,
+    options: ListOptions = {},
+  ): Promise<ResourceList<Resource<Spec, Status>>> {
     const q = options.labelSelector
       ? `?labelSelector=${encodeURIComponent(options.labelSelector)}`
       : "";
-    const list = await this.call<{ items: Resource[]; metadata: { resourceVersion: string } }>(
-      "GET",
-      this.path(type, options.namespace) + q,
-    );
+    const list = await this.call<{
+      items: Resource<Spec, Status>[];
+      metadata: { resourceVersion: string };
+    }>("GET", this.path(type, options.namespace) + q);
     return { items: list.items, resourceVersion: list.metadata.resourceVersion };
   }
 
-  create(type: ResourceType, object: Resource, options: WriteOptions = {}): Promise<Resource> {
+  create<Spec, Status>(
+    type: ResourceType<Spec, Status>,
+    object: Resource,
+    options: WriteOptions = {},
+  ): Promise<Resource<Spec, Status>> {
     return this.call(
       "POST",
       this.path(type, object.metadata?.namespace ?? "default") +
@@ -92,7 +103,11 @@ export class RemoteResourceStore implements ResourceStore {
     );
   }
 
-  update(type: ResourceType, object: Resource, options: WriteOptions = {}): Promise<Resource> {
+  update<Spec, Status>(
+    type: ResourceType<Spec, Status>,
+    object: Resource,
+    options: WriteOptions = {},
+  ): Promise<Resource<Spec, Status>> {
     return this.call(
       "PUT",
       this.path(type, object.metadata?.namespace ?? "default", object.metadata?.name) +
@@ -101,7 +116,10 @@ export class RemoteResourceStore implements ResourceStore {
     );
   }
 
-  updateStatus(type: ResourceType, object: Resource): Promise<Resource> {
+  updateStatus<Spec, Status>(
+    type: ResourceType<Spec, Status>,
+    object: Resource,
+  ): Promise<Resource<Spec, Status>> {
     return this.call(
       "PUT",
       this.path(type, object.metadata?.namespace ?? "default", object.metadata?.name, "status"),
@@ -109,12 +127,12 @@ export class RemoteResourceStore implements ResourceStore {
     );
   }
 
-  delete(
-    type: ResourceType,
+  delete<Spec, Status>(
+    type: ResourceType<Spec, Status>,
     namespace: string | undefined,
     name: string,
     options: { resourceVersion?: string } = {},
-  ): Promise<Resource> {
+  ): Promise<Resource<Spec, Status>> {
     const q = options.resourceVersion ? `?resourceVersion=${options.resourceVersion}` : "";
     return this.call("DELETE", this.path(type, namespace ?? "default", name) + q);
   }

@@ -1,21 +1,18 @@
-import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { matchesSelector, parseSelector } from "../api/labels/index.ts";
-import { admitResource, GROUP, type Resource, type ResourceType } from "../api/schema/index.ts";
-import { type Clock, systemClock } from "../clock/index.ts";
-import { AteError, Code } from "../errors/index.ts";
+import type { Resource, ResourceType } from "../api/schema/index.ts";
+import type { Clock } from "../clock/index.ts";
 import { prepareSqliteFile } from "../private-files/index.ts";
-import { sameJson } from "./canonical-json.ts";
+import { alreadyExists, conflict, notFound, parseWatchVersion, tooOld } from "./object-errors.ts";
+import { nsFor, ObjectStore, type WriteExpectation, watchWants } from "./object-store.ts";
 import type {
   ListOptions,
   ResourceList,
-  ResourceStore,
   WatchEvent,
   WatchEventType,
   WatchOptions,
-  WriteOptions,
 } from "./store.ts";
 
 export interface SqliteResourceStoreOptions {
@@ -57,36 +54,42 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
 /** The embedded resource store: Kubernetes object semantics over one SQLite file. */
-export class SqliteResourceStore implements ResourceStore {
+export class SqliteResourceStore extends ObjectStore {
   private readonly db: Database.Database;
-  private readonly clock: Clock;
   private readonly pollMs: number;
   private readonly retention: number;
   /** Wakes this process's watches at once; other processes' writes are seen by polling. */
   private readonly changes = new EventEmitter().setMaxListeners(0);
 
   constructor(options: SqliteResourceStoreOptions) {
+    super(options.clock);
     prepareSqliteFile(options.path); // root only, with its -wal and -shm
     this.db = new Database(options.path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(schemaSql);
-    this.clock = options.clock ?? systemClock;
     this.pollMs = options.watchPollMs ?? 100;
     this.retention = options.eventRetention ?? 10000;
   }
 
-  async get(type: ResourceType, namespace: string | undefined, name: string): Promise<Resource> {
+  async get<Spec, Status>(
+    type: ResourceType<Spec, Status>,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<Resource<Spec, Status>> {
     const row = this.db
       .prepare<[string, string, string], { body: string }>(
         "SELECT body FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
       )
       .get(type.kind, nsFor(type, namespace), name);
     if (!row) throw notFound(type, name);
-    return JSON.parse(row.body) as Resource;
+    return JSON.parse(row.body) as Resource<Spec, Status>;
   }
 
-  async list(type: ResourceType, options: ListOptions = {}): Promise<ResourceList> {
+  async list<Spec, Status>(
+    type: ResourceType<Spec, Status>,
+    options: ListOptions = {},
+  ): Promise<ResourceList<Resource<Spec, Status>>> {
     const selector = options.labelSelector ? parseSelector(options.labelSelector) : undefined;
     const read = this.db.transaction(() => {
       const rows =
@@ -105,96 +108,18 @@ export class SqliteResourceStore implements ResourceStore {
     });
     const { rows, rv } = read();
     const items = rows
-      .map((r) => JSON.parse(r.body) as Resource)
+      .map((r) => JSON.parse(r.body) as Resource<Spec, Status>)
       .filter((o) => matchesSelector(selector, o.metadata.labels));
     return { items, resourceVersion: String(rv) };
   }
 
-  async create(type: ResourceType, input: Resource, options: WriteOptions = {}): Promise<Resource> {
-    const { status: _ignored, ...withoutStatus } = input; // status is written only through updateStatus
-    const object = admitResource(type, withoutStatus as Resource);
-    const namespace = nsFor(type, object.metadata.namespace);
-    object.metadata = {
-      ...object.metadata,
-      ...(type.scope === "Namespaced" ? { namespace } : {}),
-      uid: randomUUID(),
-      generation: 1,
-      creationTimestamp: this.clock
-        .now()
-        .toISOString()
-        .replace(/\.\d{3}Z$/, "Z"),
-    };
-    delete object.metadata.resourceVersion;
-    if (options.dryRun) return object;
-    return this.write(type, "ADDED", object, () => {
-      if (this.exists(type.kind, namespace, object.metadata.name))
-        throw alreadyExists(type, object.metadata.name);
-    });
-  }
-
-  async update(type: ResourceType, input: Resource, options: WriteOptions = {}): Promise<Resource> {
-    const old = await this.get(type, input.metadata?.namespace, requireName(type, input));
-    checkVersion(type, input, old);
-    const merged: Resource = {
-      ...input,
-      metadata: {
-        ...input.metadata,
-        namespace: old.metadata.namespace,
-        uid: old.metadata.uid,
-        creationTimestamp: old.metadata.creationTimestamp,
-        generation: old.metadata.generation,
-        resourceVersion: old.metadata.resourceVersion,
-      },
-    };
-    if (type.scope === "Cluster") delete merged.metadata.namespace;
-    if (old.status !== undefined) merged.status = old.status;
-    else delete merged.status;
-    const object = admitResource(type, merged, old);
-    if (sameJson(object, old)) return old; // a no-op update changes nothing, not even the version
-    if (!sameJson(object.spec, old.spec))
-      object.metadata.generation = (old.metadata.generation ?? 0) + 1;
-    if (options.dryRun) return object;
-    return this.write(type, "MODIFIED", object, () => this.assertCurrent(type, old));
-  }
-
-  async updateStatus(type: ResourceType, input: Resource): Promise<Resource> {
-    if (!type.status)
-      throw new AteError(Code.InvalidArgument, `${type.kind} has no status subresource`);
-    const old = await this.get(type, input.metadata?.namespace, requireName(type, input));
-    checkVersion(type, input, old);
-    const object = admitResource(type, { ...old, status: input.status }, old);
-    if (sameJson(object, old)) return old;
-    return this.write(type, "MODIFIED", object, () => this.assertCurrent(type, old));
-  }
-
-  async delete(
-    type: ResourceType,
-    namespace: string | undefined,
-    name: string,
-    options: { resourceVersion?: string } = {},
-  ): Promise<Resource> {
-    const old = await this.get(type, namespace, name);
-    if (options.resourceVersion && options.resourceVersion !== old.metadata.resourceVersion)
-      throw conflict(type, name);
-    return this.write(type, "DELETED", old, () => this.assertCurrent(type, old));
-  }
-
   async *watch(options: WatchOptions): AsyncIterable<WatchEvent> {
     const { signal } = options;
-    let after = options.resourceVersion ? Number(options.resourceVersion) : this.currentVersion();
-    if (!Number.isInteger(after) || after < 0) {
-      throw new AteError(
-        Code.InvalidArgument,
-        `resourceVersion "${options.resourceVersion}" is not a version from this store`,
-      );
-    }
+    let after = options.resourceVersion
+      ? parseWatchVersion(options.resourceVersion)
+      : this.currentVersion();
     const compacted = Number(this.metaValue("compacted_rv") ?? 0);
-    if (after < compacted) {
-      throw new AteError(
-        Code.OutOfRange,
-        `too old resource version: ${after} (${compacted}): list again and watch from the list's resourceVersion`,
-      );
-    }
+    if (after < compacted) throw tooOld(after, compacted);
     const kindFilter = options.type ? "AND kind = ?" : "";
     const query = this.db.prepare<unknown[], EventRow>(
       `SELECT rv, kind, namespace, type, body FROM events WHERE rv > ? ${kindFilter} ORDER BY rv LIMIT 500`,
@@ -203,12 +128,7 @@ export class SqliteResourceStore implements ResourceStore {
       const rows = options.type ? query.all(after, options.type.kind) : query.all(after);
       for (const row of rows) {
         after = row.rv;
-        if (
-          options.namespace !== undefined &&
-          options.type?.scope !== "Cluster" &&
-          row.namespace !== options.namespace
-        )
-          continue;
+        if (!watchWants(options, row.kind, row.namespace)) continue;
         yield { type: row.type, object: JSON.parse(row.body) as Resource };
         if (signal?.aborted) return;
       }
@@ -237,16 +157,16 @@ export class SqliteResourceStore implements ResourceStore {
   }
 
   /** Appends the event and writes the object in one transaction; the event's number is the new resourceVersion. */
-  private write(
+  protected async write(
     type: ResourceType,
     eventType: WatchEventType,
     object: Resource,
-    precondition: () => void,
-  ): Resource {
+    expect: WriteExpectation,
+  ): Promise<Resource> {
     const namespace = nsFor(type, object.metadata.namespace);
     const name = object.metadata.name;
     const tx = this.db.transaction(() => {
-      precondition();
+      this.check(type, namespace, name, expect);
       const { lastInsertRowid } = this.db
         .prepare("INSERT INTO events (kind, namespace, name, type, body) VALUES (?, ?, ?, ?, '')")
         .run(type.kind, namespace, name, eventType);
@@ -285,21 +205,23 @@ export class SqliteResourceStore implements ResourceStore {
       .run(String(keepFrom));
   }
 
-  private exists(kind: string, namespace: string, name: string): boolean {
-    return !!this.db
-      .prepare("SELECT 1 FROM objects WHERE kind = ? AND namespace = ? AND name = ?")
-      .get(kind, namespace, name);
-  }
-
-  private assertCurrent(type: ResourceType, old: Resource): void {
+  private check(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    expect: WriteExpectation,
+  ): void {
     const row = this.db
       .prepare<[string, string, string], { resource_version: number }>(
         "SELECT resource_version FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
       )
-      .get(type.kind, nsFor(type, old.metadata.namespace), old.metadata.name);
-    if (!row) throw notFound(type, old.metadata.name);
-    if (String(row.resource_version) !== old.metadata.resourceVersion)
-      throw conflict(type, old.metadata.name);
+      .get(type.kind, namespace, name);
+    if ("absent" in expect) {
+      if (row) throw alreadyExists(type, name);
+      return;
+    }
+    if (!row) throw notFound(type, name);
+    if (String(row.resource_version) !== expect.version) throw conflict(type, name);
   }
 
   private currentVersion(): number {
@@ -314,44 +236,4 @@ export class SqliteResourceStore implements ResourceStore {
       .prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?")
       .get(key)?.value;
   }
-}
-
-function nsFor(type: ResourceType, namespace: string | undefined): string {
-  return type.scope === "Cluster" ? "" : namespace || "default";
-}
-
-function requireName(type: ResourceType, input: Resource): string {
-  const name = input.metadata?.name;
-  if (typeof name !== "string" || name === "") {
-    throw new AteError(
-      Code.InvalidArgument,
-      `${type.kind} "" is invalid: metadata.name: Required value: name or generateName is required`,
-    );
-  }
-  return name;
-}
-
-function checkVersion(type: ResourceType, input: Resource, old: Resource): void {
-  const rv = input.metadata?.resourceVersion;
-  if (rv && rv !== old.metadata.resourceVersion) throw conflict(type, old.metadata.name);
-}
-
-const qualified = (type: ResourceType) => `${type.plural}.${GROUP}`;
-
-function notFound(type: ResourceType, name: string): AteError {
-  return new AteError(Code.NotFound, `${qualified(type)} "${name}" not found`);
-}
-
-function alreadyExists(type: ResourceType, name: string): AteError {
-  return new AteError(
-    Code.AlreadyExists,
-    `${qualified(type)} "${name}" already exists: apply it to update, or delete it first`,
-  );
-}
-
-function conflict(type: ResourceType, name: string): AteError {
-  return new AteError(
-    Code.Aborted,
-    `Operation cannot be fulfilled on ${qualified(type)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-  );
 }

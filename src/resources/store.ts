@@ -15,8 +15,8 @@ export interface ListOptions {
   labelSelector?: string;
 }
 
-export interface ResourceList {
-  items: Resource[];
+export interface ResourceList<T extends Resource = Resource> {
+  items: T[];
   /** Watch from here to see every change after this list. */
   resourceVersion: string;
 }
@@ -37,28 +37,47 @@ export interface WriteOptions {
 
 /**
  * Resources with Kubernetes object semantics: uid, resourceVersion (optimistic concurrency),
- * generation, creationTimestamp; validated on every write exactly as a cluster would. The
- * SQLite implementation is the embedded default; a Kubernetes API server can stand behind the
- * same interface at scale.
+ * generation, creationTimestamp; validated on every write exactly as a cluster would. SQLite
+ * is the embedded default; Redis/Valkey serves many control planes (both pass contract.ts); a
+ * Kubernetes API server can stand behind the same interface at scale. Reads and writes are
+ * typed by the ResourceType passed (the store validated what it holds against that type).
  */
 export interface ResourceStore {
-  get(type: ResourceType, namespace: string | undefined, name: string): Promise<Resource>;
-  list(type: ResourceType, options?: ListOptions): Promise<ResourceList>;
+  get<Spec, Status>(
+    type: ResourceType<Spec, Status>,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<Resource<Spec, Status>>;
+  list<Spec, Status>(
+    type: ResourceType<Spec, Status>,
+    options?: ListOptions,
+  ): Promise<ResourceList<Resource<Spec, Status>>>;
   /** ALREADY_EXISTS when the name is taken; INVALID_ARGUMENT with field errors when invalid. */
-  create(type: ResourceType, object: Resource, options?: WriteOptions): Promise<Resource>;
+  create<Spec, Status>(
+    type: ResourceType<Spec, Status>,
+    object: Resource,
+    options?: WriteOptions,
+  ): Promise<Resource<Spec, Status>>;
   /**
    * Replaces metadata (labels, annotations) and spec; status is kept. ABORTED when
    * metadata.resourceVersion is set and no longer current; NOT_FOUND when absent.
    */
-  update(type: ResourceType, object: Resource, options?: WriteOptions): Promise<Resource>;
+  update<Spec, Status>(
+    type: ResourceType<Spec, Status>,
+    object: Resource,
+    options?: WriteOptions,
+  ): Promise<Resource<Spec, Status>>;
   /** Replaces only the status (the status subresource). */
-  updateStatus(type: ResourceType, object: Resource): Promise<Resource>;
-  delete(
-    type: ResourceType,
+  updateStatus<Spec, Status>(
+    type: ResourceType<Spec, Status>,
+    object: Resource,
+  ): Promise<Resource<Spec, Status>>;
+  delete<Spec, Status>(
+    type: ResourceType<Spec, Status>,
     namespace: string | undefined,
     name: string,
     options?: { resourceVersion?: string },
-  ): Promise<Resource>;
+  ): Promise<Resource<Spec, Status>>;
   /** Ordered changes; ends when the signal aborts. OUT_OF_RANGE when resourceVersion is too old. */
   watch(options: WatchOptions): AsyncIterable<WatchEvent>;
   close(): Promise<void>;

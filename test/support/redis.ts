@@ -9,14 +9,24 @@ import { freePort } from "./ports.ts";
 
 export interface RunningRedis {
   url: string;
+  /** The server's process id (tests that kill it use this). */
+  pid: number;
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RunningRedis> {
-  const dir = mkdtempSync(join(tmpdir(), "ate-redis-"));
+export function startRedis(): Promise<RunningRedis> {
+  return startRedisCompatible("redis-server");
+}
+
+/**
+ * Starts `binary` (redis-server, or valkey-server, which takes the same flags) on a free
+ * loopback port in a temporary directory, and waits until it answers PING.
+ */
+export async function startRedisCompatible(binary: string): Promise<RunningRedis> {
+  const dir = mkdtempSync(join(tmpdir(), `ate-${binary}-`));
   const port = await freePort();
   const child: ChildProcess = spawn(
-    "redis-server",
+    binary,
     [
       "--port",
       String(port),
@@ -31,6 +41,18 @@ export async function startRedis(): Promise<RunningRedis> {
     ],
     { stdio: "ignore" },
   );
+  let spawnError: Error | undefined;
+  child.once("error", (err) => {
+    spawnError = err; // e.g. ENOENT: not installed
+  });
+  const exited = new Promise((r) => child.once("exit", r));
+  const stop = async () => {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, {
     lazyConnect: true,
@@ -38,25 +60,26 @@ export async function startRedis(): Promise<RunningRedis> {
     retryStrategy: () => null,
   });
   probe.on("error", () => {});
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null)
-      throw new Error("redis-server exited at start: is it installed (scripts/setup-system.sh)?");
-    const ok = await probe.connect().then(
-      () => probe.ping(),
-      () => undefined,
-    );
-    if (ok === "PONG") break;
-    if (i > 100) throw new Error("redis-server did not answer");
+  try {
+    for (let i = 0; ; i++) {
+      if (child.exitCode !== null || spawnError)
+        throw new Error(
+          `${binary} exited at start (${spawnError?.message ?? `code ${child.exitCode}`}): is it installed (scripts/setup-system.sh)?`,
+        );
+      const ok = await probe.connect().then(
+        () => probe.ping(),
+        () => undefined,
+      );
+      if (ok === "PONG") break;
+      if (i > 100) throw new Error(`${binary} did not answer on ${url}`);
+      probe.disconnect();
+      await sleep(50);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  } finally {
     probe.disconnect();
-    await sleep(50);
   }
-  probe.disconnect();
-  return {
-    url,
-    async stop() {
-      child.kill("SIGTERM");
-      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once("exit", r)));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { url, pid: child.pid as number, stop };
 }

@@ -6,9 +6,9 @@ import { pipeline } from "node:stream/promises";
 import type { BlobStore } from "../blob/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import { privateDirMode, privateFileMode } from "../private-files/index.ts";
-import type { SnapshotFile } from "./api.ts";
-import { hashFile } from "./files.ts";
+import { hashFile } from "./hash-file.ts";
 import { manifestName, parseManifest, type SnapshotManifest } from "./manifest.ts";
+import type { SnapshotFile } from "./types.ts";
 
 /**
  * Writes a snapshot's files, then its manifest last: a snapshot without a manifest does not
@@ -55,9 +55,21 @@ export async function readManifest(
     throw err;
   }
   const chunks: Buffer[] = [];
-  for await (const c of body) chunks.push(c as Buffer);
+  let size = 0;
+  for await (const c of body) {
+    size += (c as Buffer).length;
+    if (size > maxManifestBytes)
+      throw new AteError(
+        Code.DataLoss,
+        `snapshot ${uri}: ${manifestName} is over ${maxManifestBytes} bytes; the snapshot is unusable`,
+      );
+    chunks.push(c as Buffer);
+  }
   return parseManifest(Buffer.concat(chunks).toString(), uri);
 }
+
+/** Far above any real manifest (it lists a few files), so a hostile one cannot fill memory. */
+const maxManifestBytes = 8 * 1024 * 1024;
 
 /** Downloads the files a restore needs and verifies each against the manifest, before anything else happens. */
 export async function downloadSnapshot(

@@ -1,0 +1,16 @@
+export { type CommittedOptions, committedSnapshot } from "./committed.ts";
+export { hashFile } from "./hash-file.ts";
+export { downloadSnapshot, readManifest, snapshotName, writeSnapshot } from "./io.ts";
+export {
+  manifestFormatVersion,
+  manifestName,
+  parseManifest,
+  type SnapshotManifest,
+} from "./manifest.ts";
+export type {
+  ActorIdentity,
+  SnapshotFile,
+  SnapshotScope,
+  Workload,
+  WorkloadContainer,
+} from "./types.ts";
