@@ -8,17 +8,36 @@ import {
   type Token as TokenMsg,
   TokenSchema,
 } from "../proto/gen/ateapi/admin_pb.ts";
-import type { TokenInfo } from "./principal.ts";
+import type { Role, TokenInfo } from "./principal.ts";
 import { principalKey } from "./request-principal.ts";
 import type { TokenStore } from "./token-store.ts";
 
 /** The name of the admin credential `ate up` keeps in its state dir (admin.token). */
 export const localAdminTokenName = "admin";
 
+const roleToWire: Record<Role, RoleMsg> = {
+  admin: RoleMsg.ADMIN,
+  tenant: RoleMsg.TENANT,
+  node: RoleMsg.NODE,
+  router: RoleMsg.ROUTER,
+};
+
+/** A wire role as ours; unspecified is a tenant (the proto's documented default). */
+function roleFromWire(r: RoleMsg): Role {
+  if (r === RoleMsg.UNSPECIFIED) return "tenant";
+  const found = (Object.entries(roleToWire) as [Role, RoleMsg][]).find(([, w]) => w === r);
+  if (!found)
+    throw new AteError(
+      Code.InvalidArgument,
+      `role: Unsupported value: ${r}: give ROLE_ADMIN, ROLE_TENANT, ROLE_NODE or ROLE_ROUTER`,
+    );
+  return found[0];
+}
+
 export function tokenToWire(t: TokenInfo): TokenMsg {
   return create(TokenSchema, {
     name: t.name,
-    role: t.role === "admin" ? RoleMsg.ADMIN : RoleMsg.TENANT,
+    role: roleToWire[t.role],
     atespace: t.atespace ?? "",
     createdAt: t.createdAt,
     expiresAt: t.expiresAt ?? "",
@@ -34,7 +53,7 @@ const wrap = withConnectErrors;
 export function adminService(tokens: TokenStore): ServiceImpl<typeof Admin> {
   return {
     createToken: wrap(async (req) => {
-      const role = req.role === RoleMsg.ADMIN ? "admin" : "tenant";
+      const role = roleFromWire(req.role);
       if (req.name === localAdminTokenName)
         throw new AteError(
           Code.InvalidArgument,

@@ -1,12 +1,18 @@
+import { create } from "@bufbuild/protobuf";
+import type { Interceptor, StreamRequest, StreamResponse, UnaryRequest } from "@connectrpc/connect";
+import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { goldenAtespace } from "../controlplane/index.ts";
-import { AteError, Code } from "../errors/index.ts";
+import { AteError, Code, toConnectError } from "../errors/index.ts";
+import { Control, type ListAtespacesResponse } from "../proto/gen/ateapi/control_pb.ts";
 import { checkLabel } from "../records/index.ts";
+import { authorizeMachineCall, isMachineRole } from "./machine-policy.ts";
 import { describePrincipal, type Principal } from "./principal.ts";
+import { principalKey } from "./request-principal.ts";
 
 /** The fields of Control requests that authorization looks at. */
 export interface ControlRequest {
   actorRef?: { atespace: string; name: string } | undefined;
-  /** ListActors. */
+  /** ListActors, WatchActors. */
   atespace?: string;
   /** Atespace methods. */
   name?: string;
@@ -44,7 +50,8 @@ const reserved = (what: string) =>
 /**
  * What a caller may do with a Control method (by its proto name). Admins may do everything
  * but touch the reserved atespace `ate-golden`; a tenant may use actors of its own atespace
- * only, and a request for another atespace's actor is answered as if it did not exist.
+ * only, and a request for another atespace's actor is answered as if it did not exist. A
+ * router may get and resume actors of every atespace (see machine-policy.ts); a node nothing.
  */
 export function authorizeControl(
   p: Principal,
@@ -57,6 +64,15 @@ export function authorizeControl(
   if ((method === "CreateAtespace" || method === "DeleteAtespace") && req.name === goldenAtespace)
     throw reserved(`${method} ${req.name}`);
   if (p.role === "admin") return "allow";
+  if (isMachineRole(p.role)) {
+    authorizeMachineCall(p, "ateapi.Control", method);
+    // A router serves every atespace; the ids are still checked as for anyone.
+    if (actorWrites.has(method) || method === "GetActor") {
+      checkLabel("actor_ref.atespace", ref.atespace);
+      checkLabel("actor_ref.name", ref.name);
+    }
+    return "allow";
+  }
   const own = p.atespace as string;
   if (actorWrites.has(method) || method === "GetActor") {
     // The same checks, in the same order, as the control plane makes: a bad id is a bad id.
@@ -75,6 +91,18 @@ export function authorizeControl(
     return "empty";
   }
   if (method === "ListAtespaces") return { onlyAtespace: own };
+  if (method === "WatchActors") {
+    if (!req.atespace || req.atespace === own) return { onlyAtespace: own };
+    throw new AteError(
+      Code.PermissionDenied,
+      `${describePrincipal(p)} may watch the actors of atespace ${own} only, not ${req.atespace}`,
+    );
+  }
+  if (method === "ReportActivity")
+    throw new AteError(
+      Code.PermissionDenied,
+      `${describePrincipal(p)} may not report actor activity: that needs a router token`,
+    );
   if (method === "GetAtespace") {
     checkLabel("name", req.name ?? "");
     if (req.name === own) return "allow";
@@ -94,4 +122,67 @@ export function authorizeAdmin(p: Principal, method: string): void {
     Code.PermissionDenied,
     `${describePrincipal(p)} may not call ${method}: managing tokens needs an admin token`,
   );
+}
+
+type Next = Parameters<Interceptor>[0];
+
+/**
+ * A Control call as the policy decides, for a caller the edge already identified: refused,
+ * passed on, or narrowed to the caller's atespace (ListActors and WatchActors are asked for
+ * it, ListAtespaces' answer is filtered). Errors are AteErrors; the caller converts them.
+ */
+export async function authorizeControlCall(
+  who: Principal,
+  req: UnaryRequest | StreamRequest,
+  next: Next,
+): Promise<Awaited<ReturnType<Next>>> {
+  const method = req.method.name;
+  if (req.stream) {
+    // Server streams (WatchActors) carry one request message: authorized like a unary call's.
+    if (req.method.methodKind !== "server_streaming" && who.role !== "admin")
+      throw new AteError(Code.PermissionDenied, `${method} needs an admin token`);
+    let message: ControlRequest | undefined;
+    for await (const m of req.message) message = m as ControlRequest;
+    if (!message) throw new AteError(Code.InvalidArgument, `${method}: no request message`);
+    const decision = authorizeControl(who, method, message);
+    if (decision === "empty") throw new AteError(Code.PermissionDenied, `may not call ${method}`);
+    if (decision !== "allow") message.atespace = decision.onlyAtespace;
+    return next({ ...req, message: createAsyncIterable([message]) } as StreamRequest);
+  }
+  const decision = authorizeControl(who, method, req.message as ControlRequest);
+  if (decision === "allow") return next(req);
+  if (decision === "empty") {
+    // Answered by the real handler (so the protocol's headers are right), its content dropped.
+    const res = await next(req);
+    return res.stream ? res : { ...res, message: create(req.method.output) };
+  }
+  if (method === "ListActors") {
+    (req.message as unknown as { atespace: string }).atespace = decision.onlyAtespace;
+    return next(req);
+  }
+  const res = (await next(req)) as Exclude<Awaited<ReturnType<Next>>, StreamResponse>;
+  const listed = res.message as ListAtespacesResponse;
+  listed.atespaces = listed.atespaces.filter((a) => a.name === decision.onlyAtespace);
+  return res;
+}
+
+/**
+ * The Control service's authorization as an interceptor, for a transport without the API
+ * server's edge (e.g. in process): the principal comes from principalKey, set by whoever
+ * built the transport; calls are refused or narrowed exactly as at the edge.
+ */
+export function controlAuthorization(): Interceptor {
+  return (next) => async (req) => {
+    const who = req.contextValues.get(principalKey);
+    if (!who || who instanceof AteError)
+      throw toConnectError(who ?? new AteError(Code.Unauthenticated, "no credentials"));
+    try {
+      if (req.service.typeName !== Control.typeName)
+        throw new AteError(Code.Unimplemented, `${req.service.typeName} is not served here`);
+      authorizeMachineCall(who, req.service.typeName, req.method.name);
+      return await authorizeControlCall(who, req, next);
+    } catch (err) {
+      throw toConnectError(err);
+    }
+  };
 }

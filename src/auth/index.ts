@@ -9,10 +9,24 @@ export { writeClientConfig } from "./client-config.ts";
 export {
   authorizeAdmin,
   authorizeControl,
+  authorizeControlCall,
   type ControlDecision,
   type ControlRequest,
+  controlAuthorization,
 } from "./control-policy.ts";
-export { describePrincipal, type Principal, type Role, type TokenInfo } from "./principal.ts";
+export {
+  authorizeAssetFetch,
+  authorizeMachineCall,
+  authorizeNodeRegistry,
+  nodeRegistryService,
+} from "./machine-policy.ts";
+export {
+  describePrincipal,
+  type Principal,
+  type Role,
+  roles,
+  type TokenInfo,
+} from "./principal.ts";
 export { principalKey } from "./request-principal.ts";
 export { authorizeActorLogs, authorizeResource, type ResourceVerb } from "./resource-policy.ts";
 export { maxTtlMs, type NewToken, TokenStore } from "./token-store.ts";

@@ -19,9 +19,15 @@ export interface TokenInfo {
 
 export type Principal = TokenInfo;
 
-/** How messages name the caller: `admin token "admin"`, `token "ci" (tenant of atespace a)`. */
+/** Every role, for checking what comes from storage or the wire. */
+export const roles: readonly Role[] = ["admin", "tenant", "node", "router"];
+
+/**
+ * How messages name the caller: `admin token "admin"`, `token "ci" (tenant of atespace a)`,
+ * `node token "n1"`, `router token "r1"`.
+ */
 export function describePrincipal(p: Principal): string {
-  return p.role === "admin"
-    ? `admin token "${p.name}"`
-    : `token "${p.name}" (tenant of atespace ${p.atespace})`;
+  return p.role === "tenant"
+    ? `token "${p.name}" (tenant of atespace ${p.atespace})`
+    : `${p.role} token "${p.name}"`;
 }

@@ -1,13 +1,18 @@
 import { AteError, Code } from "../errors/index.ts";
 import { checkLabel } from "../records/index.ts";
-import { describePrincipal, type Principal } from "./principal.ts";
+import { isMachineRole, roleScope } from "./machine-policy.ts";
+import { describePrincipal, type Principal, type Role } from "./principal.ts";
 
 export type ResourceVerb = "get" | "list" | "watch" | "create" | "update" | "delete" | "status";
 
 const reads = new Set<ResourceVerb>(["get", "list", "watch"]);
 
-/** The kinds (plural) a tenant may read. */
-const tenantReadable = new Set(["actortemplates"]);
+/** The kinds (plural) each role but admin may read. */
+const readable: Record<Exclude<Role, "admin">, ReadonlySet<string>> = {
+  tenant: new Set(["actortemplates"]),
+  router: new Set(["actortemplates"]),
+  node: new Set(),
+};
 
 const verbText: Record<ResourceVerb, string> = {
   get: "get",
@@ -22,7 +27,7 @@ const verbText: Record<ResourceVerb, string> = {
 /**
  * Who may do what to resources over REST. Status belongs to ate's controllers (which write it
  * in process): no API client writes it, admin included, unless the server runs with debug.
- * Tenants may only read ActorTemplates.
+ * Tenants and routers may only read ActorTemplates; nodes nothing.
  */
 export function authorizeResource(
   p: Principal,
@@ -36,10 +41,10 @@ export function authorizeResource(
       `the status of ${plural} is written by ate's controllers only: PUT .../status is refused to API clients (start the server with --debug to allow it)`,
     );
   if (p.role === "admin") return;
-  if (reads.has(verb) && tenantReadable.has(plural)) return;
+  if (reads.has(verb) && readable[p.role].has(plural)) return;
   throw new AteError(
     Code.PermissionDenied,
-    `${describePrincipal(p)} may not ${verbText[verb]} ${plural}: tenants may only read actortemplates; that needs an admin token`,
+    `${describePrincipal(p)} may not ${verbText[verb]} ${plural}: ${roleScope[p.role]}; that needs an admin token`,
   );
 }
 
@@ -49,6 +54,11 @@ export function authorizeResource(
  */
 export function authorizeActorLogs(p: Principal, ref: { atespace: string; name: string }): void {
   if (p.role === "admin") return;
+  if (isMachineRole(p.role))
+    throw new AteError(
+      Code.PermissionDenied,
+      `${describePrincipal(p)} may not read actors' logs: ${roleScope[p.role]}`,
+    );
   checkLabel("actor_ref.atespace", ref.atespace);
   checkLabel("actor_ref.name", ref.name);
   if (ref.atespace !== p.atespace)

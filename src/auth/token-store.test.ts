@@ -134,6 +134,41 @@ function contract(name: string, open: () => Promise<RecordStore>, close: () => P
       assert.equal((await tokens.authenticate(`Bearer ${second}`)).name, "renewed");
     });
 
+    it("makes node and router tokens: no atespace, their role on every request, unknown roles refused", async () => {
+      for (const role of ["node", "router"] as const) {
+        const { token, text } = await tokens.create({ name: `m-${role}`, role });
+        assert.deepEqual(token, {
+          name: `m-${role}`,
+          role,
+          createdAt: "2030-01-01T00:00:00.000Z",
+        });
+        assert.deepEqual(await tokens.authenticate(`Bearer ${text}`), token);
+        await assert.rejects(
+          tokens.create({ name: `m-${role}-2`, role, atespace: "a" }),
+          code(Code.InvalidArgument, new RegExp(`atespace: Forbidden: a ${role} token`)),
+        );
+      }
+      await assert.rejects(
+        tokens.create({ name: "m-x", role: "root" as never }),
+        code(
+          Code.InvalidArgument,
+          /role: Unsupported value: "root": give one of admin, tenant, node, router/,
+        ),
+      );
+      // A record with a role this version does not know (a newer writer's) grants nothing.
+      const { text } = await tokens.create({ name: "m-future", role: "node" });
+      const stored = (await store.get("token", "m-future")) as Record<string, unknown>;
+      await store.commit([
+        {
+          kind: "token",
+          key: "m-future",
+          expectVersion: stored.version as number,
+          value: { ...stored, role: "superuser" },
+        },
+      ]);
+      await assert.rejects(tokens.authenticate(`Bearer ${text}`), code(Code.Unauthenticated));
+    });
+
     it("ends a tenant's token with its atespace: deleted, or deleted and made again", async () => {
       await records.createAtespace("team", new Date("2030-01-01T00:00:00Z"));
       const { text } = await tokens.create({ name: "alice", role: "tenant", atespace: "team" });

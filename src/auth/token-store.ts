@@ -2,7 +2,7 @@ import { isDNS1123Label } from "../api/names/index.ts";
 import { type Clock, systemClock } from "../clock/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import { type Atespace, type RecordStore, Records } from "../records/index.ts";
-import type { Principal, Role, TokenInfo } from "./principal.ts";
+import { type Principal, type Role, roles, type TokenInfo } from "./principal.ts";
 import {
   formatToken,
   hashSecret,
@@ -26,7 +26,7 @@ interface TokenRecord extends TokenInfo {
 export interface NewToken {
   name: string;
   role: Role;
-  /** Required for tenants, refused for admins. */
+  /** Required for tenants, refused for every other role. */
   atespace?: string;
   /** Lifetime; absent or 0: never expires. */
   ttlMs?: number;
@@ -69,10 +69,15 @@ export class TokenStore {
         Code.InvalidArgument,
         `name: Invalid value: ${JSON.stringify(t.name)}: ${problems.join("; ")}`,
       );
-    if (t.role === "admin" && t.atespace)
+    if (!roles.includes(t.role))
       throw new AteError(
         Code.InvalidArgument,
-        "atespace: Forbidden: an admin token is not limited to an atespace; give none",
+        `role: Unsupported value: ${JSON.stringify(t.role)}: give one of ${roles.join(", ")}`,
+      );
+    if (t.role !== "tenant" && t.atespace)
+      throw new AteError(
+        Code.InvalidArgument,
+        `atespace: Forbidden: ${t.role === "admin" ? "an admin" : `a ${t.role}`} token is not limited to an atespace; give none`,
       );
     if (t.role === "tenant") {
       const bad = isDNS1123Label(t.atespace ?? "");
@@ -182,7 +187,8 @@ export class TokenStore {
     const r = await this.record(parsed.name);
     // Compared even when there is no such token, so timing tells nothing about names.
     const matches = secretMatches(parsed.secret, r?.sha256 ?? "0".repeat(64));
-    if (!r || !matches) throw notValid();
+    // A role this version does not know (a newer writer's) grants nothing.
+    if (!r || !matches || !roles.includes(r.role)) throw notValid();
     if (r.expiresAt && Date.parse(r.expiresAt) <= this.clock.now().getTime())
       throw new AteError(
         Code.Unauthenticated,

@@ -15,6 +15,11 @@ export interface HttpAccess {
   connectTimeoutMs?: number;
   /** Redirects followed, each hop checked like the first. Default 5. */
   maxRedirects?: number;
+  /**
+   * More request headers for this url (e.g. a bearer token for one origin). Asked anew for
+   * every hop, so a credential meant for one origin never follows a redirect to another.
+   */
+  headers?(url: URL): Record<string, string> | undefined;
 }
 
 export interface HttpBody {
@@ -123,7 +128,7 @@ function get(
       method: "GET",
       lookup,
       agent: false,
-      headers: { "accept-encoding": "identity" },
+      headers: { ...access.headers?.(url), "accept-encoding": "identity" },
       ...(o.signal ? { signal: o.signal } : {}),
     });
     const timer = setTimeout(() => {

@@ -97,7 +97,10 @@ describe("ate tokens and tenants (against an API server)", () => {
         /ttl: Invalid value: .*ten years/,
       ],
       [["create", "token", "u", "--atespace", "nope"], /atespace nope does not exist/],
-      [["create", "token", "u", "--admin", "--atespace", "a"], /either --admin or --atespace/],
+      [
+        ["create", "token", "u", "--admin", "--atespace", "a"],
+        /give one of --atespace, --admin, --node or --router, not --atespace and --admin/,
+      ],
     ] as const) {
       const r = await as(api.adminToken, ...args);
       assert.equal(r.code, exitCodes.failed, args.join(" "));
@@ -147,6 +150,75 @@ describe("ate tokens and tenants (against an API server)", () => {
     assert.equal(apply.code, exitCodes.failed);
     assert.match(apply.err, /may not get sandboxconfigs: tenants may only read actortemplates/);
     assert.equal((await as(tenant, "delete", "actor", "mine")).out, "actor/mine deleted\n");
+  });
+
+  it("creates node and router tokens (one role each) that may do only their component's work", async () => {
+    const node = await as(api.adminToken, "create", "token", "n1", "--node");
+    assert.equal(node.code, 0, node.err);
+    assert.match(node.out, /^ate_n1_[0-9a-f]{64}\n$/);
+    assert.match(node.err, /^token\/n1 created \(node\): it is shown only now/);
+    const router = await as(api.adminToken, "create", "token", "r1", "--router", "--ttl", "1h");
+    assert.equal(router.code, 0, router.err);
+    assert.match(router.err, /^token\/r1 created \(router, expires \S+\)/);
+    const table = (await as(api.adminToken, "get", "tokens")).out;
+    assert.match(table, /^n1\s+node\s+<none>\s+\d+s\s+never\n/m);
+    assert.match(table, /^r1\s+router\s+<all>\s+\d+s\s+in 59m\n/m);
+    const json = JSON.parse((await as(api.adminToken, "get", "token", "n1", "-o", "json")).out);
+    assert.equal(json.role, "ROLE_NODE");
+    assert.ok(!json.atespace, "a node token has no atespace");
+
+    for (const [args, message] of [
+      [["create", "token", "u", "--node", "--router"], /not --node and --router/],
+      [["create", "token", "u", "--node", "--atespace", "a"], /not --atespace and --node/],
+      [["create", "token", "u", "--router", "--admin"], /not --admin and --router/],
+      [
+        ["create", "actor", "u", "--node"],
+        /--ttl, --admin, --node and --router are for ate create token/,
+      ],
+    ] as const) {
+      const r = await as(api.adminToken, ...args);
+      assert.equal(r.code, exitCodes.failed, args.join(" "));
+      assert.match(r.err, message);
+    }
+
+    const nodeToken = node.out.trim();
+    const routerToken = router.out.trim();
+    for (const [token, args, message] of [
+      [
+        nodeToken,
+        ["get", "actors", "-a", "b"],
+        /^Error: node token "n1" may not call ateapi\.Control\/ListActors: a node token may only register/,
+      ],
+      [nodeToken, ["get", "actortemplates"], /^Error: node token "n1" may not list actortemplates/],
+      [
+        nodeToken,
+        ["create", "token", "x", "--node"],
+        /^Error: node token "n1" may not call ateapi\.Admin\/CreateToken/,
+      ],
+      [
+        routerToken,
+        ["get", "actors", "-a", "b"],
+        /^Error: router token "r1" may not call ateapi\.Control\/ListActors: a router token may only get, resume and watch actors/,
+      ],
+      [
+        routerToken,
+        ["create", "actor", "y", "-a", "b", "-t", "counter"],
+        /^Error: router token "r1" may not call ateapi\.Control\/CreateActor/,
+      ],
+      [
+        routerToken,
+        ["logs", "actor", "theirs", "-a", "b"],
+        /^Error: router token "r1" may not read actors' logs/,
+      ],
+    ] as const) {
+      const r = await as(token, ...args);
+      assert.equal(r.code, exitCodes.failed, args.join(" "));
+      assert.match(r.err, message, args.join(" "));
+    }
+    // A router may get an actor of any atespace, and read templates.
+    assert.match((await as(routerToken, "get", "actor", "theirs", "-a", "b")).out, /theirs/);
+    assert.equal((await as(routerToken, "get", "actortemplates")).code, 0);
+    for (const name of ["n1", "r1"]) await as(api.adminToken, "delete", "token", name);
   });
 
   it("revokes a token at once, and says in one line how to get a valid one", async () => {

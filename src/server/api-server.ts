@@ -1,28 +1,33 @@
 import type { AddressInfo } from "node:net";
-import { create } from "@bufbuild/protobuf";
 import { createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
   adminService,
   authorizeAdmin,
-  authorizeControl,
-  type ControlRequest,
+  authorizeControlCall,
+  authorizeMachineCall,
+  authorizeNodeRegistry,
+  nodeRegistryService as nodeRegistryServiceName,
   type Principal,
   principalKey,
   type TokenStore,
 } from "../auth/index.ts";
 import { type ControlPlane, controlService } from "../controlplane/index.ts";
 import { AteError, Code, isAteError, toConnectError } from "../errors/index.ts";
+import { dualProtocolServer, type Handler } from "../http/index.ts";
 import type { Logger } from "../log/index.ts";
+import { type NodeRegistryApi, nodeRegistryService } from "../node/index.ts";
 import { Admin } from "../proto/gen/ateapi/admin_pb.ts";
-import { Control, type ListAtespacesResponse } from "../proto/gen/ateapi/control_pb.ts";
+import { Control } from "../proto/gen/ateapi/control_pb.ts";
+import { NodeRegistry } from "../proto/gen/ateapi/node_pb.ts";
 import type { ResourceStore } from "../resources/index.ts";
 import { ateVersion } from "../version.ts";
+import { handleAsset, isAssetsPath } from "./asset-route.ts";
 import { withContractStatuses } from "./contract-status.ts";
-import { dualProtocolServer, type Handler } from "./dual-protocol.ts";
 import { handleLogs, logsPath } from "./logs-route.ts";
 import { maxBodyBytes } from "./request-body.ts";
 import { apiPrefix, handleResources, type RequestAccess, sendError } from "./resource-routes.ts";
+import type { ServedAssets } from "./served-assets.ts";
 
 export interface ApiServerOptions {
   /** Default 127.0.0.1. */
@@ -37,6 +42,10 @@ export interface ApiServerOptions {
   debug?: boolean;
   /** How often an open stream (watch, logs -f) checks that its token is still valid. Default 10 s. */
   tokenRecheckMs?: number;
+  /** The runtime assets this control plane declared, served at /assets/sha256/<hex>. Default none. */
+  assets?: ServedAssets;
+  /** Node membership (ateapi.NodeRegistry, for node tokens). Default: not served. */
+  nodeRegistry?: NodeRegistryApi;
   logger: Logger;
 }
 
@@ -63,6 +72,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     routes: (router) => {
       router.service(Control, controlService(o.controlPlane));
       router.service(Admin, adminService(o.tokens));
+      if (o.nodeRegistry) router.service(NodeRegistry, nodeRegistryService(o.nodeRegistry));
     },
     interceptors: [authorization()],
     // After decompression too: a small gzip body that inflates past this is refused unread.
@@ -89,13 +99,16 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       };
       if (url.pathname.startsWith(apiPrefix))
         return void handleResources(o.resources, access, req, res);
+      // Matched as sent, before URL parsing resolves dot segments.
+      const rawPath = (req.url ?? "/").split("?")[0] as string;
+      if (isAssetsPath(rawPath)) return void handleAsset(o.assets, access, rawPath, req, res);
       const logs = url.pathname.match(logsPath);
       if (logs) return void handleLogs(o.controlPlane, access, logs, url.searchParams, req, res);
       sendError(
         res,
         new AteError(
           Code.NotFound,
-          `no route for ${url.pathname}: the API is /ateapi.Control/<Method>, /ateapi.Admin/<Method>, ${apiPrefix}... and /ate/v1/atespaces/<atespace>/actors/<id>/logs`,
+          `no route for ${url.pathname}: the API is /ateapi.Control/<Method>, /ateapi.Admin/<Method>, ${apiPrefix}..., /ate/v1/atespaces/<atespace>/actors/<id>/logs and /assets/sha256/<hex>`,
         ),
       );
     },
@@ -196,31 +209,17 @@ function authorization(): Interceptor {
     if (!who || who instanceof AteError)
       throw toConnectError(who ?? new AteError(Code.Unauthenticated, "no credentials"));
     try {
+      // Node and router tokens: only their role's few calls, whatever the service.
+      authorizeMachineCall(who, req.service.typeName, req.method.name);
       if (req.service.typeName === Admin.typeName) {
         authorizeAdmin(who, req.method.name);
         return await next(req);
       }
-      if (req.stream) {
-        if (who.role !== "admin")
-          throw new AteError(Code.PermissionDenied, `${req.method.name} needs an admin token`);
+      if (req.service.typeName === nodeRegistryServiceName) {
+        authorizeNodeRegistry(who, req.method.name);
         return await next(req);
       }
-      const message = req.message as ControlRequest;
-      const decision = authorizeControl(who, req.method.name, message);
-      if (decision === "allow") return await next(req);
-      if (decision === "empty") {
-        // Answered by the real handler (so the protocol's headers are right), its content dropped.
-        const res = await next(req);
-        return res.stream ? res : { ...res, message: create(req.method.output) };
-      }
-      if (req.method.name === "ListActors") {
-        (req.message as unknown as { atespace: string }).atespace = decision.onlyAtespace;
-        return await next(req);
-      }
-      const res = await next(req);
-      const listed = res.message as ListAtespacesResponse;
-      listed.atespaces = listed.atespaces.filter((a) => a.name === decision.onlyAtespace);
-      return res;
+      return await authorizeControlCall(who, req, next);
     } catch (err) {
       throw toConnectError(err);
     }

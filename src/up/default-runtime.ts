@@ -1,12 +1,11 @@
-import { createHash } from "node:crypto";
-import { createReadStream, realpathSync, statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { arch } from "node:os";
 import { dirname, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { type SandboxConfig, SandboxConfigType } from "../api/v1alpha1/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
+import { type ServedAsset, type ServedAssets, servedAssetUrl } from "../server/index.ts";
 
 /** Marks the SandboxConfigs `ate up` made from the machine's runsc (so it may retire them). */
 export const createdByLabel = "ate.dev/created-by";
@@ -24,43 +23,64 @@ export function assetArch(nodeArch: string = arch()): string {
   return a;
 }
 
-async function sha256(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
 export interface DefaultRuntimeResult {
   name: string;
-  /** created: none existed; upgraded: the machine's runsc changed; kept: nothing to do. */
+  /**
+   * created: none existed; upgraded: the machine's runsc, or the url it is served at (an
+   * older version's file:// url, another API address), changed; kept: nothing to do.
+   */
   outcome: "created" | "upgraded" | "kept";
+  /** The runsc as served (also when the user's own runtimes are kept): path and sha256. */
+  asset: ServedAsset;
+}
+
+/** `http://host:port` for a listen address (IPv6 in brackets), as the API server names itself. */
+export function httpUrl(addr: { host: string; port: number }): string {
+  return `http://${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
+}
+
+export interface DefaultRuntimeServing {
+  /** The API's base url (`http://host:port`) nodes reach it at: the runsc is served there. */
+  apiUrl: string;
+  /** What the API server serves; the runsc is declared in it. */
+  served: ServedAssets;
 }
 
 /**
- * Gives the gvisor class a default SandboxConfig made from the runsc on this machine (a
- * file:// url and its sha256), stored through the same admission as any apply. When the
- * machine's runsc changed since, a new config for it becomes the default and the old one
- * stays: snapshots pin the runtime they were taken with, so they keep restoring with it.
- * Once the user has gvisor SandboxConfigs of their own, nothing is done.
+ * Gives the gvisor class a default SandboxConfig made from the runsc on this machine, served
+ * by this control plane (`<api>/assets/sha256/<hex>`) so nodes on other hosts fetch it by
+ * digest; stored through the same admission as any apply. When the machine's runsc changed
+ * since, a new config for it becomes the default and the old one stays: snapshots pin the
+ * runtime they were taken with, so they keep restoring with it. ate's own config for this
+ * runsc whose url is not where it is served now (an earlier version's file:// url, or another
+ * API address) gets the url it is served at. Once the user has gvisor SandboxConfigs of their
+ * own, nothing is declared.
  */
 export async function ensureDefaultRuntime(
   resources: ResourceStore,
   runscPath: string,
   logger: Logger,
+  serving: DefaultRuntimeServing,
 ): Promise<DefaultRuntimeResult> {
-  const configs = (await resources.list(SandboxConfigType)).items as SandboxConfig[];
+  const configs = (await resources.list(SandboxConfigType)).items;
   const gvisor = configs.filter((c) => c.spec.sandboxClass === "gvisor");
-  const path = realpathSync(runscPath);
-  const digest = await sha256(path);
+  const asset = await serving.served.declare(runscPath);
+  const digest = asset.sha256;
+  const url = servedAssetUrl(serving.apiUrl, digest);
   const archName = assetArch();
   const ours = gvisor.filter((c) => c.metadata.labels?.[createdByLabel] === createdBy);
   // Once the user declares a gvisor runtime of their own, runtimes are theirs to manage.
   const theirs = gvisor.filter((c) => !ours.includes(c));
   if (theirs.length)
-    return { name: theirs.find((c) => c.spec.default)?.metadata.name ?? "", outcome: "kept" };
+    return {
+      name: theirs.find((c) => c.spec.default)?.metadata.name ?? "",
+      outcome: "kept",
+      asset,
+    };
   const current = ours.find((c) => c.spec.assets?.[archName]?.runsc?.sha256 === digest);
-  if (current?.spec.default) return { name: current.metadata.name, outcome: "kept" };
-  const defaults = ours.filter((c) => c.spec.default);
+  if (current?.spec.default && current.spec.assets?.[archName]?.runsc?.url === url)
+    return { name: current.metadata.name, outcome: "kept", asset };
+  const defaults = ours.filter((c) => c.spec.default && c !== current);
   for (const old of defaults) {
     await resources.update(SandboxConfigType, { ...old, spec: { ...old.spec, default: false } });
     logger.info("sandbox runtime retired as default", { sandboxConfig: old.metadata.name });
@@ -73,19 +93,24 @@ export async function ensureDefaultRuntime(
     spec: {
       sandboxClass: "gvisor",
       default: true,
-      assets: { [archName]: { runsc: { url: pathToFileURL(path).href, sha256: digest } } },
+      assets: { [archName]: { runsc: { url, sha256: digest } } },
     },
   };
   if (current) await resources.update(SandboxConfigType, { ...current, spec: config.spec });
   else await resources.create(SandboxConfigType, config);
-  logger.info("default sandbox runtime", { sandboxConfig: name, runsc: path, sha256: digest });
-  return { name, outcome: ours.length ? "upgraded" : "created" };
+  logger.info("default sandbox runtime", {
+    sandboxConfig: name,
+    runsc: asset.path,
+    sha256: digest,
+    url,
+  });
+  return { name, outcome: ours.length ? "upgraded" : "created", asset };
 }
 
 /**
  * The directories the node agent reads file:// assets from: those named with `--asset-dir`
- * (each must be a directory), and always the directory of the runsc `ate up` uses, since the
- * default runtime it declares points there.
+ * (each must be a directory), and always the directory of the runsc `ate up` uses: snapshots
+ * taken by earlier versions pin the file:// url their default runtime had there.
  */
 export function assetDirsFor(named: readonly string[], runsc: string | undefined): string[] {
   const dirs = named.map((d) => {

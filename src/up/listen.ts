@@ -75,14 +75,17 @@ export function parseAddr(addr: string, flag: string): { host: string; port: num
   return { host: m[1] ?? (m[2] || "127.0.0.1"), port };
 }
 
-/** Fails early, naming the flag, when an address cannot be listened on (e.g. already in use). */
+/**
+ * Fails early, naming the flag, when an address cannot be listened on (e.g. already in use).
+ * Returns the port: the one given, or for 0 one that was free just now (so a url naming it
+ * can be made before the server listens; tests ask for 0).
+ */
 export async function ensureListenable(
   addr: { host: string; port: number },
   flag: string,
-): Promise<void> {
-  if (addr.port === 0) return;
+): Promise<number> {
   const probe = net.createServer();
-  await new Promise<void>((resolve, reject) => {
+  return new Promise<number>((resolve, reject) => {
     probe.once("error", (err: NodeJS.ErrnoException) =>
       reject(
         new AteError(
@@ -93,6 +96,9 @@ export async function ensureListenable(
         ),
       ),
     );
-    probe.listen(addr.port, addr.host, () => probe.close(() => resolve()));
+    probe.listen(addr.port, addr.host, () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
   });
 }

@@ -14,6 +14,8 @@ interface CreateOptions {
   output?: string;
   ttl?: string;
   admin?: boolean;
+  node?: boolean;
+  router?: boolean;
 }
 
 export function registerCreate(program: Command, ctx: CliContext): void {
@@ -39,15 +41,22 @@ export function registerCreate(program: Command, ctx: CliContext): void {
       "token: how long it is valid, e.g. 24h or 7d (default: until deleted)",
     )
     .option("--admin", "token: an admin token (everything) instead of one atespace's")
+    .option("--node", "token: a node's (register as a node, fetch runtime assets; for ate node)")
+    .option("--router", "token: a router's (get, resume and watch actors; for ate router)")
     .action(async (kindArg: string, name: string, opts: CreateOptions) => {
       if (isTokenKind(kindArg))
         return createToken(ctx, name, {
           ...(opts.atespace ? { atespace: opts.atespace } : {}),
           ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
           ...(opts.admin ? { admin: true } : {}),
+          ...(opts.node ? { node: true } : {}),
+          ...(opts.router ? { router: true } : {}),
         });
-      if (opts.ttl !== undefined || opts.admin)
-        throw new AteError(Code.InvalidArgument, "--ttl and --admin are for ate create token");
+      if (opts.ttl !== undefined || opts.admin || opts.node || opts.router)
+        throw new AteError(
+          Code.InvalidArgument,
+          "--ttl, --admin, --node and --router are for ate create token",
+        );
       const kind = requireKind(kindArg, ["actor", "atespace"], "create");
       const format = parseOutputFormat(opts.output);
       const api = ctx.controlApi();

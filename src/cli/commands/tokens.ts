@@ -16,27 +16,53 @@ export interface CreateTokenOptions {
   atespace?: string;
   ttl?: string;
   admin?: boolean;
+  node?: boolean;
+  router?: boolean;
+}
+
+const roleNames: Record<Role, string> = {
+  [Role.UNSPECIFIED]: "tenant",
+  [Role.ADMIN]: "admin",
+  [Role.TENANT]: "tenant",
+  [Role.NODE]: "node",
+  [Role.ROUTER]: "router",
+};
+
+/** The role the flags ask for: exactly one of --atespace, --admin, --node, --router. */
+function roleOf(name: string, opts: CreateTokenOptions): Role {
+  const given = [
+    opts.atespace !== undefined && "--atespace",
+    opts.admin && "--admin",
+    opts.node && "--node",
+    opts.router && "--router",
+  ].filter((f): f is string => Boolean(f));
+  if (given.length > 1)
+    throw new AteError(
+      Code.InvalidArgument,
+      `give one of --atespace, --admin, --node or --router, not ${given.join(" and ")}: a token has one role (only a tenant's is limited to an atespace)`,
+    );
+  if (opts.admin) return Role.ADMIN;
+  if (opts.node) return Role.NODE;
+  if (opts.router) return Role.ROUTER;
+  if (!opts.atespace)
+    throw new AteError(
+      Code.InvalidArgument,
+      `ate create token ${name}: --atespace NAME is required (the one atespace the token may use), or --admin, --node or --router`,
+    );
+  return Role.TENANT;
 }
 
 /**
- * `ate create token NAME --atespace A [--ttl 24h]` (or `--admin`): prints the token's text on
- * stdout, once (so `T=$(ate create token …)` captures it); what it is goes to stderr.
+ * `ate create token NAME --atespace A [--ttl 24h]` (or `--admin`, `--node`, `--router`):
+ * prints the token's text on stdout, once (so `T=$(ate create token …)` captures it); what it
+ * is goes to stderr.
  */
 export async function createToken(
   ctx: CliContext,
   name: string,
   opts: CreateTokenOptions,
 ): Promise<void> {
-  if (opts.admin && opts.atespace)
-    throw new AteError(
-      Code.InvalidArgument,
-      "give either --admin or --atespace: an admin token is not limited to an atespace",
-    );
-  if (!opts.admin && !opts.atespace)
-    throw new AteError(
-      Code.InvalidArgument,
-      `ate create token ${name}: --atespace NAME is required (the one atespace the token may use), or --admin`,
-    );
+  const role = roleOf(name, opts);
   const ttlMs = opts.ttl !== undefined ? parseDuration(opts.ttl, "--ttl") : 0;
   // 0 is how the API says "never expires": a --ttl of nothing must not come to mean that.
   if (opts.ttl !== undefined && ttlMs === 0)
@@ -46,13 +72,13 @@ export async function createToken(
     );
   const { token, secret } = await ctx.adminApi().createToken({
     name,
-    role: opts.admin ? Role.ADMIN : Role.TENANT,
+    role,
     atespace: opts.atespace ?? "",
     // Past what int64 holds, the server's own limit (ten years) is what the user hears.
     ttlSeconds: BigInt(Math.min(Math.ceil(ttlMs / 1000), Number.MAX_SAFE_INTEGER)),
   });
   ctx.io.out(secret);
-  const what = opts.admin ? "admin" : `tenant of atespace ${token?.atespace}`;
+  const what = role === Role.TENANT ? `tenant of atespace ${token?.atespace}` : roleNames[role];
   const expires = token?.expiresAt ? `, expires ${token.expiresAt}` : "";
   ctx.io.err(
     `token/${name} created (${what}${expires}): it is shown only now; use it with --token or ATE_TOKEN`,
@@ -92,8 +118,8 @@ export async function getTokens(
       ["NAME", "ROLE", "ATESPACE", "AGE", "EXPIRES"],
       tokens.map((t) => [
         t.name,
-        t.role === Role.ADMIN ? "admin" : "tenant",
-        t.atespace || "<all>",
+        roleNames[t.role] ?? `unknown (${t.role})`,
+        t.atespace || (t.role === Role.ADMIN || t.role === Role.ROUTER ? "<all>" : "<none>"),
         humanAge(now.getTime() - Date.parse(t.createdAt)),
         expiresIn(t, now),
       ]),

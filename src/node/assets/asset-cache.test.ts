@@ -127,6 +127,28 @@ describe("AssetCache", () => {
     );
   });
 
+  it("takes a seeded local file (the runtime ate up declares) by digest, verified, with no fetch", async () => {
+    // Outside every allowed directory: seeding is the caller's word, not a url's.
+    const file = join(outside, "runsc-seed");
+    writeFileSync(file, "binary S");
+    const cache = new AssetCache({ dir: join(dir, "seeded"), fileDirs: [] });
+    await assert.rejects(
+      cache.seed(file, sha("binary T")),
+      (e) => isAteError(e, Code.FailedPrecondition) && /nothing was cached/.test(e.message),
+    );
+    assert.deepEqual(cacheFiles(join(dir, "seeded")), []);
+    const path = await cache.seed(file, sha("binary S"));
+    assert.equal(path, join(dir, "seeded", "sha256", sha("binary S")));
+    assert.equal(mode(path), 0o700);
+    // Cached: a fetch by that digest needs neither the url nor the network.
+    rmSync(file);
+    assert.equal(
+      await cache.fetch({ url: "https://unreachable.invalid/runsc", sha256: sha("binary S") }),
+      path,
+    );
+    assert.equal(await cache.seed(file, sha("binary S")), path, "a second seed is a stat");
+  });
+
   it("projects assets onto this node's architecture", () => {
     const assets = { amd64: { runsc: { url: "u", sha256: sha("a") } } };
     assert.deepEqual(assetsForArch(assets, "amd64", "SandboxConfig x"), assets.amd64);

@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { chmod, rename, rm, stat } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { chmod, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { pathToFileURL } from "node:url";
 import type { SandboxAsset } from "../../api/v1alpha1/index.ts";
-import { openUrl } from "../../blob/index.ts";
+import { type OpenedUrl, openUrl } from "../../blob/index.ts";
 import { AteError, Code } from "../../errors/index.ts";
 import { privateDir } from "../../private-files/index.ts";
 import { type AssetAccessOptions, assetAccess } from "./asset-policy.ts";
@@ -56,17 +57,39 @@ export class AssetCache {
     return (await stat(this.path(sha256)).catch(() => undefined))?.isFile() ?? false;
   }
 
+  /** The digests of every asset in the cache (for the node's registration). */
+  async cached(): Promise<string[]> {
+    const names = await readdir(join(this.options.dir, "sha256")).catch(() => []);
+    return names.filter((n) => /^[a-f0-9]{64}$/.test(n)).sort();
+  }
+
   /** The local path of the verified asset, downloading it on a miss. `name` names it in errors. */
   async fetch(
     asset: SandboxAsset,
     o: { name?: string; signal?: AbortSignal } = {},
   ): Promise<string> {
-    const path = this.path(asset.sha256);
-    if (await this.has(asset.sha256)) return path;
-    let pending = this.inflight.get(asset.sha256);
+    return this.once(asset.sha256, (path) => this.download(asset, path, o));
+  }
+
+  /**
+   * Puts a local file the caller vouches for (the runsc the control plane in this process
+   * declares) into the cache under its sha256, verified as any download is, so this node
+   * never fetches it over the network. Returns the cached path.
+   */
+  async seed(file: string, sha256: string, o: { signal?: AbortSignal } = {}): Promise<string> {
+    const asset = { url: pathToFileURL(file).href, sha256 };
+    const open = async () => ({ body: createReadStream(file) });
+    return this.once(sha256, (path) => this.download(asset, path, { ...o, open }));
+  }
+
+  /** The cached path, or one shared download of it on a miss. */
+  private async once(sha256: string, download: (path: string) => Promise<string>) {
+    const path = this.path(sha256);
+    if (await this.has(sha256)) return path;
+    let pending = this.inflight.get(sha256);
     if (!pending) {
-      pending = this.download(asset, path, o).finally(() => this.inflight.delete(asset.sha256));
-      this.inflight.set(asset.sha256, pending);
+      pending = download(path).finally(() => this.inflight.delete(sha256));
+      this.inflight.set(sha256, pending);
     }
     return pending;
   }
@@ -74,7 +97,7 @@ export class AssetCache {
   private async download(
     asset: SandboxAsset,
     path: string,
-    o: { name?: string; signal?: AbortSignal },
+    o: { name?: string; signal?: AbortSignal; open?: () => Promise<OpenedUrl> },
   ): Promise<string> {
     const what = `asset ${o.name ? `${o.name} ` : ""}(${asset.url})`;
     const tmpDir = join(this.options.dir, "tmp");
@@ -109,11 +132,12 @@ export class AssetCache {
       },
     });
     try {
-      const { body, size: announced } = await openUrl(asset.url, {
-        what: `asset${o.name ? ` ${o.name}` : ""}`,
-        signal: watchdog.signal,
-        ...this.access,
-      });
+      const { body, size: announced } = await (o.open?.() ??
+        openUrl(asset.url, {
+          what: `asset${o.name ? ` ${o.name}` : ""}`,
+          signal: watchdog.signal,
+          ...this.access,
+        }));
       if (announced !== undefined && announced > max) {
         body.destroy();
         throw new AteError(

@@ -3,6 +3,7 @@ import { BlockList, isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import type { FileAccess, HttpAccess } from "../../blob/index.ts";
+import { AteError, Code } from "../../errors/index.ts";
 
 /** What a node admin allows assets to be fetched from (`ate up --asset-dir/--asset-allow-host`). */
 export interface AssetAccessOptions {
@@ -16,10 +17,24 @@ export interface AssetAccessOptions {
    * loopback, link-local, unspecified, node or worker address.
    */
   allowHosts?: readonly string[];
+  /**
+   * Bearer tokens for asset origins, e.g. `{ url: "http://10.0.0.1:7443", token }`: the control
+   * plane, whose /assets/sha256/<hex> route serves the runtimes it declared to node tokens.
+   * Sent as `authorization: Bearer <token>` to that origin only (scheme, host and port alike;
+   * never to a redirect's target elsewhere). Each origin's host is also allowed as by
+   * `allowHosts`: a control plane on loopback or on this node's own address is still reached.
+   */
+  bearerTokens?: readonly AssetBearerToken[];
   /** More addresses off limits, asked at each fetch (the node's workers). */
   blockedAddresses?: () => Iterable<string>;
   /** Until the TCP connection stands. Default 10 s. */
   connectTimeoutMs?: number;
+}
+
+export interface AssetBearerToken {
+  /** An http(s) url; only its origin counts. */
+  url: string;
+  token: string;
 }
 
 /** The flags that widen access, named in refusals. */
@@ -115,7 +130,10 @@ export function machineRunscDirs(path = process.env.PATH ?? ""): string[] {
 /** The file and http access rules the asset cache hands to openUrl. */
 export function assetAccess(o: AssetAccessOptions): { file: FileAccess; http: HttpAccess } {
   const fileDirs = o.fileDirs ?? machineRunscDirs();
-  const allowed = new Set((o.allowHosts ?? []).map(hostKey));
+  const tokens = new Map((o.bearerTokens ?? []).map((t) => [originOf(t.url), checkToken(t)]));
+  const allowed = new Set(
+    [...(o.allowHosts ?? []), ...[...tokens.keys()].map((u) => new URL(u).hostname)].map(hostKey),
+  );
   return {
     file: { allowedDirs: fileDirs, hint: assetDirFlag },
     http: {
@@ -128,8 +146,40 @@ export function assetAccess(o: AssetAccessOptions): { file: FileAccess; http: Ht
         );
       },
       ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
+      ...(tokens.size
+        ? {
+            headers: (url: URL) => {
+              const token = tokens.get(url.origin);
+              return token ? { authorization: `Bearer ${token}` } : undefined;
+            },
+          }
+        : {}),
     },
   };
+}
+
+/** An http(s) url's origin (`http://host:port`, default ports dropped), or a clear error. */
+function originOf(url: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(url);
+  } catch {}
+  if (!u || (u.protocol !== "http:" && u.protocol !== "https:"))
+    throw new AteError(
+      Code.InvalidArgument,
+      `asset bearer token url ${JSON.stringify(url)}: give the http(s) url of the server it is for, e.g. http://10.0.0.1:7443`,
+    );
+  return u.origin;
+}
+
+/** The token, when it can go in a header as is (no spaces, no line breaks). */
+function checkToken(t: AssetBearerToken): string {
+  if (!/^[\x21-\x7e]{1,4096}$/.test(t.token))
+    throw new AteError(
+      Code.InvalidArgument,
+      `the asset bearer token for ${t.url} is empty, too long or has spaces or control characters: give the token's text as ate create token printed it`,
+    );
+  return t.token;
 }
 
 function hostKey(host: string): string {

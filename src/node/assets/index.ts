@@ -1,6 +1,7 @@
 export { AssetCache, type AssetCacheOptions, assetsForArch, nodeArch } from "./asset-cache.ts";
 export {
   type AssetAccessOptions,
+  type AssetBearerToken,
   assetAllowHostFlag,
   assetDirFlag,
   canonicalIp,

@@ -6,18 +6,15 @@
 // @generated from file ateapi/admin.proto (package ateapi, syntax proto3)
 /* eslint-disable */
 
-import type { Message } from "@bufbuild/protobuf";
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file ateapi/admin.proto.
  */
-export const file_ateapi_admin: GenFile =
-  /*@__PURE__*/
-  fileDesc(
-    "ChJhdGVhcGkvYWRtaW4ucHJvdG8SBmF0ZWFwaSJrCgVUb2tlbhIMCgRuYW1lGAEgASgJEhoKBHJvbGUYAiABKA4yDC5hdGVhcGkuUm9sZRIQCghhdGVzcGFjZRgDIAEoCRISCgpjcmVhdGVkX2F0GAQgASgJEhIKCmV4cGlyZXNfYXQYBSABKAkiZQoSQ3JlYXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkSGgoEcm9sZRgCIAEoDjIMLmF0ZWFwaS5Sb2xlEhAKCGF0ZXNwYWNlGAMgASgJEhMKC3R0bF9zZWNvbmRzGAQgASgDIkMKE0NyZWF0ZVRva2VuUmVzcG9uc2USHAoFdG9rZW4YASABKAsyDS5hdGVhcGkuVG9rZW4SDgoGc2VjcmV0GAIgASgJIhMKEUxpc3RUb2tlbnNSZXF1ZXN0IjMKEkxpc3RUb2tlbnNSZXNwb25zZRIdCgZ0b2tlbnMYASADKAsyDS5hdGVhcGkuVG9rZW4iIgoSRGVsZXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkiFQoTRGVsZXRlVG9rZW5SZXNwb25zZSIPCg1XaG9BbUlSZXF1ZXN0Ii4KDldob0FtSVJlc3BvbnNlEhwKBXRva2VuGAEgASgLMg0uYXRlYXBpLlRva2VuKj0KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg4KClJPTEVfQURNSU4QARIPCgtST0xFX1RFTkFOVBACMpUCCgVBZG1pbhJGCgtDcmVhdGVUb2tlbhIaLmF0ZWFwaS5DcmVhdGVUb2tlblJlcXVlc3QaGy5hdGVhcGkuQ3JlYXRlVG9rZW5SZXNwb25zZRJDCgpMaXN0VG9rZW5zEhkuYXRlYXBpLkxpc3RUb2tlbnNSZXF1ZXN0GhouYXRlYXBpLkxpc3RUb2tlbnNSZXNwb25zZRJGCgtEZWxldGVUb2tlbhIaLmF0ZWFwaS5EZWxldGVUb2tlblJlcXVlc3QaGy5hdGVhcGkuRGVsZXRlVG9rZW5SZXNwb25zZRI3CgZXaG9BbUkSFS5hdGVhcGkuV2hvQW1JUmVxdWVzdBoWLmF0ZWFwaS5XaG9BbUlSZXNwb25zZWIGcHJvdG8z",
-  );
+export const file_ateapi_admin: GenFile = /*@__PURE__*/
+  fileDesc("ChJhdGVhcGkvYWRtaW4ucHJvdG8SBmF0ZWFwaSJrCgVUb2tlbhIMCgRuYW1lGAEgASgJEhoKBHJvbGUYAiABKA4yDC5hdGVhcGkuUm9sZRIQCghhdGVzcGFjZRgDIAEoCRISCgpjcmVhdGVkX2F0GAQgASgJEhIKCmV4cGlyZXNfYXQYBSABKAkiZQoSQ3JlYXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkSGgoEcm9sZRgCIAEoDjIMLmF0ZWFwaS5Sb2xlEhAKCGF0ZXNwYWNlGAMgASgJEhMKC3R0bF9zZWNvbmRzGAQgASgDIkMKE0NyZWF0ZVRva2VuUmVzcG9uc2USHAoFdG9rZW4YASABKAsyDS5hdGVhcGkuVG9rZW4SDgoGc2VjcmV0GAIgASgJIhMKEUxpc3RUb2tlbnNSZXF1ZXN0IjMKEkxpc3RUb2tlbnNSZXNwb25zZRIdCgZ0b2tlbnMYASADKAsyDS5hdGVhcGkuVG9rZW4iIgoSRGVsZXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkiFQoTRGVsZXRlVG9rZW5SZXNwb25zZSIPCg1XaG9BbUlSZXF1ZXN0Ii4KDldob0FtSVJlc3BvbnNlEhwKBXRva2VuGAEgASgLMg0uYXRlYXBpLlRva2VuKl0KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg4KClJPTEVfQURNSU4QARIPCgtST0xFX1RFTkFOVBACEg0KCVJPTEVfTk9ERRADEg8KC1JPTEVfUk9VVEVSEAQylQIKBUFkbWluEkYKC0NyZWF0ZVRva2VuEhouYXRlYXBpLkNyZWF0ZVRva2VuUmVxdWVzdBobLmF0ZWFwaS5DcmVhdGVUb2tlblJlc3BvbnNlEkMKCkxpc3RUb2tlbnMSGS5hdGVhcGkuTGlzdFRva2Vuc1JlcXVlc3QaGi5hdGVhcGkuTGlzdFRva2Vuc1Jlc3BvbnNlEkYKC0RlbGV0ZVRva2VuEhouYXRlYXBpLkRlbGV0ZVRva2VuUmVxdWVzdBobLmF0ZWFwaS5EZWxldGVUb2tlblJlc3BvbnNlEjcKBldob0FtSRIVLmF0ZWFwaS5XaG9BbUlSZXF1ZXN0GhYuYXRlYXBpLldob0FtSVJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message ateapi.Token
@@ -61,7 +58,8 @@ export type Token = Message<"ateapi.Token"> & {
  * Describes the message ateapi.Token.
  * Use `create(TokenSchema)` to create a new message.
  */
-export const TokenSchema: GenMessage<Token> = /*@__PURE__*/ messageDesc(file_ateapi_admin, 0);
+export const TokenSchema: GenMessage<Token> = /*@__PURE__*/
+  messageDesc(file_ateapi_admin, 0);
 
 /**
  * @generated from message ateapi.CreateTokenRequest
@@ -73,7 +71,8 @@ export type CreateTokenRequest = Message<"ateapi.CreateTokenRequest"> & {
   name: string;
 
   /**
-   * ROLE_TENANT (the default when unspecified) needs an atespace; ROLE_ADMIN takes none.
+   * ROLE_TENANT (the default when unspecified) needs an atespace; ROLE_ADMIN, ROLE_NODE and
+   * ROLE_ROUTER take none.
    *
    * @generated from field: ateapi.Role role = 2;
    */
@@ -96,8 +95,7 @@ export type CreateTokenRequest = Message<"ateapi.CreateTokenRequest"> & {
  * Describes the message ateapi.CreateTokenRequest.
  * Use `create(CreateTokenRequestSchema)` to create a new message.
  */
-export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> =
-  /*@__PURE__*/
+export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
   messageDesc(file_ateapi_admin, 1);
 
 /**
@@ -121,21 +119,20 @@ export type CreateTokenResponse = Message<"ateapi.CreateTokenResponse"> & {
  * Describes the message ateapi.CreateTokenResponse.
  * Use `create(CreateTokenResponseSchema)` to create a new message.
  */
-export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> =
-  /*@__PURE__*/
+export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> = /*@__PURE__*/
   messageDesc(file_ateapi_admin, 2);
 
 /**
  * @generated from message ateapi.ListTokensRequest
  */
-export type ListTokensRequest = Message<"ateapi.ListTokensRequest"> & {};
+export type ListTokensRequest = Message<"ateapi.ListTokensRequest"> & {
+};
 
 /**
  * Describes the message ateapi.ListTokensRequest.
  * Use `create(ListTokensRequestSchema)` to create a new message.
  */
-export const ListTokensRequestSchema: GenMessage<ListTokensRequest> =
-  /*@__PURE__*/
+export const ListTokensRequestSchema: GenMessage<ListTokensRequest> = /*@__PURE__*/
   messageDesc(file_ateapi_admin, 3);
 
 /**
@@ -152,8 +149,7 @@ export type ListTokensResponse = Message<"ateapi.ListTokensResponse"> & {
  * Describes the message ateapi.ListTokensResponse.
  * Use `create(ListTokensResponseSchema)` to create a new message.
  */
-export const ListTokensResponseSchema: GenMessage<ListTokensResponse> =
-  /*@__PURE__*/
+export const ListTokensResponseSchema: GenMessage<ListTokensResponse> = /*@__PURE__*/
   messageDesc(file_ateapi_admin, 4);
 
 /**
@@ -170,34 +166,33 @@ export type DeleteTokenRequest = Message<"ateapi.DeleteTokenRequest"> & {
  * Describes the message ateapi.DeleteTokenRequest.
  * Use `create(DeleteTokenRequestSchema)` to create a new message.
  */
-export const DeleteTokenRequestSchema: GenMessage<DeleteTokenRequest> =
-  /*@__PURE__*/
+export const DeleteTokenRequestSchema: GenMessage<DeleteTokenRequest> = /*@__PURE__*/
   messageDesc(file_ateapi_admin, 5);
 
 /**
  * @generated from message ateapi.DeleteTokenResponse
  */
-export type DeleteTokenResponse = Message<"ateapi.DeleteTokenResponse"> & {};
+export type DeleteTokenResponse = Message<"ateapi.DeleteTokenResponse"> & {
+};
 
 /**
  * Describes the message ateapi.DeleteTokenResponse.
  * Use `create(DeleteTokenResponseSchema)` to create a new message.
  */
-export const DeleteTokenResponseSchema: GenMessage<DeleteTokenResponse> =
-  /*@__PURE__*/
+export const DeleteTokenResponseSchema: GenMessage<DeleteTokenResponse> = /*@__PURE__*/
   messageDesc(file_ateapi_admin, 6);
 
 /**
  * @generated from message ateapi.WhoAmIRequest
  */
-export type WhoAmIRequest = Message<"ateapi.WhoAmIRequest"> & {};
+export type WhoAmIRequest = Message<"ateapi.WhoAmIRequest"> & {
+};
 
 /**
  * Describes the message ateapi.WhoAmIRequest.
  * Use `create(WhoAmIRequestSchema)` to create a new message.
  */
-export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> =
-  /*@__PURE__*/
+export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
   messageDesc(file_ateapi_admin, 7);
 
 /**
@@ -214,8 +209,7 @@ export type WhoAmIResponse = Message<"ateapi.WhoAmIResponse"> & {
  * Describes the message ateapi.WhoAmIResponse.
  * Use `create(WhoAmIResponseSchema)` to create a new message.
  */
-export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> =
-  /*@__PURE__*/
+export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
   messageDesc(file_ateapi_admin, 8);
 
 /**
@@ -240,12 +234,29 @@ export enum Role {
    * @generated from enum value: ROLE_TENANT = 2;
    */
   TENANT = 2,
+
+  /**
+   * A node agent: registering and heartbeating as a node, fetching the runtime assets the
+   * control plane serves. No atespace.
+   *
+   * @generated from enum value: ROLE_NODE = 3;
+   */
+  NODE = 3,
+
+  /**
+   * A router: getting, resuming and watching actors of every atespace, reporting their
+   * activity, reading ActorTemplates. No atespace.
+   *
+   * @generated from enum value: ROLE_ROUTER = 4;
+   */
+  ROUTER = 4,
 }
 
 /**
  * Describes the enum ateapi.Role.
  */
-export const RoleSchema: GenEnum<Role> = /*@__PURE__*/ enumDesc(file_ateapi_admin, 0);
+export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
+  enumDesc(file_ateapi_admin, 0);
 
 /**
  * @generated from service ateapi.Admin
@@ -260,7 +271,7 @@ export const Admin: GenService<{
     methodKind: "unary";
     input: typeof CreateTokenRequestSchema;
     output: typeof CreateTokenResponseSchema;
-  };
+  },
   /**
    * @generated from rpc ateapi.Admin.ListTokens
    */
@@ -268,7 +279,7 @@ export const Admin: GenService<{
     methodKind: "unary";
     input: typeof ListTokensRequestSchema;
     output: typeof ListTokensResponseSchema;
-  };
+  },
   /**
    * Revokes at once: the next call with the token is refused.
    *
@@ -278,7 +289,7 @@ export const Admin: GenService<{
     methodKind: "unary";
     input: typeof DeleteTokenRequestSchema;
     output: typeof DeleteTokenResponseSchema;
-  };
+  },
   /**
    * Who the caller's token says it is (any valid token may ask).
    *
@@ -288,5 +299,7 @@ export const Admin: GenService<{
     methodKind: "unary";
     input: typeof WhoAmIRequestSchema;
     output: typeof WhoAmIResponseSchema;
-  };
-}> = /*@__PURE__*/ serviceDesc(file_ateapi_admin, 0);
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_ateapi_admin, 0);
+

@@ -1,0 +1,72 @@
+import { AteError, Code } from "../errors/index.ts";
+import { describePrincipal, type Principal, type Role } from "./principal.ts";
+
+/** The node membership service's proto name (proto/ateapi/node.proto). */
+export const nodeRegistryService = "ateapi.NodeRegistry";
+
+/**
+ * The only RPCs ("<service>/<method>") a node or router token may make. Machine tokens live
+ * on hosts that are easier to take than an admin's laptop: each may do what its component
+ * needs and nothing else, so a stolen one cannot create actors, read logs or mint tokens.
+ */
+const machineCalls: Record<"node" | "router", ReadonlySet<string>> = {
+  node: new Set([
+    `${nodeRegistryService}/Register`,
+    `${nodeRegistryService}/Heartbeat`,
+    "ateapi.Admin/WhoAmI",
+  ]),
+  router: new Set([
+    "ateapi.Control/GetActor",
+    "ateapi.Control/ResumeActor",
+    "ateapi.Control/WatchActors",
+    "ateapi.Control/ReportActivity",
+    "ateapi.Admin/WhoAmI",
+  ]),
+};
+
+/** What a role may do, for refusals. */
+export const roleScope: Record<Role, string> = {
+  admin: "an admin token may do everything",
+  tenant: "tenants may only read actortemplates and use the actors of their own atespace",
+  node: "a node token may only register and heartbeat as a node and fetch runtime assets",
+  router:
+    "a router token may only get, resume and watch actors, report their activity and read actortemplates",
+};
+
+export function isMachineRole(role: Role): role is "node" | "router" {
+  return role === "node" || role === "router";
+}
+
+/**
+ * Node and router tokens: refused every RPC not listed for their role, PERMISSION_DENIED
+ * naming the role. Admin and tenant tokens pass through (their services' policies decide).
+ */
+export function authorizeMachineCall(p: Principal, service: string, method: string): void {
+  if (!isMachineRole(p.role)) return;
+  if (machineCalls[p.role].has(`${service}/${method}`)) return;
+  throw new AteError(
+    Code.PermissionDenied,
+    `${describePrincipal(p)} may not call ${service}/${method}: ${roleScope[p.role]}`,
+  );
+}
+
+/** The NodeRegistry service: node tokens (and admins, who may do everything). */
+export function authorizeNodeRegistry(p: Principal, method: string): void {
+  if (p.role === "admin" || p.role === "node") return;
+  throw new AteError(
+    Code.PermissionDenied,
+    `${describePrincipal(p)} may not call ${nodeRegistryService}/${method}: registering as a node needs a node token (ate create token NAME --node)`,
+  );
+}
+
+/**
+ * `GET /assets/sha256/<hex>`: the runtime assets the control plane declared, for the nodes
+ * that run them (and admins). Others are refused before anything tells whether it exists.
+ */
+export function authorizeAssetFetch(p: Principal): void {
+  if (p.role === "admin" || p.role === "node") return;
+  throw new AteError(
+    Code.PermissionDenied,
+    `${describePrincipal(p)} may not fetch runtime assets: that needs a node or admin token`,
+  );
+}
