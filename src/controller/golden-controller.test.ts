@@ -4,18 +4,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
 import { actorTemplate, sandboxConfig, workerPool } from "../api/testing.ts";
-import {
-  type ActorTemplate,
-  ActorTemplateType,
-  SandboxConfigType,
-  WorkerPoolType,
-} from "../api/v1alpha1/index.ts";
+import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { systemClock } from "../clock/index.ts";
-import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
+import { ActivityController, ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
 import { silentLogger } from "../log/index.ts";
 import { Records, SqliteRecordStore } from "../records/index.ts";
 import { SqliteResourceStore } from "../resources/index.ts";
-import { EmbeddedBackend, Router } from "../router/index.ts";
 import { GoldenController } from "./golden-controller.ts";
 import { PoolController } from "./pool-controller.ts";
 
@@ -28,10 +22,11 @@ describe("golden controller on a full pool", () => {
     resources,
     nodes: new StaticNodeDirectory({ n1: agent }),
   });
-  const router = new Router({ backend: new EmbeddedBackend(cp, resources) });
+  // Decides which idle actor makes room (from routers' reports; none here: all are idle).
+  const activity = new ActivityController({ controlPlane: cp, resources });
   const ref = (name: string) => ({ atespace: "t", name });
   const phase = async (name: string) =>
-    ((await resources.get(ActorTemplateType, "default", name)) as ActorTemplate).status;
+    (await resources.get(ActorTemplateType, "default", name)).status;
 
   before(async () => {
     await resources.create(SandboxConfigType, sandboxConfig("gvisor", { default: true }));
@@ -47,7 +42,7 @@ describe("golden controller on a full pool", () => {
     await new PoolController({
       resources,
       records,
-      node: { name: "n1", agent },
+      nodes: new StaticNodeDirectory({ n1: agent }),
       logger: silentLogger,
     }).reconcile();
     // Only "main" needs its golden snapshot here.
@@ -60,7 +55,6 @@ describe("golden controller on a full pool", () => {
     await cp.resumeActor(ref("o"));
   });
   after(async () => {
-    router.stop();
     await records.store.close();
     await resources.close();
   });
@@ -86,7 +80,7 @@ describe("golden controller on a full pool", () => {
       logger: silentLogger,
       warmupMs: 0,
       retryMs: 0,
-      evictor: router,
+      evictor: activity,
     }).reconcile();
     const status = await phase("main");
     assert.equal(status?.phase, "Ready", JSON.stringify(status));

@@ -18,8 +18,9 @@ export interface GoldenControllerOptions {
   /** How long a Failed template waits before its golden snapshot is tried again. Default 60 s. */
   retryMs?: number;
   /**
-   * Makes room when the golden actor's pools are full (the router, which knows how long each
-   * actor has been idle). Without one, a full pool fails the golden snapshot until it frees up.
+   * Makes room when the golden actor's pools are full (the control plane's ActivityController,
+   * which knows from every router's reports how long each actor has been idle). Without one,
+   * a full pool fails the golden snapshot until it frees up.
    */
   evictor?: IdleEvictor;
 }
@@ -66,7 +67,7 @@ export class GoldenController {
   }
 
   private async pass(): Promise<void> {
-    const templates = (await this.o.resources.list(ActorTemplateType)).items as ActorTemplate[];
+    const templates = (await this.o.resources.list(ActorTemplateType)).items;
     const retryAfter = this.o.retryMs ?? 60_000;
     const due = (t: ActorTemplate) => {
       const phase = t.status?.phase ?? "";
@@ -134,9 +135,9 @@ export class GoldenController {
       }
       const message = (err as Error).message;
       this.o.logger.warn("golden snapshot failed", { template: key, error: message });
-      const latest = (await this.o.resources
+      const latest = await this.o.resources
         .get(ActorTemplateType, ns, template.metadata.name)
-        .catch(() => undefined)) as ActorTemplate | undefined;
+        .catch(() => undefined);
       if (latest) {
         await this.setStatus(latest, {
           ...latest.status,
@@ -181,15 +182,12 @@ export class GoldenController {
     template: ActorTemplate,
     status: NonNullable<ActorTemplate["status"]>,
   ): Promise<ActorTemplate> {
-    const latest = (await this.o.resources.get(
+    const latest = await this.o.resources.get(
       ActorTemplateType,
       template.metadata.namespace,
       template.metadata.name,
-    )) as ActorTemplate;
-    return (await this.o.resources.updateStatus(ActorTemplateType, {
-      ...latest,
-      status,
-    })) as ActorTemplate;
+    );
+    return this.o.resources.updateStatus(ActorTemplateType, { ...latest, status });
   }
 
   private condition(

@@ -5,6 +5,7 @@ export {
   type GoldenControllerOptions,
   type IdleEvictor,
 } from "./golden-controller.ts";
+export { NodeWorkers } from "./node-workers.ts";
 export {
   defaultMaxWorkers,
   machineResources,

@@ -5,37 +5,17 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { actorTemplate, sandboxConfig, workerPool } from "../api/testing.ts";
 import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { AteError, Code } from "../errors/index.ts";
-import { admitPools, defaultMaxWorkers } from "./pool-capacity.ts";
 import { PoolController } from "./pool-controller.ts";
 import { testNode } from "./testing.ts";
 
 describe("pool capacity", () => {
-  it("admits growing pools oldest first, each wholly or not at all, counting every worker", () => {
-    const verdicts = admitPools(10, 6, [
-      { key: "old", want: 4, have: 2 },
-      { key: "big", want: 100_000, have: 0 },
-      { key: "shrinking", want: 1, have: 4 },
-      { key: "next", want: 2, have: 0 },
-      { key: "late", want: 1, have: 0 },
-    ]);
-    assert.deepEqual(Object.fromEntries(verdicts), {
-      shrinking: { admitted: true },
-      old: { admitted: true },
-      big: { admitted: false, fits: 2, others: 6 },
-      next: { admitted: true },
-      late: { admitted: false, fits: 0, others: 6 },
-    });
-    assert.equal(defaultMaxWorkers(1024 ** 3), 4, "one worker per 256 MiB");
-    assert.equal(defaultMaxWorkers(1), 1);
-  });
-
   it("refuses a pool that does not fit, saying why in its status, and leaves other pools alone", async () => {
-    const n = testNode();
+    const n = await testNode({ workers: 4 });
     try {
       const controller = new PoolController({
         resources: n.resources,
         records: n.records,
-        node: { name: "n1", agent: n.agent, capacity: { workers: 4, source: "--max-workers 4" } },
+        nodes: n.registry,
         actors: n.cp,
         logger: n.logger,
       });
@@ -78,16 +58,16 @@ describe("pool capacity", () => {
 });
 
 describe("deleting a worker pool", () => {
-  let n: ReturnType<typeof testNode>;
+  let n: Awaited<ReturnType<typeof testNode>>;
   let controller: PoolController;
   const ref = (name: string) => ({ atespace: "t", name });
 
   beforeEach(async () => {
-    n = testNode();
+    n = await testNode({ workers: 8 });
     controller = new PoolController({
       resources: n.resources,
       records: n.records,
-      node: { name: "n1", agent: n.agent, capacity: { workers: 8, source: "--max-workers 8" } },
+      nodes: n.registry,
       actors: n.cp,
       logger: n.logger,
     });
@@ -140,7 +120,7 @@ describe("deleting a worker pool", () => {
     const failing = new PoolController({
       resources: n.resources,
       records: n.records,
-      node: { name: "n1", agent: n.agent },
+      nodes: n.registry,
       actors: {
         suspendActor: async () => {
           throw new AteError(Code.Internal, "checkpoint failed: disk full");

@@ -9,7 +9,6 @@ import {
   type WorkerPool,
   WorkerPoolType,
 } from "../api/v1alpha1/index.ts";
-import { admitResources } from "./pool-capacity.ts";
 import { PoolController } from "./pool-controller.ts";
 import { poolSettings, sameSettings } from "./pool-settings.ts";
 import { testNode } from "./testing.ts";
@@ -116,59 +115,17 @@ describe("a pool's worker settings", () => {
   });
 });
 
-describe("a node's memory and CPU shared by requests", () => {
-  const req = (memoryBytes: number, cpuMillis = 0) => ({
-    memoryBytes,
-    cpuMillis,
-    memoryField: "m",
-    cpuField: "c",
-  });
-
-  it("admits pools oldest first while replicas × requests fit; refused pools' workers still count", () => {
-    const verdicts = admitResources({ memoryBytes: 2 * Gi, cpuMillis: 2000 }, [
-      { key: "old", want: 2, have: 2, requests: req(512 * Mi, 500) },
-      { key: "free", want: 100, have: 0, requests: req(0) },
-      { key: "big", want: 3, have: 1, requests: req(512 * Mi) },
-      { key: "cpu", want: 3, have: 0, requests: req(0, 500) },
-      { key: "small", want: 1, have: 0, requests: req(256 * Mi, 500) },
-    ]);
-    assert.deepEqual(Object.fromEntries(verdicts), {
-      old: { admitted: true },
-      free: { admitted: true },
-      big: {
-        admitted: false,
-        resource: "memory",
-        perWorker: 512 * Mi,
-        field: "m",
-        total: 2 * Gi,
-        others: Gi,
-        fits: 2,
-      },
-      cpu: {
-        admitted: false,
-        resource: "cpu",
-        perWorker: 500,
-        field: "c",
-        total: 2000,
-        others: 1000,
-        fits: 2,
-      },
-      small: { admitted: true },
-    });
-  });
-});
-
 describe("the pool controller with settings", () => {
-  let n: ReturnType<typeof testNode>;
+  let n: Awaited<ReturnType<typeof testNode>>;
   let controller: PoolController;
   const ref = (name: string) => ({ atespace: "t", name });
 
   beforeEach(async () => {
-    n = testNode();
+    n = await testNode({ memoryBytes: 2 * Gi, cpuMillis: 2000 });
     controller = new PoolController({
       resources: n.resources,
       records: n.records,
-      node: { name: "n1", agent: n.agent, resources: { memoryBytes: 2 * Gi, cpuMillis: 2000 } },
+      nodes: n.registry,
       actors: n.cp,
       logger: n.logger,
     });

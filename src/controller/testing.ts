@@ -1,9 +1,15 @@
-/** For the controllers' tests: one node "n1" with the real control plane and stores. */
+/** For the controllers' tests: nodes in a registry with the real control plane and stores. */
 import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
-import { type WorkerPool, WorkerPoolType } from "../api/v1alpha1/index.ts";
-import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
+import { WorkerPoolType } from "../api/v1alpha1/index.ts";
+import { ControlPlane, NodeRegistry } from "../controlplane/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
-import type { RestoreRequest, RunRequest, WorkerExit, WorkerInfo } from "../node/index.ts";
+import type {
+  NodeRegistration,
+  RestoreRequest,
+  RunRequest,
+  WorkerExit,
+  WorkerInfo,
+} from "../node/index.ts";
 import { Records, SqliteRecordStore } from "../records/index.ts";
 import { SqliteResourceStore } from "../resources/index.ts";
 import type { SandboxExit, WorkerSettings } from "../sandbox/index.ts";
@@ -64,30 +70,104 @@ export class ExitingAgent extends NoopNodeAgent {
   }
 }
 
-export function testNode() {
+/** A test node's registration, beyond its name (defaults: room for 100 workers, gvisor, amd64). */
+export interface TestNodeSpec {
+  name: string;
+  workers?: number;
+  source?: string;
+  memoryBytes?: number;
+  cpuMillis?: number;
+  sandboxClasses?: string[];
+  arch?: string;
+  entry?: string;
+  cachedAssets?: string[];
+  cachedImages?: string[];
+}
+
+export function registrationOf(spec: TestNodeSpec): NodeRegistration {
+  return {
+    name: spec.name,
+    url: `http://${spec.name}.test:7444`,
+    ...(spec.entry ? { entry: spec.entry } : {}),
+    address: "10.0.0.1",
+    arch: spec.arch ?? "amd64",
+    sandboxClasses: spec.sandboxClasses ?? ["gvisor"],
+    capacity: {
+      workers: spec.workers ?? 100,
+      source: spec.source ?? `--max-workers ${spec.workers ?? 100}`,
+      memoryBytes: spec.memoryBytes ?? 64 * 1024 ** 3,
+      cpuMillis: spec.cpuMillis ?? 64_000,
+    },
+    cachedAssets: spec.cachedAssets ?? [],
+    cachedImages: spec.cachedImages ?? [],
+  };
+}
+
+/** A clock the test moves. */
+export function fakeClock(start = Date.now()) {
+  let t = start;
+  return {
+    now: () => new Date(t),
+    advance: (ms: number) => {
+      t += ms;
+    },
+  };
+}
+
+/**
+ * Nodes registered in a NodeRegistry (on a fake clock) over the real control plane and
+ * stores, each with its own no-op agent; `join` adds one later, `heartbeat` keeps one live.
+ */
+export async function testCluster(specs: TestNodeSpec[] = [{ name: "n1" }]) {
   const resources = new SqliteResourceStore({ path: ":memory:" });
   const records = new Records(new SqliteRecordStore(":memory:"));
-  const agent = new ExitingAgent();
-  const cp = new ControlPlane({
-    records,
-    resources,
-    nodes: new StaticNodeDirectory({ n1: agent }),
-  });
+  const clock = fakeClock();
   const warnings: string[] = [];
   const logger: Logger = { ...silentLogger, warn: (msg) => void warnings.push(msg) };
+  const agents = new Map<string, ExitingAgent>();
+  const registry = new NodeRegistry({
+    records,
+    clock,
+    logger,
+    dial: (r) => {
+      const agent = agents.get(r.name);
+      if (!agent) throw new Error(`no test agent ${r.name}`);
+      return agent;
+    },
+  });
+  const cp = new ControlPlane({ records, resources, nodes: registry, clock });
+  const join = async (spec: TestNodeSpec) => {
+    if (!agents.has(spec.name)) agents.set(spec.name, new ExitingAgent());
+    return registry.register(registrationOf(spec), `secret-of-${spec.name}-0123456789`);
+  };
+  for (const spec of specs) await join(spec);
+  const nodes = new Map(specs.map((s) => [s.name, s]));
   return {
     resources,
     records,
-    agent,
+    registry,
+    agents,
+    /** The first node's agent. */
+    agent: agents.get(specs[0]?.name ?? "") as ExitingAgent,
     cp,
+    clock,
     warnings,
     logger,
-    pool: async (name: string) =>
-      (await resources.get(WorkerPoolType, "default", name)) as WorkerPool,
+    join: async (spec: TestNodeSpec) => {
+      nodes.set(spec.name, spec);
+      return join(spec);
+    },
+    heartbeat: (name: string) => registry.heartbeat(registrationOf(nodes.get(name) ?? { name })),
+    pool: (name: string) => resources.get(WorkerPoolType, "default", name),
     workersOf: async (pool: string) => (await records.listWorkers()).filter((w) => w.pool === pool),
     close: async () => {
       await records.store.close();
       await resources.close();
     },
   };
+}
+
+/** One node "n1" (see testCluster). */
+export function testNode(spec: Omit<TestNodeSpec, "name"> = {}) {
+  return testCluster([{ name: "n1", ...spec }]);
 }

@@ -9,17 +9,17 @@ import { PoolController } from "./pool-controller.ts";
 import { testNode } from "./testing.ts";
 
 describe("a sandbox that stops on its own", () => {
-  let n: ReturnType<typeof testNode>;
+  let n: Awaited<ReturnType<typeof testNode>>;
   let controller: PoolController;
   const ref = (name: string) => ({ atespace: "t", name });
   const workerOf = async (id: string) => (await n.cp.getActor(ref(id))).worker?.name ?? "";
 
   beforeEach(async () => {
-    n = testNode();
+    n = await testNode();
     controller = new PoolController({
       resources: n.resources,
       records: n.records,
-      node: { name: "n1", agent: n.agent },
+      nodes: n.registry,
       actors: n.cp,
       logger: n.logger,
     });

@@ -1,15 +1,32 @@
+import { availableParallelism, totalmem } from "node:os";
 import { AteError, Code } from "../errors/index.ts";
-import type { NodeAgentApi } from "../node/index.ts";
+import { type NodeAgentApi, nodeArch } from "../node/index.ts";
+import type { NodeRecord } from "../records/index.ts";
+
+/** A node as the controllers and the scheduler see it: its registration, never its secret. */
+export type NodeInfo = Omit<NodeRecord, "callSecret" | "goneWorkers">;
 
 /** Finds the node agent of a node by name (in process on one machine, over RPC on many). */
 export interface NodeDirectory {
+  /**
+   * The node's agent. Each call on it fails UNAVAILABLE, naming the node, when the node is
+   * unknown or lost, so a caller's rollback covers an unreachable node like any failed call.
+   */
   get(node: string): NodeAgentApi;
-  /** Every node's name (e.g. to gather an actor's logs from each node it ran on). */
-  names(): string[];
+  /** The nodes that can be called (e.g. to gather an actor's logs from each node it ran on). */
+  names(): Promise<string[]>;
+  /** The live nodes: those that take work now (workers, actors), with what they offer. */
+  list(): Promise<NodeInfo[]>;
 }
 
-/** Node agents known by name, e.g. the one embedded agent of `ate up`. */
+/**
+ * Node agents known by name, with no membership: for tests and compositions whose agents are
+ * objects in the same process. Every node is live and offers this machine's resources;
+ * `ate up` and the cluster register their nodes in a NodeRegistry instead.
+ */
 export class StaticNodeDirectory implements NodeDirectory {
+  private readonly since = Date.now();
+
   constructor(private readonly nodes: Record<string, NodeAgentApi>) {}
 
   get(node: string): NodeAgentApi {
@@ -19,7 +36,29 @@ export class StaticNodeDirectory implements NodeDirectory {
     return agent;
   }
 
-  names(): string[] {
+  async names(): Promise<string[]> {
     return Object.keys(this.nodes);
+  }
+
+  async list(): Promise<NodeInfo[]> {
+    return Object.keys(this.nodes).map((name) => ({
+      name,
+      version: 1,
+      url: "",
+      address: "",
+      arch: nodeArch(),
+      sandboxClasses: ["gvisor"],
+      capacity: {
+        workers: Number.MAX_SAFE_INTEGER,
+        source: "no limit",
+        memoryBytes: totalmem(),
+        cpuMillis: availableParallelism() * 1000,
+      },
+      cachedAssets: [],
+      cachedImages: [],
+      heartbeatAt: Date.now(),
+      state: "Ready",
+      registeredAt: new Date(this.since).toISOString(),
+    }));
   }
 }

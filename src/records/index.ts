@@ -1,4 +1,18 @@
-export { atLastSnapshot } from "./at-last-snapshot.ts";
+export {
+  atLastExternalSnapshot,
+  atLastSnapshot,
+  withSnapshot,
+  workerRef,
+} from "./at-last-snapshot.ts";
+export {
+  type ChangeFeed,
+  type ChangeReader,
+  type ChangeReadOptions,
+  fedKinds,
+  feedLength,
+  MemoryChangeFeed,
+  type RecordChange,
+} from "./change-feed.ts";
 export { openRecordStore } from "./factory.ts";
 export { type ActorPage, checkLabel, maxPageSize, type Orphans, Records } from "./records.ts";
 export { RedisRecordStore, type RedisRecordStoreOptions } from "./redis-record-store.ts";

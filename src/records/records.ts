@@ -1,7 +1,15 @@
 import { isDNS1123Label } from "../api/names/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import type { RecordStore, RecordWrite } from "./store.ts";
-import { type Actor, type Atespace, actorKey, type Worker, workerKey } from "./types.ts";
+import {
+  type Actor,
+  type Atespace,
+  actorKey,
+  type NodeRecord,
+  nodeKey,
+  type Worker,
+  workerKey,
+} from "./types.ts";
 
 export interface ActorPage {
   actors: Actor[];
@@ -209,6 +217,35 @@ export class Records {
   }
 
   /**
+   * One step of releasing a lost node, atomic with a compare-and-set on the node's record (so
+   * it fails once the node changed, e.g. registered again): removes a worker record of the
+   * node, naming it in the node's goneWorkers, and/or updates an actor. Returns the node
+   * record as written.
+   */
+  async releaseFromNode(
+    node: NodeRecord,
+    change: { worker?: Worker; actor?: Actor },
+  ): Promise<NodeRecord> {
+    const { worker, actor } = change;
+    const next: NodeRecord = worker
+      ? { ...node, goneWorkers: [...new Set([...(node.goneWorkers ?? []), worker.name])] }
+      : node;
+    const { version, ...value } = next;
+    const writes: RecordWrite[] = [
+      { kind: "node", key: nodeKey(node.name), expectVersion: version, value },
+    ];
+    if (worker)
+      writes.push({
+        kind: "worker",
+        key: workerKey(worker.namespace, worker.name),
+        expectVersion: worker.version,
+      });
+    if (actor) writes.push(actorWrite(actor));
+    const [v] = await this.store.commit(writes);
+    return { ...next, version: v as number };
+  }
+
+  /**
    * Assigns a free worker to an actor and updates the actor, in one atomic step. Fails with
    * ABORTED when either changed since it was read (e.g. another resume took the worker).
    */
@@ -244,8 +281,30 @@ export class Records {
     };
   }
 
+  // --- nodes -------------------------------------------------------------------------------
+
+  async getNode(name: string): Promise<NodeRecord | undefined> {
+    return (await this.store.get("node", nodeKey(name))) as NodeRecord | undefined;
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    return (await this.all("node", "")) as unknown as NodeRecord[];
+  }
+
+  /**
+   * Creates (version 0) or updates a node record by compare-and-set: ABORTED when it changed
+   * since it was read (e.g. a heartbeat, or another control plane declaring it lost).
+   */
+  async putNode(node: NodeRecord): Promise<NodeRecord> {
+    const { version, ...value } = node;
+    const [v] = await this.store.commit([
+      { kind: "node", key: nodeKey(node.name), expectVersion: version, value },
+    ]);
+    return { ...node, version: v as number };
+  }
+
   private async all(
-    kind: "atespace" | "worker" | "orphans",
+    kind: "atespace" | "worker" | "orphans" | "node",
     prefix: string,
   ): Promise<Record<string, unknown>[]> {
     const out: Record<string, unknown>[] = [];

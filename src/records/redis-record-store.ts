@@ -1,16 +1,20 @@
 import { Redis } from "ioredis";
 import { AteError, Code } from "../errors/index.ts";
+import { fedKinds, feedLength } from "./change-feed.ts";
 import { conflict } from "./conflict.ts";
+import { RedisChangeFeed } from "./redis-change-feed.ts";
 import type { RecordKind, RecordPage, RecordStore, RecordWrite } from "./store.ts";
 
 /**
  * Checks every expected version, then applies every write, atomically (a Lua script runs
  * alone). Records are hashes {v: version, b: body}; a sorted set per kind (all scores 0)
- * indexes keys in lexical order for listing and paging.
- * KEYS: record key, index key — per write. ARGV: key, expectVersion, body ("" = delete) — per write.
+ * indexes keys in lexical order for listing and paging. Writes of fed kinds are appended to
+ * the change feed's stream in the same step (see redis-change-feed.ts).
+ * KEYS: record key, index key — per write; then the feed's stream. ARGV: key, expectVersion,
+ * body ("" = delete) — per write; then the stream's bound; then per write its kind if fed, else "".
  */
 const commitScript = `
-local n = #KEYS / 2
+local n = math.floor(#KEYS / 2)
 for i = 1, n do
   local v = tonumber(redis.call('HGET', KEYS[2*i-1], 'v') or '0')
   if v ~= tonumber(ARGV[3*i-1]) then return {i, v} end
@@ -23,6 +27,14 @@ for i = 1, n do
   else
     redis.call('HSET', KEYS[2*i-1], 'v', expect + 1, 'b', ARGV[3*i])
     redis.call('ZADD', KEYS[2*i], 0, ARGV[3*i-2])
+  end
+end
+for i = 1, n do
+  local kind = ARGV[3*n+1+i]
+  if kind ~= '' then
+    local body = ''
+    if ARGV[3*i] ~= '' then body = ARGV[3*i] end
+    redis.call('XADD', KEYS[2*n+1], 'MAXLEN', '~', ARGV[3*n+1], '*', 'k', kind, 'key', ARGV[3*i-2], 'b', body)
   end
 end
 return {0, 0}
@@ -48,7 +60,10 @@ export class RedisRecordStore implements RecordStore {
     this.redis.on("error", () => {}); // surfaced per command
     this.prefix = options.prefix ?? "ate";
     this.redis.defineCommand("ateCommit", { lua: commitScript });
+    this.changes = new RedisChangeFeed(this.redis, `${this.prefix}:changes`);
   }
+
+  readonly changes: RedisChangeFeed;
 
   private recordKey(kind: RecordKind, key: string): string {
     return `${this.prefix}:${kind}:${key}`;
@@ -102,6 +117,8 @@ export class RedisRecordStore implements RecordStore {
         w.value === undefined ? "" : JSON.stringify({ ...w.value, version: w.expectVersion + 1 }),
       );
     }
+    keys.push(this.changes.streamKey);
+    args.push(feedLength, ...writes.map((w) => (fedKinds.has(w.kind) ? w.kind : "")));
     const [failed, actual] = (await this.call(() =>
       (
         this.redis as unknown as {

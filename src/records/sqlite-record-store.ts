@@ -1,11 +1,14 @@
 import Database from "better-sqlite3";
 import { prepareSqliteFile } from "../private-files/index.ts";
+import { MemoryChangeFeed } from "./change-feed.ts";
 import { conflict } from "./conflict.ts";
 import type { RecordKind, RecordPage, RecordStore, RecordWrite } from "./store.ts";
 
 /** Records in one SQLite file; a commit is one IMMEDIATE transaction. */
 export class SqliteRecordStore implements RecordStore {
   private readonly db: Database.Database;
+  /** In memory: one process writes a SQLite store. */
+  readonly changes = new MemoryChangeFeed();
 
   constructor(path: string) {
     prepareSqliteFile(path); // root only: the records name every actor and token
@@ -74,7 +77,9 @@ export class SqliteRecordStore implements RecordStore {
         return version;
       });
     });
-    return tx.immediate();
+    const versions = tx.immediate();
+    this.changes.publish(writes, versions);
+    return versions;
   }
 
   async clear(): Promise<void> {

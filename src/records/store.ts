@@ -1,9 +1,20 @@
+import type { ChangeFeed } from "./change-feed.ts";
+
 /**
  * `orphans` keeps the snapshots of deleted actors for a garbage collector to find; `token`
  * holds API bearer tokens (src/auth: a hash of the secret, never the secret); `node` the
- * registered nodes and their heartbeats; `lease` who leads the controllers.
+ * registered nodes and their heartbeats; `lease` who leads the controllers; `activity` each
+ * router's latest report of the requests it forwards (src/controlplane/activity*.ts).
  */
-export type RecordKind = "actor" | "worker" | "atespace" | "orphans" | "token" | "node" | "lease";
+export type RecordKind =
+  | "actor"
+  | "worker"
+  | "atespace"
+  | "orphans"
+  | "token"
+  | "node"
+  | "lease"
+  | "activity";
 
 /**
  * One compare-and-set write. `expectVersion` 0 means "must not exist"; `value` undefined
@@ -39,5 +50,7 @@ export interface RecordStore {
   commit(writes: RecordWrite[]): Promise<number[]>;
   /** Removes every record but the tokens (DebugClear must not lock its caller out). */
   clear(): Promise<void>;
+  /** Every committed change of the fed kinds (actors), in commit order (see change-feed.ts). */
+  readonly changes: ChangeFeed;
   close(): Promise<void>;
 }

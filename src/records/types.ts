@@ -36,6 +36,8 @@ export interface WorkerRefInRecord {
   node: string;
   address: string;
   uid: string;
+  /** host:port of its node's actor entry point, when routers on other hosts must go through it. */
+  entry?: string;
 }
 
 /**
@@ -51,9 +53,12 @@ export interface ActorSnapshotsConfig {
   onPause?: "Full" | "Data";
 }
 
-/** Why an actor's sandbox last stopped on its own (e.g. past its memory limit), and when. */
+/**
+ * Why an actor's sandbox last stopped on its own (e.g. past its memory limit), or why it was
+ * taken from its node (`NodeLost`: the node stopped heartbeating), and when.
+ */
 export interface ActorExit {
-  reason: SandboxExit["reason"];
+  reason: SandboxExit["reason"] | "NodeLost";
   message: string;
   /** RFC 3339. */
   at: string;
@@ -71,6 +76,11 @@ export interface Actor {
   worker?: WorkerRefInRecord;
   inProgressSnapshot?: string;
   latestSnapshot?: SnapshotInfo;
+  /**
+   * The last EXTERNAL snapshot, kept while `latestSnapshot` is LOCAL (paused, or resumed from a
+   * pause): where the actor goes back to when the node holding the local one is lost.
+   */
+  lastExternalSnapshot?: SnapshotInfo;
   /** Every snapshot ever committed for the actor, oldest first (for garbage collection). */
   snapshots?: string[];
   workerSelector?: Record<string, string>;
@@ -97,6 +107,8 @@ export interface Worker {
   uid: string;
   node: string;
   address: string;
+  /** host:port of its node's actor entry point (copied from the node's registration), if any. */
+  entry?: string;
   version: number;
   /** As the worker was created from its pool (absent: no limits, default egress). */
   settings?: WorkerSettings;
@@ -135,6 +147,11 @@ export interface NodeRecord {
   registeredAt: string;
   /** Lost: when it was declared lost. RFC 3339. */
   lostAt?: string;
+  /**
+   * Lost: its workers whose records were (or are being) removed; named in `staleWorkers` when
+   * it registers again, so it tears their sandboxes down. Cleared then.
+   */
+  goneWorkers?: string[];
   /** The bearer token the control plane presents to the node's API; never shown by any API. */
   callSecret: string;
 }

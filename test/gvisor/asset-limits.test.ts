@@ -79,7 +79,7 @@ describe("asset downloads on resume", { timeout: 120_000 }, () => {
     await new PoolController({
       resources,
       records,
-      node: { name: "n1", agent: allowing },
+      nodes: new StaticNodeDirectory({ n1: allowing }),
       logger: silentLogger,
     }).reconcile();
     await cp.createAtespace("t");

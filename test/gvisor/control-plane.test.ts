@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { ActorTemplate, WorkerPool } from "../../src/api/v1alpha1/index.ts";
 import { ActorTemplateType, WorkerPoolType } from "../../src/api/v1alpha1/index.ts";
 import { systemClock } from "../../src/clock/index.ts";
 import { GoldenController, PoolController } from "../../src/controller/index.ts";
@@ -56,7 +55,7 @@ describe("control plane with gvisor workers", { timeout: 600_000 }, () => {
   const pools = new PoolController({
     resources,
     records,
-    node: { name: "node-1", agent: counted },
+    nodes: new StaticNodeDirectory({ "node-1": counted }),
     logger: silentLogger,
   });
   const golden = new GoldenController({
@@ -98,16 +97,9 @@ describe("control plane with gvisor workers", { timeout: 600_000 }, () => {
   it("creates the pool's workers and the template's golden snapshot", async () => {
     await pools.reconcile();
     assert.equal((await cp.listWorkers()).length, 2);
-    assert.equal(
-      ((await resources.get(WorkerPoolType, "default", "pool")) as WorkerPool).status?.replicas,
-      2,
-    );
+    assert.equal((await resources.get(WorkerPoolType, "default", "pool")).status?.replicas, 2);
     await golden.reconcile();
-    const template = (await resources.get(
-      ActorTemplateType,
-      "default",
-      "counter",
-    )) as ActorTemplate;
+    const template = await resources.get(ActorTemplateType, "default", "counter");
     assert.equal(template.status?.phase, "Ready", JSON.stringify(template.status));
     assert.match(template.status?.goldenSnapshot ?? "", /^file:\/\/.*\/snapshots\/ate-golden\//);
     assert.ok(

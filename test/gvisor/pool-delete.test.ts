@@ -42,7 +42,7 @@ describe("deleting a worker pool with gvisor workers", { timeout: 600_000 }, () 
   const pools = new PoolController({
     resources,
     records,
-    node: { name: "node-1", agent },
+    nodes: new StaticNodeDirectory({ "node-1": agent }),
     actors: cp,
     logger: silentLogger,
   });

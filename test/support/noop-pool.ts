@@ -7,6 +7,7 @@ import {
   WorkerPoolType,
 } from "../../src/api/v1alpha1/index.ts";
 import { PoolController } from "../../src/controller/index.ts";
+import { StaticNodeDirectory } from "../../src/controlplane/index.ts";
 import { silentLogger } from "../../src/log/index.ts";
 import type { Records } from "../../src/records/index.ts";
 import type { ResourceStore } from "../../src/resources/index.ts";
@@ -24,7 +25,7 @@ export async function declareNoopPool(
   await new PoolController({
     resources,
     records,
-    node: { name: o.node ?? "n1", agent },
+    nodes: new StaticNodeDirectory({ [o.node ?? "n1"]: agent }),
     logger: silentLogger,
   }).reconcile();
 }
