@@ -10,7 +10,7 @@ import { runCliCaptured } from "../../test/support/cli.ts";
 import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
 import { declareNoopPool } from "../../test/support/noop-pool.ts";
 import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
-import type { ActorIdentity } from "../node/index.ts";
+import type { ActorIdentity, NodeLogsOptions } from "../node/index.ts";
 import { Records, SqliteRecordStore } from "../records/index.ts";
 import { SqliteResourceStore } from "../resources/index.ts";
 import type { CliIO } from "./io.ts";
@@ -19,8 +19,8 @@ import { exitCodes, runCli } from "./main.ts";
 /** Output that grows as the test says, like an actor writing to stdout. */
 class ChattyAgent extends NoopNodeAgent {
   readonly output = new Map<string, string>();
-  override async logs(actor: ActorIdentity, from = 0): Promise<Buffer> {
-    return Buffer.from(this.output.get(actor.actorId) ?? "").subarray(from);
+  override async *logs(actor: ActorIdentity, o: NodeLogsOptions = {}): AsyncGenerator<Uint8Array> {
+    yield Buffer.from(this.output.get(actor.actorId) ?? "").subarray(o.from ?? 0);
   }
 }
 

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, isAteError } from "../errors/index.ts";
-import { maxLogPieceBytes } from "../node/index.ts";
 import type { Actor } from "../records/index.ts";
 import type { NodeDirectory } from "./nodes.ts";
 
@@ -29,17 +28,22 @@ export async function* actorLogs(
     templateName: actor.templateName,
   };
   const offsets = new Map<string, number>();
+  const signal = o.signal ? { signal: o.signal } : {};
   for (;;) {
-    for (const node of nodes.names()) {
-      // A node answers a piece at a time; a short piece is its end for now.
-      for (;;) {
-        const from = offsets.get(node) ?? 0;
-        const chunk = await nodes.get(node).logs(identity, from);
-        if (chunk.length) {
-          offsets.set(node, from + chunk.length);
-          yield chunk;
+    for (const node of await nodes.names()) {
+      try {
+        // Each node streams what it has from our offset to its end, in pieces.
+        for await (const piece of nodes
+          .get(node)
+          .logs(identity, { from: offsets.get(node) ?? 0, ...signal })) {
+          offsets.set(node, (offsets.get(node) ?? 0) + piece.length);
+          yield Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
         }
-        if (chunk.length < maxLogPieceBytes || o.signal?.aborted) break;
+      } catch (err) {
+        if (o.signal?.aborted) return;
+        // A node that is gone (lost, or never reachable from here) takes its output with it;
+        // the others' still counts.
+        if (!isAteError(err, Code.Unavailable)) throw err;
       }
     }
     if (!o.follow || o.signal?.aborted) return;

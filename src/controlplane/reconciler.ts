@@ -1,8 +1,8 @@
-import { openBlobStore } from "../blob/index.ts";
 import type { Clock } from "../clock/index.ts";
 import type { Logger } from "../log/index.ts";
-import { manifestName } from "../node/index.ts";
+import type { NodeAgentApi } from "../node/index.ts";
 import { type Actor, atLastSnapshot, type Records, type Worker } from "../records/index.ts";
+import { committedSnapshot } from "../snapshots/index.ts";
 import type { NodeDirectory } from "./nodes.ts";
 
 /**
@@ -51,30 +51,37 @@ async function reconcileOne(records: Records, nodes: NodeDirectory, actor: Actor
   const worker: Worker | undefined = ref
     ? await records.getWorker(ref.namespace, ref.name).catch(() => undefined)
     : undefined;
-  const node = ref ? nodes.get(ref.node) : undefined;
-  const runsIt =
-    node && ref
-      ? (await node.listWorkers()).some(
-          (w) =>
-            w.name === ref.name &&
-            w.actor?.actorId === actor.actorId &&
-            w.actor.atespace === actor.atespace,
-        )
-      : false;
+  // A node that cannot be reached (lost, gone, failing) runs nothing we can count on: the
+  // actor is rolled back like one whose sandbox is gone, never left mid-transition for good
+  // (a node that comes back tears down such sandboxes before it takes work).
+  let node: NodeAgentApi | undefined;
+  let runsIt = false;
+  try {
+    node = ref ? nodes.get(ref.node) : undefined;
+    runsIt =
+      node && ref
+        ? (await node.listWorkers()).some(
+            (w) =>
+              w.name === ref.name &&
+              w.actor?.actorId === actor.actorId &&
+              w.actor.atespace === actor.atespace,
+          )
+        : false;
+  } catch {
+    node = undefined;
+  }
 
-  // A snapshot whose manifest was written is committed, whoever crashed afterwards.
+  // A snapshot whose manifest was written is committed, whoever crashed afterwards. Storage
+  // that cannot be asked counts as not committed: the actor goes back to its last snapshot
+  // rather than wait on it for good.
   const pending = actor.inProgressSnapshot;
-  const committed = pending
-    ? !!(await openBlobStore(pending)
-        .stat(manifestName)
-        .catch(() => undefined))
-    : false;
+  const committed = pending ? await committedSnapshot(pending).catch(() => undefined) : undefined;
   if (committed && pending && actor.transition?.op === "suspend") {
     if (runsIt && node && ref) await node.stop(ref.name);
     const { worker: _w, ...free } = rest;
     const latestSnapshot = {
       type: "EXTERNAL" as const,
-      scope: await snapshotScope(pending),
+      scope: committed.scope,
       uri: pending,
     };
     const next: Actor = {
@@ -94,11 +101,4 @@ async function reconcileOne(records: Records, nodes: NodeDirectory, actor: Actor
   const back = atLastSnapshot(actor);
   if (worker?.actor?.actorId === actor.actorId) await records.releaseWorker(worker, back);
   else await records.updateActor(back);
-}
-
-async function snapshotScope(uri: string): Promise<"Full" | "Data"> {
-  const body = await openBlobStore(uri).get(manifestName);
-  const chunks: Buffer[] = [];
-  for await (const c of body) chunks.push(c as Buffer);
-  return (JSON.parse(Buffer.concat(chunks).toString()) as { scope: "Full" | "Data" }).scope;
 }

@@ -1,4 +1,4 @@
 export { AteError, isAteError } from "./ate-error.ts";
 export { Code, codeFromName, codeName, httpStatus } from "./code.ts";
-export { toConnectError, withConnectErrors } from "./connect.ts";
+export { fromConnectError, toConnectError, withConnectErrors } from "./connect.ts";
 export { type ErrorBody, fromErrorBody, toErrorBody } from "./wire.ts";

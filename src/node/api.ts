@@ -1,39 +1,21 @@
 import type { SandboxAsset, SandboxClass } from "../api/v1alpha1/index.ts";
 import type { SandboxExit, WorkerSettings } from "../sandbox/index.ts";
+import type { ActorIdentity, SnapshotFile, SnapshotScope, Workload } from "../snapshots/index.ts";
 
-/** Who an actor is; written into the sandbox at /run/ate/actor-id. */
-export interface ActorIdentity {
-  atespace: string;
-  templateNamespace: string;
-  templateName: string;
-  actorId: string;
-}
-
-export interface WorkloadContainer {
-  name: string;
-  /** Pinned by digest: `registry/repository@sha256:…`. */
-  image: string;
-  command?: string[];
-  args?: string[];
-  env?: { name: string; value: string }[];
-  readyz?: { path: string; port: number; timeoutSeconds?: number };
-  volumeMounts?: { name: string; mountPath: string }[];
-}
-
-/** What runs: the ActorTemplate's containers and volumes, secrets already resolved. */
-export interface Workload {
-  containers: WorkloadContainer[];
-  volumes?: { name: string; durableDir?: Record<string, never> }[];
-}
+// What a snapshot's manifest pins is defined with the manifest format (src/snapshots).
+export type {
+  ActorIdentity,
+  SnapshotFile,
+  SnapshotScope,
+  Workload,
+  WorkloadContainer,
+} from "../snapshots/index.ts";
 
 /** The runtime, exactly the SandboxConfig shape: arch → asset name → {url, sha256}. */
 export interface SandboxAssets {
   sandboxClass: SandboxClass;
   assets: Record<string, Record<string, SandboxAsset>>;
 }
-
-/** Full: memory + rootfs changes + durableDir; Data: durableDir only. */
-export type SnapshotScope = "Full" | "Data";
 
 export type SnapshotDestination =
   /** Kept on this node (Pause). */
@@ -46,7 +28,6 @@ export interface RunRequest {
   actor: ActorIdentity;
   workload: Workload;
   sandboxAssets: SandboxAssets;
-  signal?: AbortSignal;
 }
 
 export interface CheckpointRequest {
@@ -54,7 +35,6 @@ export interface CheckpointRequest {
   actor: ActorIdentity;
   scope: SnapshotScope;
   destination: SnapshotDestination;
-  signal?: AbortSignal;
 }
 
 /**
@@ -73,21 +53,19 @@ export interface RestoreRequest {
   scope: SnapshotScope;
   /** Default `own`. */
   origin?: RestoreOrigin;
-  signal?: AbortSignal;
 }
 
-export interface SnapshotFile {
-  /** Path relative to the snapshot prefix. */
-  name: string;
-  size: number;
-  sha256: string;
-}
-
+/**
+ * Where the snapshot really is. An external checkpoint whose upload failed is kept on the
+ * node rather than lost (the sandbox is gone by then): `local` true, `uri` on the node, and
+ * `uploadError` says why the upload failed.
+ */
 export interface CheckpointResult {
   /** URI prefix of the snapshot. */
   uri: string;
   local: boolean;
   files: SnapshotFile[];
+  uploadError?: string;
 }
 
 /** A sandbox that stopped on its own, and whose actor it was. */
@@ -109,25 +87,44 @@ export interface WorkerInfo {
   lastExit?: WorkerExit;
 }
 
-/** The node agent's API, called by the control plane (in process, or over RPC). */
-export interface NodeAgentApi {
-  createWorker(name: string, settings?: WorkerSettings): Promise<WorkerInfo>;
-  deleteWorker(name: string): Promise<void>;
-  listWorkers(): Promise<WorkerInfo[]>;
-  run(request: RunRequest): Promise<WorkerInfo>;
-  checkpoint(request: CheckpointRequest): Promise<CheckpointResult>;
-  restore(request: RestoreRequest): Promise<WorkerInfo>;
-  /** Stops the actor without a snapshot and empties the worker. */
-  stop(worker: string): Promise<void>;
-  /**
-   * The actor's captured stdout/stderr, across every run and restore on this node, from byte
-   * offset `from` (default 0): at most maxLogPieceBytes of it (a piece shorter than that ends
-   * at the end), so an actor's output is never read whole into memory.
-   */
-  logs(actor: ActorIdentity, from?: number): Promise<Buffer>;
+/**
+ * Per call, as connect-es CallOptions: an aborted signal aborts the node's work, and a call
+ * still running after timeoutMs fails DEADLINE_EXCEEDED (its work aborted too). Over the wire
+ * both travel with the call; neither is ever a field of a request.
+ */
+export interface NodeCallOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
 }
 
-/** The most a node's `logs` answers at once. */
+export interface NodeLogsOptions extends NodeCallOptions {
+  /** Byte offset to start from; default 0. */
+  from?: number;
+}
+
+/** The node agent's API, called by the control plane (in process, or over RPC). */
+export interface NodeAgentApi {
+  createWorker(
+    name: string,
+    settings?: WorkerSettings,
+    options?: NodeCallOptions,
+  ): Promise<WorkerInfo>;
+  deleteWorker(name: string, options?: NodeCallOptions): Promise<void>;
+  listWorkers(options?: NodeCallOptions): Promise<WorkerInfo[]>;
+  run(request: RunRequest, options?: NodeCallOptions): Promise<WorkerInfo>;
+  checkpoint(request: CheckpointRequest, options?: NodeCallOptions): Promise<CheckpointResult>;
+  restore(request: RestoreRequest, options?: NodeCallOptions): Promise<WorkerInfo>;
+  /** Stops the actor without a snapshot and empties the worker. */
+  stop(worker: string, options?: NodeCallOptions): Promise<void>;
+  /**
+   * The actor's captured stdout/stderr, across every run and restore on this node, from byte
+   * offset `from` to its end as it is now, in pieces of at most maxLogPieceBytes, so an
+   * actor's output is never held whole in memory.
+   */
+  logs(actor: ActorIdentity, options?: NodeLogsOptions): AsyncIterable<Uint8Array>;
+}
+
+/** The largest piece of a node's `logs`. */
 export const maxLogPieceBytes = 1024 * 1024;
 
 /**
@@ -156,6 +153,12 @@ export interface NodeRegistration {
   /** Image references (`repo@sha256:…`) it has pulled. */
   cachedImages: string[];
 }
+
+/** What a node agent knows of itself: the part of its registration its caches and drivers say. */
+export type NodeDescription = Pick<
+  NodeRegistration,
+  "arch" | "sandboxClasses" | "cachedAssets" | "cachedImages"
+>;
 
 export interface NodeRegistrationCapacity {
   /** Most workers it runs, all pools together. */

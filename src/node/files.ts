@@ -1,20 +1,10 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { create as tarCreate, extract as tarExtract } from "tar";
+import { hashFile } from "../snapshots/index.ts";
 import type { SnapshotFile } from "./api.ts";
-
-export async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { size, sha256: hash.digest("hex") };
-}
 
 /** Every regular file under dir, as snapshot files named relative to base. */
 export async function describeFiles(dir: string, base: string): Promise<SnapshotFile[]> {

@@ -1,31 +1,33 @@
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BlobStore, openBlobStore } from "../blob/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
-import { privateDir, privateTree } from "../private-files/index.ts";
 import type { SandboxDriver, SandboxRuntime, WorkerSettings } from "../sandbox/index.ts";
-import type {
-  ActorIdentity,
-  CheckpointRequest,
-  CheckpointResult,
-  NodeAgentApi,
-  RestoreRequest,
-  RunRequest,
-  SnapshotFile,
-  WorkerInfo,
+import { downloadSnapshot, readManifest } from "../snapshots/index.ts";
+import {
+  type ActorIdentity,
+  type CheckpointRequest,
+  type CheckpointResult,
+  maxLogPieceBytes,
+  type NodeAgentApi,
+  type NodeCallOptions,
+  type NodeDescription,
+  type NodeLogsOptions,
+  type RestoreRequest,
+  type RunRequest,
+  type WorkerInfo,
 } from "./api.ts";
-import { AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
-import { describeFiles, packDir, unpackDir } from "./files.ts";
+import { type AssetBearerToken, AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
+import { withCall } from "./call-options.ts";
+import { unpackDir } from "./files.ts";
 import { ImageStore, type PulledImage } from "./images/index.ts";
 import { type ActorRecord, NodeLayout } from "./layout.ts";
-import { manifestFormatVersion, type SnapshotManifest } from "./manifest.ts";
 import { type NodeWorker, NodeWorkers } from "./node-workers.ts";
 import { checkRestorable, runtimeUnavailable } from "./restore-checks.ts";
 import { fetchRuntime, pullImages } from "./runtime-inputs.ts";
-import { downloadSnapshot, readManifest, snapshotName, writeSnapshot } from "./snapshot-io.ts";
+import { type SnapshotTaker, takeSnapshot } from "./take-snapshot.ts";
 import { WorkerExits } from "./worker-exits.ts";
 import { sandboxSpec } from "./workload.ts";
 
@@ -52,6 +54,11 @@ export interface NodeAgentOptions {
    * worker addresses (all refused otherwise). Ignored when `assets` is given.
    */
   assetAllowHosts?: string[];
+  /**
+   * Bearer tokens per asset origin (the control plane's, with this node's token); each
+   * origin's host is allowed too. Ignored when `assets` is given.
+   */
+  assetBearerTokens?: AssetBearerToken[];
   /** Asset download limits. Defaults: connect 10 s, idle 30 s, total 10 min. */
   assetTimeouts?: { connectMs?: number; idleMs?: number; totalMs?: number };
   openBlobStore?: (uri: string) => BlobStore;
@@ -75,6 +82,7 @@ export class NodeAgent implements NodeAgentApi {
   private readonly layout: NodeLayout;
   private readonly workers: NodeWorkers;
   private readonly exits: WorkerExits;
+  private readonly snapshots: SnapshotTaker;
 
   constructor(private readonly options: NodeAgentOptions) {
     this.log = options.logger ?? silentLogger;
@@ -93,6 +101,7 @@ export class NodeAgent implements NodeAgentApi {
         dir: join(options.stateDir, "assets"),
         ...(options.assetDirs ? { fileDirs: options.assetDirs } : {}),
         ...(options.assetAllowHosts ? { allowHosts: options.assetAllowHosts } : {}),
+        ...(options.assetBearerTokens ? { bearerTokens: options.assetBearerTokens } : {}),
         blockedAddresses: () => this.workers.addresses(),
         ...(t.connectMs !== undefined ? { connectTimeoutMs: t.connectMs } : {}),
         ...(t.idleMs !== undefined ? { idleTimeoutMs: t.idleMs } : {}),
@@ -101,28 +110,26 @@ export class NodeAgent implements NodeAgentApi {
     this.images = options.images ?? new ImageStore({ dir: join(options.stateDir, "images") });
     this.arch = options.arch ?? nodeArch();
     this.openStore = options.openBlobStore ?? ((uri) => openBlobStore(uri));
+    this.snapshots = {
+      stateDir: options.stateDir,
+      layout: this.layout,
+      log: this.log,
+      openStore: this.openStore,
+      uploadConcurrency: options.uploadConcurrency ?? 4,
+      drainTimeoutMs: options.drainTimeoutMs ?? 5000,
+    };
   }
 
-  /** Times a step of an operation in the debug log. */
-  private async step<T>(
+  createWorker(
     name: string,
-    fields: Record<string, unknown>,
-    f: () => Promise<T>,
-  ): Promise<T> {
-    const t = performance.now();
-    try {
-      return await f();
-    } finally {
-      this.log.debug(name, { ...fields, ms: Math.round(performance.now() - t) });
-    }
+    settings?: WorkerSettings,
+    options?: NodeCallOptions,
+  ): Promise<WorkerInfo> {
+    return withCall(options, () => this.workers.create(name, settings));
   }
 
-  createWorker(name: string, settings?: WorkerSettings): Promise<WorkerInfo> {
-    return this.workers.create(name, settings);
-  }
-
-  deleteWorker(name: string): Promise<void> {
-    return this.workers.delete(name);
+  deleteWorker(name: string, options?: NodeCallOptions): Promise<void> {
+    return withCall(options, () => this.workers.delete(name));
   }
 
   /**
@@ -133,11 +140,25 @@ export class NodeAgent implements NodeAgentApi {
     return this.workers.recover();
   }
 
-  listWorkers(): Promise<WorkerInfo[]> {
-    return this.workers.list();
+  listWorkers(options?: NodeCallOptions): Promise<WorkerInfo[]> {
+    return withCall(options, () => this.workers.list());
   }
 
-  async run(req: RunRequest): Promise<WorkerInfo> {
+  /** What this node has and can run, for its registration. */
+  async describe(): Promise<NodeDescription> {
+    return {
+      arch: this.arch,
+      sandboxClasses: [...this.drivers.keys()],
+      cachedAssets: await this.assets.cached(),
+      cachedImages: await this.images.references(),
+    };
+  }
+
+  run(req: RunRequest, options?: NodeCallOptions): Promise<WorkerInfo> {
+    return withCall(options, (signal) => this.runIn(req, signal));
+  }
+
+  private async runIn(req: RunRequest, signal: AbortSignal | undefined): Promise<WorkerInfo> {
     const worker = await this.workers.claim(req.worker);
     try {
       const driver = this.driver(req.sandboxAssets.sandboxClass);
@@ -146,8 +167,8 @@ export class NodeAgent implements NodeAgentApi {
         this.arch,
         `the ${req.sandboxAssets.sandboxClass} runtime`,
       );
-      const runtime = await fetchRuntime(this.assets, driver, assets, this.arch, req.signal);
-      const images = await pullImages(this.images, req.workload, req.signal);
+      const runtime = await fetchRuntime(this.assets, driver, assets, this.arch, signal);
+      const images = await pullImages(this.images, req.workload, signal);
       await this.layout.prepareVolumes(req.worker, req.workload);
       const record: ActorRecord = {
         actor: req.actor,
@@ -158,14 +179,21 @@ export class NodeAgent implements NodeAgentApi {
         images: Object.fromEntries(req.workload.containers.map((c) => [c.name, c.image])),
         workload: req.workload,
       };
-      await this.start(worker, driver, runtime, record, images, undefined, req.signal);
+      await this.start(worker, driver, runtime, record, images, undefined, signal);
       return { ...this.workers.info(worker), actor: req.actor };
     } finally {
       worker.busy = false;
     }
   }
 
-  async checkpoint(req: CheckpointRequest): Promise<CheckpointResult> {
+  checkpoint(req: CheckpointRequest, options?: NodeCallOptions): Promise<CheckpointResult> {
+    return withCall(options, (signal) => this.checkpointIn(req, signal));
+  }
+
+  private async checkpointIn(
+    req: CheckpointRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<CheckpointResult> {
     const worker = this.workers.get(req.worker);
     const record = await this.record(req.worker);
     if (!record)
@@ -185,82 +213,31 @@ export class NodeAgent implements NodeAgentApi {
     if (worker.busy)
       throw new AteError(Code.Aborted, `worker ${req.worker} is busy with another operation`);
     worker.busy = true;
-    const driver = this.driver(record.sandboxClass);
-    const runtime: SandboxRuntime = {
-      sandboxClass: record.sandboxClass,
-      assets: record.runtimePaths,
-    };
-    const external = req.destination.kind === "external";
-    const tmp = join(this.options.stateDir, "tmp", `snapshot-${randomBytes(6).toString("hex")}`);
     try {
-      const fields = { worker: req.worker, actor: record.actor.actorId };
-      if (req.scope === "Full") {
-        await this.step("checkpoint.sandbox", fields, () =>
-          driver.checkpoint(worker, runtime, join(tmp, "checkpoint"), {
-            compress: external,
-            drainTimeoutMs: this.options.drainTimeoutMs ?? 5000,
-            ...(req.signal ? { signal: req.signal } : {}),
-          }),
-        );
-      } else {
-        await driver.stop(worker, runtime);
-      }
-      await privateDir(tmp);
-      // The sandbox is gone: the durableDir contents are final.
-      for (const [name, dir] of Object.entries(
-        this.layout.volumeDirs(req.worker, record.workload),
-      )) {
-        await privateDir(join(tmp, "data"));
-        await this.step("checkpoint.data", fields, () =>
-          packDir(dir, join(tmp, "data", `${name}.tar.gz`)),
-        );
-      }
-      await privateTree(tmp); // memory and files of the actor: root only, wherever kept
-      const files = await this.step("checkpoint.hash", fields, () => describeFiles(tmp, tmp));
-      const manifest: SnapshotManifest = {
-        formatVersion: manifestFormatVersion,
-        scope: req.scope,
-        actor: record.actor,
-        createdAt: new Date().toISOString(),
-        arch: record.arch,
-        sandboxClass: record.sandboxClass,
-        assets: record.assets,
-        images: record.images,
-        workload: record.workload,
-        snapshotFiles: files,
-      };
-      const localUri = pathToFileURL(
-        join(this.layout.snapshotsDir, record.actor.atespace, record.actor.actorId, snapshotName()),
-      ).href;
-      const uri = req.destination.kind === "external" ? req.destination.uriPrefix : localUri;
-      try {
-        await this.step("checkpoint.upload", { ...fields, uri }, () =>
-          this.upload(tmp, uri, files, manifest, req.signal),
-        );
-      } catch (err) {
-        if (uri === localUri) throw err;
-        // The sandbox is gone; never lose its state: keep the snapshot on this node instead.
-        await this.upload(tmp, localUri, files, manifest);
-        await this.layout.wipe(req.worker);
-        throw new AteError(
-          Code.Unavailable,
-          `uploading the snapshot to ${uri} failed (${(err as Error).message}); it was kept on this node at ${localUri}`,
-          [localUri],
-          { cause: err },
-        );
-      }
-      await this.step("checkpoint.wipe", fields, () => this.layout.wipe(req.worker));
-      return { uri, local: uri === localUri, files };
+      return await takeSnapshot(
+        this.snapshots,
+        worker,
+        record,
+        this.driver(record.sandboxClass),
+        req,
+        signal,
+      );
     } finally {
       worker.busy = false;
-      await rm(tmp, { recursive: true, force: true });
     }
   }
 
-  async restore(req: RestoreRequest): Promise<WorkerInfo> {
+  restore(req: RestoreRequest, options?: NodeCallOptions): Promise<WorkerInfo> {
+    return withCall(options, (signal) => this.restoreIn(req, signal));
+  }
+
+  private async restoreIn(
+    req: RestoreRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<WorkerInfo> {
     this.workers.get(req.worker); // an unknown worker fails before any download
     const store = this.openStore(req.source);
-    const manifest = await readManifest(store, req.source, req.signal);
+    const manifest = await readManifest(store, req.source, signal);
     // Whose snapshot, scope, arch: refused here, before the worker is held or anything fetched.
     checkRestorable(manifest, req, this.arch);
     const worker = await this.workers.claim(req.worker);
@@ -269,12 +246,12 @@ export class NodeAgent implements NodeAgentApi {
       const driver = this.driver(manifest.sandboxClass);
       let runtime: SandboxRuntime;
       try {
-        runtime = await fetchRuntime(this.assets, driver, manifest.assets, this.arch, req.signal);
+        runtime = await fetchRuntime(this.assets, driver, manifest.assets, this.arch, signal);
       } catch (err) {
         throw runtimeUnavailable(manifest, req.source, err);
       }
-      await downloadSnapshot(store, req.source, manifest, tmp, req.scope, req.signal);
-      const images = await pullImages(this.images, manifest.workload, req.signal);
+      await downloadSnapshot(store, req.source, manifest, tmp, req.scope, signal);
+      const images = await pullImages(this.images, manifest.workload, signal);
       await this.layout.prepareVolumes(req.worker, manifest.workload);
       for (const [name, dir] of Object.entries(
         this.layout.volumeDirs(req.worker, manifest.workload),
@@ -299,7 +276,7 @@ export class NodeAgent implements NodeAgentApi {
         record,
         images,
         req.scope === "Full" ? join(tmp, "checkpoint") : undefined,
-        req.signal,
+        signal,
       );
       return { ...this.workers.info(worker), actor: req.actor };
     } finally {
@@ -308,9 +285,13 @@ export class NodeAgent implements NodeAgentApi {
     }
   }
 
-  async stop(name: string): Promise<void> {
+  stop(name: string, options?: NodeCallOptions): Promise<void> {
+    return withCall(options, () => this.stopIn(name));
+  }
+
+  private async stopIn(name: string): Promise<void> {
+    const worker = this.workers.get(name); // an unknown name touches nothing
     const record = await this.record(name);
-    const worker = this.workers.get(name);
     for (const d of this.drivers.values()) {
       await d.stop(
         worker,
@@ -322,8 +303,15 @@ export class NodeAgent implements NodeAgentApi {
     await this.layout.wipe(name);
   }
 
-  logs(actor: ActorIdentity, from = 0): Promise<Buffer> {
-    return this.layout.readLog(actor, from);
+  async *logs(actor: ActorIdentity, options: NodeLogsOptions = {}): AsyncGenerator<Uint8Array> {
+    let from = options.from ?? 0;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const piece = await this.layout.readLog(actor, from);
+      if (piece.length) yield piece;
+      from += piece.length;
+      if (piece.length < maxLogPieceBytes) return; // a short piece is the end, for now
+    }
   }
 
   /** The on-node record of the actor a worker runs, if any. */
@@ -381,21 +369,5 @@ export class NodeAgent implements NodeAgentApi {
         `sandbox class "${sandboxClass}" is not supported on this node (supported: ${[...this.drivers.keys()].join(", ")})`,
       );
     return d;
-  }
-
-  /** Writes a snapshot: on this node by moving its files, elsewhere by uploading them. */
-  private async upload(
-    dir: string,
-    uri: string,
-    files: SnapshotFile[],
-    manifest: SnapshotManifest,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    const local = uri.startsWith(pathToFileURL(this.layout.snapshotsDir).href);
-    await writeSnapshot(this.openStore(uri), dir, files, manifest, {
-      ...(local ? { moveTo: fileURLToPath(uri) } : {}),
-      concurrency: this.options.uploadConcurrency ?? 4,
-      ...(signal ? { signal } : {}),
-    });
   }
 }

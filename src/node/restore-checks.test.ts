@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, isAteError } from "../errors/index.ts";
+import { manifestFormatVersion, type SnapshotManifest } from "../snapshots/index.ts";
 import type { ActorIdentity, RestoreRequest } from "./api.ts";
 import { goldenActorId, goldenAtespace } from "./golden.ts";
-import { manifestFormatVersion, type SnapshotManifest } from "./manifest.ts";
 import { checkRestorable } from "./restore-checks.ts";
 
 const actor = (atespace: string, actorId: string, templateName = "counter"): ActorIdentity => ({

@@ -1,7 +1,7 @@
 import { AteError, Code } from "../errors/index.ts";
+import type { SnapshotManifest } from "../snapshots/index.ts";
 import type { ActorIdentity, RestoreRequest } from "./api.ts";
 import { goldenActorId, goldenAtespace } from "./golden.ts";
-import type { SnapshotManifest } from "./manifest.ts";
 
 /**
  * Everything a restore checks from the manifest before it touches anything: the scope, the

@@ -17,7 +17,7 @@ import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
 import { declareNoopPool } from "../../test/support/noop-pool.ts";
 import { bearer } from "../cli/control-client.ts";
 import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
-import { type ActorIdentity, maxLogPieceBytes } from "../node/index.ts";
+import { type ActorIdentity, maxLogPieceBytes, type NodeLogsOptions } from "../node/index.ts";
 import { NodeLayout } from "../node/layout.ts";
 import { Control } from "../proto/gen/ateapi/control_pb.ts";
 import { Records, SqliteRecordStore } from "../records/index.ts";
@@ -30,8 +30,13 @@ class LoggingNode extends NoopNodeAgent {
   constructor(readonly layout: NodeLayout) {
     super();
   }
-  override logs(actor: ActorIdentity, from?: number): Promise<Buffer> {
-    return this.layout.readLog(actor, from);
+  override async *logs(actor: ActorIdentity, o: NodeLogsOptions = {}): AsyncGenerator<Uint8Array> {
+    for (let from = o.from ?? 0; ; ) {
+      const piece = await this.layout.readLog(actor, from);
+      if (piece.length) yield piece;
+      from += piece.length;
+      if (piece.length < maxLogPieceBytes) return;
+    }
   }
 }
 

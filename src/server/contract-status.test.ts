@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
+import { dualProtocolServer } from "../http/index.ts";
 import { withContractStatuses } from "./contract-status.ts";
-import { dualProtocolServer } from "./dual-protocol.ts";
 
 const json = { "content-type": "application/json" };
 const error = (code: string) => JSON.stringify({ code, message: `a ${code} error` });

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { codeFromName, httpStatus } from "../errors/index.ts";
-import type { Handler } from "./dual-protocol.ts";
+import type { Handler } from "../http/index.ts";
 
 type Callback = (err?: Error | null) => void;
 

@@ -129,7 +129,9 @@ describe("node agent with gvisor", { timeout: 300_000 }, () => {
     assert.deepEqual(manifest.images, { counter: image });
     await agent.restore({ worker: "wb", actor: actor("c1"), source: snap.uri, scope: "Full" });
     assert.deepEqual(await hit("wb"), { memory: 3, file: 3, actor: "c1" });
-    assert.match((await agent.logs(actor("c1"))).toString(), /counter listening on 8080/);
+    let output = "";
+    for await (const piece of agent.logs(actor("c1"))) output += Buffer.from(piece).toString();
+    assert.match(output, /counter listening on 8080/);
     await agent.stop("wb");
   });
 

@@ -1,6 +1,6 @@
 // A no-op node agent whose runs can be made to hang until their signal aborts: a boot in
 // progress when a shutdown (or a caller) gives up on it.
-import type { RunRequest, WorkerInfo } from "../../src/node/index.ts";
+import type { NodeCallOptions, RunRequest, WorkerInfo } from "../../src/node/index.ts";
 import { NoopNodeAgent } from "./noop-node-agent.ts";
 
 export class HangingNodeAgent extends NoopNodeAgent {
@@ -16,12 +16,13 @@ export class HangingNodeAgent extends NoopNodeAgent {
     });
   }
 
-  override async run(req: RunRequest): Promise<WorkerInfo> {
+  override async run(req: RunRequest, options?: NodeCallOptions): Promise<WorkerInfo> {
     if (!this.hanging) return super.run(req);
     this.started?.();
+    const signal = options?.signal;
     return new Promise((_, reject) => {
-      if (req.signal?.aborted) reject(req.signal.reason);
-      req.signal?.addEventListener("abort", () => reject(req.signal?.reason));
+      if (signal?.aborted) reject(signal.reason);
+      signal?.addEventListener("abort", () => reject(signal.reason));
     });
   }
 }

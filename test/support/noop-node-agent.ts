@@ -7,6 +7,7 @@ import type {
   CheckpointRequest,
   CheckpointResult,
   NodeAgentApi,
+  NodeLogsOptions,
   RestoreRequest,
   RunRequest,
   WorkerInfo,
@@ -63,7 +64,5 @@ export class NoopNodeAgent implements NodeAgentApi {
     const w = this.workers.get(name);
     if (w) delete w.actor;
   }
-  async logs(_actor: ActorIdentity, _from?: number): Promise<Buffer> {
-    return Buffer.alloc(0);
-  }
+  async *logs(_actor: ActorIdentity, _options?: NodeLogsOptions): AsyncGenerator<Uint8Array> {}
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -78,6 +78,21 @@ export class ImageStore {
   async cached(digest: string): Promise<PulledImage | undefined> {
     const meta = await readFile(this.metaPath(digest), "utf8").catch(() => undefined);
     return meta ? (JSON.parse(meta) as PulledImage) : undefined;
+  }
+
+  /** The references of every image unpacked here (for the node's registration). */
+  async references(): Promise<string[]> {
+    const dir = join(this.options.dir, "images");
+    const names = await readdir(dir).catch(() => []);
+    const refs: string[] = [];
+    for (const n of names.filter((n) => /^[a-f0-9]{64}\.json$/.test(n))) {
+      try {
+        refs.push((JSON.parse(await readFile(join(dir, n), "utf8")) as PulledImage).reference);
+      } catch {
+        // Removed meanwhile, or unreadable: not an image this node has.
+      }
+    }
+    return refs.sort();
   }
 
   private metaPath(digest: string): string {

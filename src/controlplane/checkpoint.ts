@@ -1,0 +1,125 @@
+import { randomBytes } from "node:crypto";
+import type { Clock } from "../clock/index.ts";
+import { AteError, Code } from "../errors/index.ts";
+import type { CheckpointResult, SnapshotScope } from "../node/index.ts";
+import { type Actor, type SnapshotInfo, type Worker, withSnapshot } from "../records/index.ts";
+import { checkpointConfig } from "./snapshots-config.ts";
+import { busy, identityOf, type LifecycleDeps, transitionMark } from "./transitions.ts";
+
+/**
+ * Suspend (external snapshot, scope onCommit) or Pause (snapshot kept on the node, scope
+ * onPause). The actor is recorded where its snapshot really is: a suspend whose upload failed
+ * leaves it PAUSED at the snapshot its node kept, and the caller hears why (UNAVAILABLE).
+ */
+export async function checkpointActor(
+  d: LifecycleDeps,
+  atespace: string,
+  actorId: string,
+  kind: "suspend" | "pause",
+  signal?: AbortSignal,
+): Promise<Actor> {
+  let actor = await d.records.getActor(atespace, actorId);
+  const target = kind === "suspend" ? "SUSPENDED" : "PAUSED";
+  if (actor.status === target) return actor;
+  if (actor.status === "PAUSED" && kind === "suspend") {
+    throw new AteError(
+      Code.FailedPrecondition,
+      `actor ${atespace}/${actorId} is PAUSED on node ${actor.latestSnapshot?.nodes?.join(", ")}: resume it, then suspend it`,
+    );
+  }
+  if (actor.status !== "RUNNING" || !actor.worker)
+    throw actor.status === "SUSPENDED"
+      ? new AteError(
+          Code.FailedPrecondition,
+          `actor ${atespace}/${actorId} is SUSPENDED; resume it before pausing`,
+        )
+      : busy(actor);
+  const config = await checkpointConfig(actor, d.resources, d.fallbackSnapshotLocation, d.logger);
+  const scope: SnapshotScope =
+    kind === "suspend" ? (config.onCommit ?? "Full") : (config.onPause ?? "Full");
+  const uri =
+    kind === "suspend"
+      ? `${config.location.replace(/\/+$/, "")}/${atespace}/${actorId}/${snapshotId(d.clock)}`
+      : undefined;
+  // Before anything is marked: a node that cannot be reached leaves the actor as it was.
+  const node = d.nodes.get(actor.worker.node);
+  actor = await d.records.updateActor({
+    ...actor,
+    status: kind === "suspend" ? "SUSPENDING" : "PAUSING",
+    transition: transitionMark(d, kind, actor.worker.name),
+    ...(uri ? { inProgressSnapshot: uri } : {}),
+  });
+  // Routers see the mark (WatchActors), stop forwarding and let requests under way finish.
+  await d.hooks.beforeCheckpoint(actor);
+  const workerRef = actor.worker as NonNullable<Actor["worker"]>;
+  const worker = await d.records.getWorker(workerRef.namespace, workerRef.name);
+  let result: CheckpointResult;
+  try {
+    result = await node.checkpoint(
+      {
+        worker: workerRef.name,
+        actor: identityOf(actor),
+        scope,
+        destination: uri ? { kind: "external", uriPrefix: uri } : { kind: "local" },
+      },
+      signal ? { signal } : {},
+    );
+  } catch (err) {
+    const stillRunning = await node.listWorkers().then(
+      (ws) => ws.some((w) => w.name === workerRef.name && w.actor?.actorId === actorId),
+      () => undefined,
+    );
+    if (stillRunning) {
+      const { transition: _t, inProgressSnapshot: _s, ...rest } = actor;
+      await d.records.updateActor({ ...rest, status: "RUNNING" });
+    } else if (stillRunning === false) {
+      // The sandbox is gone without a snapshot: the actor falls back to its last one.
+      await finishCheckpoint(d, actor, worker, actor.latestSnapshot, "SUSPENDED");
+    } // else the node cannot say: the reconciler settles the actor once its mark expires.
+    throw err;
+  }
+  const info: SnapshotInfo = result.local
+    ? { type: "LOCAL", scope, uri: result.uri, nodes: [workerRef.node] }
+    : { type: "EXTERNAL", scope, uri: result.uri };
+  if (result.uploadError !== undefined) {
+    // The upload failed but the node kept the snapshot: the actor is paused there.
+    await finishCheckpoint(d, actor, worker, info, "PAUSED");
+    throw new AteError(
+      Code.Unavailable,
+      `${result.uploadError}; the snapshot was kept on node ${workerRef.node} at ${result.uri}, and actor ${atespace}/${actorId} is PAUSED there: resume it, then suspend it again`,
+    );
+  }
+  return finishCheckpoint(d, actor, worker, info, target);
+}
+
+/** Frees the worker and records the snapshot (if any) in one step. */
+export async function finishCheckpoint(
+  d: LifecycleDeps,
+  actor: Actor,
+  worker: Worker,
+  info: SnapshotInfo | undefined,
+  status: "SUSPENDED" | "PAUSED",
+): Promise<Actor> {
+  const { transition: _t, inProgressSnapshot: _s, worker: _w, latestSnapshot: _l, ...rest } = actor;
+  const next: Actor = {
+    ...rest,
+    status: info ? status : "SUSPENDED",
+    ...(info ? withSnapshot(actor, info) : {}),
+  };
+  const released = await d.records.releaseWorker(worker, next);
+  d.hooks.changed(released.actor);
+  d.logger.info(`actor ${next.status.toLowerCase()}`, {
+    actor: `${actor.atespace}/${actor.actorId}`,
+    worker: worker.name,
+    snapshot: info?.uri,
+  });
+  return released.actor;
+}
+
+function snapshotId(clock: Clock): string {
+  return `${clock
+    .now()
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}-${randomBytes(4).toString("hex")}`;
+}

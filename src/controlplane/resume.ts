@@ -1,0 +1,157 @@
+import type { ActorTemplate, WorkerPool } from "../api/v1alpha1/index.ts";
+import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
+import { AteError, Code, isAteError } from "../errors/index.ts";
+import { type Actor, atLastSnapshot, type Worker, workerRef } from "../records/index.ts";
+import { resolveSandboxAssets } from "./sandbox-assets.ts";
+import { eligiblePools, workersToTry } from "./scheduler.ts";
+import { snapshotsConfigOf } from "./snapshots-config.ts";
+import { busy, identityOf, type LifecycleDeps, transitionMark } from "./transitions.ts";
+import { workloadOf } from "./workload.ts";
+
+/**
+ * Resume: claim a free worker and mark the actor RESUMING in one compare-and-set, then have
+ * the worker's node restore the actor's snapshot (or the template's golden one, or boot it).
+ * Any failure after the claim, reaching the node included, puts the actor back at its last
+ * snapshot with the worker free.
+ */
+export async function resumeActor(
+  d: LifecycleDeps,
+  atespace: string,
+  actorId: string,
+  options: { boot?: boolean; signal?: AbortSignal } = {},
+): Promise<Actor> {
+  let actor = await d.records.getActor(atespace, actorId);
+  if (actor.status === "RUNNING") return actor;
+  if (actor.status !== "SUSPENDED" && actor.status !== "PAUSED") throw busy(actor);
+  const template = await templateToResume(d, actor);
+  const pools = eligiblePools(template, actor, (await d.resources.list(WorkerPoolType)).items);
+  if (pools.length === 0) {
+    throw new AteError(
+      Code.FailedPrecondition,
+      `no WorkerPool matches actor ${atespace}/${actorId} (sandboxClass ${template.spec.sandboxClass}, template and actor worker selectors)`,
+    );
+  }
+  // Claim a free worker and mark the actor RESUMING in one atomic step; on a lost race for a
+  // worker, try the next one.
+  let claimed: { worker: Worker; actor: Actor } | undefined;
+  // Workers taken meanwhile by other resumes lose the race for us; a fresh look at the
+  // workers finds the ones freed meanwhile. Nodes that cache what the actor needs go first;
+  // shuffling spreads concurrent resumes apart.
+  for (let round = 0; round < 5 && !claimed; round++) {
+    const workers = await d.records.listWorkers();
+    const candidates = await workersToTry(d, actor, template, pools, workers);
+    if (candidates.length === 0) break;
+    for (const worker of candidates) {
+      const resuming: Actor = {
+        ...actor,
+        status: "RESUMING",
+        worker: workerRef(worker),
+        workerPoolName: worker.pool,
+        // Checkpoints then need nothing from the template, which may be deleted meanwhile.
+        snapshotsConfig: snapshotsConfigOf(template),
+        transition: transitionMark(d, "resume", worker.name),
+      };
+      try {
+        claimed = await d.records.claimWorker(worker, resuming);
+        break;
+      } catch (err) {
+        if (!isAteError(err, Code.Aborted) && !isAteError(err, Code.NotFound)) throw err;
+        const now = await d.records.getActor(atespace, actorId);
+        if (now.version !== actor.version) {
+          if (now.status === "RUNNING") return now;
+          throw busy(now);
+        }
+      }
+    }
+  }
+  if (!claimed) {
+    const where =
+      actor.latestSnapshot?.type === "LOCAL"
+        ? ` on node ${actor.latestSnapshot.nodes?.join(", ")} (where its paused snapshot is)`
+        : "";
+    throw new AteError(
+      Code.ResourceExhausted,
+      `no free worker for actor ${atespace}/${actorId} in pool(s) ${pools.map((p) => p.metadata.name).join(", ")}${where}`,
+    );
+  }
+  ({ actor } = claimed);
+  const { worker } = claimed;
+  const identity = identityOf(actor);
+  try {
+    options.signal?.throwIfAborted();
+    // Inside the rollback: a node that cannot be reached must not leave the actor RESUMING.
+    const node = d.nodes.get(worker.node);
+    const call = options.signal ? { signal: options.signal } : {};
+    const snapshot = actor.latestSnapshot;
+    const golden = template.status?.phase === "Ready" ? template.status.goldenSnapshot : undefined;
+    if (snapshot) {
+      await node.restore(
+        {
+          worker: worker.name,
+          actor: identity,
+          source: snapshot.uri,
+          scope: snapshot.scope,
+          origin: "own", // the node checks the manifest: only this actor's own snapshot
+        },
+        call,
+      );
+    } else if (golden && !options.boot) {
+      // The golden snapshot was taken by a Suspend, so it has the template's onCommit scope.
+      await node.restore(
+        {
+          worker: worker.name,
+          actor: identity,
+          source: golden,
+          scope: template.spec.snapshotsConfig.onCommit ?? "Full",
+          origin: "golden", // the node checks the manifest: this template's golden actor's
+        },
+        call,
+      );
+    } else {
+      const pool = pools.find(
+        (p) => p.metadata.name === worker.pool && p.metadata.namespace === worker.namespace,
+      ) as WorkerPool;
+      const sandboxAssets = await resolveSandboxAssets(d.resources, pool);
+      await node.run(
+        { worker: worker.name, actor: identity, workload: workloadOf(template), sandboxAssets },
+        call,
+      );
+    }
+  } catch (err) {
+    await rollBackResume(d, actor, worker);
+    throw err;
+  }
+  const { transition: _done, ...rest } = actor;
+  const running = await d.records.updateActor({ ...rest, status: "RUNNING" });
+  d.hooks.changed(running);
+  d.logger.info("actor running", {
+    actor: `${atespace}/${actorId}`,
+    worker: worker.name,
+    node: worker.node,
+  });
+  return running;
+}
+
+/** The actor's template, which a resume needs (its pools, workload and golden snapshot). */
+async function templateToResume(d: LifecycleDeps, actor: Actor): Promise<ActorTemplate> {
+  const name = `${actor.templateNamespace}/${actor.templateName}`;
+  try {
+    return await d.resources.get(ActorTemplateType, actor.templateNamespace, actor.templateName);
+  } catch (err) {
+    if (!isAteError(err, Code.NotFound)) throw err;
+    throw new AteError(
+      Code.FailedPrecondition,
+      `ActorTemplate ${name} no longer exists: actor ${actor.atespace}/${actor.actorId} cannot resume without it; apply the template again (the actor's snapshots are kept), or delete the actor`,
+    );
+  }
+}
+
+async function rollBackResume(d: LifecycleDeps, actor: Actor, worker: Worker): Promise<void> {
+  const back = atLastSnapshot(actor);
+  try {
+    const current = await d.records.getWorker(worker.namespace, worker.name);
+    await d.records.releaseWorker(current, back);
+  } catch (err) {
+    d.logger.warn("rolling back a resume failed", { actor: actor.actorId, error: String(err) });
+  }
+}

@@ -1,0 +1,67 @@
+import type { Clock } from "../clock/index.ts";
+import { AteError, Code } from "../errors/index.ts";
+import type { Logger } from "../log/index.ts";
+import type { ActorIdentity } from "../node/index.ts";
+import type { Actor, Records } from "../records/index.ts";
+import type { ResourceStore } from "../resources/index.ts";
+import type { NodeDirectory } from "./nodes.ts";
+
+/** What every lifecycle transition (resume, checkpoint, stop) works with. */
+export interface LifecycleDeps {
+  records: Records;
+  resources: ResourceStore;
+  nodes: NodeDirectory;
+  clock: Clock;
+  logger: Logger;
+  /** Identifies this control plane instance in transition locks. */
+  owner: string;
+  /** How long a transition may run before the reconciler takes over. */
+  transitionTimeoutMs: number;
+  hooks: ActorHooks;
+  /**
+   * Where a suspend writes when neither the actor record, nor its template, nor an earlier
+   * snapshot says (actors resumed by older versions whose template was deleted since).
+   */
+  fallbackSnapshotLocation: string;
+}
+
+/** What the control plane does around transitions besides the records (see activity.ts). */
+export interface ActorHooks {
+  /**
+   * Called once the actor is marked SUSPENDING or PAUSING, before its checkpoint starts:
+   * waits (bounded, never failing) until the routers, which see the mark, have no request to
+   * it under way.
+   */
+  beforeCheckpoint(actor: Actor): Promise<void>;
+  /** Called after an actor's status changed (running somewhere, or suspended/paused). */
+  changed(actor: Actor): void;
+}
+
+export const noHooks: ActorHooks = { beforeCheckpoint: async () => {}, changed: () => {} };
+
+export const busy = (a: Actor) =>
+  new AteError(
+    Code.Aborted,
+    `another operation is in progress for this actor (${a.atespace}/${a.actorId} is ${a.status})`,
+  );
+
+export const identityOf = (a: Actor): ActorIdentity => ({
+  atespace: a.atespace,
+  templateNamespace: a.templateNamespace,
+  templateName: a.templateName,
+  actorId: a.actorId,
+});
+
+/** The mark a transition puts on the actor: who runs it, and when the reconciler may take over. */
+export function transitionMark(
+  d: LifecycleDeps,
+  op: "resume" | "suspend" | "pause",
+  worker: string,
+): NonNullable<Actor["transition"]> {
+  return {
+    op,
+    owner: d.owner,
+    expiresAt: d.clock.now().getTime() + d.transitionTimeoutMs,
+    worker,
+  };
+}

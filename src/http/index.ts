@@ -1,0 +1,6 @@
+export {
+  type ConnectionLimits,
+  defaultConnectionLimits,
+  dualProtocolServer,
+  type Handler,
+} from "./dual-protocol.ts";

@@ -1,0 +1,133 @@
+import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { BlobStore } from "../blob/index.ts";
+import type { Logger } from "../log/index.ts";
+import { privateDir, privateTree } from "../private-files/index.ts";
+import type { SandboxDriver, SandboxRuntime } from "../sandbox/index.ts";
+import {
+  manifestFormatVersion,
+  type SnapshotManifest,
+  snapshotName,
+  writeSnapshot,
+} from "../snapshots/index.ts";
+import type { CheckpointRequest, CheckpointResult, SnapshotFile } from "./api.ts";
+import { describeFiles, packDir } from "./files.ts";
+import type { ActorRecord, NodeLayout } from "./layout.ts";
+import type { NodeWorker } from "./node-workers.ts";
+
+/** What taking a snapshot needs of the node agent. */
+export interface SnapshotTaker {
+  stateDir: string;
+  layout: NodeLayout;
+  log: Logger;
+  openStore: (uri: string) => BlobStore;
+  uploadConcurrency: number;
+  drainTimeoutMs: number;
+}
+
+/**
+ * Checkpoints the actor a (held) worker runs into a snapshot and empties the worker: memory
+ * (scope Full), then durableDir archives, hashed into a manifest, written to the destination.
+ * The sandbox is gone once its state is taken, so an upload that fails never loses it: the
+ * snapshot is kept on the node instead, and the result says so (`local`, `uploadError`).
+ */
+export async function takeSnapshot(
+  t: SnapshotTaker,
+  worker: NodeWorker,
+  record: ActorRecord,
+  driver: SandboxDriver,
+  req: CheckpointRequest,
+  signal: AbortSignal | undefined,
+): Promise<CheckpointResult> {
+  const runtime: SandboxRuntime = {
+    sandboxClass: record.sandboxClass,
+    assets: record.runtimePaths,
+  };
+  const external = req.destination.kind === "external";
+  const tmp = join(t.stateDir, "tmp", `snapshot-${randomBytes(6).toString("hex")}`);
+  const step = timed(t.log, { worker: req.worker, actor: record.actor.actorId });
+  try {
+    if (req.scope === "Full") {
+      await step("checkpoint.sandbox", () =>
+        driver.checkpoint(worker, runtime, join(tmp, "checkpoint"), {
+          compress: external,
+          drainTimeoutMs: t.drainTimeoutMs,
+          ...(signal ? { signal } : {}),
+        }),
+      );
+    } else {
+      await driver.stop(worker, runtime);
+    }
+    await privateDir(tmp);
+    // The sandbox is gone: the durableDir contents are final.
+    for (const [name, dir] of Object.entries(t.layout.volumeDirs(req.worker, record.workload))) {
+      await privateDir(join(tmp, "data"));
+      await step("checkpoint.data", () => packDir(dir, join(tmp, "data", `${name}.tar.gz`)));
+    }
+    await privateTree(tmp); // memory and files of the actor: root only, wherever kept
+    const files = await step("checkpoint.hash", () => describeFiles(tmp, tmp));
+    const manifest: SnapshotManifest = {
+      formatVersion: manifestFormatVersion,
+      scope: req.scope,
+      actor: record.actor,
+      createdAt: new Date().toISOString(),
+      arch: record.arch,
+      sandboxClass: record.sandboxClass,
+      assets: record.assets,
+      images: record.images,
+      workload: record.workload,
+      snapshotFiles: files,
+    };
+    const localUri = pathToFileURL(
+      join(t.layout.snapshotsDir, record.actor.atespace, record.actor.actorId, snapshotName()),
+    ).href;
+    const uri = req.destination.kind === "external" ? req.destination.uriPrefix : localUri;
+    try {
+      await step("checkpoint.upload", () => upload(t, tmp, uri, files, manifest, signal));
+    } catch (err) {
+      if (uri === localUri) throw err;
+      // Never lose the actor's state: keep the snapshot on this node instead, and say so in
+      // the result (the control plane records where it really is).
+      await upload(t, tmp, localUri, files, manifest);
+      await t.layout.wipe(req.worker);
+      const uploadError = `uploading the snapshot to ${uri} failed (${(err as Error).message})`;
+      t.log.warn("snapshot kept on the node", { worker: req.worker, uri: localUri, uploadError });
+      return { uri: localUri, local: true, files, uploadError };
+    }
+    await step("checkpoint.wipe", () => t.layout.wipe(req.worker));
+    return { uri, local: uri === localUri, files };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Writes a snapshot: on this node by moving its files, elsewhere by uploading them. */
+async function upload(
+  t: SnapshotTaker,
+  dir: string,
+  uri: string,
+  files: SnapshotFile[],
+  manifest: SnapshotManifest,
+  signal?: AbortSignal,
+): Promise<void> {
+  const local = uri.startsWith(pathToFileURL(t.layout.snapshotsDir).href);
+  await writeSnapshot(t.openStore(uri), dir, files, manifest, {
+    ...(local ? { moveTo: fileURLToPath(uri) } : {}),
+    concurrency: t.uploadConcurrency,
+    ...(signal ? { signal } : {}),
+  });
+}
+
+/** Times each step of an operation in the debug log. */
+function timed(log: Logger, fields: Record<string, unknown>) {
+  return async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    try {
+      return await f();
+    } finally {
+      log.debug(name, { ...fields, ms: Math.round(performance.now() - start) });
+    }
+  };
+}
