@@ -18,7 +18,9 @@ export {
   authorizeAssetFetch,
   authorizeMachineCall,
   authorizeNodeRegistry,
+  nodeRegistryAuthorization,
   nodeRegistryService,
+  registrationName,
 } from "./machine-policy.ts";
 export {
   describePrincipal,

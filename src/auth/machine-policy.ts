@@ -1,5 +1,7 @@
-import { AteError, Code } from "../errors/index.ts";
+import type { Interceptor, StreamRequest, UnaryRequest } from "@connectrpc/connect";
+import { AteError, Code, toConnectError } from "../errors/index.ts";
 import { describePrincipal, type Principal, type Role } from "./principal.ts";
+import { principalKey } from "./request-principal.ts";
 
 /** The node membership service's proto name (proto/ateapi/node.proto). */
 export const nodeRegistryService = "ateapi.NodeRegistry";
@@ -50,13 +52,56 @@ export function authorizeMachineCall(p: Principal, service: string, method: stri
   );
 }
 
-/** The NodeRegistry service: node tokens (and admins, who may do everything). */
-export function authorizeNodeRegistry(p: Principal, method: string): void {
-  if (p.role === "admin" || p.role === "node") return;
+/**
+ * The NodeRegistry service: admins for any node; a node token only for the node of its own
+ * name (`registration.name` of the request), so a stolen node token cannot take over, or keep
+ * alive, another node's registration and with it that node's work.
+ */
+export function authorizeNodeRegistry(
+  p: Principal,
+  method: string,
+  registrationName: string | undefined,
+): void {
+  if (p.role === "admin") return;
+  if (p.role !== "node")
+    throw new AteError(
+      Code.PermissionDenied,
+      `${describePrincipal(p)} may not call ${nodeRegistryService}/${method}: registering as a node needs a node token (ate create token NAME --node)`,
+    );
+  if (registrationName === p.name) return;
   throw new AteError(
     Code.PermissionDenied,
-    `${describePrincipal(p)} may not call ${nodeRegistryService}/${method}: registering as a node needs a node token (ate create token NAME --node)`,
+    `${describePrincipal(p)} may not ${method.toLowerCase()} as node ${JSON.stringify(String(registrationName ?? "").slice(0, 80))}: a node token acts only for the node of its name; start the node with --name ${p.name}, or give it a token of its own (ate create token NAME --node)`,
   );
+}
+
+/**
+ * The NodeRegistry service's authorization as an interceptor, for a transport without the API
+ * server's edge (in process): the principal comes from principalKey, set by whoever built the
+ * transport; calls are refused exactly as at the edge.
+ */
+export function nodeRegistryAuthorization(): Interceptor {
+  return (next) => async (req) => {
+    const who = req.contextValues.get(principalKey);
+    if (!who || who instanceof AteError)
+      throw toConnectError(who ?? new AteError(Code.Unauthenticated, "no credentials"));
+    try {
+      if (req.service.typeName !== nodeRegistryService)
+        throw new AteError(Code.Unimplemented, `${req.service.typeName} is not served here`);
+      authorizeMachineCall(who, req.service.typeName, req.method.name);
+      authorizeNodeRegistry(who, req.method.name, registrationName(req));
+      return await next(req);
+    } catch (err) {
+      throw toConnectError(err);
+    }
+  };
+}
+
+/** The node name a NodeRegistry request (Register, Heartbeat: unary) acts for. */
+export function registrationName(req: UnaryRequest | StreamRequest): string | undefined {
+  if (req.stream) return undefined;
+  const name = (req.message as { registration?: { name?: unknown } }).registration?.name;
+  return typeof name === "string" ? name : undefined;
 }
 
 /**

@@ -1,7 +1,15 @@
+import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { Code, isAteError, withConnectErrors } from "../errors/index.ts";
-import type { Control } from "../proto/gen/ateapi/control_pb.ts";
+import { Code, isAteError, toConnectError, withConnectErrors } from "../errors/index.ts";
+import {
+  type ActorEvent,
+  ActorEvent_Type,
+  ActorEventSchema,
+  ActorSchema,
+  type Control,
+} from "../proto/gen/ateapi/control_pb.ts";
 import type { Actor, Worker } from "../records/index.ts";
+import type { ActorWatchEvent } from "./actor-watch.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { atespaceToWire, actorToWire as toWire, workerToWire } from "./wire.ts";
 
@@ -87,5 +95,50 @@ export function controlService(cp: ControlPlane): ServiceImpl<typeof Control> {
       await cp.debugClear();
       return {};
     }),
+    async *watchActors(req, ctx) {
+      try {
+        const events = cp.watchActors({
+          ...(req.atespace ? { atespace: req.atespace } : {}),
+          ...(req.after ? { after: req.after } : {}),
+          signal: ctx.signal,
+        });
+        for await (const e of events) yield eventToWire(e);
+      } catch (err) {
+        throw toConnectError(err);
+      }
+    },
+    reportActivity: wrap(async (req) => {
+      await cp.reportActivity({
+        routerId: req.routerId,
+        sequence: Number(req.sequence),
+        final: req.final,
+        actors: req.actors.map((a) => ({
+          atespace: a.actorRef?.atespace ?? "",
+          name: a.actorRef?.name ?? "",
+          inFlight: a.inFlight,
+          ...(a.idleMillis !== undefined ? { idleMillis: Number(a.idleMillis) } : {}),
+          version: Number(a.version),
+          waiting: a.waiting,
+        })),
+      });
+      return {};
+    }),
   };
+}
+
+/** Watch events carry no worker limits (routers need none; a listing shows them). */
+function eventToWire(e: ActorWatchEvent): ActorEvent {
+  if (e.type === "SYNCED")
+    return create(ActorEventSchema, { type: ActorEvent_Type.SYNCED, cursor: e.cursor });
+  if (e.type === "DELETED")
+    return create(ActorEventSchema, {
+      type: ActorEvent_Type.DELETED,
+      actor: create(ActorSchema, { atespace: e.atespace, actorId: e.actorId }),
+      cursor: e.cursor,
+    });
+  return create(ActorEventSchema, {
+    type: ActorEvent_Type.PUT,
+    actor: toWire(e.actor),
+    cursor: e.cursor,
+  });
 }

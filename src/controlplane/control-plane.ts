@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { isQualifiedName, isValidLabelValue } from "../api/names/index.ts";
-import type { ActorTemplate, WorkerPool } from "../api/v1alpha1/index.ts";
 import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { type Clock, systemClock } from "../clock/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
@@ -14,8 +13,10 @@ import {
   type Worker,
 } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
+import { ActivityBoard, type IncomingReport } from "./activity-board.ts";
 import { type ActorLogsOptions, actorLogs } from "./actor-logs.ts";
-import { type ActorHooks, Lifecycle, noHooks } from "./lifecycle.ts";
+import { type ActorWatchEvent, watchActors } from "./actor-watch.ts";
+import { Lifecycle } from "./lifecycle.ts";
 import type { NodeDirectory } from "./nodes.ts";
 import { Operations } from "./operations.ts";
 import { reconcileActors } from "./reconciler.ts";
@@ -37,6 +38,20 @@ export interface ControlPlaneOptions {
    * default templates' location); `ate up` passes file://<state dir>/snapshots.
    */
   fallbackSnapshotLocation?: string;
+  /**
+   * How long a suspend or pause waits for the routers to finish the requests under way to
+   * the actor (they stop forwarding new ones once they see it marked). Default 10 s.
+   */
+  drainTimeoutMs?: number;
+  /** A router silent this long is not waited for (it reports every second). Default 5 s. */
+  routerStaleMs?: number;
+  /**
+   * Actor watches open at once on this control plane (each may hold a connection to the
+   * records store); more are refused RESOURCE_EXHAUSTED. Default 1000.
+   */
+  maxWatches?: number;
+  /** Names this instance in the transitions it marks. Default `controlplane-<random>`. */
+  owner?: string;
 }
 
 /** Where suspends write when nothing else says (see ControlPlaneOptions.fallbackSnapshotLocation). */
@@ -58,35 +73,87 @@ const maxSelectorLabels = 10;
  */
 export class ControlPlane {
   readonly records: Records;
+  /** Names this instance in the transitions it marks (see reconcile's `orphaned`). */
+  readonly owner: string;
   private readonly lifecycle: Lifecycle;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly hooks: ActorHooks = { ...noHooks };
   private readonly operations = new Operations();
+  /** Every router's latest activity report (see activity.ts for what is decided from them). */
+  readonly activity: ActivityBoard;
+  private watches = 0;
 
   constructor(private readonly options: ControlPlaneOptions) {
     this.records = options.records;
+    this.owner = options.owner ?? `controlplane-${randomBytes(4).toString("hex")}`;
     this.clock = options.clock ?? systemClock;
     this.log = options.logger ?? silentLogger;
+    this.activity = new ActivityBoard(options.records.store, this.clock);
+    const drain = {
+      timeoutMs: options.drainTimeoutMs ?? 10_000,
+      staleAfterMs: options.routerStaleMs ?? 5000,
+    };
     this.lifecycle = new Lifecycle({
       records: options.records,
       resources: options.resources,
       nodes: options.nodes,
       clock: this.clock,
       logger: this.log,
-      owner: `controlplane-${randomBytes(4).toString("hex")}`,
+      owner: this.owner,
       transitionTimeoutMs: options.transitionTimeoutMs ?? 10 * 60_000,
       fallbackSnapshotLocation: options.fallbackSnapshotLocation ?? defaultSnapshotLocation,
       hooks: {
-        beforeCheckpoint: (a) => this.hooks.beforeCheckpoint(a),
-        changed: (a) => this.hooks.changed(a),
+        // Routers learn of every change from the records' feed (watchActors); before a
+        // checkpoint the lifecycle waits for them to finish the requests under way.
+        beforeCheckpoint: async (a) => {
+          if (!(await this.activity.drain(a, drain)))
+            this.log.warn("routers still had requests under way; checkpointing anyway", {
+              actor: `${a.atespace}/${a.actorId}`,
+            });
+        },
+        changed: () => {},
       },
     });
   }
 
-  /** Installs the router's hooks (drain before checkpoints, route changes). */
-  setHooks(hooks: ActorHooks): void {
-    Object.assign(this.hooks, hooks);
+  /**
+   * Every actor (of one atespace, or all), then every change to one as it is committed, by
+   * whichever process made it; see actor-watch.ts.
+   */
+  watchActors(o: {
+    atespace?: string;
+    after?: string;
+    signal: AbortSignal;
+    heartbeatMs?: number;
+  }): AsyncGenerator<ActorWatchEvent> {
+    if (o.atespace) checkLabel("atespace", o.atespace);
+    if (o.after !== undefined && o.after.length > 100)
+      throw new AteError(
+        Code.InvalidArgument,
+        "after: Too long: a cursor is at most 100 characters; use the cursor of an event",
+      );
+    const max = this.options.maxWatches ?? 1000;
+    const open = { add: () => ++this.watches, remove: () => --this.watches };
+    const records = this.records;
+    return (async function* () {
+      if (open.add() > max) {
+        open.remove();
+        throw new AteError(
+          Code.ResourceExhausted,
+          `${max} actor watches are open on this control plane already; retry later`,
+        );
+      }
+      try {
+        yield* watchActors(records, o);
+      } finally {
+        open.remove();
+      }
+    })();
+  }
+
+  /** A router's activity report (idle suspension and eviction are decided from these). */
+  reportActivity(report: IncomingReport): Promise<void> {
+    return this.activity.report(report);
   }
 
   async getActor(ref: ActorRef): Promise<Actor> {
@@ -222,14 +289,14 @@ export class ControlPlane {
   async servingWorkers(ref: ActorRef): Promise<Worker[]> {
     checkRef(ref);
     const actor = await this.records.getActor(ref.atespace, ref.name);
-    const template = (await this.options.resources
+    const template = await this.options.resources
       .get(ActorTemplateType, actor.templateNamespace, actor.templateName)
       .catch((err) => {
         if (isAteError(err, Code.NotFound)) return undefined;
         throw err;
-      })) as ActorTemplate | undefined;
+      });
     if (!template) return [];
-    const pools = (await this.options.resources.list(WorkerPoolType)).items as WorkerPool[];
+    const pools = (await this.options.resources.list(WorkerPoolType)).items;
     return servingWorkers(
       actor,
       eligiblePools(template, actor, pools),
@@ -264,11 +331,20 @@ export class ControlPlane {
     await this.records.store.clear();
   }
 
-  /** Recovers actors whose transition outlived its owner; `all` also takes unexpired ones (at start-up). */
-  reconcile(all = false, signal?: AbortSignal): Promise<number> {
+  /**
+   * Recovers actors whose transition outlived its owner: expired ones, unexpired ones whose
+   * owner `orphaned` says is gone (a control plane that crashed), and with `all` every one (at
+   * start-up, when no other instance can be at work).
+   */
+  reconcile(
+    all = false,
+    signal?: AbortSignal,
+    orphaned?: (owner: string) => boolean | Promise<boolean>,
+  ): Promise<number> {
     return reconcileActors(this.records, this.options.nodes, this.clock, this.log, {
       all,
       ...(signal ? { signal } : {}),
+      ...(orphaned ? { orphaned } : {}),
     });
   }
 }

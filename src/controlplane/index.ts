@@ -1,3 +1,12 @@
+export {
+  type ActivityActors,
+  ActivityController,
+  type ActivityControllerOptions,
+  activityDefaults,
+  idleTimeoutAnnotation,
+} from "./activity.ts";
+export { ActivityBoard, type RouterReport } from "./activity-board.ts";
+export type { ActorWatchEvent } from "./actor-watch.ts";
 export { controlService } from "./connect-service.ts";
 export {
   type ActorRef,
@@ -6,8 +15,13 @@ export {
   defaultSnapshotLocation,
   goldenAtespace,
 } from "./control-plane.ts";
-export type { ActorHooks } from "./lifecycle.ts";
-export { type NodeDirectory, StaticNodeDirectory } from "./nodes.ts";
+export { checkRegistration, registrationLimits } from "./node-registration.ts";
+export {
+  NodeRegistry,
+  type NodeRegistryOptions,
+  nodeRegistryDefaults,
+} from "./node-registry.ts";
+export { type NodeDirectory, type NodeInfo, StaticNodeDirectory } from "./nodes.ts";
 export {
   resolveSandboxAssets,
   resolveSandboxConfig,

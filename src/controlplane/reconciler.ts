@@ -16,7 +16,12 @@ export async function reconcileActors(
   nodes: NodeDirectory,
   clock: Clock,
   logger: Logger,
-  options: { all?: boolean; signal?: AbortSignal } = {},
+  options: {
+    all?: boolean;
+    signal?: AbortSignal;
+    /** Whether a transition's owner is gone (crashed): its unexpired transitions are taken too. */
+    orphaned?: (owner: string) => boolean | Promise<boolean>;
+  } = {},
 ): Promise<number> {
   let fixed = 0;
   let token = "";
@@ -25,7 +30,8 @@ export async function reconcileActors(
     for (const actor of page.actors) {
       if (options.signal?.aborted) return fixed;
       if (!actor.transition) continue;
-      if (!options.all && actor.transition.expiresAt > clock.now().getTime()) continue;
+      const expired = actor.transition.expiresAt <= clock.now().getTime();
+      if (!options.all && !expired && !(await options.orphaned?.(actor.transition.owner))) continue;
       try {
         await reconcileOne(records, nodes, actor);
         fixed++;

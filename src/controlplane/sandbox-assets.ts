@@ -83,7 +83,7 @@ export async function resolveSandboxAssets(
   pool: WorkerPool,
 ): Promise<SandboxAssets> {
   const { items } = await store.list(SandboxConfigType);
-  const config = resolveSandboxConfig(pool, items as SandboxConfig[]);
+  const config = resolveSandboxConfig(pool, items);
   return {
     sandboxClass: config.spec.sandboxClass ?? "gvisor",
     assets: structuredClone(config.spec.assets ?? {}),

@@ -28,12 +28,12 @@ export async function checkpointConfig(
   logger: Logger,
 ): Promise<ActorSnapshotsConfig> {
   if (actor.snapshotsConfig) return actor.snapshotsConfig;
-  const template = (await resources
+  const template = await resources
     .get(ActorTemplateType, actor.templateNamespace, actor.templateName)
     .catch((err) => {
       if (isAteError(err, Code.NotFound)) return undefined;
       throw err;
-    })) as ActorTemplate | undefined;
+    });
   if (template) return snapshotsConfigOf(template);
   const last = actor.latestSnapshot;
   const at = last?.uri.lastIndexOf(`/${actor.atespace}/${actor.actorId}/`) ?? -1;

@@ -50,6 +50,7 @@ export function actorToWire(a: Actor, worker?: Worker): ActorMsg {
     ateomPodName: a.worker?.name ?? "",
     ateomPodIp: a.worker?.address ?? "",
     ateomPodUid: a.worker?.uid ?? "",
+    workerEntry: a.worker?.entry ?? "",
     inProgressSnapshot: a.inProgressSnapshot ?? "",
     workerPoolName: a.workerPoolName ?? "",
     atespace: a.atespace,

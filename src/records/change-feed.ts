@@ -125,14 +125,17 @@ export class MemoryChangeFeed implements ChangeFeed {
 
   private changeOrTimeout(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      const done = () => {
+      const cleanup = () => {
         clearTimeout(timer);
         this.events.off("change", done);
         signal?.removeEventListener("abort", abort);
+      };
+      const done = () => {
+        cleanup();
         resolve();
       };
       const abort = () => {
-        done();
+        cleanup();
         reject(signal?.reason);
       };
       const timer = setTimeout(done, ms);

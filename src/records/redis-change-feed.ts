@@ -38,8 +38,10 @@ export class RedisChangeFeed implements ChangeFeed {
         if (!/^\d{1,20}-\d{1,20}$/.test(after)) throw badCursor(after);
         let entries = await this.range(after, o.limit);
         if (!entries.length && o.waitMs) {
-          blocking ??= this.redis.duplicate();
-          blocking.on("error", () => {}); // surfaced per command
+          if (!blocking) {
+            blocking = this.redis.duplicate();
+            blocking.on("error", () => {}); // surfaced per command
+          }
           entries = await this.blockingRead(blocking, after, o);
         }
         await this.checkKept(after);

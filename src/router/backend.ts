@@ -1,68 +1,78 @@
-import type { ActorTemplate } from "../api/v1alpha1/index.ts";
-import { ActorTemplateType } from "../api/v1alpha1/index.ts";
-import type { ActorHooks, ControlPlane } from "../controlplane/index.ts";
-import type { Actor, Worker } from "../records/index.ts";
-import type { ResourceStore } from "../resources/index.ts";
+import type { ActorStatus } from "../records/index.ts";
+
+/** An actor as the router needs it. */
+export interface RoutedActor {
+  atespace: string;
+  actorId: string;
+  version: number;
+  status: ActorStatus;
+  templateNamespace: string;
+  templateName: string;
+  /** While it holds a worker. */
+  worker?: {
+    name: string;
+    /** The worker's address (the actor's ports are there). */
+    address: string;
+    /** host:port of its node's actor entry point; absent: the address is reached directly. */
+    entry?: string;
+  };
+}
+
+export type ActorChange =
+  | { type: "put"; actor: RoutedActor }
+  | { type: "deleted"; atespace: string; actorId: string };
+
+/** What the router hears from the actor watch. */
+export interface WatchHandler {
+  /** The whole picture, after a (re)list: every actor, replacing all the router knew. */
+  reset(actors: RoutedActor[]): void;
+  /** One change, in commit order. */
+  change(c: ActorChange): void;
+  /**
+   * The watch is live (every change reaches the router) or not (broken, reconnecting): while
+   * it is not, the router asks the control plane before each forward.
+   */
+  live(on: boolean): void;
+}
+
+/** One actor in an activity report. */
+export interface RouteActivity {
+  atespace: string;
+  actor: string;
+  /** Requests and streams under way. */
+  inFlight: number;
+  /** Since its last request began or ended here; absent: none yet. */
+  idleMs?: number;
+  /** The version the router forwards by without asking (0: it asks first). */
+  version: number;
+  /** Requests waiting for a worker for it. */
+  waiting: number;
+}
+
+export interface ActivityReport {
+  routerId: string;
+  sequence: number;
+  actors: RouteActivity[];
+  /** The router stops: the control plane forgets it. */
+  final?: boolean;
+}
 
 /** What the router needs from the control plane. */
 export interface RouterBackend {
-  getActor(atespace: string, actor: string): Promise<Actor>;
-  resumeActor(atespace: string, actor: string): Promise<Actor>;
-  suspendActor(atespace: string, actor: string): Promise<Actor>;
+  getActor(atespace: string, actor: string): Promise<RoutedActor>;
+  /** Resumes the actor unless it runs; answers where it runs. */
+  resumeActor(atespace: string, actor: string): Promise<RoutedActor>;
+  /** The port the actor serves HTTP on (from its template). */
+  actorPort(actor: RoutedActor): Promise<number>;
   /**
-   * The workers, free or busy, that could run the actor (its eligible pools, the node of its
-   * paused snapshot): evicting an actor from one of these makes room for it.
+   * Follows every actor change until the signal aborts, reconnecting (with backoff) when the
+   * watch breaks; resolves once stopped.
    */
-  servingWorkers(atespace: string, actor: string): Promise<Worker[]>;
-  /** The port the actor serves HTTP on, and its idle timeout (ms; 0 = never; undefined = default). */
-  actorSettings(actor: Actor): Promise<{ port: number; idleTimeoutMs?: number }>;
-  /** Lets the router drain before checkpoints and hear of moves. */
-  setHooks(hooks: ActorHooks): void;
+  watch(handler: WatchHandler, signal: AbortSignal): Promise<void>;
+  reportActivity(report: ActivityReport, signal?: AbortSignal): Promise<void>;
+  /** The secret presented to nodes' entry points (Proxy-Authorization: Bearer), if any. */
+  readonly entrySecret?: string;
 }
 
-/** Annotation on an ActorTemplate: idle seconds before its actors are suspended (0 = never). */
-export const idleTimeoutAnnotation = "ate.dev/idle-timeout-seconds";
 /** Annotation on an ActorTemplate: the port HTTP requests go to (default: the first readyz port, else 80). */
 export const httpPortAnnotation = "ate.dev/http-port";
-
-/** The router's backend in the same process as the control plane (`ate up`). */
-export class EmbeddedBackend implements RouterBackend {
-  constructor(
-    private readonly cp: ControlPlane,
-    private readonly resources: ResourceStore,
-  ) {}
-
-  getActor(atespace: string, actor: string): Promise<Actor> {
-    return this.cp.getActor({ atespace, name: actor });
-  }
-  resumeActor(atespace: string, actor: string): Promise<Actor> {
-    return this.cp.resumeActor({ atespace, name: actor });
-  }
-  suspendActor(atespace: string, actor: string): Promise<Actor> {
-    return this.cp.suspendActor({ atespace, name: actor });
-  }
-  servingWorkers(atespace: string, actor: string): Promise<Worker[]> {
-    return this.cp.servingWorkers({ atespace, name: actor });
-  }
-  setHooks(hooks: ActorHooks): void {
-    this.cp.setHooks(hooks);
-  }
-
-  async actorSettings(actor: Actor): Promise<{ port: number; idleTimeoutMs?: number }> {
-    const t = (await this.resources.get(
-      ActorTemplateType,
-      actor.templateNamespace,
-      actor.templateName,
-    )) as ActorTemplate;
-    const annotations = t.metadata.annotations ?? {};
-    const port =
-      Number(annotations[httpPortAnnotation]) ||
-      t.spec.containers?.find((c) => c.readyz)?.readyz?.httpGet.port ||
-      80;
-    const idle = annotations[idleTimeoutAnnotation];
-    return {
-      port,
-      ...(idle !== undefined && /^\d+$/.test(idle) ? { idleTimeoutMs: Number(idle) * 1000 } : {}),
-    };
-  }
-}

@@ -1,8 +1,13 @@
 export { resolveActor } from "./address.ts";
 export {
-  EmbeddedBackend,
+  type ActivityReport,
+  type ActorChange,
   httpPortAnnotation,
-  idleTimeoutAnnotation,
+  type RoutedActor,
   type RouterBackend,
+  type WatchHandler,
 } from "./backend.ts";
+export { controlHttpTransport } from "./http-transport.ts";
+export { inProcessControlTransport, inProcessRouterPrincipal } from "./in-process-transport.ts";
+export { RemoteBackend, type RemoteBackendOptions } from "./remote-backend.ts";
 export { Router, type RouterOptions } from "./router.ts";

@@ -2,9 +2,9 @@
 export class RouterMetrics {
   readonly requests = new Map<string, number>();
   resumes = 0;
-  idleSuspends = 0;
-  evictions = 0;
   queueDepth = 0;
+  /** Whether the actor watch is live (routes trusted) or reconnecting (each request asks). */
+  watchLive = false;
   private readonly buckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
   private readonly resumeCounts = new Array<number>(this.buckets.length + 1).fill(0);
   private resumeSum = 0;
@@ -49,12 +49,9 @@ export class RouterMetrics {
     lines.push("# TYPE ate_router_queue_depth gauge", `ate_router_queue_depth ${this.queueDepth}`);
     lines.push("# TYPE ate_router_routes gauge", `ate_router_routes ${this.routes()}`);
     lines.push(
-      "# TYPE ate_router_idle_suspends_total counter",
-      `ate_router_idle_suspends_total ${this.idleSuspends}`,
-    );
-    lines.push(
-      "# TYPE ate_router_evictions_total counter",
-      `ate_router_evictions_total ${this.evictions}`,
+      "# HELP ate_router_watch_live 1 while the actor watch is live; 0: every request asks the control plane.",
+      "# TYPE ate_router_watch_live gauge",
+      `ate_router_watch_live ${this.watchLive ? 1 : 0}`,
     );
     return `${lines.join("\n")}\n`;
   }

@@ -1,5 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
-import net, { type Socket } from "node:net";
+import type { Socket } from "node:net";
+import { connectUpstream, type Upstream } from "./entry-connect.ts";
 
 /** Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1). */
 const hopByHop = new Set([
@@ -13,11 +14,6 @@ const hopByHop = new Set([
   "upgrade",
   "proxy-connection",
 ]);
-
-export interface Upstream {
-  host: string;
-  port: number;
-}
 
 /**
  * One forwarding attempt of an HTTP request to an actor. The request body is only read once
@@ -116,45 +112,50 @@ export function endWith(
 
 /**
  * An upgraded connection (WebSocket and the like) passed through byte for byte: the request
- * line and headers are replayed to the actor, then both sockets are piped until either ends.
- * When the actor cannot be reached the client gets a 502.
+ * line and headers are replayed to the actor (directly, or through its node's entry point),
+ * then both sockets are piped until either ends. When the actor cannot be reached the client
+ * gets a 502.
  */
 export function tunnelUpgrade(
   target: Upstream,
+  secret: string | undefined,
   path: string,
   req: IncomingMessage,
   client: Socket,
   head: Buffer,
   on: { opened: () => void; failed: () => void; closed: () => void },
 ): void {
-  let connected = false;
-  const upstream = net.connect(target.port, target.host, () => {
-    connected = true;
-    const lines = [`${req.method} ${path} HTTP/1.1`];
-    for (let i = 0; i < req.rawHeaders.length; i += 2)
-      lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-    upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
-    if (head.length) upstream.write(head);
-    upstream.pipe(client);
-    client.pipe(upstream);
-    on.opened();
-  });
   let closed = false;
+  let upstream: Socket | undefined;
   const close = () => {
     if (closed) return;
     closed = true;
-    upstream.destroy();
+    upstream?.destroy();
     client.destroy();
     on.closed();
   };
-  upstream.on("error", () => {
-    if (connected || closed) return close();
-    closed = true;
-    on.failed();
-    endWith(client, 502, "the actor did not answer");
-    on.closed();
-  });
   client.on("error", close);
-  upstream.on("close", close);
   client.on("close", close);
+  connectUpstream(target, secret, (err, socket) => {
+    if (err || !socket) {
+      if (closed) return;
+      closed = true;
+      on.failed();
+      endWith(client, 502, "the actor did not answer");
+      on.closed();
+      return;
+    }
+    if (closed) return void socket.destroy();
+    upstream = socket;
+    const lines = [`${req.method} ${path} HTTP/1.1`];
+    for (let i = 0; i < req.rawHeaders.length; i += 2)
+      lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+    socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+    if (head.length) socket.write(head);
+    socket.pipe(client);
+    client.pipe(socket);
+    socket.on("error", close);
+    socket.on("close", close);
+    on.opened();
+  });
 }

@@ -4,7 +4,7 @@ import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { RouteCache } from "./route-cache.ts";
 import { Router } from "./router.ts";
-import { FakeBackend } from "./testing.ts";
+import { type RouterTestbed, routerTestbed } from "./testing.ts";
 
 const address = (actor: string) => ({ atespace: "t", actor, path: "/" });
 
@@ -36,7 +36,7 @@ describe("route cache", () => {
     const cache = new RouteCache();
     const r = cache.use(address("a"));
     r.target = { host: "127.0.0.1", port: 1, worker: "w" };
-    cache.agent(r);
+    cache.agent(r, r.target);
     cache.release(r);
     assert.equal(cache.size, 1, "running: kept");
     cache.unroute(r);
@@ -51,15 +51,9 @@ describe("route cache", () => {
 });
 
 describe("router's route cache", () => {
-  const backend = new FakeBackend((id) => (_req, res) => res.end(id));
-  const router = new Router({
-    backend,
-    maxRoutes: 3,
-    queueWaitMs: 500,
-    idleTimeoutMs: 0,
-    evictIdle: false,
-  });
-  const server = http.createServer(router.handle);
+  let bed: RouterTestbed;
+  let router: Router;
+  const server = http.createServer((req, res) => router.handle(req, res));
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   let port = 0;
   const get = (path: string) =>
@@ -76,16 +70,19 @@ describe("router's route cache", () => {
     });
 
   before(async () => {
-    for (const id of ["a", "b", "c", "d", "e"]) backend.add(id);
+    bed = await routerTestbed((id) => (_req, res) => res.end(id));
+    for (const id of ["a", "b", "c", "d", "e"]) await bed.add(id);
+    router = new Router({ backend: bed.backend(), maxRoutes: 3, queueWaitMs: 500 });
+    router.start();
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     port = (server.address() as net.AddressInfo).port;
   });
   after(async () => {
-    router.stop();
+    await router.stop();
     agent.destroy();
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
-    await backend.close();
+    await bed.close();
   });
 
   it("keeps nothing for 100 000 distinct unknown names", async () => {
@@ -103,21 +100,25 @@ describe("router's route cache", () => {
   it("drops an actor's route when it leaves RUNNING", async () => {
     assert.equal((await get("/actors/t/a/x")).body, "a");
     assert.equal(router.routeCount, 1);
-    await backend.suspendActor("t", "a");
-    assert.equal(router.routeCount, 0);
+    await bed.cp.suspendActor({ atespace: "t", name: "a" });
+    for (let i = 0; (router.routeCount as number) !== 0; i++) {
+      assert.ok(i < 100, "dropped as the watch tells");
+      await new Promise((r) => setTimeout(r, 10));
+    }
     assert.equal((await get("/actors/t/a/x")).body, "a", "the next request resumes it");
-    await backend.suspendActor("t", "a");
+    await bed.cp.suspendActor({ atespace: "t", name: "a" });
   });
 
   it("keeps the most recently used running actors up to its bound", async () => {
     for (const id of ["a", "b", "c", "d", "e"])
       assert.equal((await get(`/actors/t/${id}/x`)).body, id);
     assert.equal(router.routeCount, 3);
-    const gets = backend.calls.get;
+    const asks = () => (bed.calls.GetActor ?? 0) + (bed.calls.ResumeActor ?? 0);
+    const before = asks();
     await get("/actors/t/e/x");
-    assert.equal(backend.calls.get, gets, "a recent actor is served from the cache");
+    assert.equal(asks(), before, "a recent actor is served from the cache");
     assert.equal((await get("/actors/t/a/x")).body, "a");
-    assert.equal(backend.calls.get, gets + 1, "a dropped one is looked up again");
+    assert.equal(asks(), before, "a dropped one is found again from the watch");
     assert.equal(router.routeCount, 3);
   });
 });

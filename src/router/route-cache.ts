@@ -1,19 +1,27 @@
-import http from "node:http";
+import type http from "node:http";
 import type { ActorAddress } from "./address.ts";
+import { type Upstream, UpstreamAgent } from "./entry-connect.ts";
 
 export interface Route {
   key: string;
   atespace: string;
   actor: string;
-  /** host:port of the running actor; undefined when it must be resumed. */
-  target?: { host: string; port: number; worker: string };
+  /** Where the running actor is; undefined when it must be found (or resumed). */
+  target?: Upstream & { worker: string };
+  /** The actor version the target was learned from: older news of the actor is ignored. */
+  version: number;
   resuming?: Promise<void>;
-  draining?: { done: Promise<void>; release: () => void };
+  /** Its checkpoint is coming: new requests wait; `over` once those under way finished. */
+  draining?: { done: Promise<void>; release: () => void; over: boolean };
+  /** Requests for the actor here: waiting for it, or forwarded. */
+  pending: number;
+  /** Requests forwarded to it now. */
   inflight: number;
   /** Open WebSocket, SSE and other long-lived exchanges. */
   longLived: number;
   lastActive: number;
-  idleTimeoutMs?: number;
+  /** Its requests wait for a worker (no free worker in its pools). */
+  queued: boolean;
   /** Keep-alive connections to the actor's worker (made on first use); closed before a checkpoint. */
   agent?: http.Agent;
 }
@@ -55,15 +63,25 @@ export class RouteCache {
     let r = this.routes.get(key);
     if (r) this.routes.delete(key);
     else
-      r = { key, atespace: t.atespace, actor: t.actor, inflight: 0, longLived: 0, lastActive: 0 };
+      r = {
+        key,
+        atespace: t.atespace,
+        actor: t.actor,
+        version: 0,
+        pending: 0,
+        inflight: 0,
+        longLived: 0,
+        lastActive: 0,
+        queued: false,
+      };
     this.routes.set(key, r);
     if (this.routes.size > this.max) this.trim(r);
     return r;
   }
 
-  /** Keep-alive connections to the route's actor, made on first use. */
-  agent(r: Route): http.Agent {
-    r.agent ??= new http.Agent({ keepAlive: true, maxSockets: 256 });
+  /** Keep-alive connections to the route's actor (through its node's entry point if any). */
+  agent(r: Route, target: Upstream, entrySecret?: string): http.Agent {
+    r.agent ??= new UpstreamAgent(target, entrySecret);
     return r.agent;
   }
 
@@ -100,5 +118,11 @@ export class RouteCache {
 
 /** Requests are using the route: in flight, streaming, or waiting for a resume or a drain. */
 export function inUse(r: Route): boolean {
-  return r.inflight > 0 || r.longLived > 0 || r.resuming !== undefined || r.draining !== undefined;
+  return (
+    r.pending > 0 ||
+    r.inflight > 0 ||
+    r.longLived > 0 ||
+    r.resuming !== undefined ||
+    r.draining !== undefined
+  );
 }

@@ -3,26 +3,32 @@ import http from "node:http";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Router } from "./router.ts";
-import { FakeBackend } from "./testing.ts";
+import { type RouterTestbed, routerTestbed } from "./testing.ts";
 
 describe("router", () => {
   const counters = new Map<string, number>();
-  const backend = new FakeBackend((id) => (req, res) => {
-    if (req.url === "/events") {
-      res.writeHead(200, { "content-type": "text/event-stream" });
-      res.write("data: one\n\n");
-      setTimeout(() => res.end("data: two\n\n"), 100);
-      return;
-    }
-    if (req.url === "/echo-body") return void req.pipe(res);
-    const n = (counters.get(id) ?? 0) + 1;
-    counters.set(id, n);
-    res.end(JSON.stringify({ id, n, path: req.url, host: req.headers["x-forwarded-host"] }));
-  });
-  const router = new Router({ backend, queueWaitMs: 500, idleTimeoutMs: 0, evictIdle: false });
-  const server = http.createServer(router.handle);
-  server.on("upgrade", router.handleUpgrade);
+  const app =
+    (id: string): http.RequestListener =>
+    (req, res) => {
+      if (req.url === "/events") {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.write("data: one\n\n");
+        setTimeout(() => res.end("data: two\n\n"), 100);
+        return;
+      }
+      if (req.url === "/echo-body") return void req.pipe(res);
+      const n = (counters.get(id) ?? 0) + 1;
+      counters.set(id, n);
+      res.end(JSON.stringify({ id, n, path: req.url, host: req.headers["x-forwarded-host"] }));
+    };
+  let bed: RouterTestbed;
+  let router: Router;
+  const server = http.createServer((req, res) => router.handle(req, res));
+  server.on("upgrade", (req, socket, head) =>
+    router.handleUpgrade(req, socket as net.Socket, head),
+  );
   let port = 0;
+  const controlCalls = () => (bed.calls.GetActor ?? 0) + (bed.calls.ResumeActor ?? 0);
   const get = (path: string, host = "localhost", headers: Record<string, string> = {}) =>
     new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>(
       (resolve, reject) => {
@@ -44,15 +50,22 @@ describe("router", () => {
     );
 
   before(async () => {
-    for (const id of ["a", "b", "c", "d", "idle1", "ws"]) backend.add(id);
+    // A router whose watch is held keeps suspends waiting for it: not long, here.
+    bed = await routerTestbed(app, { p: 5, small: 1 }, { drainTimeoutMs: 500 });
+    for (const id of ["a", "b", "c", "ws"]) await bed.add(id);
+    await bed.add("d", { pool: "small" });
+    await bed.add("busy", { pool: "small" });
+    await bed.add("idle1", { idleSeconds: 1 });
+    router = new Router({ backend: bed.backend(), queueWaitMs: 500, reportIntervalMs: 100 });
+    router.start();
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     port = (server.address() as net.AddressInfo).port;
   });
   after(async () => {
-    router.stop();
+    await router.stop();
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
-    await backend.close();
+    await bed.close();
   });
 
   it("resumes a suspended actor on the first request and forwards by Host or path", async () => {
@@ -68,26 +81,34 @@ describe("router", () => {
   });
 
   it("serves a running actor from its route cache, without asking the control plane", async () => {
-    const before = backend.calls.get;
+    const before = controlCalls();
     for (let i = 0; i < 5; i++) await get("/actors/t/a/x");
-    assert.equal(backend.calls.get, before);
+    assert.equal(controlCalls(), before);
   });
 
   it("coalesces 50 concurrent requests to a suspended actor into one resume", async () => {
-    const resumes = backend.calls.resume;
+    const resumes = bed.calls.ResumeActor ?? 0;
+    const version = (await bed.records.getActor("t", "b")).version;
     const all = await Promise.all(Array.from({ length: 50 }, () => get("/actors/t/b/x")));
     assert.ok(all.every((r) => r.status === 200));
-    assert.equal(backend.calls.resume - resumes, 1);
+    assert.equal((bed.calls.ResumeActor ?? 0) - resumes, 1);
+    assert.equal((await bed.records.getActor("t", "b")).version - version, 2, "RESUMING, RUNNING");
     assert.equal(counters.get("b"), 50);
   });
 
   it("finds an actor again when its cached worker refuses connections", async () => {
     await get("/actors/t/c/x");
-    // The actor moved behind the router's back: its old server is gone.
-    await backend.vanish("c");
-    const r = await get("/actors/t/c/x");
-    assert.equal(r.status, 200);
-    assert.equal(JSON.parse(r.body).id, "c");
+    // The actor moves while the router hears nothing (its watch held): its old server is gone.
+    const release = bed.holdWatches();
+    try {
+      await bed.cp.suspendActor({ atespace: "t", name: "c" });
+      await bed.cp.resumeActor({ atespace: "t", name: "c" });
+      const r = await get("/actors/t/c/x");
+      assert.equal(r.status, 200);
+      assert.equal(JSON.parse(r.body).id, "c");
+    } finally {
+      release();
+    }
   });
 
   it("streams server-sent events and bodies, and passes WebSocket upgrades through", async () => {
@@ -110,7 +131,8 @@ describe("router", () => {
     assert.equal(echoed.length, 1_000_000);
     // A raw upgrade: the fake worker answers 101 and echoes bytes.
     await get("/actors/t/ws/x");
-    const target = backend.servers.get("ws") as http.Server;
+    const target = [...bed.agent.servers.values()].find((s) => s.actor === "ws")
+      ?.server as http.Server;
     target.on("upgrade", (_req, socket: net.Socket, head: Buffer) => {
       socket.write(
         "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n",
@@ -139,20 +161,24 @@ describe("router", () => {
   });
 
   it("queues while no worker is free, then answers 503 with Retry-After", async () => {
-    backend.full = true;
+    // The one worker of pool "small" is taken, and nothing makes room (no activity controller).
+    await bed.cp.resumeActor({ atespace: "t", name: "busy" });
     const r = await get("/actors/t/d/x");
-    backend.full = false;
     assert.equal(r.status, 503);
     assert.equal(r.headers["retry-after"], "5");
     assert.match(r.body, /actor t\/d: no free worker after/);
   });
 
-  it("suspends an actor idle past its timeout; the next request resumes it", async () => {
-    router.start();
+  it("has its actor suspended once idle past its template's timeout; the next request resumes it", async () => {
+    const activity = bed.startActivity({ idleTimeoutMs: 0 });
     await get("/actors/t/idle1/x");
-    await new Promise((r) => setTimeout(r, 2500));
-    assert.equal(backend.actors.get("idle1")?.status, "SUSPENDED");
+    for (let i = 0; (await bed.status("idle1")) !== "SUSPENDED"; i++) {
+      assert.ok(i < 100, "suspended within 5 s");
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assert.equal(JSON.parse((await get("/actors/t/idle1/x")).body).n, 2);
+    assert.equal(await bed.status("a"), "RUNNING", "no idle timeout: a keeps running");
+    void activity;
   });
 
   it("answers bad addresses with 4xx and unknown actors with 404", async () => {

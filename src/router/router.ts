@@ -1,15 +1,17 @@
+import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
-import { goldenAtespace } from "../controlplane/index.ts";
-import { AteError, Code, httpStatus, isAteError } from "../errors/index.ts";
+import { hostname } from "node:os";
+import { AteError, Code, httpStatus } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
-import type { Actor } from "../records/index.ts";
+import { ActivityReporter, routeActivity } from "./activity-reporter.ts";
+import { ActorView } from "./actor-view.ts";
 import { type ActorAddress, resolveActor } from "./address.ts";
-import type { RouterBackend } from "./backend.ts";
+import type { RoutedActor, RouterBackend } from "./backend.ts";
 import { RouterMetrics } from "./metrics.ts";
 import { endWith, proxyRequest, tunnelUpgrade } from "./proxy.ts";
-import { inUse, type Route, RouteCache } from "./route-cache.ts";
+import { type Route, RouteCache } from "./route-cache.ts";
+import { WorkerQueue } from "./worker-queue.ts";
 
 export interface RouterOptions {
   backend: RouterBackend;
@@ -19,50 +21,104 @@ export interface RouterOptions {
   queueWaitMs?: number;
   /** Requests that may wait for a worker at once. Default 1000. */
   maxQueue?: number;
-  /** Idle time before an actor is suspended, unless its template says otherwise; 0 = never. Default 5 min. */
-  idleTimeoutMs?: number;
-  /** How long in-flight requests may take when an actor is about to be checkpointed. Default 10 s. */
+  /** How long in-flight requests may take once their actor is being checkpointed. Default 10 s. */
   drainTimeoutMs?: number;
-  /** Suspend the least-recently-used idle actor when requests wait for a worker. Default true. */
-  evictIdle?: boolean;
   /** Routes kept (least recently used idle ones go first; see RouteCache). Default 10 000. */
   maxRoutes?: number;
+  /** How often the router reports its activity to the control plane. Default 1 s. */
+  reportIntervalMs?: number;
+  /** Names this router process in its reports. Default `<host name>-<random>`. */
+  id?: string;
+  /**
+   * Requests for names the watch has never shown that are checked with the control plane
+   * each second (an actor created a moment ago may not have reached the watch yet); beyond
+   * that, such names are answered 404 at once, so a flood of made-up names stays here. Default 50.
+   */
+  unknownChecksPerSecond?: number;
   logger?: Logger;
 }
 
 /**
- * HTTP to any actor by name: running actors are forwarded to from a route cache without
- * touching the control plane; suspended or paused ones are resumed once however many requests
- * wait; requests queue (bounded) while no worker is free; idle actors are suspended.
+ * HTTP to any actor by name. Where actors run comes from the control plane's actor watch, so
+ * requests to a running actor touch no control plane; suspended or paused ones are resumed
+ * once however many requests wait; requests queue (bounded) while no worker is free. A route
+ * is dropped the moment its actor leaves RUNNING; when it is being checkpointed, requests
+ * under way may finish (bounded) while new ones wait. The router reports its activity: the
+ * control plane decides idle suspension and eviction from every router's reports.
  */
 export class Router {
   readonly metrics: RouterMetrics;
   private readonly routes: RouteCache;
-  private readonly waiters: (() => void)[] = [];
+  private readonly view: ActorView;
+  private readonly queue: WorkerQueue;
   private readonly domain: string;
   private readonly log: Logger;
-  private timer?: NodeJS.Timeout;
+  private readonly reporter: ActivityReporter;
+  private running?: { stop: AbortController; done: Promise<unknown> };
+  private unknownChecks = { second: 0, count: 0 };
 
   constructor(private readonly o: RouterOptions) {
     this.domain = o.domain ?? "resources.substrate.ate.dev";
     this.log = o.logger ?? silentLogger;
     this.routes = new RouteCache(o.maxRoutes);
-    this.metrics = new RouterMetrics(() => this.routes.size);
-    o.backend.setHooks({
-      beforeCheckpoint: (a) => this.drain(`${a.atespace}/${a.actorId}`),
-      changed: (a) => this.changed(a),
+    this.view = new ActorView({
+      changed: (key, a, version) => this.changed(key, a, version),
+      live: (on) => {
+        this.metrics.watchLive = on;
+        for (const r of this.routes.list()) {
+          if (on) {
+            // Routes learned by asking meanwhile: kept only where the watch agrees.
+            const a = this.view.get(r.key);
+            const newer = this.view.version(r.key) > r.version;
+            if (
+              r.target &&
+              newer &&
+              (a?.status !== "RUNNING" || a.worker?.name !== r.target.worker)
+            )
+              this.routes.unroute(r);
+          } else if (r.draining) {
+            // Routes are checked per request now; drains end, waiting requests ask themselves.
+            this.endDrain(r, r.draining);
+          }
+        }
+      },
     });
+    this.metrics = new RouterMetrics(() => this.routes.size);
+    this.queue = new WorkerQueue((n) => {
+      this.metrics.queueDepth = n;
+    });
+    const id = o.id ?? `${hostname()}-${randomBytes(3).toString("hex")}`;
+    this.reporter = new ActivityReporter(
+      o.backend,
+      id.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 128),
+      () => routeActivity(this.routes.list(), this.view),
+      o.reportIntervalMs ?? 1000,
+      this.log,
+    );
   }
 
-  /** Starts the idle-suspend and queue timers. */
+  /** Follows the actor watch and reports activity until stop(). */
   start(): void {
-    this.timer = setInterval(() => void this.tick(), 1000);
-    this.timer.unref();
+    if (this.running) return;
+    const stop = new AbortController();
+    this.running = {
+      stop,
+      done: Promise.all([
+        this.o.backend.watch(this.view, stop.signal),
+        this.reporter.run(stop.signal),
+      ]),
+    };
   }
 
-  stop(): void {
-    clearInterval(this.timer);
+  /** Stops watching and reporting (a last, empty report says this router forwards nothing). */
+  async stop(): Promise<void> {
+    const running = this.running;
+    this.running = undefined;
     this.routes.clear();
+    if (!running) return;
+    running.stop.abort();
+    await running.done;
+    await this.reporter.farewell();
   }
 
   /** Routes cached now (running actors, and names with requests under way). */
@@ -99,49 +155,62 @@ export class Router {
       .endsWith(`.actors.${this.domain}`);
   }
 
-  /** Where the actor runs, resuming it (once, for all waiting requests) when it does not. */
+  /**
+   * Where the actor runs, resuming it (once, for all waiting requests) when it does not.
+   * While the watch is not live a route is never trusted: each request asks.
+   */
   private async ensure(r: Route, fresh = false): Promise<NonNullable<Route["target"]>> {
     for (;;) {
       if (r.draining) await r.draining.done;
-      if (r.target && !fresh) return r.target;
-      fresh = false;
+      if (r.target && !fresh && this.view.isLive) return r.target;
       if (!r.resuming) {
         const started = Date.now();
-        r.resuming = this.resume(r)
+        const ask = fresh || !this.view.isLive;
+        r.resuming = this.resume(r, ask)
           .then(() => this.metrics.resumed((Date.now() - started) / 1000))
           .finally(() => {
             r.resuming = undefined;
+            r.queued = false;
           });
       }
+      fresh = false;
       await r.resuming;
       if (r.target) return r.target;
     }
   }
 
-  private async resume(r: Route): Promise<void> {
+  /** Finds the running actor (from the watch, or by asking) or resumes it. */
+  private async resume(r: Route, ask: boolean): Promise<void> {
     const deadline = Date.now() + (this.o.queueWaitMs ?? 30_000);
-    let queued = false;
     for (;;) {
       try {
-        let actor = await this.o.backend.getActor(r.atespace, r.actor);
-        if (actor.status !== "RUNNING")
-          actor = await this.o.backend.resumeActor(r.atespace, r.actor);
-        await this.learn(r, actor);
-        return;
+        const known = ask || !this.view.isLive ? undefined : this.view.get(r.key);
+        if (!known && !ask && this.view.isLive && this.view.version(r.key) === 0)
+          this.checkUnknown(r.key);
+        if (known && known.status !== "RUNNING") {
+          // Another resume, or a checkpoint, is under way: its end comes through the watch.
+          await this.view.nextChange(r.key, 1000);
+          continue;
+        }
+        const actor = known ?? (await this.o.backend.resumeActor(r.atespace, r.actor));
+        ask = false;
+        if (await this.learn(r, actor)) return;
+        await this.view.nextChange(r.key, 50); // the watch knows newer: look there
       } catch (err) {
         const e = AteError.from(err);
         if (e.code === Code.Aborted) {
-          await sleep(50); // another resume or suspend is under way: look again shortly
+          await this.view.nextChange(r.key, this.view.isLive ? 1000 : 50);
         } else if (e.code !== Code.ResourceExhausted) {
           throw e;
         } else {
-          if (!queued) {
-            if (this.waiters.length >= (this.o.maxQueue ?? 1000))
+          if (!r.queued) {
+            if (this.queue.size >= (this.o.maxQueue ?? 1000))
               throw new AteError(
                 Code.Unavailable,
                 `actor ${r.key}: no free worker and the queue of waiting requests is full`,
               );
-            queued = true;
+            r.queued = true;
+            this.reporter.soon(); // the control plane makes room from the reports
           }
           const left = deadline - Date.now();
           if (left <= 0)
@@ -149,70 +218,74 @@ export class Router {
               Code.Unavailable,
               `actor ${r.key}: no free worker after ${Math.round((this.o.queueWaitMs ?? 30_000) / 1000)}s`,
             );
-          await this.waitForWorker(r, left);
+          // A worker was freed: the demand stands again only if the next try finds none.
+          if (await this.queue.wait(left)) r.queued = false;
         }
       }
     }
   }
 
-  private waitForWorker(r: Route, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(
-        () => {
-          const i = this.waiters.indexOf(wake);
-          if (i >= 0) this.waiters.splice(i, 1);
-          resolve();
-        },
-        Math.min(ms, 1000),
-      );
-      this.waiters.push(wake);
-      this.metrics.queueDepth = this.waiters.length;
-      if (this.o.evictIdle ?? true) this.evictOne(r);
-    });
+  /** A name the live watch never showed: NOT_FOUND, unless this second's checks are left. */
+  private checkUnknown(key: string): void {
+    const second = Math.floor(Date.now() / 1000);
+    if (this.unknownChecks.second !== second) this.unknownChecks = { second, count: 0 };
+    if (++this.unknownChecks.count <= (this.o.unknownChecksPerSecond ?? 50)) return;
+    throw new AteError(Code.NotFound, `actor ${key} not found`);
   }
 
-  private async learn(r: Route, actor: Actor): Promise<void> {
+  /** Routes by a running actor; false when the watch has seen it change since. */
+  private async learn(r: Route, actor: RoutedActor): Promise<boolean> {
     if (actor.status !== "RUNNING" || !actor.worker)
       throw new AteError(Code.Unavailable, `actor ${r.key} is ${actor.status}`);
-    const settings = await this.o.backend.actorSettings(actor);
-    r.idleTimeoutMs = settings.idleTimeoutMs;
-    r.target = { host: actor.worker.address, port: settings.port, worker: actor.worker.name };
-  }
-
-  /** The control plane says the actor changed: drop routes that are no longer right. */
-  private changed(a: Actor): void {
-    const r = this.routes.peek(`${a.atespace}/${a.actorId}`);
-    if (r && (a.status !== "RUNNING" || r.target?.worker !== a.worker?.name)) {
-      if (r.draining && a.status !== "RUNNING") this.endDrain(r, r.draining); // checkpoint over
-      this.routes.unroute(r);
-      this.routes.release(r);
-    }
-    if (a.status === "SUSPENDED" || a.status === "PAUSED") this.waiters.shift()?.();
-    this.metrics.queueDepth = this.waiters.length;
+    const port = await this.o.backend.actorPort(actor);
+    if (this.view.isLive && this.view.version(r.key) > actor.version) return false;
+    const { address, entry, name } = actor.worker;
+    if (r.target?.worker !== name || r.target.host !== address) this.routes.unroute(r);
+    r.target = { host: address, port, worker: name, ...(entry ? { entry } : {}) };
+    r.version = actor.version;
+    return true;
   }
 
   /**
-   * Before a checkpoint: stop forwarding (new requests wait), let in-flight ones finish
-   * (bounded), and close pooled keep-alive connections to the worker.
+   * The watch says the actor changed (`a`: it holds a worker; undefined: it does not) at
+   * `version`; news older than what a route was learned from (by asking) is no news.
    */
-  private async drain(key: string): Promise<void> {
-    const r = this.routes.peek(key);
+  private changed(key: string, a: RoutedActor | undefined, version: number): void {
+    const route = this.routes.peek(key);
+    if (!a) this.queue.wakeOne(); // a worker may be free now
+    const r = route && version > route.version ? route : undefined;
+    if (a?.status === "SUSPENDING" || a?.status === "PAUSING") {
+      if (r?.target && !r.draining) void this.drain(r);
+      this.reporter.soon(); // the control plane waits for every router's word before it
+      return;
+    }
     if (!r) return;
+    if (r.draining) this.endDrain(r, r.draining); // the checkpoint is over (or undone)
+    if (a?.status !== "RUNNING" || r.target?.worker !== a.worker?.name) {
+      this.routes.unroute(r);
+      this.routes.release(r);
+    }
+  }
+
+  /**
+   * The actor is being checkpointed: stop forwarding (new requests wait), let in-flight ones
+   * finish (bounded), close pooled keep-alive connections, and say so at once.
+   */
+  private async drain(r: Route): Promise<void> {
     let release = () => {};
     const done = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const draining = { done, release };
+    const draining = { done, release, over: false };
     r.draining = draining;
     const deadline = Date.now() + (this.o.drainTimeoutMs ?? 10_000);
-    while (r.inflight > 0 && Date.now() < deadline) await sleep(10);
+    while (r.inflight > 0 && Date.now() < deadline && r.draining === draining)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    draining.over = true;
     this.routes.unroute(r);
-    // Waiting requests may go again once the checkpoint is under way; they resume the actor.
-    setTimeout(() => this.endDrain(r, draining), 0);
+    this.reporter.soon();
+    // Without a live watch the end of the checkpoint may never be heard: waiters ask then.
+    if (!this.view.isLive) this.endDrain(r, draining);
   }
 
   private endDrain(r: Route, draining: NonNullable<Route["draining"]>): void {
@@ -225,10 +298,9 @@ export class Router {
   private async forward(t: ActorAddress, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const r = this.routes.use(t);
     let retried = false;
-    r.inflight++;
+    r.pending++;
     r.lastActive = Date.now();
     const streaming = (req.headers.accept ?? "").includes("text/event-stream");
-    if (streaming) r.longLived++;
     try {
       for (;;) {
         let target: NonNullable<Route["target"]>;
@@ -237,20 +309,27 @@ export class Router {
         } catch (err) {
           return this.failWith(res, err);
         }
-        const outcome = await proxyRequest(this.routes.agent(r), target, t.path, req, res);
+        const agent = this.routes.agent(r, target, this.o.backend.entrySecret);
+        r.inflight++;
+        if (streaming) r.longLived++;
+        const outcome = await proxyRequest(agent, target, t.path, req, res).finally(() => {
+          r.inflight--;
+          if (streaming) r.longLived--;
+        });
         if (outcome === "done") return this.metrics.request("forwarded");
         if (outcome === "refused" && !retried) {
-          // The cached worker no longer serves this actor: look again (resuming if needed).
+          // The cached worker no longer serves this actor: ask again (resuming if needed).
           retried = true;
-          r.target = undefined;
+          this.routes.unroute(r);
           continue;
         }
         return this.fail(res, 502, `actor ${r.key} did not answer`, "bad_gateway");
       }
     } finally {
-      r.inflight--;
-      if (streaming) r.longLived--;
+      r.pending--;
       r.lastActive = Date.now();
+      // Idle now while requests wait for a worker: the control plane may take it at once.
+      if (r.pending === 0 && r.longLived === 0 && this.queue.size > 0) this.reporter.soon();
       this.routes.release(r); // e.g. a 404: unknown names are never kept
     }
   }
@@ -262,13 +341,8 @@ export class Router {
     head: Buffer,
   ): Promise<void> {
     const r = this.routes.use(t);
-    r.longLived++;
+    r.pending++;
     r.lastActive = Date.now();
-    const done = () => {
-      r.longLived--;
-      r.lastActive = Date.now();
-      this.routes.release(r);
-    };
     let target: NonNullable<Route["target"]>;
     try {
       target = await this.ensure(r);
@@ -276,91 +350,21 @@ export class Router {
       const e = AteError.from(err);
       this.metrics.request(e.code === Code.NotFound ? "not_found" : "error");
       endWith(client, httpStatus(e.code), e.message, retryAfter(e.code));
-      done();
+      r.pending--;
+      this.routes.release(r);
       return;
     }
-    tunnelUpgrade(target, t.path, req, client, head, {
+    r.pending--;
+    r.longLived++;
+    tunnelUpgrade(target, this.o.backend.entrySecret, t.path, req, client, head, {
       opened: () => this.metrics.request("upgraded"),
       failed: () => this.metrics.request("bad_gateway"),
-      closed: done,
+      closed: () => {
+        r.longLived--;
+        r.lastActive = Date.now();
+        this.routes.release(r);
+      },
     });
-  }
-
-  private async tick(): Promise<void> {
-    const now = Date.now();
-    for (const r of this.routes.list()) {
-      const timeout = r.idleTimeoutMs ?? this.o.idleTimeoutMs ?? 300_000;
-      if (
-        !r.target ||
-        timeout === 0 ||
-        r.inflight > 0 ||
-        r.longLived > 0 ||
-        r.resuming ||
-        r.draining
-      )
-        continue;
-      if (now - r.lastActive < timeout) continue;
-      this.metrics.idleSuspends++;
-      this.log.info("suspending idle actor", { actor: r.key, idleMs: now - r.lastActive });
-      await this.o.backend
-        .suspendActor(r.atespace, r.actor)
-        .catch((err) => this.log.warn("idle suspend failed", { actor: r.key, error: String(err) }));
-    }
-    this.waiters.shift()?.();
-  }
-
-  /**
-   * Makes room for an actor whose pools are full: suspends (state kept) the least recently used
-   * idle actor on a worker that could serve it; freeing any other worker would not help. Actors
-   * this router forwards to are idle when no request or stream is open; a running actor it has
-   * never forwarded to (e.g. resumed through the API) counts as idle since it started, so it
-   * goes first. Golden actors are never evicted. One eviction runs at a time; false when no
-   * actor qualifies or the suspend failed.
-   */
-  evictFor(atespace: string, actorId: string): Promise<boolean> {
-    const run = (this.evicting ?? Promise.resolve(false)).then(() =>
-      this.evictNow(atespace, actorId),
-    );
-    this.evicting = run;
-    void run.finally(() => {
-      if (this.evicting === run) this.evicting = undefined;
-    });
-    return run;
-  }
-
-  private evicting?: Promise<boolean>;
-
-  /** For a waiting request: at most one eviction under way, however many requests wait. */
-  private evictOne(r: Route): void {
-    if (!this.evicting) void this.evictFor(r.atespace, r.actor);
-  }
-
-  private async evictNow(atespace: string, actorId: string): Promise<boolean> {
-    const waiting = `${atespace}/${actorId}`;
-    let victim: { atespace: string; actor: string; key: string; lastActive: number } | undefined;
-    try {
-      for (const w of await this.o.backend.servingWorkers(atespace, actorId)) {
-        if (!w.actor || w.actor.atespace === goldenAtespace) continue;
-        const key = `${w.actor.atespace}/${w.actor.actorId}`;
-        const r = this.routes.peek(key);
-        if (key === waiting || (r && (!r.target || inUse(r)))) continue;
-        const lastActive = r?.lastActive ?? 0;
-        if (!victim || lastActive < victim.lastActive)
-          victim = { atespace: w.actor.atespace, actor: w.actor.actorId, key, lastActive };
-      }
-      if (!victim) return false;
-      this.metrics.evictions++;
-      this.log.info("suspending the least recently used actor to make room", {
-        actor: victim.key,
-        for: waiting,
-      });
-      await this.o.backend.suspendActor(victim.atespace, victim.actor);
-      return true;
-    } catch (err) {
-      if (!isAteError(err, Code.Aborted))
-        this.log.warn("eviction failed", { actor: victim?.key, for: waiting, error: String(err) });
-      return false;
-    }
   }
 
   private failWith(res: ServerResponse, err: unknown): void {

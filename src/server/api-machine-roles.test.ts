@@ -237,6 +237,45 @@ describe("node and router tokens at the API edge", () => {
     assert.deepEqual(reached, ["register n1", "register n1"]);
   });
 
+  it("binds a node token to its node's name; an admin may register any node", async () => {
+    reached.length = 0;
+    const as = (name: string) => ({ ...registration, name });
+    for (const [method, request] of [
+      ["Register", { registration: as("n2"), callSecret: "s".repeat(32) }],
+      ["Heartbeat", { registration: as("n2") }],
+      ["Register", { callSecret: "s".repeat(32) }],
+      ["Heartbeat", { registration: as("n1\u0000") }],
+    ] as const) {
+      const m = NodeRegistry.methods.find((x) => x.name === method);
+      assert.ok(m);
+      for (const grpc of [false, true]) {
+        const c = client(NodeRegistry, token.node, grpc) as unknown as Record<
+          string,
+          (r: object) => Promise<unknown>
+        >;
+        const call = c[m.localName] as (r: object) => Promise<unknown>;
+        const err: ConnectError | undefined = await call(request).then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        );
+        assert.equal(
+          err?.code,
+          ConnectCode.PermissionDenied,
+          `${method} ${JSON.stringify(request)}`,
+        );
+        assert.match(err.rawMessage, /^node token "n1" may not (register|heartbeat) as node "/);
+        if ("registration" in request && request.registration.name === "n2")
+          assert.match(err.rawMessage, /as node "n2": .*--name n1/);
+      }
+    }
+    assert.deepEqual(reached, [], "no refused call reached the registry");
+    const register = NodeRegistry.methods.find((m) => m.name === "Register");
+    assert.ok(register);
+    const asN2 = { registration: as("n2"), callSecret: "s".repeat(32) };
+    assert.equal(await attempt(NodeRegistry, register, token.admin, asN2), undefined);
+    assert.deepEqual(reached, ["register n2"]);
+  });
+
   it("lets a router read ActorTemplates over REST and nothing else; a node nothing at all", async () => {
     const rest = async (t: string, method: string, path: string, body?: unknown) => {
       const ac = new AbortController();

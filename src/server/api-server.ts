@@ -10,6 +10,7 @@ import {
   nodeRegistryService as nodeRegistryServiceName,
   type Principal,
   principalKey,
+  registrationName,
   type TokenStore,
 } from "../auth/index.ts";
 import { type ControlPlane, controlService } from "../controlplane/index.ts";
@@ -216,7 +217,7 @@ function authorization(): Interceptor {
         return await next(req);
       }
       if (req.service.typeName === nodeRegistryServiceName) {
-        authorizeNodeRegistry(who, req.method.name);
+        authorizeNodeRegistry(who, req.method.name, registrationName(req));
         return await next(req);
       }
       return await authorizeControlCall(who, req, next);

@@ -7,7 +7,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ActorTemplate } from "../../src/api/v1alpha1/index.ts";
 import { ActorTemplateType } from "../../src/api/v1alpha1/index.ts";
 import { goldenActorId } from "../../src/controller/index.ts";
 import { goldenAtespace } from "../../src/controlplane/index.ts";
@@ -121,11 +120,7 @@ describe("stopping during a golden boot", { timeout: 600_000 }, () => {
       assert.equal(actor.worker, undefined);
       assert.equal(actor.transition, undefined);
       assert.deepEqual(await records.listWorkers(), []);
-      const template = (await resources.get(
-        ActorTemplateType,
-        "default",
-        "counter",
-      )) as ActorTemplate;
+      const template = await resources.get(ActorTemplateType, "default", "counter");
       assert.ok(
         template.status?.phase !== "Ready" && template.status?.phase !== "Failed",
         `retried on the next start, not failed: ${JSON.stringify(template.status)}`,
