@@ -6,15 +6,18 @@
 // @generated from file ateapi/admin.proto (package ateapi, syntax proto3)
 /* eslint-disable */
 
+import type { Message } from "@bufbuild/protobuf";
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file ateapi/admin.proto.
  */
-export const file_ateapi_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChJhdGVhcGkvYWRtaW4ucHJvdG8SBmF0ZWFwaSJrCgVUb2tlbhIMCgRuYW1lGAEgASgJEhoKBHJvbGUYAiABKA4yDC5hdGVhcGkuUm9sZRIQCghhdGVzcGFjZRgDIAEoCRISCgpjcmVhdGVkX2F0GAQgASgJEhIKCmV4cGlyZXNfYXQYBSABKAkiZQoSQ3JlYXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkSGgoEcm9sZRgCIAEoDjIMLmF0ZWFwaS5Sb2xlEhAKCGF0ZXNwYWNlGAMgASgJEhMKC3R0bF9zZWNvbmRzGAQgASgDIkMKE0NyZWF0ZVRva2VuUmVzcG9uc2USHAoFdG9rZW4YASABKAsyDS5hdGVhcGkuVG9rZW4SDgoGc2VjcmV0GAIgASgJIhMKEUxpc3RUb2tlbnNSZXF1ZXN0IjMKEkxpc3RUb2tlbnNSZXNwb25zZRIdCgZ0b2tlbnMYASADKAsyDS5hdGVhcGkuVG9rZW4iIgoSRGVsZXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkiFQoTRGVsZXRlVG9rZW5SZXNwb25zZSIPCg1XaG9BbUlSZXF1ZXN0Ii4KDldob0FtSVJlc3BvbnNlEhwKBXRva2VuGAEgASgLMg0uYXRlYXBpLlRva2VuKl0KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg4KClJPTEVfQURNSU4QARIPCgtST0xFX1RFTkFOVBACEg0KCVJPTEVfTk9ERRADEg8KC1JPTEVfUk9VVEVSEAQylQIKBUFkbWluEkYKC0NyZWF0ZVRva2VuEhouYXRlYXBpLkNyZWF0ZVRva2VuUmVxdWVzdBobLmF0ZWFwaS5DcmVhdGVUb2tlblJlc3BvbnNlEkMKCkxpc3RUb2tlbnMSGS5hdGVhcGkuTGlzdFRva2Vuc1JlcXVlc3QaGi5hdGVhcGkuTGlzdFRva2Vuc1Jlc3BvbnNlEkYKC0RlbGV0ZVRva2VuEhouYXRlYXBpLkRlbGV0ZVRva2VuUmVxdWVzdBobLmF0ZWFwaS5EZWxldGVUb2tlblJlc3BvbnNlEjcKBldob0FtSRIVLmF0ZWFwaS5XaG9BbUlSZXF1ZXN0GhYuYXRlYXBpLldob0FtSVJlc3BvbnNlYgZwcm90bzM");
+export const file_ateapi_admin: GenFile =
+  /*@__PURE__*/
+  fileDesc(
+    "ChJhdGVhcGkvYWRtaW4ucHJvdG8SBmF0ZWFwaSJrCgVUb2tlbhIMCgRuYW1lGAEgASgJEhoKBHJvbGUYAiABKA4yDC5hdGVhcGkuUm9sZRIQCghhdGVzcGFjZRgDIAEoCRISCgpjcmVhdGVkX2F0GAQgASgJEhIKCmV4cGlyZXNfYXQYBSABKAkiZQoSQ3JlYXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkSGgoEcm9sZRgCIAEoDjIMLmF0ZWFwaS5Sb2xlEhAKCGF0ZXNwYWNlGAMgASgJEhMKC3R0bF9zZWNvbmRzGAQgASgDIkMKE0NyZWF0ZVRva2VuUmVzcG9uc2USHAoFdG9rZW4YASABKAsyDS5hdGVhcGkuVG9rZW4SDgoGc2VjcmV0GAIgASgJIhMKEUxpc3RUb2tlbnNSZXF1ZXN0IjMKEkxpc3RUb2tlbnNSZXNwb25zZRIdCgZ0b2tlbnMYASADKAsyDS5hdGVhcGkuVG9rZW4iIgoSRGVsZXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkiFQoTRGVsZXRlVG9rZW5SZXNwb25zZSIPCg1XaG9BbUlSZXF1ZXN0Ii4KDldob0FtSVJlc3BvbnNlEhwKBXRva2VuGAEgASgLMg0uYXRlYXBpLlRva2VuKl0KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg4KClJPTEVfQURNSU4QARIPCgtST0xFX1RFTkFOVBACEg0KCVJPTEVfTk9ERRADEg8KC1JPTEVfUk9VVEVSEAQylQIKBUFkbWluEkYKC0NyZWF0ZVRva2VuEhouYXRlYXBpLkNyZWF0ZVRva2VuUmVxdWVzdBobLmF0ZWFwaS5DcmVhdGVUb2tlblJlc3BvbnNlEkMKCkxpc3RUb2tlbnMSGS5hdGVhcGkuTGlzdFRva2Vuc1JlcXVlc3QaGi5hdGVhcGkuTGlzdFRva2Vuc1Jlc3BvbnNlEkYKC0RlbGV0ZVRva2VuEhouYXRlYXBpLkRlbGV0ZVRva2VuUmVxdWVzdBobLmF0ZWFwaS5EZWxldGVUb2tlblJlc3BvbnNlEjcKBldob0FtSRIVLmF0ZWFwaS5XaG9BbUlSZXF1ZXN0GhYuYXRlYXBpLldob0FtSVJlc3BvbnNlYgZwcm90bzM",
+  );
 
 /**
  * @generated from message ateapi.Token
@@ -58,8 +61,7 @@ export type Token = Message<"ateapi.Token"> & {
  * Describes the message ateapi.Token.
  * Use `create(TokenSchema)` to create a new message.
  */
-export const TokenSchema: GenMessage<Token> = /*@__PURE__*/
-  messageDesc(file_ateapi_admin, 0);
+export const TokenSchema: GenMessage<Token> = /*@__PURE__*/ messageDesc(file_ateapi_admin, 0);
 
 /**
  * @generated from message ateapi.CreateTokenRequest
@@ -95,7 +97,8 @@ export type CreateTokenRequest = Message<"ateapi.CreateTokenRequest"> & {
  * Describes the message ateapi.CreateTokenRequest.
  * Use `create(CreateTokenRequestSchema)` to create a new message.
  */
-export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
+export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_admin, 1);
 
 /**
@@ -119,20 +122,21 @@ export type CreateTokenResponse = Message<"ateapi.CreateTokenResponse"> & {
  * Describes the message ateapi.CreateTokenResponse.
  * Use `create(CreateTokenResponseSchema)` to create a new message.
  */
-export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> = /*@__PURE__*/
+export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_admin, 2);
 
 /**
  * @generated from message ateapi.ListTokensRequest
  */
-export type ListTokensRequest = Message<"ateapi.ListTokensRequest"> & {
-};
+export type ListTokensRequest = Message<"ateapi.ListTokensRequest"> & {};
 
 /**
  * Describes the message ateapi.ListTokensRequest.
  * Use `create(ListTokensRequestSchema)` to create a new message.
  */
-export const ListTokensRequestSchema: GenMessage<ListTokensRequest> = /*@__PURE__*/
+export const ListTokensRequestSchema: GenMessage<ListTokensRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_admin, 3);
 
 /**
@@ -149,7 +153,8 @@ export type ListTokensResponse = Message<"ateapi.ListTokensResponse"> & {
  * Describes the message ateapi.ListTokensResponse.
  * Use `create(ListTokensResponseSchema)` to create a new message.
  */
-export const ListTokensResponseSchema: GenMessage<ListTokensResponse> = /*@__PURE__*/
+export const ListTokensResponseSchema: GenMessage<ListTokensResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_admin, 4);
 
 /**
@@ -166,33 +171,34 @@ export type DeleteTokenRequest = Message<"ateapi.DeleteTokenRequest"> & {
  * Describes the message ateapi.DeleteTokenRequest.
  * Use `create(DeleteTokenRequestSchema)` to create a new message.
  */
-export const DeleteTokenRequestSchema: GenMessage<DeleteTokenRequest> = /*@__PURE__*/
+export const DeleteTokenRequestSchema: GenMessage<DeleteTokenRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_admin, 5);
 
 /**
  * @generated from message ateapi.DeleteTokenResponse
  */
-export type DeleteTokenResponse = Message<"ateapi.DeleteTokenResponse"> & {
-};
+export type DeleteTokenResponse = Message<"ateapi.DeleteTokenResponse"> & {};
 
 /**
  * Describes the message ateapi.DeleteTokenResponse.
  * Use `create(DeleteTokenResponseSchema)` to create a new message.
  */
-export const DeleteTokenResponseSchema: GenMessage<DeleteTokenResponse> = /*@__PURE__*/
+export const DeleteTokenResponseSchema: GenMessage<DeleteTokenResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_admin, 6);
 
 /**
  * @generated from message ateapi.WhoAmIRequest
  */
-export type WhoAmIRequest = Message<"ateapi.WhoAmIRequest"> & {
-};
+export type WhoAmIRequest = Message<"ateapi.WhoAmIRequest"> & {};
 
 /**
  * Describes the message ateapi.WhoAmIRequest.
  * Use `create(WhoAmIRequestSchema)` to create a new message.
  */
-export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
+export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_admin, 7);
 
 /**
@@ -209,7 +215,8 @@ export type WhoAmIResponse = Message<"ateapi.WhoAmIResponse"> & {
  * Describes the message ateapi.WhoAmIResponse.
  * Use `create(WhoAmIResponseSchema)` to create a new message.
  */
-export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
+export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_admin, 8);
 
 /**
@@ -255,8 +262,7 @@ export enum Role {
 /**
  * Describes the enum ateapi.Role.
  */
-export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
-  enumDesc(file_ateapi_admin, 0);
+export const RoleSchema: GenEnum<Role> = /*@__PURE__*/ enumDesc(file_ateapi_admin, 0);
 
 /**
  * @generated from service ateapi.Admin
@@ -271,7 +277,7 @@ export const Admin: GenService<{
     methodKind: "unary";
     input: typeof CreateTokenRequestSchema;
     output: typeof CreateTokenResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Admin.ListTokens
    */
@@ -279,7 +285,7 @@ export const Admin: GenService<{
     methodKind: "unary";
     input: typeof ListTokensRequestSchema;
     output: typeof ListTokensResponseSchema;
-  },
+  };
   /**
    * Revokes at once: the next call with the token is refused.
    *
@@ -289,7 +295,7 @@ export const Admin: GenService<{
     methodKind: "unary";
     input: typeof DeleteTokenRequestSchema;
     output: typeof DeleteTokenResponseSchema;
-  },
+  };
   /**
    * Who the caller's token says it is (any valid token may ask).
    *
@@ -299,7 +305,5 @@ export const Admin: GenService<{
     methodKind: "unary";
     input: typeof WhoAmIRequestSchema;
     output: typeof WhoAmIResponseSchema;
-  },
-}> = /*@__PURE__*/
-  serviceDesc(file_ateapi_admin, 0);
-
+  };
+}> = /*@__PURE__*/ serviceDesc(file_ateapi_admin, 0);

@@ -6,15 +6,18 @@
 // @generated from file ateapi/control.proto (package ateapi, syntax proto3)
 /* eslint-disable */
 
+import type { Message } from "@bufbuild/protobuf";
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file ateapi/control.proto.
  */
-export const file_ateapi_control: GenFile = /*@__PURE__*/
-  fileDesc("ChRhdGVhcGkvY29udHJvbC5wcm90bxIGYXRlYXBpIioKCEFjdG9yUmVmEhAKCGF0ZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiGAoIQXRlc3BhY2USDAoEbmFtZRgBIAEoCSJ3CghTZWxlY3RvchI3CgxtYXRjaF9sYWJlbHMYASADKAsyIS5hdGVhcGkuU2VsZWN0b3IuTWF0Y2hMYWJlbHNFbnRyeRoyChBNYXRjaExhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMwoURXh0ZXJuYWxTbmFwc2hvdEluZm8SGwoTc25hcHNob3RfdXJpX3ByZWZpeBgBIAEoCSJTChFMb2NhbFNuYXBzaG90SW5mbxIXCg9zbmFwc2hvdF9wcmVmaXgYASABKAkSJQodbm9kZV92bXNfd2l0aF9sb2NhbF9zbmFwc2hvdHMYAiADKAkimAEKDFNuYXBzaG90SW5mbxIiCgR0eXBlGAEgASgOMhQuYXRlYXBpLlNuYXBzaG90VHlwZRIwCghleHRlcm5hbBgCIAEoCzIcLmF0ZWFwaS5FeHRlcm5hbFNuYXBzaG90SW5mb0gAEioKBWxvY2FsGAMgASgLMhkuYXRlYXBpLkxvY2FsU25hcHNob3RJbmZvSABCBgoEZGF0YSKpBQoFQWN0b3ISEAoIYWN0b3JfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIgChhhY3Rvcl90ZW1wbGF0ZV9uYW1lc3BhY2UYAyABKAkSGwoTYWN0b3JfdGVtcGxhdGVfbmFtZRgEIAEoCRIkCgZzdGF0dXMYBSABKA4yFC5hdGVhcGkuQWN0b3IuU3RhdHVzEhsKE2F0ZW9tX3BvZF9uYW1lc3BhY2UYBiABKAkSFgoOYXRlb21fcG9kX25hbWUYByABKAkSFAoMYXRlb21fcG9kX2lwGAggASgJEhwKFGluX3Byb2dyZXNzX3NuYXBzaG90GAogASgJEhUKDWF0ZW9tX3BvZF91aWQYCyABKAkSMgoUbGF0ZXN0X3NuYXBzaG90X2luZm8YDCABKAsyFC5hdGVhcGkuU25hcHNob3RJbmZvEikKD3dvcmtlcl9zZWxlY3RvchgNIAEoCzIQLmF0ZWFwaS5TZWxlY3RvchIYChB3b3JrZXJfcG9vbF9uYW1lGA4gASgJEhAKCGF0ZXNwYWNlGA8gASgJEiQKCWxhc3RfZXhpdBgQIAEoCzIRLmF0ZWFwaS5BY3RvckV4aXQSKwoNd29ya2VyX2xpbWl0cxgRIAEoCzIULmF0ZWFwaS5Xb3JrZXJMaW1pdHMSFAoMd29ya2VyX2VudHJ5GBIgASgJIp0BCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEwoPU1RBVFVTX1JFU1VNSU5HEAESEgoOU1RBVFVTX1JVTk5JTkcQAhIVChFTVEFUVVNfU1VTUEVORElORxADEhQKEFNUQVRVU19TVVNQRU5ERUQQBBISCg5TVEFUVVNfUEFVU0lORxAFEhEKDVNUQVRVU19QQVVTRUQQBkoECAkQCiJgCglBY3RvckV4aXQSDgoGcmVhc29uGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSDAoEdGltZRgDIAEoCRIWCglleGl0X2NvZGUYBCABKAVIAIgBAUIMCgpfZXhpdF9jb2RlIjwKDFdvcmtlckxpbWl0cxIUCgxtZW1vcnlfYnl0ZXMYASABKAMSFgoOY3B1X21pbGxpY29yZXMYAiABKAMipAIKBldvcmtlchIYChB3b3JrZXJfbmFtZXNwYWNlGAEgASgJEhMKC3dvcmtlcl9wb29sGAIgASgJEhIKCndvcmtlcl9wb2QYAyABKAkSFwoPYWN0b3JfbmFtZXNwYWNlGAQgASgJEhYKDmFjdG9yX3RlbXBsYXRlGAUgASgJEhAKCGFjdG9yX2lkGAYgASgJEgoKAmlwGAcgASgJEg8KB3ZlcnNpb24YCCABKAMSFgoOd29ya2VyX3BvZF91aWQYCSABKAkSEQoJbm9kZV9uYW1lGAogASgJEhYKDmFjdG9yX2F0ZXNwYWNlGAsgASgJEiQKBmxpbWl0cxgMIAEoCzIULmF0ZWFwaS5Xb3JrZXJMaW1pdHMSDgoGZWdyZXNzGA0gASgJIjYKD0dldEFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYiMAoQR2V0QWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciKjAQoSQ3JlYXRlQWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZhIgChhhY3Rvcl90ZW1wbGF0ZV9uYW1lc3BhY2UYAiABKAkSGwoTYWN0b3JfdGVtcGxhdGVfbmFtZRgDIAEoCRIpCg93b3JrZXJfc2VsZWN0b3IYBCABKAsyEC5hdGVhcGkuU2VsZWN0b3IiMwoTQ3JlYXRlQWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciJkChJVcGRhdGVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmEikKD3dvcmtlcl9zZWxlY3RvchgCIAEoCzIQLmF0ZWFwaS5TZWxlY3RvciIzChNVcGRhdGVBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yIjoKE1N1c3BlbmRBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmIjQKFFN1c3BlbmRBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yIjgKEVBhdXNlQWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZiIyChJQYXVzZUFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiRwoSUmVzdW1lQWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZhIMCgRib290GAIgASgIIjMKE1Jlc3VtZUFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiOQoSRGVsZXRlQWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZiIVChNEZWxldGVBY3RvclJlc3BvbnNlIhQKEkxpc3RXb3JrZXJzUmVxdWVzdCI2ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEh8KB3dvcmtlcnMYASADKAsyDi5hdGVhcGkuV29ya2VyIkwKEUxpc3RBY3RvcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhAKCGF0ZXNwYWNlGAMgASgJIkwKEkxpc3RBY3RvcnNSZXNwb25zZRIdCgZhY3RvcnMYASADKAsyDS5hdGVhcGkuQWN0b3ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiUKFUNyZWF0ZUF0ZXNwYWNlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjwKFkNyZWF0ZUF0ZXNwYWNlUmVzcG9uc2USIgoIYXRlc3BhY2UYASABKAsyEC5hdGVhcGkuQXRlc3BhY2UiIgoSR2V0QXRlc3BhY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiOQoTR2V0QXRlc3BhY2VSZXNwb25zZRIiCghhdGVzcGFjZRgBIAEoCzIQLmF0ZWFwaS5BdGVzcGFjZSIWChRMaXN0QXRlc3BhY2VzUmVxdWVzdCI8ChVMaXN0QXRlc3BhY2VzUmVzcG9uc2USIwoJYXRlc3BhY2VzGAEgAygLMhAuYXRlYXBpLkF0ZXNwYWNlIiUKFURlbGV0ZUF0ZXNwYWNlUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFkRlbGV0ZUF0ZXNwYWNlUmVzcG9uc2UiEwoRRGVidWdDbGVhclJlcXVlc3QiFAoSRGVidWdDbGVhclJlc3BvbnNlIjUKEldhdGNoQWN0b3JzUmVxdWVzdBIQCghhdGVzcGFjZRgBIAEoCRINCgVhZnRlchgCIAEoCSKwAQoKQWN0b3JFdmVudBIlCgR0eXBlGAEgASgOMhcuYXRlYXBpLkFjdG9yRXZlbnQuVHlwZRIcCgVhY3RvchgCIAEoCzINLmF0ZWFwaS5BY3RvchIOCgZjdXJzb3IYAyABKAkiTQoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASDAoIVFlQRV9QVVQQARIQCgxUWVBFX0RFTEVURUQQAhIPCgtUWVBFX1NZTkNFRBADIpMBCg1BY3RvckFjdGl2aXR5EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZhIRCglpbl9mbGlnaHQYAiABKAUSGAoLaWRsZV9taWxsaXMYAyABKANIAIgBARIPCgd2ZXJzaW9uGAQgASgDEg8KB3dhaXRpbmcYBSABKAVCDgoMX2lkbGVfbWlsbGlzInIKFVJlcG9ydEFjdGl2aXR5UmVxdWVzdBIRCglyb3V0ZXJfaWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAMSJQoGYWN0b3JzGAMgAygLMhUuYXRlYXBpLkFjdG9yQWN0aXZpdHkSDQoFZmluYWwYBCABKAgiGAoWUmVwb3J0QWN0aXZpdHlSZXNwb25zZSpiCgxTbmFwc2hvdFR5cGUSHQoZU05BUFNIT1RfVFlQRV9VTlNQRUNJRklFRBAAEhcKE1NOQVBTSE9UX1RZUEVfTE9DQUwQARIaChZTTkFQU0hPVF9UWVBFX0VYVEVSTkFMEAIylAkKB0NvbnRyb2wSPQoIR2V0QWN0b3ISFy5hdGVhcGkuR2V0QWN0b3JSZXF1ZXN0GhguYXRlYXBpLkdldEFjdG9yUmVzcG9uc2USRgoLQ3JlYXRlQWN0b3ISGi5hdGVhcGkuQ3JlYXRlQWN0b3JSZXF1ZXN0GhsuYXRlYXBpLkNyZWF0ZUFjdG9yUmVzcG9uc2USRgoLVXBkYXRlQWN0b3ISGi5hdGVhcGkuVXBkYXRlQWN0b3JSZXF1ZXN0GhsuYXRlYXBpLlVwZGF0ZUFjdG9yUmVzcG9uc2USSQoMU3VzcGVuZEFjdG9yEhsuYXRlYXBpLlN1c3BlbmRBY3RvclJlcXVlc3QaHC5hdGVhcGkuU3VzcGVuZEFjdG9yUmVzcG9uc2USQwoKUGF1c2VBY3RvchIZLmF0ZWFwaS5QYXVzZUFjdG9yUmVxdWVzdBoaLmF0ZWFwaS5QYXVzZUFjdG9yUmVzcG9uc2USRgoLUmVzdW1lQWN0b3ISGi5hdGVhcGkuUmVzdW1lQWN0b3JSZXF1ZXN0GhsuYXRlYXBpLlJlc3VtZUFjdG9yUmVzcG9uc2USRgoLRGVsZXRlQWN0b3ISGi5hdGVhcGkuRGVsZXRlQWN0b3JSZXF1ZXN0GhsuYXRlYXBpLkRlbGV0ZUFjdG9yUmVzcG9uc2USRgoLTGlzdFdvcmtlcnMSGi5hdGVhcGkuTGlzdFdvcmtlcnNSZXF1ZXN0GhsuYXRlYXBpLkxpc3RXb3JrZXJzUmVzcG9uc2USQwoKTGlzdEFjdG9ycxIZLmF0ZWFwaS5MaXN0QWN0b3JzUmVxdWVzdBoaLmF0ZWFwaS5MaXN0QWN0b3JzUmVzcG9uc2USTwoOQ3JlYXRlQXRlc3BhY2USHS5hdGVhcGkuQ3JlYXRlQXRlc3BhY2VSZXF1ZXN0Gh4uYXRlYXBpLkNyZWF0ZUF0ZXNwYWNlUmVzcG9uc2USRgoLR2V0QXRlc3BhY2USGi5hdGVhcGkuR2V0QXRlc3BhY2VSZXF1ZXN0GhsuYXRlYXBpLkdldEF0ZXNwYWNlUmVzcG9uc2USTAoNTGlzdEF0ZXNwYWNlcxIcLmF0ZWFwaS5MaXN0QXRlc3BhY2VzUmVxdWVzdBodLmF0ZWFwaS5MaXN0QXRlc3BhY2VzUmVzcG9uc2USTwoORGVsZXRlQXRlc3BhY2USHS5hdGVhcGkuRGVsZXRlQXRlc3BhY2VSZXF1ZXN0Gh4uYXRlYXBpLkRlbGV0ZUF0ZXNwYWNlUmVzcG9uc2USQwoKRGVidWdDbGVhchIZLmF0ZWFwaS5EZWJ1Z0NsZWFyUmVxdWVzdBoaLmF0ZWFwaS5EZWJ1Z0NsZWFyUmVzcG9uc2USPwoLV2F0Y2hBY3RvcnMSGi5hdGVhcGkuV2F0Y2hBY3RvcnNSZXF1ZXN0GhIuYXRlYXBpLkFjdG9yRXZlbnQwARJPCg5SZXBvcnRBY3Rpdml0eRIdLmF0ZWFwaS5SZXBvcnRBY3Rpdml0eVJlcXVlc3QaHi5hdGVhcGkuUmVwb3J0QWN0aXZpdHlSZXNwb25zZWIGcHJvdG8z");
+export const file_ateapi_control: GenFile =
+  /*@__PURE__*/
+  fileDesc(
+    "ChRhdGVhcGkvY29udHJvbC5wcm90bxIGYXRlYXBpIioKCEFjdG9yUmVmEhAKCGF0ZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiGAoIQXRlc3BhY2USDAoEbmFtZRgBIAEoCSJ3CghTZWxlY3RvchI3CgxtYXRjaF9sYWJlbHMYASADKAsyIS5hdGVhcGkuU2VsZWN0b3IuTWF0Y2hMYWJlbHNFbnRyeRoyChBNYXRjaExhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMwoURXh0ZXJuYWxTbmFwc2hvdEluZm8SGwoTc25hcHNob3RfdXJpX3ByZWZpeBgBIAEoCSJTChFMb2NhbFNuYXBzaG90SW5mbxIXCg9zbmFwc2hvdF9wcmVmaXgYASABKAkSJQodbm9kZV92bXNfd2l0aF9sb2NhbF9zbmFwc2hvdHMYAiADKAkimAEKDFNuYXBzaG90SW5mbxIiCgR0eXBlGAEgASgOMhQuYXRlYXBpLlNuYXBzaG90VHlwZRIwCghleHRlcm5hbBgCIAEoCzIcLmF0ZWFwaS5FeHRlcm5hbFNuYXBzaG90SW5mb0gAEioKBWxvY2FsGAMgASgLMhkuYXRlYXBpLkxvY2FsU25hcHNob3RJbmZvSABCBgoEZGF0YSKpBQoFQWN0b3ISEAoIYWN0b3JfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIgChhhY3Rvcl90ZW1wbGF0ZV9uYW1lc3BhY2UYAyABKAkSGwoTYWN0b3JfdGVtcGxhdGVfbmFtZRgEIAEoCRIkCgZzdGF0dXMYBSABKA4yFC5hdGVhcGkuQWN0b3IuU3RhdHVzEhsKE2F0ZW9tX3BvZF9uYW1lc3BhY2UYBiABKAkSFgoOYXRlb21fcG9kX25hbWUYByABKAkSFAoMYXRlb21fcG9kX2lwGAggASgJEhwKFGluX3Byb2dyZXNzX3NuYXBzaG90GAogASgJEhUKDWF0ZW9tX3BvZF91aWQYCyABKAkSMgoUbGF0ZXN0X3NuYXBzaG90X2luZm8YDCABKAsyFC5hdGVhcGkuU25hcHNob3RJbmZvEikKD3dvcmtlcl9zZWxlY3RvchgNIAEoCzIQLmF0ZWFwaS5TZWxlY3RvchIYChB3b3JrZXJfcG9vbF9uYW1lGA4gASgJEhAKCGF0ZXNwYWNlGA8gASgJEiQKCWxhc3RfZXhpdBgQIAEoCzIRLmF0ZWFwaS5BY3RvckV4aXQSKwoNd29ya2VyX2xpbWl0cxgRIAEoCzIULmF0ZWFwaS5Xb3JrZXJMaW1pdHMSFAoMd29ya2VyX2VudHJ5GBIgASgJIp0BCgZTdGF0dXMSFgoSU1RBVFVTX1VOU1BFQ0lGSUVEEAASEwoPU1RBVFVTX1JFU1VNSU5HEAESEgoOU1RBVFVTX1JVTk5JTkcQAhIVChFTVEFUVVNfU1VTUEVORElORxADEhQKEFNUQVRVU19TVVNQRU5ERUQQBBISCg5TVEFUVVNfUEFVU0lORxAFEhEKDVNUQVRVU19QQVVTRUQQBkoECAkQCiJgCglBY3RvckV4aXQSDgoGcmVhc29uGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSDAoEdGltZRgDIAEoCRIWCglleGl0X2NvZGUYBCABKAVIAIgBAUIMCgpfZXhpdF9jb2RlIjwKDFdvcmtlckxpbWl0cxIUCgxtZW1vcnlfYnl0ZXMYASABKAMSFgoOY3B1X21pbGxpY29yZXMYAiABKAMipAIKBldvcmtlchIYChB3b3JrZXJfbmFtZXNwYWNlGAEgASgJEhMKC3dvcmtlcl9wb29sGAIgASgJEhIKCndvcmtlcl9wb2QYAyABKAkSFwoPYWN0b3JfbmFtZXNwYWNlGAQgASgJEhYKDmFjdG9yX3RlbXBsYXRlGAUgASgJEhAKCGFjdG9yX2lkGAYgASgJEgoKAmlwGAcgASgJEg8KB3ZlcnNpb24YCCABKAMSFgoOd29ya2VyX3BvZF91aWQYCSABKAkSEQoJbm9kZV9uYW1lGAogASgJEhYKDmFjdG9yX2F0ZXNwYWNlGAsgASgJEiQKBmxpbWl0cxgMIAEoCzIULmF0ZWFwaS5Xb3JrZXJMaW1pdHMSDgoGZWdyZXNzGA0gASgJIjYKD0dldEFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYiMAoQR2V0QWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciKjAQoSQ3JlYXRlQWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZhIgChhhY3Rvcl90ZW1wbGF0ZV9uYW1lc3BhY2UYAiABKAkSGwoTYWN0b3JfdGVtcGxhdGVfbmFtZRgDIAEoCRIpCg93b3JrZXJfc2VsZWN0b3IYBCABKAsyEC5hdGVhcGkuU2VsZWN0b3IiMwoTQ3JlYXRlQWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciJkChJVcGRhdGVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmEikKD3dvcmtlcl9zZWxlY3RvchgCIAEoCzIQLmF0ZWFwaS5TZWxlY3RvciIzChNVcGRhdGVBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yIjoKE1N1c3BlbmRBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmIjQKFFN1c3BlbmRBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yIjgKEVBhdXNlQWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZiIyChJQYXVzZUFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiRwoSUmVzdW1lQWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZhIMCgRib290GAIgASgIIjMKE1Jlc3VtZUFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiOQoSRGVsZXRlQWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZiIVChNEZWxldGVBY3RvclJlc3BvbnNlIhQKEkxpc3RXb3JrZXJzUmVxdWVzdCI2ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEh8KB3dvcmtlcnMYASADKAsyDi5hdGVhcGkuV29ya2VyIkwKEUxpc3RBY3RvcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhAKCGF0ZXNwYWNlGAMgASgJIkwKEkxpc3RBY3RvcnNSZXNwb25zZRIdCgZhY3RvcnMYASADKAsyDS5hdGVhcGkuQWN0b3ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiUKFUNyZWF0ZUF0ZXNwYWNlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjwKFkNyZWF0ZUF0ZXNwYWNlUmVzcG9uc2USIgoIYXRlc3BhY2UYASABKAsyEC5hdGVhcGkuQXRlc3BhY2UiIgoSR2V0QXRlc3BhY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiOQoTR2V0QXRlc3BhY2VSZXNwb25zZRIiCghhdGVzcGFjZRgBIAEoCzIQLmF0ZWFwaS5BdGVzcGFjZSIWChRMaXN0QXRlc3BhY2VzUmVxdWVzdCI8ChVMaXN0QXRlc3BhY2VzUmVzcG9uc2USIwoJYXRlc3BhY2VzGAEgAygLMhAuYXRlYXBpLkF0ZXNwYWNlIiUKFURlbGV0ZUF0ZXNwYWNlUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFkRlbGV0ZUF0ZXNwYWNlUmVzcG9uc2UiEwoRRGVidWdDbGVhclJlcXVlc3QiFAoSRGVidWdDbGVhclJlc3BvbnNlIjUKEldhdGNoQWN0b3JzUmVxdWVzdBIQCghhdGVzcGFjZRgBIAEoCRINCgVhZnRlchgCIAEoCSKwAQoKQWN0b3JFdmVudBIlCgR0eXBlGAEgASgOMhcuYXRlYXBpLkFjdG9yRXZlbnQuVHlwZRIcCgVhY3RvchgCIAEoCzINLmF0ZWFwaS5BY3RvchIOCgZjdXJzb3IYAyABKAkiTQoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASDAoIVFlQRV9QVVQQARIQCgxUWVBFX0RFTEVURUQQAhIPCgtUWVBFX1NZTkNFRBADIpMBCg1BY3RvckFjdGl2aXR5EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZhIRCglpbl9mbGlnaHQYAiABKAUSGAoLaWRsZV9taWxsaXMYAyABKANIAIgBARIPCgd2ZXJzaW9uGAQgASgDEg8KB3dhaXRpbmcYBSABKAVCDgoMX2lkbGVfbWlsbGlzInIKFVJlcG9ydEFjdGl2aXR5UmVxdWVzdBIRCglyb3V0ZXJfaWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAMSJQoGYWN0b3JzGAMgAygLMhUuYXRlYXBpLkFjdG9yQWN0aXZpdHkSDQoFZmluYWwYBCABKAgiGAoWUmVwb3J0QWN0aXZpdHlSZXNwb25zZSpiCgxTbmFwc2hvdFR5cGUSHQoZU05BUFNIT1RfVFlQRV9VTlNQRUNJRklFRBAAEhcKE1NOQVBTSE9UX1RZUEVfTE9DQUwQARIaChZTTkFQU0hPVF9UWVBFX0VYVEVSTkFMEAIylAkKB0NvbnRyb2wSPQoIR2V0QWN0b3ISFy5hdGVhcGkuR2V0QWN0b3JSZXF1ZXN0GhguYXRlYXBpLkdldEFjdG9yUmVzcG9uc2USRgoLQ3JlYXRlQWN0b3ISGi5hdGVhcGkuQ3JlYXRlQWN0b3JSZXF1ZXN0GhsuYXRlYXBpLkNyZWF0ZUFjdG9yUmVzcG9uc2USRgoLVXBkYXRlQWN0b3ISGi5hdGVhcGkuVXBkYXRlQWN0b3JSZXF1ZXN0GhsuYXRlYXBpLlVwZGF0ZUFjdG9yUmVzcG9uc2USSQoMU3VzcGVuZEFjdG9yEhsuYXRlYXBpLlN1c3BlbmRBY3RvclJlcXVlc3QaHC5hdGVhcGkuU3VzcGVuZEFjdG9yUmVzcG9uc2USQwoKUGF1c2VBY3RvchIZLmF0ZWFwaS5QYXVzZUFjdG9yUmVxdWVzdBoaLmF0ZWFwaS5QYXVzZUFjdG9yUmVzcG9uc2USRgoLUmVzdW1lQWN0b3ISGi5hdGVhcGkuUmVzdW1lQWN0b3JSZXF1ZXN0GhsuYXRlYXBpLlJlc3VtZUFjdG9yUmVzcG9uc2USRgoLRGVsZXRlQWN0b3ISGi5hdGVhcGkuRGVsZXRlQWN0b3JSZXF1ZXN0GhsuYXRlYXBpLkRlbGV0ZUFjdG9yUmVzcG9uc2USRgoLTGlzdFdvcmtlcnMSGi5hdGVhcGkuTGlzdFdvcmtlcnNSZXF1ZXN0GhsuYXRlYXBpLkxpc3RXb3JrZXJzUmVzcG9uc2USQwoKTGlzdEFjdG9ycxIZLmF0ZWFwaS5MaXN0QWN0b3JzUmVxdWVzdBoaLmF0ZWFwaS5MaXN0QWN0b3JzUmVzcG9uc2USTwoOQ3JlYXRlQXRlc3BhY2USHS5hdGVhcGkuQ3JlYXRlQXRlc3BhY2VSZXF1ZXN0Gh4uYXRlYXBpLkNyZWF0ZUF0ZXNwYWNlUmVzcG9uc2USRgoLR2V0QXRlc3BhY2USGi5hdGVhcGkuR2V0QXRlc3BhY2VSZXF1ZXN0GhsuYXRlYXBpLkdldEF0ZXNwYWNlUmVzcG9uc2USTAoNTGlzdEF0ZXNwYWNlcxIcLmF0ZWFwaS5MaXN0QXRlc3BhY2VzUmVxdWVzdBodLmF0ZWFwaS5MaXN0QXRlc3BhY2VzUmVzcG9uc2USTwoORGVsZXRlQXRlc3BhY2USHS5hdGVhcGkuRGVsZXRlQXRlc3BhY2VSZXF1ZXN0Gh4uYXRlYXBpLkRlbGV0ZUF0ZXNwYWNlUmVzcG9uc2USQwoKRGVidWdDbGVhchIZLmF0ZWFwaS5EZWJ1Z0NsZWFyUmVxdWVzdBoaLmF0ZWFwaS5EZWJ1Z0NsZWFyUmVzcG9uc2USPwoLV2F0Y2hBY3RvcnMSGi5hdGVhcGkuV2F0Y2hBY3RvcnNSZXF1ZXN0GhIuYXRlYXBpLkFjdG9yRXZlbnQwARJPCg5SZXBvcnRBY3Rpdml0eRIdLmF0ZWFwaS5SZXBvcnRBY3Rpdml0eVJlcXVlc3QaHi5hdGVhcGkuUmVwb3J0QWN0aXZpdHlSZXNwb25zZWIGcHJvdG8z",
+  );
 
 /**
  * @generated from message ateapi.ActorRef
@@ -35,7 +38,8 @@ export type ActorRef = Message<"ateapi.ActorRef"> & {
  * Describes the message ateapi.ActorRef.
  * Use `create(ActorRefSchema)` to create a new message.
  */
-export const ActorRefSchema: GenMessage<ActorRef> = /*@__PURE__*/
+export const ActorRefSchema: GenMessage<ActorRef> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 0);
 
 /**
@@ -52,7 +56,8 @@ export type Atespace = Message<"ateapi.Atespace"> & {
  * Describes the message ateapi.Atespace.
  * Use `create(AtespaceSchema)` to create a new message.
  */
-export const AtespaceSchema: GenMessage<Atespace> = /*@__PURE__*/
+export const AtespaceSchema: GenMessage<Atespace> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 1);
 
 /**
@@ -69,7 +74,8 @@ export type Selector = Message<"ateapi.Selector"> & {
  * Describes the message ateapi.Selector.
  * Use `create(SelectorSchema)` to create a new message.
  */
-export const SelectorSchema: GenMessage<Selector> = /*@__PURE__*/
+export const SelectorSchema: GenMessage<Selector> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 2);
 
 /**
@@ -86,7 +92,8 @@ export type ExternalSnapshotInfo = Message<"ateapi.ExternalSnapshotInfo"> & {
  * Describes the message ateapi.ExternalSnapshotInfo.
  * Use `create(ExternalSnapshotInfoSchema)` to create a new message.
  */
-export const ExternalSnapshotInfoSchema: GenMessage<ExternalSnapshotInfo> = /*@__PURE__*/
+export const ExternalSnapshotInfoSchema: GenMessage<ExternalSnapshotInfo> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 3);
 
 /**
@@ -108,7 +115,8 @@ export type LocalSnapshotInfo = Message<"ateapi.LocalSnapshotInfo"> & {
  * Describes the message ateapi.LocalSnapshotInfo.
  * Use `create(LocalSnapshotInfoSchema)` to create a new message.
  */
-export const LocalSnapshotInfoSchema: GenMessage<LocalSnapshotInfo> = /*@__PURE__*/
+export const LocalSnapshotInfoSchema: GenMessage<LocalSnapshotInfo> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 4);
 
 /**
@@ -123,26 +131,30 @@ export type SnapshotInfo = Message<"ateapi.SnapshotInfo"> & {
   /**
    * @generated from oneof ateapi.SnapshotInfo.data
    */
-  data: {
-    /**
-     * @generated from field: ateapi.ExternalSnapshotInfo external = 2;
-     */
-    value: ExternalSnapshotInfo;
-    case: "external";
-  } | {
-    /**
-     * @generated from field: ateapi.LocalSnapshotInfo local = 3;
-     */
-    value: LocalSnapshotInfo;
-    case: "local";
-  } | { case: undefined; value?: undefined };
+  data:
+    | {
+        /**
+         * @generated from field: ateapi.ExternalSnapshotInfo external = 2;
+         */
+        value: ExternalSnapshotInfo;
+        case: "external";
+      }
+    | {
+        /**
+         * @generated from field: ateapi.LocalSnapshotInfo local = 3;
+         */
+        value: LocalSnapshotInfo;
+        case: "local";
+      }
+    | { case: undefined; value?: undefined };
 };
 
 /**
  * Describes the message ateapi.SnapshotInfo.
  * Use `create(SnapshotInfoSchema)` to create a new message.
  */
-export const SnapshotInfoSchema: GenMessage<SnapshotInfo> = /*@__PURE__*/
+export const SnapshotInfoSchema: GenMessage<SnapshotInfo> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 5);
 
 /**
@@ -249,8 +261,7 @@ export type Actor = Message<"ateapi.Actor"> & {
  * Describes the message ateapi.Actor.
  * Use `create(ActorSchema)` to create a new message.
  */
-export const ActorSchema: GenMessage<Actor> = /*@__PURE__*/
-  messageDesc(file_ateapi_control, 6);
+export const ActorSchema: GenMessage<Actor> = /*@__PURE__*/ messageDesc(file_ateapi_control, 6);
 
 /**
  * @generated from enum ateapi.Actor.Status
@@ -295,7 +306,8 @@ export enum Actor_Status {
 /**
  * Describes the enum ateapi.Actor.Status.
  */
-export const Actor_StatusSchema: GenEnum<Actor_Status> = /*@__PURE__*/
+export const Actor_StatusSchema: GenEnum<Actor_Status> =
+  /*@__PURE__*/
   enumDesc(file_ateapi_control, 6, 0);
 
 /**
@@ -334,7 +346,8 @@ export type ActorExit = Message<"ateapi.ActorExit"> & {
  * Describes the message ateapi.ActorExit.
  * Use `create(ActorExitSchema)` to create a new message.
  */
-export const ActorExitSchema: GenMessage<ActorExit> = /*@__PURE__*/
+export const ActorExitSchema: GenMessage<ActorExit> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 7);
 
 /**
@@ -362,7 +375,8 @@ export type WorkerLimits = Message<"ateapi.WorkerLimits"> & {
  * Describes the message ateapi.WorkerLimits.
  * Use `create(WorkerLimitsSchema)` to create a new message.
  */
-export const WorkerLimitsSchema: GenMessage<WorkerLimits> = /*@__PURE__*/
+export const WorkerLimitsSchema: GenMessage<WorkerLimits> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 8);
 
 /**
@@ -442,8 +456,7 @@ export type Worker = Message<"ateapi.Worker"> & {
  * Describes the message ateapi.Worker.
  * Use `create(WorkerSchema)` to create a new message.
  */
-export const WorkerSchema: GenMessage<Worker> = /*@__PURE__*/
-  messageDesc(file_ateapi_control, 9);
+export const WorkerSchema: GenMessage<Worker> = /*@__PURE__*/ messageDesc(file_ateapi_control, 9);
 
 /**
  * @generated from message ateapi.GetActorRequest
@@ -459,7 +472,8 @@ export type GetActorRequest = Message<"ateapi.GetActorRequest"> & {
  * Describes the message ateapi.GetActorRequest.
  * Use `create(GetActorRequestSchema)` to create a new message.
  */
-export const GetActorRequestSchema: GenMessage<GetActorRequest> = /*@__PURE__*/
+export const GetActorRequestSchema: GenMessage<GetActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 10);
 
 /**
@@ -476,7 +490,8 @@ export type GetActorResponse = Message<"ateapi.GetActorResponse"> & {
  * Describes the message ateapi.GetActorResponse.
  * Use `create(GetActorResponseSchema)` to create a new message.
  */
-export const GetActorResponseSchema: GenMessage<GetActorResponse> = /*@__PURE__*/
+export const GetActorResponseSchema: GenMessage<GetActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 11);
 
 /**
@@ -508,7 +523,8 @@ export type CreateActorRequest = Message<"ateapi.CreateActorRequest"> & {
  * Describes the message ateapi.CreateActorRequest.
  * Use `create(CreateActorRequestSchema)` to create a new message.
  */
-export const CreateActorRequestSchema: GenMessage<CreateActorRequest> = /*@__PURE__*/
+export const CreateActorRequestSchema: GenMessage<CreateActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 12);
 
 /**
@@ -525,7 +541,8 @@ export type CreateActorResponse = Message<"ateapi.CreateActorResponse"> & {
  * Describes the message ateapi.CreateActorResponse.
  * Use `create(CreateActorResponseSchema)` to create a new message.
  */
-export const CreateActorResponseSchema: GenMessage<CreateActorResponse> = /*@__PURE__*/
+export const CreateActorResponseSchema: GenMessage<CreateActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 13);
 
 /**
@@ -547,7 +564,8 @@ export type UpdateActorRequest = Message<"ateapi.UpdateActorRequest"> & {
  * Describes the message ateapi.UpdateActorRequest.
  * Use `create(UpdateActorRequestSchema)` to create a new message.
  */
-export const UpdateActorRequestSchema: GenMessage<UpdateActorRequest> = /*@__PURE__*/
+export const UpdateActorRequestSchema: GenMessage<UpdateActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 14);
 
 /**
@@ -564,7 +582,8 @@ export type UpdateActorResponse = Message<"ateapi.UpdateActorResponse"> & {
  * Describes the message ateapi.UpdateActorResponse.
  * Use `create(UpdateActorResponseSchema)` to create a new message.
  */
-export const UpdateActorResponseSchema: GenMessage<UpdateActorResponse> = /*@__PURE__*/
+export const UpdateActorResponseSchema: GenMessage<UpdateActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 15);
 
 /**
@@ -581,7 +600,8 @@ export type SuspendActorRequest = Message<"ateapi.SuspendActorRequest"> & {
  * Describes the message ateapi.SuspendActorRequest.
  * Use `create(SuspendActorRequestSchema)` to create a new message.
  */
-export const SuspendActorRequestSchema: GenMessage<SuspendActorRequest> = /*@__PURE__*/
+export const SuspendActorRequestSchema: GenMessage<SuspendActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 16);
 
 /**
@@ -598,7 +618,8 @@ export type SuspendActorResponse = Message<"ateapi.SuspendActorResponse"> & {
  * Describes the message ateapi.SuspendActorResponse.
  * Use `create(SuspendActorResponseSchema)` to create a new message.
  */
-export const SuspendActorResponseSchema: GenMessage<SuspendActorResponse> = /*@__PURE__*/
+export const SuspendActorResponseSchema: GenMessage<SuspendActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 17);
 
 /**
@@ -615,7 +636,8 @@ export type PauseActorRequest = Message<"ateapi.PauseActorRequest"> & {
  * Describes the message ateapi.PauseActorRequest.
  * Use `create(PauseActorRequestSchema)` to create a new message.
  */
-export const PauseActorRequestSchema: GenMessage<PauseActorRequest> = /*@__PURE__*/
+export const PauseActorRequestSchema: GenMessage<PauseActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 18);
 
 /**
@@ -632,7 +654,8 @@ export type PauseActorResponse = Message<"ateapi.PauseActorResponse"> & {
  * Describes the message ateapi.PauseActorResponse.
  * Use `create(PauseActorResponseSchema)` to create a new message.
  */
-export const PauseActorResponseSchema: GenMessage<PauseActorResponse> = /*@__PURE__*/
+export const PauseActorResponseSchema: GenMessage<PauseActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 19);
 
 /**
@@ -656,7 +679,8 @@ export type ResumeActorRequest = Message<"ateapi.ResumeActorRequest"> & {
  * Describes the message ateapi.ResumeActorRequest.
  * Use `create(ResumeActorRequestSchema)` to create a new message.
  */
-export const ResumeActorRequestSchema: GenMessage<ResumeActorRequest> = /*@__PURE__*/
+export const ResumeActorRequestSchema: GenMessage<ResumeActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 20);
 
 /**
@@ -673,7 +697,8 @@ export type ResumeActorResponse = Message<"ateapi.ResumeActorResponse"> & {
  * Describes the message ateapi.ResumeActorResponse.
  * Use `create(ResumeActorResponseSchema)` to create a new message.
  */
-export const ResumeActorResponseSchema: GenMessage<ResumeActorResponse> = /*@__PURE__*/
+export const ResumeActorResponseSchema: GenMessage<ResumeActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 21);
 
 /**
@@ -690,33 +715,34 @@ export type DeleteActorRequest = Message<"ateapi.DeleteActorRequest"> & {
  * Describes the message ateapi.DeleteActorRequest.
  * Use `create(DeleteActorRequestSchema)` to create a new message.
  */
-export const DeleteActorRequestSchema: GenMessage<DeleteActorRequest> = /*@__PURE__*/
+export const DeleteActorRequestSchema: GenMessage<DeleteActorRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 22);
 
 /**
  * @generated from message ateapi.DeleteActorResponse
  */
-export type DeleteActorResponse = Message<"ateapi.DeleteActorResponse"> & {
-};
+export type DeleteActorResponse = Message<"ateapi.DeleteActorResponse"> & {};
 
 /**
  * Describes the message ateapi.DeleteActorResponse.
  * Use `create(DeleteActorResponseSchema)` to create a new message.
  */
-export const DeleteActorResponseSchema: GenMessage<DeleteActorResponse> = /*@__PURE__*/
+export const DeleteActorResponseSchema: GenMessage<DeleteActorResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 23);
 
 /**
  * @generated from message ateapi.ListWorkersRequest
  */
-export type ListWorkersRequest = Message<"ateapi.ListWorkersRequest"> & {
-};
+export type ListWorkersRequest = Message<"ateapi.ListWorkersRequest"> & {};
 
 /**
  * Describes the message ateapi.ListWorkersRequest.
  * Use `create(ListWorkersRequestSchema)` to create a new message.
  */
-export const ListWorkersRequestSchema: GenMessage<ListWorkersRequest> = /*@__PURE__*/
+export const ListWorkersRequestSchema: GenMessage<ListWorkersRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 24);
 
 /**
@@ -733,7 +759,8 @@ export type ListWorkersResponse = Message<"ateapi.ListWorkersResponse"> & {
  * Describes the message ateapi.ListWorkersResponse.
  * Use `create(ListWorkersResponseSchema)` to create a new message.
  */
-export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__PURE__*/
+export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 25);
 
 /**
@@ -764,7 +791,8 @@ export type ListActorsRequest = Message<"ateapi.ListActorsRequest"> & {
  * Describes the message ateapi.ListActorsRequest.
  * Use `create(ListActorsRequestSchema)` to create a new message.
  */
-export const ListActorsRequestSchema: GenMessage<ListActorsRequest> = /*@__PURE__*/
+export const ListActorsRequestSchema: GenMessage<ListActorsRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 26);
 
 /**
@@ -786,7 +814,8 @@ export type ListActorsResponse = Message<"ateapi.ListActorsResponse"> & {
  * Describes the message ateapi.ListActorsResponse.
  * Use `create(ListActorsResponseSchema)` to create a new message.
  */
-export const ListActorsResponseSchema: GenMessage<ListActorsResponse> = /*@__PURE__*/
+export const ListActorsResponseSchema: GenMessage<ListActorsResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 27);
 
 /**
@@ -803,7 +832,8 @@ export type CreateAtespaceRequest = Message<"ateapi.CreateAtespaceRequest"> & {
  * Describes the message ateapi.CreateAtespaceRequest.
  * Use `create(CreateAtespaceRequestSchema)` to create a new message.
  */
-export const CreateAtespaceRequestSchema: GenMessage<CreateAtespaceRequest> = /*@__PURE__*/
+export const CreateAtespaceRequestSchema: GenMessage<CreateAtespaceRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 28);
 
 /**
@@ -820,7 +850,8 @@ export type CreateAtespaceResponse = Message<"ateapi.CreateAtespaceResponse"> & 
  * Describes the message ateapi.CreateAtespaceResponse.
  * Use `create(CreateAtespaceResponseSchema)` to create a new message.
  */
-export const CreateAtespaceResponseSchema: GenMessage<CreateAtespaceResponse> = /*@__PURE__*/
+export const CreateAtespaceResponseSchema: GenMessage<CreateAtespaceResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 29);
 
 /**
@@ -837,7 +868,8 @@ export type GetAtespaceRequest = Message<"ateapi.GetAtespaceRequest"> & {
  * Describes the message ateapi.GetAtespaceRequest.
  * Use `create(GetAtespaceRequestSchema)` to create a new message.
  */
-export const GetAtespaceRequestSchema: GenMessage<GetAtespaceRequest> = /*@__PURE__*/
+export const GetAtespaceRequestSchema: GenMessage<GetAtespaceRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 30);
 
 /**
@@ -854,20 +886,21 @@ export type GetAtespaceResponse = Message<"ateapi.GetAtespaceResponse"> & {
  * Describes the message ateapi.GetAtespaceResponse.
  * Use `create(GetAtespaceResponseSchema)` to create a new message.
  */
-export const GetAtespaceResponseSchema: GenMessage<GetAtespaceResponse> = /*@__PURE__*/
+export const GetAtespaceResponseSchema: GenMessage<GetAtespaceResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 31);
 
 /**
  * @generated from message ateapi.ListAtespacesRequest
  */
-export type ListAtespacesRequest = Message<"ateapi.ListAtespacesRequest"> & {
-};
+export type ListAtespacesRequest = Message<"ateapi.ListAtespacesRequest"> & {};
 
 /**
  * Describes the message ateapi.ListAtespacesRequest.
  * Use `create(ListAtespacesRequestSchema)` to create a new message.
  */
-export const ListAtespacesRequestSchema: GenMessage<ListAtespacesRequest> = /*@__PURE__*/
+export const ListAtespacesRequestSchema: GenMessage<ListAtespacesRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 32);
 
 /**
@@ -884,7 +917,8 @@ export type ListAtespacesResponse = Message<"ateapi.ListAtespacesResponse"> & {
  * Describes the message ateapi.ListAtespacesResponse.
  * Use `create(ListAtespacesResponseSchema)` to create a new message.
  */
-export const ListAtespacesResponseSchema: GenMessage<ListAtespacesResponse> = /*@__PURE__*/
+export const ListAtespacesResponseSchema: GenMessage<ListAtespacesResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 33);
 
 /**
@@ -903,46 +937,47 @@ export type DeleteAtespaceRequest = Message<"ateapi.DeleteAtespaceRequest"> & {
  * Describes the message ateapi.DeleteAtespaceRequest.
  * Use `create(DeleteAtespaceRequestSchema)` to create a new message.
  */
-export const DeleteAtespaceRequestSchema: GenMessage<DeleteAtespaceRequest> = /*@__PURE__*/
+export const DeleteAtespaceRequestSchema: GenMessage<DeleteAtespaceRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 34);
 
 /**
  * @generated from message ateapi.DeleteAtespaceResponse
  */
-export type DeleteAtespaceResponse = Message<"ateapi.DeleteAtespaceResponse"> & {
-};
+export type DeleteAtespaceResponse = Message<"ateapi.DeleteAtespaceResponse"> & {};
 
 /**
  * Describes the message ateapi.DeleteAtespaceResponse.
  * Use `create(DeleteAtespaceResponseSchema)` to create a new message.
  */
-export const DeleteAtespaceResponseSchema: GenMessage<DeleteAtespaceResponse> = /*@__PURE__*/
+export const DeleteAtespaceResponseSchema: GenMessage<DeleteAtespaceResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 35);
 
 /**
  * @generated from message ateapi.DebugClearRequest
  */
-export type DebugClearRequest = Message<"ateapi.DebugClearRequest"> & {
-};
+export type DebugClearRequest = Message<"ateapi.DebugClearRequest"> & {};
 
 /**
  * Describes the message ateapi.DebugClearRequest.
  * Use `create(DebugClearRequestSchema)` to create a new message.
  */
-export const DebugClearRequestSchema: GenMessage<DebugClearRequest> = /*@__PURE__*/
+export const DebugClearRequestSchema: GenMessage<DebugClearRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 36);
 
 /**
  * @generated from message ateapi.DebugClearResponse
  */
-export type DebugClearResponse = Message<"ateapi.DebugClearResponse"> & {
-};
+export type DebugClearResponse = Message<"ateapi.DebugClearResponse"> & {};
 
 /**
  * Describes the message ateapi.DebugClearResponse.
  * Use `create(DebugClearResponseSchema)` to create a new message.
  */
-export const DebugClearResponseSchema: GenMessage<DebugClearResponse> = /*@__PURE__*/
+export const DebugClearResponseSchema: GenMessage<DebugClearResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 37);
 
 /**
@@ -970,7 +1005,8 @@ export type WatchActorsRequest = Message<"ateapi.WatchActorsRequest"> & {
  * Describes the message ateapi.WatchActorsRequest.
  * Use `create(WatchActorsRequestSchema)` to create a new message.
  */
-export const WatchActorsRequestSchema: GenMessage<WatchActorsRequest> = /*@__PURE__*/
+export const WatchActorsRequestSchema: GenMessage<WatchActorsRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 38);
 
 /**
@@ -1000,7 +1036,8 @@ export type ActorEvent = Message<"ateapi.ActorEvent"> & {
  * Describes the message ateapi.ActorEvent.
  * Use `create(ActorEventSchema)` to create a new message.
  */
-export const ActorEventSchema: GenMessage<ActorEvent> = /*@__PURE__*/
+export const ActorEventSchema: GenMessage<ActorEvent> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 39);
 
 /**
@@ -1038,7 +1075,8 @@ export enum ActorEvent_Type {
 /**
  * Describes the enum ateapi.ActorEvent.Type.
  */
-export const ActorEvent_TypeSchema: GenEnum<ActorEvent_Type> = /*@__PURE__*/
+export const ActorEvent_TypeSchema: GenEnum<ActorEvent_Type> =
+  /*@__PURE__*/
   enumDesc(file_ateapi_control, 39, 0);
 
 /**
@@ -1084,7 +1122,8 @@ export type ActorActivity = Message<"ateapi.ActorActivity"> & {
  * Describes the message ateapi.ActorActivity.
  * Use `create(ActorActivitySchema)` to create a new message.
  */
-export const ActorActivitySchema: GenMessage<ActorActivity> = /*@__PURE__*/
+export const ActorActivitySchema: GenMessage<ActorActivity> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 40);
 
 /**
@@ -1126,20 +1165,21 @@ export type ReportActivityRequest = Message<"ateapi.ReportActivityRequest"> & {
  * Describes the message ateapi.ReportActivityRequest.
  * Use `create(ReportActivityRequestSchema)` to create a new message.
  */
-export const ReportActivityRequestSchema: GenMessage<ReportActivityRequest> = /*@__PURE__*/
+export const ReportActivityRequestSchema: GenMessage<ReportActivityRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 41);
 
 /**
  * @generated from message ateapi.ReportActivityResponse
  */
-export type ReportActivityResponse = Message<"ateapi.ReportActivityResponse"> & {
-};
+export type ReportActivityResponse = Message<"ateapi.ReportActivityResponse"> & {};
 
 /**
  * Describes the message ateapi.ReportActivityResponse.
  * Use `create(ReportActivityResponseSchema)` to create a new message.
  */
-export const ReportActivityResponseSchema: GenMessage<ReportActivityResponse> = /*@__PURE__*/
+export const ReportActivityResponseSchema: GenMessage<ReportActivityResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_control, 42);
 
 /**
@@ -1165,7 +1205,8 @@ export enum SnapshotType {
 /**
  * Describes the enum ateapi.SnapshotType.
  */
-export const SnapshotTypeSchema: GenEnum<SnapshotType> = /*@__PURE__*/
+export const SnapshotTypeSchema: GenEnum<SnapshotType> =
+  /*@__PURE__*/
   enumDesc(file_ateapi_control, 0);
 
 /**
@@ -1179,7 +1220,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof GetActorRequestSchema;
     output: typeof GetActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.CreateActor
    */
@@ -1187,7 +1228,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof CreateActorRequestSchema;
     output: typeof CreateActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.UpdateActor
    */
@@ -1195,7 +1236,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof UpdateActorRequestSchema;
     output: typeof UpdateActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.SuspendActor
    */
@@ -1203,7 +1244,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof SuspendActorRequestSchema;
     output: typeof SuspendActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.PauseActor
    */
@@ -1211,7 +1252,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof PauseActorRequestSchema;
     output: typeof PauseActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.ResumeActor
    */
@@ -1219,7 +1260,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof ResumeActorRequestSchema;
     output: typeof ResumeActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.DeleteActor
    */
@@ -1227,7 +1268,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof DeleteActorRequestSchema;
     output: typeof DeleteActorResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.ListWorkers
    */
@@ -1235,7 +1276,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof ListWorkersRequestSchema;
     output: typeof ListWorkersResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.ListActors
    */
@@ -1243,7 +1284,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof ListActorsRequestSchema;
     output: typeof ListActorsResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.CreateAtespace
    */
@@ -1251,7 +1292,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof CreateAtespaceRequestSchema;
     output: typeof CreateAtespaceResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.GetAtespace
    */
@@ -1259,7 +1300,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof GetAtespaceRequestSchema;
     output: typeof GetAtespaceResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.ListAtespaces
    */
@@ -1267,7 +1308,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof ListAtespacesRequestSchema;
     output: typeof ListAtespacesResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Control.DeleteAtespace
    */
@@ -1275,7 +1316,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof DeleteAtespaceRequestSchema;
     output: typeof DeleteAtespaceResponseSchema;
-  },
+  };
   /**
    * Wipes all records; refused unless the server was started with its debug flag.
    *
@@ -1285,7 +1326,7 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof DebugClearRequestSchema;
     output: typeof DebugClearResponseSchema;
-  },
+  };
   /**
    * ate: every actor, then every change to one, as they are committed (see ActorEvent).
    *
@@ -1295,7 +1336,7 @@ export const Control: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchActorsRequestSchema;
     output: typeof ActorEventSchema;
-  },
+  };
   /**
    * ate: a router's activity per actor; the control plane decides idle suspension and
    * eviction from every router's reports.
@@ -1306,7 +1347,5 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof ReportActivityRequestSchema;
     output: typeof ReportActivityResponseSchema;
-  },
-}> = /*@__PURE__*/
-  serviceDesc(file_ateapi_control, 0);
-
+  };
+}> = /*@__PURE__*/ serviceDesc(file_ateapi_control, 0);

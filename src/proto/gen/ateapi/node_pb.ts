@@ -10,27 +10,30 @@
 // @generated from file ateapi/node.proto (package ateapi, syntax proto3)
 /* eslint-disable */
 
+import type { Message } from "@bufbuild/protobuf";
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file ateapi/node.proto.
  */
-export const file_ateapi_node: GenFile = /*@__PURE__*/
-  fileDesc("ChFhdGVhcGkvbm9kZS5wcm90bxIGYXRlYXBpIgsKCU5vZGVFbXB0eSJmChBOb2RlV29ya2VyTGltaXRzEhkKDG1lbW9yeV9ieXRlcxgBIAEoA0gAiAEBEhcKCmNwdV9taWxsaXMYAiABKANIAYgBAUIPCg1fbWVtb3J5X2J5dGVzQg0KC19jcHVfbWlsbGlzIl4KEk5vZGVXb3JrZXJTZXR0aW5ncxIoCgZsaW1pdHMYASABKAsyGC5hdGVhcGkuTm9kZVdvcmtlckxpbWl0cxITCgZlZ3Jlc3MYAiABKAlIAIgBAUIJCgdfZWdyZXNzImoKEU5vZGVBY3RvcklkZW50aXR5EhAKCGF0ZXNwYWNlGAEgASgJEhoKEnRlbXBsYXRlX25hbWVzcGFjZRgCIAEoCRIVCg10ZW1wbGF0ZV9uYW1lGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJIo0BCg5Ob2RlV29ya2VyRXhpdBIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCRIWCglleGl0X2NvZGUYAyABKAVIAIgBARIKCgJhdBgEIAEoCRIoCgVhY3RvchgFIAEoCzIZLmF0ZWFwaS5Ob2RlQWN0b3JJZGVudGl0eUIMCgpfZXhpdF9jb2RlIrIBCg5Ob2RlV29ya2VySW5mbxIMCgRuYW1lGAEgASgJEg8KB2FkZHJlc3MYAiABKAkSKAoFYWN0b3IYAyABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSLAoIc2V0dGluZ3MYBCABKAsyGi5hdGVhcGkuTm9kZVdvcmtlclNldHRpbmdzEikKCWxhc3RfZXhpdBgFIAEoCzIWLmF0ZWFwaS5Ob2RlV29ya2VyRXhpdCJVChdOb2RlQ3JlYXRlV29ya2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEiwKCHNldHRpbmdzGAIgASgLMhouYXRlYXBpLk5vZGVXb3JrZXJTZXR0aW5ncyInChdOb2RlRGVsZXRlV29ya2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFk5vZGVMaXN0V29ya2Vyc1JlcXVlc3QiQgoXTm9kZUxpc3RXb3JrZXJzUmVzcG9uc2USJwoHd29ya2VycxgBIAMoCzIWLmF0ZWFwaS5Ob2RlV29ya2VySW5mbyIhCg9Ob2RlU3RvcFJlcXVlc3QSDgoGd29ya2VyGAEgASgJIh0KC05vZGVTdHJpbmdzEg4KBnZhbHVlcxgBIAMoCSIpCgpOb2RlRW52VmFyEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkiKwoHTm9kZUVudhIgCgR2YXJzGAEgAygLMhIuYXRlYXBpLk5vZGVFbnZWYXIiWgoKTm9kZVJlYWR5ehIMCgRwYXRoGAEgASgJEgwKBHBvcnQYAiABKAUSHAoPdGltZW91dF9zZWNvbmRzGAMgASgFSACIAQFCEgoQX3RpbWVvdXRfc2Vjb25kcyIzCg9Ob2RlVm9sdW1lTW91bnQSDAoEbmFtZRgBIAEoCRISCgptb3VudF9wYXRoGAIgASgJIjsKEE5vZGVWb2x1bWVNb3VudHMSJwoGbW91bnRzGAEgAygLMhcuYXRlYXBpLk5vZGVWb2x1bWVNb3VudCLoAQoNTm9kZUNvbnRhaW5lchIMCgRuYW1lGAEgASgJEg0KBWltYWdlGAIgASgJEiQKB2NvbW1hbmQYAyABKAsyEy5hdGVhcGkuTm9kZVN0cmluZ3MSIQoEYXJncxgEIAEoCzITLmF0ZWFwaS5Ob2RlU3RyaW5ncxIcCgNlbnYYBSABKAsyDy5hdGVhcGkuTm9kZUVudhIiCgZyZWFkeXoYBiABKAsyEi5hdGVhcGkuTm9kZVJlYWR5ehIvCg12b2x1bWVfbW91bnRzGAcgASgLMhguYXRlYXBpLk5vZGVWb2x1bWVNb3VudHMiEAoOTm9kZUR1cmFibGVEaXIiRwoKTm9kZVZvbHVtZRIMCgRuYW1lGAEgASgJEisKC2R1cmFibGVfZGlyGAIgASgLMhYuYXRlYXBpLk5vZGVEdXJhYmxlRGlyIjIKC05vZGVWb2x1bWVzEiMKB3ZvbHVtZXMYASADKAsyEi5hdGVhcGkuTm9kZVZvbHVtZSJfCgxOb2RlV29ya2xvYWQSKQoKY29udGFpbmVycxgBIAMoCzIVLmF0ZWFwaS5Ob2RlQ29udGFpbmVyEiQKB3ZvbHVtZXMYAiABKAsyEy5hdGVhcGkuTm9kZVZvbHVtZXMiKAoJTm9kZUFzc2V0EgsKA3VybBgBIAEoCRIOCgZzaGEyNTYYAiABKAkihgEKDk5vZGVBcmNoQXNzZXRzEjIKBmFzc2V0cxgBIAMoCzIiLmF0ZWFwaS5Ob2RlQXJjaEFzc2V0cy5Bc3NldHNFbnRyeRpACgtBc3NldHNFbnRyeRILCgNrZXkYASABKAkSIAoFdmFsdWUYAiABKAsyES5hdGVhcGkuTm9kZUFzc2V0OgI4ASKoAQoRTm9kZVNhbmRib3hBc3NldHMSFQoNc2FuZGJveF9jbGFzcxgBIAEoCRI1CgZhc3NldHMYAiADKAsyJS5hdGVhcGkuTm9kZVNhbmRib3hBc3NldHMuQXNzZXRzRW50cnkaRQoLQXNzZXRzRW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuYXRlYXBpLk5vZGVBcmNoQXNzZXRzOgI4ASKlAQoOTm9kZVJ1blJlcXVlc3QSDgoGd29ya2VyGAEgASgJEigKBWFjdG9yGAIgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5EiYKCHdvcmtsb2FkGAMgASgLMhQuYXRlYXBpLk5vZGVXb3JrbG9hZBIxCg5zYW5kYm94X2Fzc2V0cxgEIAEoCzIZLmF0ZWFwaS5Ob2RlU2FuZGJveEFzc2V0cyIWChROb2RlTG9jYWxEZXN0aW5hdGlvbiItChdOb2RlRXh0ZXJuYWxEZXN0aW5hdGlvbhISCgp1cmlfcHJlZml4GAEgASgJIu4BChVOb2RlQ2hlY2twb2ludFJlcXVlc3QSDgoGd29ya2VyGAEgASgJEigKBWFjdG9yGAIgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5EigKBXNjb3BlGAMgASgOMhkuYXRlYXBpLk5vZGVTbmFwc2hvdFNjb3BlEi0KBWxvY2FsGAQgASgLMhwuYXRlYXBpLk5vZGVMb2NhbERlc3RpbmF0aW9uSAASMwoIZXh0ZXJuYWwYBSABKAsyHy5hdGVhcGkuTm9kZUV4dGVybmFsRGVzdGluYXRpb25IAEINCgtkZXN0aW5hdGlvbiI+ChBOb2RlU25hcHNob3RGaWxlEgwKBG5hbWUYASABKAkSDAoEc2l6ZRgCIAEoAxIOCgZzaGEyNTYYAyABKAkihwEKFE5vZGVDaGVja3BvaW50UmVzdWx0EgsKA3VyaRgBIAEoCRINCgVsb2NhbBgCIAEoCBInCgVmaWxlcxgDIAMoCzIYLmF0ZWFwaS5Ob2RlU25hcHNob3RGaWxlEhkKDHVwbG9hZF9lcnJvchgEIAEoCUgAiAEBQg8KDV91cGxvYWRfZXJyb3IiswEKEk5vZGVSZXN0b3JlUmVxdWVzdBIOCgZ3b3JrZXIYASABKAkSKAoFYWN0b3IYAiABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSDgoGc291cmNlGAMgASgJEigKBXNjb3BlGAQgASgOMhkuYXRlYXBpLk5vZGVTbmFwc2hvdFNjb3BlEikKBm9yaWdpbhgFIAEoDjIZLmF0ZWFwaS5Ob2RlUmVzdG9yZU9yaWdpbiJJCg9Ob2RlTG9nc1JlcXVlc3QSKAoFYWN0b3IYASABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSDAoEZnJvbRgCIAEoAyIdCg1Ob2RlTG9nc0NodW5rEgwKBGRhdGEYASABKAwiWQoMTm9kZUNhcGFjaXR5Eg8KB3dvcmtlcnMYASABKAUSDgoGc291cmNlGAIgASgJEhQKDG1lbW9yeV9ieXRlcxgDIAEoAxISCgpjcHVfbWlsbGlzGAQgASgDItkBChBOb2RlUmVnaXN0cmF0aW9uEgwKBG5hbWUYASABKAkSCwoDdXJsGAIgASgJEhIKBWVudHJ5GAMgASgJSACIAQESDwoHYWRkcmVzcxgEIAEoCRIMCgRhcmNoGAUgASgJEhcKD3NhbmRib3hfY2xhc3NlcxgGIAMoCRImCghjYXBhY2l0eRgHIAEoCzIULmF0ZWFwaS5Ob2RlQ2FwYWNpdHkSFQoNY2FjaGVkX2Fzc2V0cxgIIAMoCRIVCg1jYWNoZWRfaW1hZ2VzGAkgAygJQggKBl9lbnRyeSJaChNOb2RlUmVnaXN0ZXJSZXF1ZXN0Ei4KDHJlZ2lzdHJhdGlvbhgBIAEoCzIYLmF0ZWFwaS5Ob2RlUmVnaXN0cmF0aW9uEhMKC2NhbGxfc2VjcmV0GAIgASgJIkYKFE5vZGVIZWFydGJlYXRSZXF1ZXN0Ei4KDHJlZ2lzdHJhdGlvbhgBIAEoCzIYLmF0ZWFwaS5Ob2RlUmVnaXN0cmF0aW9uIlwKFk5vZGVSZWdpc3RyYXRpb25SZXN1bHQSFAoMaGVhcnRiZWF0X21zGAEgASgDEhUKDWxvc3RfYWZ0ZXJfbXMYAiABKAMSFQoNc3RhbGVfd29ya2VycxgDIAMoCSp0ChFOb2RlU25hcHNob3RTY29wZRIjCh9OT0RFX1NOQVBTSE9UX1NDT1BFX1VOU1BFQ0lGSUVEEAASHAoYTk9ERV9TTkFQU0hPVF9TQ09QRV9GVUxMEAESHAoYTk9ERV9TTkFQU0hPVF9TQ09QRV9EQVRBEAIqdQoRTm9kZVJlc3RvcmVPcmlnaW4SIwofTk9ERV9SRVNUT1JFX09SSUdJTl9VTlNQRUNJRklFRBAAEhsKF05PREVfUkVTVE9SRV9PUklHSU5fT1dOEAESHgoaTk9ERV9SRVNUT1JFX09SSUdJTl9HT0xERU4QAjKSBAoETm9kZRJHCgxDcmVhdGVXb3JrZXISHy5hdGVhcGkuTm9kZUNyZWF0ZVdvcmtlclJlcXVlc3QaFi5hdGVhcGkuTm9kZVdvcmtlckluZm8SQgoMRGVsZXRlV29ya2VyEh8uYXRlYXBpLk5vZGVEZWxldGVXb3JrZXJSZXF1ZXN0GhEuYXRlYXBpLk5vZGVFbXB0eRJOCgtMaXN0V29ya2VycxIeLmF0ZWFwaS5Ob2RlTGlzdFdvcmtlcnNSZXF1ZXN0Gh8uYXRlYXBpLk5vZGVMaXN0V29ya2Vyc1Jlc3BvbnNlEjUKA1J1bhIWLmF0ZWFwaS5Ob2RlUnVuUmVxdWVzdBoWLmF0ZWFwaS5Ob2RlV29ya2VySW5mbxJJCgpDaGVja3BvaW50Eh0uYXRlYXBpLk5vZGVDaGVja3BvaW50UmVxdWVzdBocLmF0ZWFwaS5Ob2RlQ2hlY2twb2ludFJlc3VsdBI9CgdSZXN0b3JlEhouYXRlYXBpLk5vZGVSZXN0b3JlUmVxdWVzdBoWLmF0ZWFwaS5Ob2RlV29ya2VySW5mbxIyCgRTdG9wEhcuYXRlYXBpLk5vZGVTdG9wUmVxdWVzdBoRLmF0ZWFwaS5Ob2RlRW1wdHkSOAoETG9ncxIXLmF0ZWFwaS5Ob2RlTG9nc1JlcXVlc3QaFS5hdGVhcGkuTm9kZUxvZ3NDaHVuazABMqIBCgxOb2RlUmVnaXN0cnkSRwoIUmVnaXN0ZXISGy5hdGVhcGkuTm9kZVJlZ2lzdGVyUmVxdWVzdBoeLmF0ZWFwaS5Ob2RlUmVnaXN0cmF0aW9uUmVzdWx0EkkKCUhlYXJ0YmVhdBIcLmF0ZWFwaS5Ob2RlSGVhcnRiZWF0UmVxdWVzdBoeLmF0ZWFwaS5Ob2RlUmVnaXN0cmF0aW9uUmVzdWx0YgZwcm90bzM");
+export const file_ateapi_node: GenFile =
+  /*@__PURE__*/
+  fileDesc(
+    "ChFhdGVhcGkvbm9kZS5wcm90bxIGYXRlYXBpIgsKCU5vZGVFbXB0eSJmChBOb2RlV29ya2VyTGltaXRzEhkKDG1lbW9yeV9ieXRlcxgBIAEoA0gAiAEBEhcKCmNwdV9taWxsaXMYAiABKANIAYgBAUIPCg1fbWVtb3J5X2J5dGVzQg0KC19jcHVfbWlsbGlzIl4KEk5vZGVXb3JrZXJTZXR0aW5ncxIoCgZsaW1pdHMYASABKAsyGC5hdGVhcGkuTm9kZVdvcmtlckxpbWl0cxITCgZlZ3Jlc3MYAiABKAlIAIgBAUIJCgdfZWdyZXNzImoKEU5vZGVBY3RvcklkZW50aXR5EhAKCGF0ZXNwYWNlGAEgASgJEhoKEnRlbXBsYXRlX25hbWVzcGFjZRgCIAEoCRIVCg10ZW1wbGF0ZV9uYW1lGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJIo0BCg5Ob2RlV29ya2VyRXhpdBIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCRIWCglleGl0X2NvZGUYAyABKAVIAIgBARIKCgJhdBgEIAEoCRIoCgVhY3RvchgFIAEoCzIZLmF0ZWFwaS5Ob2RlQWN0b3JJZGVudGl0eUIMCgpfZXhpdF9jb2RlIrIBCg5Ob2RlV29ya2VySW5mbxIMCgRuYW1lGAEgASgJEg8KB2FkZHJlc3MYAiABKAkSKAoFYWN0b3IYAyABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSLAoIc2V0dGluZ3MYBCABKAsyGi5hdGVhcGkuTm9kZVdvcmtlclNldHRpbmdzEikKCWxhc3RfZXhpdBgFIAEoCzIWLmF0ZWFwaS5Ob2RlV29ya2VyRXhpdCJVChdOb2RlQ3JlYXRlV29ya2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEiwKCHNldHRpbmdzGAIgASgLMhouYXRlYXBpLk5vZGVXb3JrZXJTZXR0aW5ncyInChdOb2RlRGVsZXRlV29ya2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFk5vZGVMaXN0V29ya2Vyc1JlcXVlc3QiQgoXTm9kZUxpc3RXb3JrZXJzUmVzcG9uc2USJwoHd29ya2VycxgBIAMoCzIWLmF0ZWFwaS5Ob2RlV29ya2VySW5mbyIhCg9Ob2RlU3RvcFJlcXVlc3QSDgoGd29ya2VyGAEgASgJIh0KC05vZGVTdHJpbmdzEg4KBnZhbHVlcxgBIAMoCSIpCgpOb2RlRW52VmFyEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkiKwoHTm9kZUVudhIgCgR2YXJzGAEgAygLMhIuYXRlYXBpLk5vZGVFbnZWYXIiWgoKTm9kZVJlYWR5ehIMCgRwYXRoGAEgASgJEgwKBHBvcnQYAiABKAUSHAoPdGltZW91dF9zZWNvbmRzGAMgASgFSACIAQFCEgoQX3RpbWVvdXRfc2Vjb25kcyIzCg9Ob2RlVm9sdW1lTW91bnQSDAoEbmFtZRgBIAEoCRISCgptb3VudF9wYXRoGAIgASgJIjsKEE5vZGVWb2x1bWVNb3VudHMSJwoGbW91bnRzGAEgAygLMhcuYXRlYXBpLk5vZGVWb2x1bWVNb3VudCLoAQoNTm9kZUNvbnRhaW5lchIMCgRuYW1lGAEgASgJEg0KBWltYWdlGAIgASgJEiQKB2NvbW1hbmQYAyABKAsyEy5hdGVhcGkuTm9kZVN0cmluZ3MSIQoEYXJncxgEIAEoCzITLmF0ZWFwaS5Ob2RlU3RyaW5ncxIcCgNlbnYYBSABKAsyDy5hdGVhcGkuTm9kZUVudhIiCgZyZWFkeXoYBiABKAsyEi5hdGVhcGkuTm9kZVJlYWR5ehIvCg12b2x1bWVfbW91bnRzGAcgASgLMhguYXRlYXBpLk5vZGVWb2x1bWVNb3VudHMiEAoOTm9kZUR1cmFibGVEaXIiRwoKTm9kZVZvbHVtZRIMCgRuYW1lGAEgASgJEisKC2R1cmFibGVfZGlyGAIgASgLMhYuYXRlYXBpLk5vZGVEdXJhYmxlRGlyIjIKC05vZGVWb2x1bWVzEiMKB3ZvbHVtZXMYASADKAsyEi5hdGVhcGkuTm9kZVZvbHVtZSJfCgxOb2RlV29ya2xvYWQSKQoKY29udGFpbmVycxgBIAMoCzIVLmF0ZWFwaS5Ob2RlQ29udGFpbmVyEiQKB3ZvbHVtZXMYAiABKAsyEy5hdGVhcGkuTm9kZVZvbHVtZXMiKAoJTm9kZUFzc2V0EgsKA3VybBgBIAEoCRIOCgZzaGEyNTYYAiABKAkihgEKDk5vZGVBcmNoQXNzZXRzEjIKBmFzc2V0cxgBIAMoCzIiLmF0ZWFwaS5Ob2RlQXJjaEFzc2V0cy5Bc3NldHNFbnRyeRpACgtBc3NldHNFbnRyeRILCgNrZXkYASABKAkSIAoFdmFsdWUYAiABKAsyES5hdGVhcGkuTm9kZUFzc2V0OgI4ASKoAQoRTm9kZVNhbmRib3hBc3NldHMSFQoNc2FuZGJveF9jbGFzcxgBIAEoCRI1CgZhc3NldHMYAiADKAsyJS5hdGVhcGkuTm9kZVNhbmRib3hBc3NldHMuQXNzZXRzRW50cnkaRQoLQXNzZXRzRW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuYXRlYXBpLk5vZGVBcmNoQXNzZXRzOgI4ASKlAQoOTm9kZVJ1blJlcXVlc3QSDgoGd29ya2VyGAEgASgJEigKBWFjdG9yGAIgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5EiYKCHdvcmtsb2FkGAMgASgLMhQuYXRlYXBpLk5vZGVXb3JrbG9hZBIxCg5zYW5kYm94X2Fzc2V0cxgEIAEoCzIZLmF0ZWFwaS5Ob2RlU2FuZGJveEFzc2V0cyIWChROb2RlTG9jYWxEZXN0aW5hdGlvbiItChdOb2RlRXh0ZXJuYWxEZXN0aW5hdGlvbhISCgp1cmlfcHJlZml4GAEgASgJIu4BChVOb2RlQ2hlY2twb2ludFJlcXVlc3QSDgoGd29ya2VyGAEgASgJEigKBWFjdG9yGAIgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5EigKBXNjb3BlGAMgASgOMhkuYXRlYXBpLk5vZGVTbmFwc2hvdFNjb3BlEi0KBWxvY2FsGAQgASgLMhwuYXRlYXBpLk5vZGVMb2NhbERlc3RpbmF0aW9uSAASMwoIZXh0ZXJuYWwYBSABKAsyHy5hdGVhcGkuTm9kZUV4dGVybmFsRGVzdGluYXRpb25IAEINCgtkZXN0aW5hdGlvbiI+ChBOb2RlU25hcHNob3RGaWxlEgwKBG5hbWUYASABKAkSDAoEc2l6ZRgCIAEoAxIOCgZzaGEyNTYYAyABKAkihwEKFE5vZGVDaGVja3BvaW50UmVzdWx0EgsKA3VyaRgBIAEoCRINCgVsb2NhbBgCIAEoCBInCgVmaWxlcxgDIAMoCzIYLmF0ZWFwaS5Ob2RlU25hcHNob3RGaWxlEhkKDHVwbG9hZF9lcnJvchgEIAEoCUgAiAEBQg8KDV91cGxvYWRfZXJyb3IiswEKEk5vZGVSZXN0b3JlUmVxdWVzdBIOCgZ3b3JrZXIYASABKAkSKAoFYWN0b3IYAiABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSDgoGc291cmNlGAMgASgJEigKBXNjb3BlGAQgASgOMhkuYXRlYXBpLk5vZGVTbmFwc2hvdFNjb3BlEikKBm9yaWdpbhgFIAEoDjIZLmF0ZWFwaS5Ob2RlUmVzdG9yZU9yaWdpbiJJCg9Ob2RlTG9nc1JlcXVlc3QSKAoFYWN0b3IYASABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSDAoEZnJvbRgCIAEoAyIdCg1Ob2RlTG9nc0NodW5rEgwKBGRhdGEYASABKAwiWQoMTm9kZUNhcGFjaXR5Eg8KB3dvcmtlcnMYASABKAUSDgoGc291cmNlGAIgASgJEhQKDG1lbW9yeV9ieXRlcxgDIAEoAxISCgpjcHVfbWlsbGlzGAQgASgDItkBChBOb2RlUmVnaXN0cmF0aW9uEgwKBG5hbWUYASABKAkSCwoDdXJsGAIgASgJEhIKBWVudHJ5GAMgASgJSACIAQESDwoHYWRkcmVzcxgEIAEoCRIMCgRhcmNoGAUgASgJEhcKD3NhbmRib3hfY2xhc3NlcxgGIAMoCRImCghjYXBhY2l0eRgHIAEoCzIULmF0ZWFwaS5Ob2RlQ2FwYWNpdHkSFQoNY2FjaGVkX2Fzc2V0cxgIIAMoCRIVCg1jYWNoZWRfaW1hZ2VzGAkgAygJQggKBl9lbnRyeSJaChNOb2RlUmVnaXN0ZXJSZXF1ZXN0Ei4KDHJlZ2lzdHJhdGlvbhgBIAEoCzIYLmF0ZWFwaS5Ob2RlUmVnaXN0cmF0aW9uEhMKC2NhbGxfc2VjcmV0GAIgASgJIkYKFE5vZGVIZWFydGJlYXRSZXF1ZXN0Ei4KDHJlZ2lzdHJhdGlvbhgBIAEoCzIYLmF0ZWFwaS5Ob2RlUmVnaXN0cmF0aW9uIlwKFk5vZGVSZWdpc3RyYXRpb25SZXN1bHQSFAoMaGVhcnRiZWF0X21zGAEgASgDEhUKDWxvc3RfYWZ0ZXJfbXMYAiABKAMSFQoNc3RhbGVfd29ya2VycxgDIAMoCSp0ChFOb2RlU25hcHNob3RTY29wZRIjCh9OT0RFX1NOQVBTSE9UX1NDT1BFX1VOU1BFQ0lGSUVEEAASHAoYTk9ERV9TTkFQU0hPVF9TQ09QRV9GVUxMEAESHAoYTk9ERV9TTkFQU0hPVF9TQ09QRV9EQVRBEAIqdQoRTm9kZVJlc3RvcmVPcmlnaW4SIwofTk9ERV9SRVNUT1JFX09SSUdJTl9VTlNQRUNJRklFRBAAEhsKF05PREVfUkVTVE9SRV9PUklHSU5fT1dOEAESHgoaTk9ERV9SRVNUT1JFX09SSUdJTl9HT0xERU4QAjKSBAoETm9kZRJHCgxDcmVhdGVXb3JrZXISHy5hdGVhcGkuTm9kZUNyZWF0ZVdvcmtlclJlcXVlc3QaFi5hdGVhcGkuTm9kZVdvcmtlckluZm8SQgoMRGVsZXRlV29ya2VyEh8uYXRlYXBpLk5vZGVEZWxldGVXb3JrZXJSZXF1ZXN0GhEuYXRlYXBpLk5vZGVFbXB0eRJOCgtMaXN0V29ya2VycxIeLmF0ZWFwaS5Ob2RlTGlzdFdvcmtlcnNSZXF1ZXN0Gh8uYXRlYXBpLk5vZGVMaXN0V29ya2Vyc1Jlc3BvbnNlEjUKA1J1bhIWLmF0ZWFwaS5Ob2RlUnVuUmVxdWVzdBoWLmF0ZWFwaS5Ob2RlV29ya2VySW5mbxJJCgpDaGVja3BvaW50Eh0uYXRlYXBpLk5vZGVDaGVja3BvaW50UmVxdWVzdBocLmF0ZWFwaS5Ob2RlQ2hlY2twb2ludFJlc3VsdBI9CgdSZXN0b3JlEhouYXRlYXBpLk5vZGVSZXN0b3JlUmVxdWVzdBoWLmF0ZWFwaS5Ob2RlV29ya2VySW5mbxIyCgRTdG9wEhcuYXRlYXBpLk5vZGVTdG9wUmVxdWVzdBoRLmF0ZWFwaS5Ob2RlRW1wdHkSOAoETG9ncxIXLmF0ZWFwaS5Ob2RlTG9nc1JlcXVlc3QaFS5hdGVhcGkuTm9kZUxvZ3NDaHVuazABMqIBCgxOb2RlUmVnaXN0cnkSRwoIUmVnaXN0ZXISGy5hdGVhcGkuTm9kZVJlZ2lzdGVyUmVxdWVzdBoeLmF0ZWFwaS5Ob2RlUmVnaXN0cmF0aW9uUmVzdWx0EkkKCUhlYXJ0YmVhdBIcLmF0ZWFwaS5Ob2RlSGVhcnRiZWF0UmVxdWVzdBoeLmF0ZWFwaS5Ob2RlUmVnaXN0cmF0aW9uUmVzdWx0YgZwcm90bzM",
+  );
 
 /**
  * @generated from message ateapi.NodeEmpty
  */
-export type NodeEmpty = Message<"ateapi.NodeEmpty"> & {
-};
+export type NodeEmpty = Message<"ateapi.NodeEmpty"> & {};
 
 /**
  * Describes the message ateapi.NodeEmpty.
  * Use `create(NodeEmptySchema)` to create a new message.
  */
-export const NodeEmptySchema: GenMessage<NodeEmpty> = /*@__PURE__*/
+export const NodeEmptySchema: GenMessage<NodeEmpty> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 0);
 
 /**
@@ -54,7 +57,8 @@ export type NodeWorkerLimits = Message<"ateapi.NodeWorkerLimits"> & {
  * Describes the message ateapi.NodeWorkerLimits.
  * Use `create(NodeWorkerLimitsSchema)` to create a new message.
  */
-export const NodeWorkerLimitsSchema: GenMessage<NodeWorkerLimits> = /*@__PURE__*/
+export const NodeWorkerLimitsSchema: GenMessage<NodeWorkerLimits> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 1);
 
 /**
@@ -78,7 +82,8 @@ export type NodeWorkerSettings = Message<"ateapi.NodeWorkerSettings"> & {
  * Describes the message ateapi.NodeWorkerSettings.
  * Use `create(NodeWorkerSettingsSchema)` to create a new message.
  */
-export const NodeWorkerSettingsSchema: GenMessage<NodeWorkerSettings> = /*@__PURE__*/
+export const NodeWorkerSettingsSchema: GenMessage<NodeWorkerSettings> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 2);
 
 /**
@@ -110,7 +115,8 @@ export type NodeActorIdentity = Message<"ateapi.NodeActorIdentity"> & {
  * Describes the message ateapi.NodeActorIdentity.
  * Use `create(NodeActorIdentitySchema)` to create a new message.
  */
-export const NodeActorIdentitySchema: GenMessage<NodeActorIdentity> = /*@__PURE__*/
+export const NodeActorIdentitySchema: GenMessage<NodeActorIdentity> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 3);
 
 /**
@@ -153,7 +159,8 @@ export type NodeWorkerExit = Message<"ateapi.NodeWorkerExit"> & {
  * Describes the message ateapi.NodeWorkerExit.
  * Use `create(NodeWorkerExitSchema)` to create a new message.
  */
-export const NodeWorkerExitSchema: GenMessage<NodeWorkerExit> = /*@__PURE__*/
+export const NodeWorkerExitSchema: GenMessage<NodeWorkerExit> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 4);
 
 /**
@@ -190,7 +197,8 @@ export type NodeWorkerInfo = Message<"ateapi.NodeWorkerInfo"> & {
  * Describes the message ateapi.NodeWorkerInfo.
  * Use `create(NodeWorkerInfoSchema)` to create a new message.
  */
-export const NodeWorkerInfoSchema: GenMessage<NodeWorkerInfo> = /*@__PURE__*/
+export const NodeWorkerInfoSchema: GenMessage<NodeWorkerInfo> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 5);
 
 /**
@@ -212,7 +220,8 @@ export type NodeCreateWorkerRequest = Message<"ateapi.NodeCreateWorkerRequest"> 
  * Describes the message ateapi.NodeCreateWorkerRequest.
  * Use `create(NodeCreateWorkerRequestSchema)` to create a new message.
  */
-export const NodeCreateWorkerRequestSchema: GenMessage<NodeCreateWorkerRequest> = /*@__PURE__*/
+export const NodeCreateWorkerRequestSchema: GenMessage<NodeCreateWorkerRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 6);
 
 /**
@@ -229,20 +238,21 @@ export type NodeDeleteWorkerRequest = Message<"ateapi.NodeDeleteWorkerRequest"> 
  * Describes the message ateapi.NodeDeleteWorkerRequest.
  * Use `create(NodeDeleteWorkerRequestSchema)` to create a new message.
  */
-export const NodeDeleteWorkerRequestSchema: GenMessage<NodeDeleteWorkerRequest> = /*@__PURE__*/
+export const NodeDeleteWorkerRequestSchema: GenMessage<NodeDeleteWorkerRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 7);
 
 /**
  * @generated from message ateapi.NodeListWorkersRequest
  */
-export type NodeListWorkersRequest = Message<"ateapi.NodeListWorkersRequest"> & {
-};
+export type NodeListWorkersRequest = Message<"ateapi.NodeListWorkersRequest"> & {};
 
 /**
  * Describes the message ateapi.NodeListWorkersRequest.
  * Use `create(NodeListWorkersRequestSchema)` to create a new message.
  */
-export const NodeListWorkersRequestSchema: GenMessage<NodeListWorkersRequest> = /*@__PURE__*/
+export const NodeListWorkersRequestSchema: GenMessage<NodeListWorkersRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 8);
 
 /**
@@ -259,7 +269,8 @@ export type NodeListWorkersResponse = Message<"ateapi.NodeListWorkersResponse"> 
  * Describes the message ateapi.NodeListWorkersResponse.
  * Use `create(NodeListWorkersResponseSchema)` to create a new message.
  */
-export const NodeListWorkersResponseSchema: GenMessage<NodeListWorkersResponse> = /*@__PURE__*/
+export const NodeListWorkersResponseSchema: GenMessage<NodeListWorkersResponse> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 9);
 
 /**
@@ -276,7 +287,8 @@ export type NodeStopRequest = Message<"ateapi.NodeStopRequest"> & {
  * Describes the message ateapi.NodeStopRequest.
  * Use `create(NodeStopRequestSchema)` to create a new message.
  */
-export const NodeStopRequestSchema: GenMessage<NodeStopRequest> = /*@__PURE__*/
+export const NodeStopRequestSchema: GenMessage<NodeStopRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 10);
 
 /**
@@ -295,7 +307,8 @@ export type NodeStrings = Message<"ateapi.NodeStrings"> & {
  * Describes the message ateapi.NodeStrings.
  * Use `create(NodeStringsSchema)` to create a new message.
  */
-export const NodeStringsSchema: GenMessage<NodeStrings> = /*@__PURE__*/
+export const NodeStringsSchema: GenMessage<NodeStrings> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 11);
 
 /**
@@ -317,7 +330,8 @@ export type NodeEnvVar = Message<"ateapi.NodeEnvVar"> & {
  * Describes the message ateapi.NodeEnvVar.
  * Use `create(NodeEnvVarSchema)` to create a new message.
  */
-export const NodeEnvVarSchema: GenMessage<NodeEnvVar> = /*@__PURE__*/
+export const NodeEnvVarSchema: GenMessage<NodeEnvVar> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 12);
 
 /**
@@ -334,8 +348,7 @@ export type NodeEnv = Message<"ateapi.NodeEnv"> & {
  * Describes the message ateapi.NodeEnv.
  * Use `create(NodeEnvSchema)` to create a new message.
  */
-export const NodeEnvSchema: GenMessage<NodeEnv> = /*@__PURE__*/
-  messageDesc(file_ateapi_node, 13);
+export const NodeEnvSchema: GenMessage<NodeEnv> = /*@__PURE__*/ messageDesc(file_ateapi_node, 13);
 
 /**
  * @generated from message ateapi.NodeReadyz
@@ -361,7 +374,8 @@ export type NodeReadyz = Message<"ateapi.NodeReadyz"> & {
  * Describes the message ateapi.NodeReadyz.
  * Use `create(NodeReadyzSchema)` to create a new message.
  */
-export const NodeReadyzSchema: GenMessage<NodeReadyz> = /*@__PURE__*/
+export const NodeReadyzSchema: GenMessage<NodeReadyz> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 14);
 
 /**
@@ -383,7 +397,8 @@ export type NodeVolumeMount = Message<"ateapi.NodeVolumeMount"> & {
  * Describes the message ateapi.NodeVolumeMount.
  * Use `create(NodeVolumeMountSchema)` to create a new message.
  */
-export const NodeVolumeMountSchema: GenMessage<NodeVolumeMount> = /*@__PURE__*/
+export const NodeVolumeMountSchema: GenMessage<NodeVolumeMount> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 15);
 
 /**
@@ -400,7 +415,8 @@ export type NodeVolumeMounts = Message<"ateapi.NodeVolumeMounts"> & {
  * Describes the message ateapi.NodeVolumeMounts.
  * Use `create(NodeVolumeMountsSchema)` to create a new message.
  */
-export const NodeVolumeMountsSchema: GenMessage<NodeVolumeMounts> = /*@__PURE__*/
+export const NodeVolumeMountsSchema: GenMessage<NodeVolumeMounts> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 16);
 
 /**
@@ -449,20 +465,21 @@ export type NodeContainer = Message<"ateapi.NodeContainer"> & {
  * Describes the message ateapi.NodeContainer.
  * Use `create(NodeContainerSchema)` to create a new message.
  */
-export const NodeContainerSchema: GenMessage<NodeContainer> = /*@__PURE__*/
+export const NodeContainerSchema: GenMessage<NodeContainer> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 17);
 
 /**
  * @generated from message ateapi.NodeDurableDir
  */
-export type NodeDurableDir = Message<"ateapi.NodeDurableDir"> & {
-};
+export type NodeDurableDir = Message<"ateapi.NodeDurableDir"> & {};
 
 /**
  * Describes the message ateapi.NodeDurableDir.
  * Use `create(NodeDurableDirSchema)` to create a new message.
  */
-export const NodeDurableDirSchema: GenMessage<NodeDurableDir> = /*@__PURE__*/
+export const NodeDurableDirSchema: GenMessage<NodeDurableDir> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 18);
 
 /**
@@ -484,7 +501,8 @@ export type NodeVolume = Message<"ateapi.NodeVolume"> & {
  * Describes the message ateapi.NodeVolume.
  * Use `create(NodeVolumeSchema)` to create a new message.
  */
-export const NodeVolumeSchema: GenMessage<NodeVolume> = /*@__PURE__*/
+export const NodeVolumeSchema: GenMessage<NodeVolume> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 19);
 
 /**
@@ -501,7 +519,8 @@ export type NodeVolumes = Message<"ateapi.NodeVolumes"> & {
  * Describes the message ateapi.NodeVolumes.
  * Use `create(NodeVolumesSchema)` to create a new message.
  */
-export const NodeVolumesSchema: GenMessage<NodeVolumes> = /*@__PURE__*/
+export const NodeVolumesSchema: GenMessage<NodeVolumes> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 20);
 
 /**
@@ -523,7 +542,8 @@ export type NodeWorkload = Message<"ateapi.NodeWorkload"> & {
  * Describes the message ateapi.NodeWorkload.
  * Use `create(NodeWorkloadSchema)` to create a new message.
  */
-export const NodeWorkloadSchema: GenMessage<NodeWorkload> = /*@__PURE__*/
+export const NodeWorkloadSchema: GenMessage<NodeWorkload> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 21);
 
 /**
@@ -547,7 +567,8 @@ export type NodeAsset = Message<"ateapi.NodeAsset"> & {
  * Describes the message ateapi.NodeAsset.
  * Use `create(NodeAssetSchema)` to create a new message.
  */
-export const NodeAssetSchema: GenMessage<NodeAsset> = /*@__PURE__*/
+export const NodeAssetSchema: GenMessage<NodeAsset> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 22);
 
 /**
@@ -566,7 +587,8 @@ export type NodeArchAssets = Message<"ateapi.NodeArchAssets"> & {
  * Describes the message ateapi.NodeArchAssets.
  * Use `create(NodeArchAssetsSchema)` to create a new message.
  */
-export const NodeArchAssetsSchema: GenMessage<NodeArchAssets> = /*@__PURE__*/
+export const NodeArchAssetsSchema: GenMessage<NodeArchAssets> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 23);
 
 /**
@@ -592,7 +614,8 @@ export type NodeSandboxAssets = Message<"ateapi.NodeSandboxAssets"> & {
  * Describes the message ateapi.NodeSandboxAssets.
  * Use `create(NodeSandboxAssetsSchema)` to create a new message.
  */
-export const NodeSandboxAssetsSchema: GenMessage<NodeSandboxAssets> = /*@__PURE__*/
+export const NodeSandboxAssetsSchema: GenMessage<NodeSandboxAssets> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 24);
 
 /**
@@ -624,20 +647,21 @@ export type NodeRunRequest = Message<"ateapi.NodeRunRequest"> & {
  * Describes the message ateapi.NodeRunRequest.
  * Use `create(NodeRunRequestSchema)` to create a new message.
  */
-export const NodeRunRequestSchema: GenMessage<NodeRunRequest> = /*@__PURE__*/
+export const NodeRunRequestSchema: GenMessage<NodeRunRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 25);
 
 /**
  * @generated from message ateapi.NodeLocalDestination
  */
-export type NodeLocalDestination = Message<"ateapi.NodeLocalDestination"> & {
-};
+export type NodeLocalDestination = Message<"ateapi.NodeLocalDestination"> & {};
 
 /**
  * Describes the message ateapi.NodeLocalDestination.
  * Use `create(NodeLocalDestinationSchema)` to create a new message.
  */
-export const NodeLocalDestinationSchema: GenMessage<NodeLocalDestination> = /*@__PURE__*/
+export const NodeLocalDestinationSchema: GenMessage<NodeLocalDestination> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 26);
 
 /**
@@ -656,7 +680,8 @@ export type NodeExternalDestination = Message<"ateapi.NodeExternalDestination"> 
  * Describes the message ateapi.NodeExternalDestination.
  * Use `create(NodeExternalDestinationSchema)` to create a new message.
  */
-export const NodeExternalDestinationSchema: GenMessage<NodeExternalDestination> = /*@__PURE__*/
+export const NodeExternalDestinationSchema: GenMessage<NodeExternalDestination> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 27);
 
 /**
@@ -681,30 +706,34 @@ export type NodeCheckpointRequest = Message<"ateapi.NodeCheckpointRequest"> & {
   /**
    * @generated from oneof ateapi.NodeCheckpointRequest.destination
    */
-  destination: {
-    /**
-     * Kept on the node (Pause).
-     *
-     * @generated from field: ateapi.NodeLocalDestination local = 4;
-     */
-    value: NodeLocalDestination;
-    case: "local";
-  } | {
-    /**
-     * Uploaded under a URI prefix (Suspend).
-     *
-     * @generated from field: ateapi.NodeExternalDestination external = 5;
-     */
-    value: NodeExternalDestination;
-    case: "external";
-  } | { case: undefined; value?: undefined };
+  destination:
+    | {
+        /**
+         * Kept on the node (Pause).
+         *
+         * @generated from field: ateapi.NodeLocalDestination local = 4;
+         */
+        value: NodeLocalDestination;
+        case: "local";
+      }
+    | {
+        /**
+         * Uploaded under a URI prefix (Suspend).
+         *
+         * @generated from field: ateapi.NodeExternalDestination external = 5;
+         */
+        value: NodeExternalDestination;
+        case: "external";
+      }
+    | { case: undefined; value?: undefined };
 };
 
 /**
  * Describes the message ateapi.NodeCheckpointRequest.
  * Use `create(NodeCheckpointRequestSchema)` to create a new message.
  */
-export const NodeCheckpointRequestSchema: GenMessage<NodeCheckpointRequest> = /*@__PURE__*/
+export const NodeCheckpointRequestSchema: GenMessage<NodeCheckpointRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 28);
 
 /**
@@ -733,7 +762,8 @@ export type NodeSnapshotFile = Message<"ateapi.NodeSnapshotFile"> & {
  * Describes the message ateapi.NodeSnapshotFile.
  * Use `create(NodeSnapshotFileSchema)` to create a new message.
  */
-export const NodeSnapshotFileSchema: GenMessage<NodeSnapshotFile> = /*@__PURE__*/
+export const NodeSnapshotFileSchema: GenMessage<NodeSnapshotFile> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 29);
 
 /**
@@ -768,7 +798,8 @@ export type NodeCheckpointResult = Message<"ateapi.NodeCheckpointResult"> & {
  * Describes the message ateapi.NodeCheckpointResult.
  * Use `create(NodeCheckpointResultSchema)` to create a new message.
  */
-export const NodeCheckpointResultSchema: GenMessage<NodeCheckpointResult> = /*@__PURE__*/
+export const NodeCheckpointResultSchema: GenMessage<NodeCheckpointResult> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 30);
 
 /**
@@ -807,7 +838,8 @@ export type NodeRestoreRequest = Message<"ateapi.NodeRestoreRequest"> & {
  * Describes the message ateapi.NodeRestoreRequest.
  * Use `create(NodeRestoreRequestSchema)` to create a new message.
  */
-export const NodeRestoreRequestSchema: GenMessage<NodeRestoreRequest> = /*@__PURE__*/
+export const NodeRestoreRequestSchema: GenMessage<NodeRestoreRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 31);
 
 /**
@@ -831,7 +863,8 @@ export type NodeLogsRequest = Message<"ateapi.NodeLogsRequest"> & {
  * Describes the message ateapi.NodeLogsRequest.
  * Use `create(NodeLogsRequestSchema)` to create a new message.
  */
-export const NodeLogsRequestSchema: GenMessage<NodeLogsRequest> = /*@__PURE__*/
+export const NodeLogsRequestSchema: GenMessage<NodeLogsRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 32);
 
 /**
@@ -848,7 +881,8 @@ export type NodeLogsChunk = Message<"ateapi.NodeLogsChunk"> & {
  * Describes the message ateapi.NodeLogsChunk.
  * Use `create(NodeLogsChunkSchema)` to create a new message.
  */
-export const NodeLogsChunkSchema: GenMessage<NodeLogsChunk> = /*@__PURE__*/
+export const NodeLogsChunkSchema: GenMessage<NodeLogsChunk> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 33);
 
 /**
@@ -884,7 +918,8 @@ export type NodeCapacity = Message<"ateapi.NodeCapacity"> & {
  * Describes the message ateapi.NodeCapacity.
  * Use `create(NodeCapacitySchema)` to create a new message.
  */
-export const NodeCapacitySchema: GenMessage<NodeCapacity> = /*@__PURE__*/
+export const NodeCapacitySchema: GenMessage<NodeCapacity> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 34);
 
 /**
@@ -953,7 +988,8 @@ export type NodeRegistration = Message<"ateapi.NodeRegistration"> & {
  * Describes the message ateapi.NodeRegistration.
  * Use `create(NodeRegistrationSchema)` to create a new message.
  */
-export const NodeRegistrationSchema: GenMessage<NodeRegistration> = /*@__PURE__*/
+export const NodeRegistrationSchema: GenMessage<NodeRegistration> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 35);
 
 /**
@@ -977,7 +1013,8 @@ export type NodeRegisterRequest = Message<"ateapi.NodeRegisterRequest"> & {
  * Describes the message ateapi.NodeRegisterRequest.
  * Use `create(NodeRegisterRequestSchema)` to create a new message.
  */
-export const NodeRegisterRequestSchema: GenMessage<NodeRegisterRequest> = /*@__PURE__*/
+export const NodeRegisterRequestSchema: GenMessage<NodeRegisterRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 36);
 
 /**
@@ -994,7 +1031,8 @@ export type NodeHeartbeatRequest = Message<"ateapi.NodeHeartbeatRequest"> & {
  * Describes the message ateapi.NodeHeartbeatRequest.
  * Use `create(NodeHeartbeatRequestSchema)` to create a new message.
  */
-export const NodeHeartbeatRequestSchema: GenMessage<NodeHeartbeatRequest> = /*@__PURE__*/
+export const NodeHeartbeatRequestSchema: GenMessage<NodeHeartbeatRequest> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 37);
 
 /**
@@ -1023,7 +1061,8 @@ export type NodeRegistrationResult = Message<"ateapi.NodeRegistrationResult"> & 
  * Describes the message ateapi.NodeRegistrationResult.
  * Use `create(NodeRegistrationResultSchema)` to create a new message.
  */
-export const NodeRegistrationResultSchema: GenMessage<NodeRegistrationResult> = /*@__PURE__*/
+export const NodeRegistrationResultSchema: GenMessage<NodeRegistrationResult> =
+  /*@__PURE__*/
   messageDesc(file_ateapi_node, 38);
 
 /**
@@ -1053,7 +1092,8 @@ export enum NodeSnapshotScope {
 /**
  * Describes the enum ateapi.NodeSnapshotScope.
  */
-export const NodeSnapshotScopeSchema: GenEnum<NodeSnapshotScope> = /*@__PURE__*/
+export const NodeSnapshotScopeSchema: GenEnum<NodeSnapshotScope> =
+  /*@__PURE__*/
   enumDesc(file_ateapi_node, 0);
 
 /**
@@ -1085,7 +1125,8 @@ export enum NodeRestoreOrigin {
 /**
  * Describes the enum ateapi.NodeRestoreOrigin.
  */
-export const NodeRestoreOriginSchema: GenEnum<NodeRestoreOrigin> = /*@__PURE__*/
+export const NodeRestoreOriginSchema: GenEnum<NodeRestoreOrigin> =
+  /*@__PURE__*/
   enumDesc(file_ateapi_node, 1);
 
 /**
@@ -1099,7 +1140,7 @@ export const Node: GenService<{
     methodKind: "unary";
     input: typeof NodeCreateWorkerRequestSchema;
     output: typeof NodeWorkerInfoSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Node.DeleteWorker
    */
@@ -1107,7 +1148,7 @@ export const Node: GenService<{
     methodKind: "unary";
     input: typeof NodeDeleteWorkerRequestSchema;
     output: typeof NodeEmptySchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Node.ListWorkers
    */
@@ -1115,7 +1156,7 @@ export const Node: GenService<{
     methodKind: "unary";
     input: typeof NodeListWorkersRequestSchema;
     output: typeof NodeListWorkersResponseSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Node.Run
    */
@@ -1123,7 +1164,7 @@ export const Node: GenService<{
     methodKind: "unary";
     input: typeof NodeRunRequestSchema;
     output: typeof NodeWorkerInfoSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Node.Checkpoint
    */
@@ -1131,7 +1172,7 @@ export const Node: GenService<{
     methodKind: "unary";
     input: typeof NodeCheckpointRequestSchema;
     output: typeof NodeCheckpointResultSchema;
-  },
+  };
   /**
    * @generated from rpc ateapi.Node.Restore
    */
@@ -1139,7 +1180,7 @@ export const Node: GenService<{
     methodKind: "unary";
     input: typeof NodeRestoreRequestSchema;
     output: typeof NodeWorkerInfoSchema;
-  },
+  };
   /**
    * Stops the actor without a snapshot and empties the worker.
    *
@@ -1149,7 +1190,7 @@ export const Node: GenService<{
     methodKind: "unary";
     input: typeof NodeStopRequestSchema;
     output: typeof NodeEmptySchema;
-  },
+  };
   /**
    * The actor's captured output from a byte offset to its current end, in pieces.
    *
@@ -1159,9 +1200,8 @@ export const Node: GenService<{
     methodKind: "server_streaming";
     input: typeof NodeLogsRequestSchema;
     output: typeof NodeLogsChunkSchema;
-  },
-}> = /*@__PURE__*/
-  serviceDesc(file_ateapi_node, 0);
+  };
+}> = /*@__PURE__*/ serviceDesc(file_ateapi_node, 0);
 
 /**
  * @generated from service ateapi.NodeRegistry
@@ -1174,7 +1214,7 @@ export const NodeRegistry: GenService<{
     methodKind: "unary";
     input: typeof NodeRegisterRequestSchema;
     output: typeof NodeRegistrationResultSchema;
-  },
+  };
   /**
    * NOT_FOUND when the node is not registered (e.g. declared lost): register again.
    *
@@ -1184,7 +1224,5 @@ export const NodeRegistry: GenService<{
     methodKind: "unary";
     input: typeof NodeHeartbeatRequestSchema;
     output: typeof NodeRegistrationResultSchema;
-  },
-}> = /*@__PURE__*/
-  serviceDesc(file_ateapi_node, 1);
-
+  };
+}> = /*@__PURE__*/ serviceDesc(file_ateapi_node, 1);
