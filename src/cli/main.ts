@@ -2,12 +2,15 @@ import { Command, CommanderError } from "commander";
 import { AteError, Code } from "../errors/index.ts";
 import { ateVersion } from "../version.ts";
 import { registerApply } from "./commands/apply.ts";
+import { registerControlPlane } from "./commands/controlplane.ts";
 import { registerCreate } from "./commands/create.ts";
 import { registerDelete } from "./commands/delete.ts";
 import { registerGet } from "./commands/get.ts";
 import { registerImage } from "./commands/image.ts";
 import { registerLifecycle } from "./commands/lifecycle.ts";
 import { registerLogs } from "./commands/logs.ts";
+import { registerNode } from "./commands/node.ts";
+import { registerRouter } from "./commands/router.ts";
 import { registerUp } from "./commands/up.ts";
 import { registerVersion } from "./commands/version.ts";
 import { CliContext, type GlobalOptions } from "./context.ts";
@@ -58,6 +61,9 @@ export async function runCli(
   registerLogs(program, ctx);
   registerImage(program, ctx);
   registerUp(program, ctx);
+  registerControlPlane(program, ctx);
+  registerNode(program, ctx);
+  registerRouter(program, ctx);
   registerVersion(program, ctx);
   const overrideExit = (cmd: Command): void => {
     cmd.exitOverride();

@@ -2,7 +2,7 @@ import { realpathSync, statSync } from "node:fs";
 import { arch } from "node:os";
 import { dirname, resolve } from "node:path";
 import { type SandboxConfig, SandboxConfigType } from "../api/v1alpha1/index.ts";
-import { AteError, Code } from "../errors/index.ts";
+import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 import { type ServedAsset, type ServedAssets, servedAssetUrl } from "../server/index.ts";
@@ -57,6 +57,23 @@ export interface DefaultRuntimeServing {
  * own, nothing is declared.
  */
 export async function ensureDefaultRuntime(
+  resources: ResourceStore,
+  runscPath: string,
+  logger: Logger,
+  serving: DefaultRuntimeServing,
+): Promise<DefaultRuntimeResult> {
+  // Control planes starting together on one store race to declare it: the loser looks again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await declareDefaultRuntime(resources, runscPath, logger, serving);
+    } catch (err) {
+      const raced = isAteError(err, Code.AlreadyExists) || isAteError(err, Code.Aborted);
+      if (!raced || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function declareDefaultRuntime(
   resources: ResourceStore,
   runscPath: string,
   logger: Logger,

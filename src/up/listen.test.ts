@@ -5,7 +5,7 @@ import type http from "node:http";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Router } from "../router/index.ts";
-import { FakeBackend } from "../router/testing.ts";
+import { type RouterTestbed, routerTestbed } from "../router/testing.ts";
 import { listen } from "./listen.ts";
 
 const timeouts = { headersTimeoutMs: 400, requestTimeoutMs: 800 };
@@ -27,28 +27,34 @@ function rawExchange(port: number, data: string): Promise<{ got: string; ms: num
 }
 
 describe("router port", () => {
-  const backend = new FakeBackend((id) => (req, res) => {
-    if (req.url === "/events") {
-      // Server-sent events for longer than any request timeout.
-      res.writeHead(200, { "content-type": "text/event-stream" });
-      res.write("data: one\n\n");
-      setTimeout(() => res.end("data: two\n\n"), longer);
-      return;
-    }
-    if (req.url === "/body") {
-      req.resume();
-      return void req.on("end", () => res.end("whole body\n"));
-    }
-    if (req.url === "/slow") return void setTimeout(() => res.end(`${id} late\n`), longer);
-    res.end(id);
-  });
-  const router = new Router({ backend, idleTimeoutMs: 0, evictIdle: false, queueWaitMs: 300 });
+  const app =
+    (id: string): http.RequestListener =>
+    (req, res) => {
+      if (req.url === "/events") {
+        // Server-sent events for longer than any request timeout.
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.write("data: one\n\n");
+        setTimeout(() => res.end("data: two\n\n"), longer);
+        return;
+      }
+      if (req.url === "/body") {
+        req.resume();
+        return void req.on("end", () => res.end("whole body\n"));
+      }
+      if (req.url === "/slow") return void setTimeout(() => res.end(`${id} late\n`), longer);
+      res.end(id);
+    };
+  let bed: RouterTestbed;
+  let router: Router;
   let served: Awaited<ReturnType<typeof listen>>;
   let port = 0;
 
   before(async () => {
-    backend.add("a");
-    backend.add("ws");
+    bed = await routerTestbed(app, { p: 5, small: 1 });
+    for (const id of ["a", "ws", "gone"]) await bed.add(id);
+    for (const id of ["busy", "waits"]) await bed.add(id, { pool: "small" });
+    router = new Router({ backend: bed.backend(), queueWaitMs: 300 });
+    router.start();
     served = await listen(
       { host: "127.0.0.1", port: 0 },
       router.handle,
@@ -58,9 +64,9 @@ describe("router port", () => {
     port = Number(new URL(served.url).port);
   });
   after(async () => {
-    router.stop();
+    await router.stop();
     await served.close();
-    await backend.close();
+    await bed.close();
   });
 
   it("answers 408 and closes requests whose headers or body never end", async () => {
@@ -101,7 +107,8 @@ describe("router port", () => {
       ).got.endsWith("ws"),
       true,
     );
-    const target = backend.servers.get("ws") as http.Server;
+    const target = [...bed.agent.servers.values()].find((s) => s.actor === "ws")
+      ?.server as http.Server;
     target.on("upgrade", (_req, socket: net.Socket, head: Buffer) => {
       socket.write(
         "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n",
@@ -161,19 +168,17 @@ describe("router port", () => {
     assert.match(unknown.got, /actor t\/nobody not found/);
     assert.match((await upgrade("/elsewhere")).got, /^HTTP\/1\.1 404 Not Found\r\n/);
     assert.match((await upgrade("/actors/t/a/../x")).got, /^HTTP\/1\.1 400 Bad Request\r\n/);
-    backend.full = true;
-    backend.add("waits");
+    // The one worker of pool "small" is taken.
+    await bed.cp.resumeActor({ atespace: "t", name: "busy" });
     const full = await upgrade("/actors/t/waits/socket");
-    backend.full = false;
     assert.match(full.got, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
     assert.match(full.got, /\r\nretry-after: 5\r\n/);
     // The actor's worker stopped answering behind the router's back.
-    backend.add("gone");
     await rawExchange(
       port,
       "GET /actors/t/gone/x HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
     );
-    await backend.vanish("gone");
+    await bed.agent.vanish("gone");
     assert.match((await upgrade("/actors/t/gone/socket")).got, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
   });
 });

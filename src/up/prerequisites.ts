@@ -25,12 +25,18 @@ export interface Prerequisite {
 const apt = (pkgs: string) => `install it: apt-get install -y ${pkgs} (npm start does all set-up)`;
 
 /**
- * What `ate up` needs from this machine to run gVisor sandboxes in network namespaces. Every
- * check runs (so one run lists every problem), each saying how to fix it.
+ * What `ate up` and `ate node` need from this machine to run gVisor sandboxes in network
+ * namespaces. Every check runs (so one run lists every problem), each saying how to fix it.
  */
 export function checkPrerequisites(
-  o: { runsc?: string; uid?: number | undefined } = {},
+  o: {
+    /** The runsc to use; false: none needed here (a node runs the runsc its assets name). */
+    runsc?: string | false;
+    uid?: number | undefined;
+    command?: string;
+  } = {},
 ): Prerequisite[] {
+  const command = o.command ?? "ate up";
   const uid = "uid" in o ? o.uid : process.getuid?.();
   const checks: Prerequisite[] = [];
   const add = (what: string, problem?: string) =>
@@ -39,15 +45,17 @@ export function checkPrerequisites(
     "root",
     uid === 0
       ? undefined
-      : "ate up creates network namespaces and runs gVisor sandboxes, which needs root: run it as root (sudo ate up)",
+      : `${command} creates network namespaces and runs gVisor sandboxes, which needs root: run it as root (sudo ${command})`,
   );
-  const runsc = o.runsc ?? findExecutable("runsc");
-  add(
-    "runsc",
-    runsc && existsSync(runsc)
-      ? undefined
-      : "runsc (gVisor) is not installed: add Debian's bookworm-backports suite and apt-get install -y -t bookworm-backports runsc (the bookworm build cannot checkpoint reliably; npm start does all set-up)",
-  );
+  if (o.runsc !== false) {
+    const runsc = o.runsc ?? findExecutable("runsc");
+    add(
+      "runsc",
+      runsc && existsSync(runsc)
+        ? undefined
+        : "runsc (gVisor) is not installed: add Debian's bookworm-backports suite and apt-get install -y -t bookworm-backports runsc (the bookworm build cannot checkpoint reliably; npm start does all set-up)",
+    );
+  }
   for (const [tool, pkg] of [
     ["ip", "iproute2"],
     ["iptables", "iptables"],

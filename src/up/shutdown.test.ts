@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { HangingNodeAgent } from "../../test/support/hanging-node-agent.ts";
 import { declareNoopPool } from "../../test/support/noop-pool.ts";
-import type { ActorTemplate } from "../api/v1alpha1/index.ts";
 import { ActorTemplateType } from "../api/v1alpha1/index.ts";
 import { systemClock } from "../clock/index.ts";
 import { GoldenController, goldenActorId } from "../controller/index.ts";
@@ -53,11 +52,7 @@ describe("shutting down", () => {
     assert.equal(actor.status, "SUSPENDED");
     assert.equal(actor.worker, undefined);
     assert.equal((await cp.listWorkers()).filter((w) => w.actor).length, 0, "workers free");
-    const template = (await resources.get(
-      ActorTemplateType,
-      "default",
-      "counter",
-    )) as ActorTemplate;
+    const template = await resources.get(ActorTemplateType, "default", "counter");
     assert.equal(template.status?.phase, "ResumeGoldenActor", "unfinished, not Failed");
     assert.ok(
       lines.some((l) => l.includes("golden snapshot interrupted by shutdown")),

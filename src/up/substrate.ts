@@ -1,35 +1,19 @@
 import { hostname } from "node:os";
-import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { pathToFileURL } from "node:url";
-import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
-import {
-  type AdminCredential,
-  ensureAdminCredential,
-  TokenStore,
-  writeAdminClientConfig,
-} from "../auth/index.ts";
-import { systemClock } from "../clock/index.ts";
-import { defaultMaxWorkers, GoldenController, PoolController } from "../controller/index.ts";
-import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
-import { Code, isAteError } from "../errors/index.ts";
+import type { ControlPlane } from "../controlplane/index.ts";
 import type { Logger } from "../log/index.ts";
-import { NodeAgent } from "../node/index.ts";
-import { privateDirSync } from "../private-files/index.ts";
-import { openRecordStore, Records } from "../records/index.ts";
-import { openResourceStore, type ResourceStore } from "../resources/index.ts";
-import { EmbeddedBackend, Router } from "../router/index.ts";
+import type { NodeAgent } from "../node/index.ts";
+import { NodeRegistryClient } from "../node/index.ts";
+import type { ResourceStore } from "../resources/index.ts";
+import { inProcessControlTransport, inProcessRouterPrincipal } from "../router/index.ts";
 import type { EgressOptions, NetworkOptions } from "../sandbox/gvisor/index.ts";
-import { GvisorDriver } from "../sandbox/index.ts";
-import { type RunningApiServer, startApiServer } from "../server/index.ts";
-import {
-  assetDirsFor,
-  type DefaultRuntimeResult,
-  ensureDefaultRuntime,
-} from "./default-runtime.ts";
-import { ensureListenable, listen, parseAddr } from "./listen.ts";
-import { claimNetwork, type NetworkChoice } from "./network-claim.ts";
+import { type RunningControlPlane, startControlPlane } from "./controlplane-component.ts";
+import { assetDirsFor, type DefaultRuntimeResult } from "./default-runtime.ts";
+import { inProcessDial, inProcessNodePrincipal, inProcessRegistryTransport } from "./in-process.ts";
+import { ensureListenable, parseAddr } from "./listen.ts";
+import type { NetworkChoice } from "./network-claim.ts";
+import { type RunningNode, startNode } from "./node-component.ts";
 import { findExecutable } from "./prerequisites.ts";
+import { type RunningRouter, startRouter } from "./router-component.ts";
 import { type SuspendAllResult, suspendNodeActors } from "./shutdown.ts";
 import { lockStateDir } from "./state-lock.ts";
 
@@ -42,7 +26,10 @@ export interface SubstrateOptions {
   routerAddr?: string;
   /** Idle time before an actor is suspended, unless its template says otherwise; 0 = never. Default 5 min. */
   idleTimeoutMs?: number;
-  /** Records backend URL; default SQLite in the state dir (`redis://…` for Redis/Valkey). */
+  /**
+   * Records backend URL; default SQLite in the state dir. `redis://…` (Valkey): records,
+   * resources and the controllers' lease there.
+   */
   records?: string;
   /** This node's name in Worker records. Default the host name. */
   nodeName?: string;
@@ -92,7 +79,7 @@ export interface StopOptions {
 export interface RunningSubstrate {
   apiUrl: string;
   /** The local admin credential (`<state-dir>/admin.token`), and whether the CLI config got it. */
-  credential: AdminCredential & { clientConfig?: { path: string; problem?: string } };
+  credential: RunningControlPlane["credential"];
   routerUrl: string;
   controlPlane: ControlPlane;
   agent: NodeAgent;
@@ -110,7 +97,13 @@ export interface RunningSubstrate {
   stop(o?: StopOptions): Promise<SuspendAllResult>;
 }
 
-/** Every component of ate in one process, on this machine (the composition `ate up` runs). */
+/**
+ * Every component of ate in one process, on this machine (the composition `ate up` runs): the
+ * control plane, one node and a router, the same components `ate controlplane`, `ate node` and
+ * `ate router` run, joined through in-process transports of the same RPCs. The node registers
+ * through the NodeRegistry service as a node principal, the control plane calls it through the
+ * Node service with its call secret, and the router uses the Control service as a router.
+ */
 export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstrate> {
   const unlock = lockStateDir(o.stateDir);
   try {
@@ -123,219 +116,111 @@ export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstr
 
 async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSubstrate> {
   const log = o.logger;
-  const node = o.nodeName ?? hostname();
+  // The host name as a node name must be (a DNS subdomain): e.g. My_Host → my-host.
+  const name =
+    o.nodeName ??
+    hostname()
+      .toLowerCase()
+      .replace(/[^a-z0-9.-]+/g, "-")
+      .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, "");
   const apiAddr = parseAddr(o.apiAddr ?? "127.0.0.1:7443", "--api-addr");
   const routerAddr = parseAddr(o.routerAddr ?? "127.0.0.1:7480", "--router-addr");
+  const runsc = o.runsc === false ? undefined : (o.runsc ?? findExecutable("runsc"));
+  // The machine's runsc's directory always (snapshots of earlier versions pin file:// there).
   const assetDirs = assetDirsFor(
     o.assetDirs ?? [],
     typeof o.runsc === "string" ? o.runsc : findExecutable("runsc"),
   );
-  // Before any worker is touched: a second substrate must not get as far as recovering them.
-  await ensureListenable(apiAddr, "--api-addr");
+  // Both checked before any worker is touched. Port 0 (tests): one free now, so the default
+  // runtime's url can name it.
+  apiAddr.port = await ensureListenable(apiAddr, "--api-addr");
   await ensureListenable(routerAddr, "--router-addr");
-  // The worker names and addresses no other substrate on this machine uses.
-  const network = await claimNetwork({
+
+  let node: RunningNode | undefined;
+  let registered: () => void = () => {};
+  const nodeReady = new Promise<void>((resolve) => {
+    registered = resolve;
+  });
+  const cp = await startControlPlane({
     stateDir: o.stateDir,
-    ...(o.network ? { requested: o.network } : {}),
-    ...(o.networkClaims ? { claimsDir: o.networkClaims } : {}),
-  });
-  log.info("worker network", {
-    prefix: network.prefix,
-    addresses: `169.254.${network.subnetBase}.0-169.254.${network.subnetBase + network.subnets - 1}.255`,
-  });
-  privateDirSync(o.stateDir); // root only (0700), also when an older version made it 0755
-  const resources = openResourceStore({ home: o.stateDir });
-  const records = new Records(openRecordStore(o.records, o.stateDir));
-  const runsc = o.runsc === false ? undefined : (o.runsc ?? findExecutable("runsc"));
-  const runtime = runsc ? await ensureDefaultRuntime(resources, runsc, log) : undefined;
-  await records.createAtespace("default").catch((err) => {
-    if (!isAteError(err, Code.AlreadyExists)) throw err;
-  });
-  const nodeDir = join(o.stateDir, "node");
-  /** Set when controllers should run now rather than at the next resync. */
-  let dirty = true;
-  const gvisor = new GvisorDriver({
-    stateDir: nodeDir,
-    network,
-    ...(o.egress ? { egress: o.egress } : {}),
-  });
-  const agent = new NodeAgent({
-    stateDir: nodeDir,
-    drivers: [gvisor],
-    assetDirs,
-    ...(o.assetAllowHosts?.length ? { assetAllowHosts: o.assetAllowHosts } : {}),
-    // A sandbox that stopped on its own (e.g. past its memory limit): the next controller pass
-    // (within 100 ms) sends its actor back to its last snapshot and frees the worker.
-    onWorkerExit: () => {
-      dirty = true;
-    },
-    logger: log,
-  });
-  const recovered = await agent.recover();
-  log.info("node agent ready", { node, workers: recovered.length });
-  const controlPlane = new ControlPlane({
-    records,
-    resources,
-    nodes: new StaticNodeDirectory({ [node]: agent }),
-    logger: log,
-    // Where suspends go for actors of older versions whose template was deleted since.
-    fallbackSnapshotLocation: pathToFileURL(join(o.stateDir, "snapshots")).href,
-    ...(o.debug ? { debug: true } : {}),
-  });
-  const router = new Router({
-    backend: new EmbeddedBackend(controlPlane, resources),
-    logger: log,
+    apiAddr: `${apiAddr.host.includes(":") ? `[${apiAddr.host}]` : apiAddr.host}:${apiAddr.port}`,
+    runsc: runsc ?? false,
+    dial: inProcessDial(() => node),
+    // This node registers first: the reconciler then finds the actors it still runs.
+    controllersAfter: nodeReady,
+    ...(o.records ? { records: o.records } : {}),
     ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
-  });
-  const maxWorkers = o.maxWorkers ?? defaultMaxWorkers();
-  const pools = new PoolController({
-    resources,
-    records,
-    node: {
-      name: node,
-      agent,
-      capacity:
-        gvisor.networks.capacity < maxWorkers
-          ? {
-              workers: gvisor.networks.capacity,
-              source: `its network range, 169.254.${network.subnetBase}.0 to 169.254.${network.subnetBase + network.subnets - 1}.255`,
-            }
-          : {
-              workers: maxWorkers,
-              source: `--max-workers ${maxWorkers}${o.maxWorkers === undefined ? ", by default 1 per 256 MiB of memory" : ""}`,
-            },
-    },
-    // A deleted pool's running actors are suspended before its workers go.
-    actors: controlPlane,
+    ...(o.debug ? { debug: true } : {}),
+    ...(o.clientConfig ? { clientConfig: o.clientConfig } : {}),
+    ...(o.resyncMs !== undefined ? { resyncMs: o.resyncMs } : {}),
     logger: log,
   });
-  const golden = new GoldenController({
-    resources,
-    controlPlane,
-    clock: systemClock,
-    logger: log,
-    // A full pool makes room for a golden snapshot by suspending an idle actor.
-    evictor: router,
-  });
-
-  const ac = new AbortController();
-  const pass = async () => {
-    dirty = false;
-    await pools
-      .reconcile()
-      .catch((err) => log.warn("pool reconcile failed", { error: String(err) }));
-    await controlPlane
-      .reconcile(false, ac.signal)
-      .catch((err) => log.warn("actor reconcile failed", { error: String(err) }));
-    // Golden boots take long: they run on their own, and stop() waits for them.
-    if (!ac.signal.aborted)
-      void golden
-        .reconcile()
-        .catch((err) => log.warn("golden reconcile failed", { error: String(err) }));
-  };
-  // A previous instance's transitions are stale now: finish or roll them back before serving.
-  await pools.reconcile().catch((err) => log.warn("pool reconcile failed", { error: String(err) }));
-  await controlPlane.reconcile(true);
-  const watchKind = async (type: typeof WorkerPoolType | typeof ActorTemplateType) => {
-    while (!ac.signal.aborted) {
-      try {
-        for await (const _ of resources.watch({ type, signal: ac.signal })) dirty = true;
-      } catch (err) {
-        if (!ac.signal.aborted)
-          log.warn("watch failed; retrying", { kind: type.kind, error: String(err) });
-        await sleep(1000, undefined, { signal: ac.signal }).catch(() => {});
-      }
-    }
-  };
-  const watches = [watchKind(WorkerPoolType), watchKind(ActorTemplateType)];
-  const loop = (async () => {
-    let last = 0;
-    while (!ac.signal.aborted) {
-      if (dirty || Date.now() - last > (o.resyncMs ?? 10_000)) {
-        last = Date.now();
-        await pass();
-      }
-      await sleep(100, undefined, { signal: ac.signal }).catch(() => {});
-    }
-  })();
-
-  let server: RunningApiServer | undefined;
-  let credential: AdminCredential;
-  let routerServer: Awaited<ReturnType<typeof listen>>;
+  let router: RunningRouter | undefined;
   try {
-    // The admin token exists before the API answers: whoever sees it up finds the file.
-    const tokens = new TokenStore(records.store);
-    credential = await ensureAdminCredential({ stateDir: o.stateDir, tokens, logger: log });
-    server = await startApiServer({
-      ...apiAddr,
-      controlPlane,
-      resources,
-      tokens,
+    node = await startNode({
+      stateDir: o.stateDir,
+      name,
+      registry: new NodeRegistryClient(
+        inProcessRegistryTransport(cp.registry, inProcessNodePrincipal(name)),
+      ),
+      assetDirs,
+      // This node has the runtime at hand: cached by digest, it is never fetched.
+      ...(cp.runtime ? { seedAsset: cp.runtime.asset } : {}),
+      onWorkerExit: () => cp.wake(),
+      ...(o.maxWorkers !== undefined ? { maxWorkers: o.maxWorkers } : {}),
+      ...(o.network ? { network: o.network } : {}),
+      ...(o.networkClaims ? { networkClaims: o.networkClaims } : {}),
+      ...(o.egress ? { egress: o.egress } : {}),
+      ...(o.assetAllowHosts?.length ? { assetAllowHosts: o.assetAllowHosts } : {}),
       logger: log,
-      ...(o.debug ? { debug: true } : {}),
     });
-    routerServer = await listen(routerAddr, router.handle, router.handleUpgrade);
+    await node.ready;
+    registered();
+    // The router runs the Control API's RPCs in process, as `ate router` does over HTTP.
+    router = await startRouter({
+      routerAddr: `${routerAddr.host.includes(":") ? `[${routerAddr.host}]` : routerAddr.host}:${routerAddr.port}`,
+      control: {
+        transport: inProcessControlTransport(cp.controlPlane, inProcessRouterPrincipal()),
+        templates: cp.resources,
+      },
+      logger: log,
+    });
   } catch (err) {
-    // Taken since the check: stop what started; the workers stay for the next start.
-    ac.abort();
-    await Promise.all([loop, ...watches]);
-    await golden.stop();
-    await controlPlane.close();
-    await server?.close();
-    await resources.close();
-    await records.store.close();
+    // Taken since the check, or the node failed: stop what started; workers stay for the next start.
+    await router?.stop();
+    await node?.stop();
+    await cp.stop();
     throw err;
   }
-  const api = server;
-  const written = o.clientConfig
-    ? writeAdminClientConfig(o.clientConfig, api.url, credential)
-    : undefined;
-  if (written && !written.written)
-    log.warn("could not write the CLI config", { problem: written.problem });
-  router.start();
-  log.info("router listening", { url: routerServer.url });
+  const n = node;
+  const r = router;
   return {
-    apiUrl: api.url,
-    credential: {
-      ...credential,
-      ...(o.clientConfig && written
-        ? {
-            clientConfig: {
-              path: o.clientConfig,
-              ...(written.written ? {} : { problem: written.problem }),
-            },
-          }
-        : {}),
-    },
-    routerUrl: routerServer.url,
-    controlPlane,
-    agent,
-    resources,
-    ...(runtime ? { runtime } : {}),
-    recovered: recovered.filter((w) => w.actor).length,
-    network,
+    apiUrl: cp.apiUrl,
+    credential: cp.credential,
+    routerUrl: r.url,
+    controlPlane: cp.controlPlane,
+    agent: n.agent,
+    resources: cp.resources,
+    ...(cp.runtime ? { runtime: cp.runtime } : {}),
+    recovered: n.recovered,
+    network: n.network,
     async stop(s: StopOptions = {}) {
       log.info("stopping: suspending running actors, then removing the workers");
       try {
-        // Stop accepting: no new request or call may resume an actor from here on. Open
-        // connections are closed; a server that hangs does not hold the shutdown long.
-        const bounded = (p: Promise<unknown>) => Promise.race([p, sleep(5000)]);
-        await bounded(routerServer.close());
-        await bounded(api.close());
-        router.stop();
+        // Stop accepting: no new request or call may resume an actor from here on.
+        await r.stop();
+        await cp.closeApi();
         // Every controller stopped and awaited (boots under way aborted and rolled back), so
         // none works on after the stores close.
-        ac.abort();
-        await Promise.all([loop, ...watches]);
-        await Promise.all([golden.stop(), controlPlane.stopResumes()]);
-        const result = await suspendNodeActors(controlPlane, node, {
+        await cp.stopControllers();
+        const result = await suspendNodeActors(cp.controlPlane, name, {
           logger: log,
           ...(s.signal ? { signal: s.signal } : {}),
           ...(s.onSuspended ? { onProgress: s.onSuspended } : {}),
         });
-        await controlPlane.close();
-        await pools
-          .wipe()
+        await cp.controlPlane.close();
+        await cp
+          .wipeNode(name)
           .catch((err) => log.warn("wiping workers failed", { error: String(err) }));
         log.info("stopped", {
           suspended: result.suspended.length,
@@ -344,8 +229,9 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
         });
         return result;
       } finally {
-        await resources.close().catch(() => {});
-        await records.store.close().catch(() => {});
+        // Heartbeats end last: while its actors are suspended the node must not be lost.
+        await n.stop();
+        await cp.stop();
         unlock();
       }
     },

@@ -6,10 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { sandboxConfig } from "../api/testing.ts";
-import { type SandboxConfig, SandboxConfigType } from "../api/v1alpha1/index.ts";
+import { SandboxConfigType } from "../api/v1alpha1/index.ts";
 import { Code, isAteError } from "../errors/index.ts";
 import { silentLogger } from "../log/index.ts";
 import { ateHome, SqliteResourceStore } from "../resources/index.ts";
+import { ServedAssets } from "../server/index.ts";
 import { assetArch, ensureDefaultRuntime } from "./default-runtime.ts";
 import { ensureListenable, parseAddr } from "./listen.ts";
 import { checkPrerequisites, findExecutable } from "./prerequisites.ts";
@@ -27,39 +28,72 @@ function fakeRunsc(name: string, content: string): { path: string; sha: string }
 
 describe("the default gvisor runtime from the machine's runsc", () => {
   const list = async (store: SqliteResourceStore) =>
-    ((await store.list(SandboxConfigType)).items as SandboxConfig[]).map((c) => ({
+    (await store.list(SandboxConfigType)).items.map((c) => ({
       name: c.metadata.name,
       default: c.spec.default,
       sha: c.spec.assets?.[assetArch()]?.runsc?.sha256,
       url: c.spec.assets?.[assetArch()]?.runsc?.url,
     }));
 
-  it("is created on first start (file:// url, sha256, default), kept after, and upgraded when runsc changes", async () => {
+  const api = "http://127.0.0.1:7443";
+  const served = new ServedAssets();
+  const ensure = (store: SqliteResourceStore, runsc: string, apiUrl = api) =>
+    ensureDefaultRuntime(store, runsc, silentLogger, { apiUrl, served });
+
+  it("is created on first start (served by the API by sha256, default), kept after, and upgraded when runsc changes", async () => {
     const store = new SqliteResourceStore({ path: ":memory:" });
     const v1 = fakeRunsc("runsc-v1", "runsc one");
-    assert.deepEqual(await ensureDefaultRuntime(store, v1.path, silentLogger), {
+    assert.deepEqual(await ensure(store, v1.path), {
       name: `gvisor-${v1.sha.slice(0, 12)}`,
       outcome: "created",
+      asset: served.get(v1.sha),
     });
+    assert.equal(served.get(v1.sha)?.path, v1.path, "the runsc is what the API serves");
     assert.deepEqual(await list(store), [
       {
         name: `gvisor-${v1.sha.slice(0, 12)}`,
         default: true,
         sha: v1.sha,
-        url: `file://${v1.path}`,
+        url: `${api}/assets/sha256/${v1.sha}`,
       },
     ]);
-    assert.equal((await ensureDefaultRuntime(store, v1.path, silentLogger)).outcome, "kept");
+    assert.equal((await ensure(store, v1.path)).outcome, "kept");
 
     const v2 = fakeRunsc("runsc-v2", "runsc two");
-    assert.equal((await ensureDefaultRuntime(store, v2.path, silentLogger)).outcome, "upgraded");
+    assert.equal((await ensure(store, v2.path)).outcome, "upgraded");
     // The old runtime stays (snapshots pin it); only the default moves.
     const defaults = async () =>
       Object.fromEntries((await list(store)).map((c) => [c.sha, c.default]));
     assert.deepEqual(await defaults(), { [v1.sha]: false, [v2.sha]: true });
     // Back to the first runsc: its config becomes the default again.
-    assert.equal((await ensureDefaultRuntime(store, v1.path, silentLogger)).outcome, "upgraded");
+    assert.equal((await ensure(store, v1.path)).outcome, "upgraded");
     assert.deepEqual(await defaults(), { [v1.sha]: true, [v2.sha]: false });
+    await store.close();
+  });
+
+  it("moves its own runtime's url to where it is served now: an earlier version's file:// url, another API address", async () => {
+    const store = new SqliteResourceStore({ path: ":memory:" });
+    const v1 = fakeRunsc("runsc-old", "runsc of an earlier ate");
+    const name = `gvisor-${v1.sha.slice(0, 12)}`;
+    // As ate up declared it before it served assets.
+    await store.create(SandboxConfigType, {
+      apiVersion: "ate.dev/v1alpha1",
+      kind: "SandboxConfig",
+      metadata: { name, labels: { "ate.dev/created-by": "ate-up" } },
+      spec: {
+        sandboxClass: "gvisor",
+        default: true,
+        assets: { [assetArch()]: { runsc: { url: `file://${v1.path}`, sha256: v1.sha } } },
+      },
+    });
+    assert.equal((await ensure(store, v1.path)).outcome, "upgraded");
+    assert.deepEqual(await list(store), [
+      { name, default: true, sha: v1.sha, url: `${api}/assets/sha256/${v1.sha}` },
+    ]);
+    const moved = "http://10.1.2.3:7443";
+    assert.equal((await ensure(store, v1.path, moved)).outcome, "upgraded");
+    assert.equal((await list(store))[0]?.url, `${moved}/assets/sha256/${v1.sha}`);
+    assert.equal((await ensure(store, v1.path, moved)).outcome, "kept");
     await store.close();
   });
 
@@ -67,9 +101,10 @@ describe("the default gvisor runtime from the machine's runsc", () => {
     const store = new SqliteResourceStore({ path: ":memory:" });
     await store.create(SandboxConfigType, sandboxConfig("mine", { default: true }));
     const v1 = fakeRunsc("runsc-v3", "runsc three");
-    assert.deepEqual(await ensureDefaultRuntime(store, v1.path, silentLogger), {
+    assert.deepEqual(await ensure(store, v1.path), {
       name: "mine",
       outcome: "kept",
+      asset: served.get(v1.sha),
     });
     assert.deepEqual(
       (await list(store)).map((c) => c.name),
@@ -99,6 +134,9 @@ describe("ate up's checks", () => {
       () => parseAddr("localhost", "--router-addr"),
       /--router-addr "localhost": expected HOST:PORT/,
     );
+    // Port 0: one free now, named before the server listens (the runtime's url has it).
+    const free = await ensureListenable({ host: "127.0.0.1", port: 0 }, "--api-addr");
+    assert.ok(free > 0 && free < 65536);
     const busy = createServer();
     await new Promise<void>((r) => busy.listen(0, "127.0.0.1", r));
     const { port } = busy.address() as { port: number };

@@ -1,0 +1,111 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
+import { systemClock } from "../clock/index.ts";
+import { GoldenController, PoolController } from "../controller/index.ts";
+import { ActivityController, type ControlPlane, type NodeRegistry } from "../controlplane/index.ts";
+import type { Logger } from "../log/index.ts";
+import type { Records } from "../records/index.ts";
+import type { ResourceStore } from "../resources/index.ts";
+
+export interface ControllersOptions {
+  resources: ResourceStore;
+  records: Records;
+  registry: NodeRegistry;
+  controlPlane: ControlPlane;
+  /** Idle time before an actor is suspended, unless its template says otherwise; 0 = never. */
+  idleTimeoutMs?: number;
+  /** How often a pass runs besides reacting to changes. */
+  resyncMs: number;
+  /** Whether a transition's owner is gone, so the reconciler takes its transitions now. */
+  orphaned: (owner: string) => boolean | Promise<boolean>;
+  /** Housekeeping after each pass (forgetting control planes that are gone). */
+  afterPass?: () => Promise<void>;
+  logger: Logger;
+}
+
+/**
+ * What only the leading control plane runs: the lost-node pass, the WorkerPool controller, the
+ * reconciler of interrupted transitions, the golden-snapshot controller and the idle/eviction
+ * policy, in passes when a WorkerPool or ActorTemplate changes, a node's sandbox exits
+ * (`wake`), or every resyncMs.
+ */
+export class Controllers {
+  /** Set when a pass should run now rather than at the next resync. */
+  private dirty = true;
+
+  constructor(private readonly o: ControllersOptions) {}
+
+  /** Makes the next pass run within 100 ms. */
+  wake(): void {
+    this.dirty = true;
+  }
+
+  /**
+   * One term of leadership: runs the controllers until `signal` aborts, then resolves once
+   * everything it started has finished (golden boots under way aborted and rolled back).
+   */
+  async lead({ signal }: { signal: AbortSignal }): Promise<void> {
+    const { controlPlane, resources, records, registry, logger: log } = this.o;
+    // Fresh each term: a new leader counts idle time and makes golden snapshots afresh.
+    const activity = new ActivityController({
+      controlPlane,
+      resources,
+      logger: log,
+      ...(this.o.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.o.idleTimeoutMs } : {}),
+    });
+    const pools = new PoolController({
+      resources,
+      records,
+      nodes: registry,
+      // A deleted pool's running actors are suspended before its workers go.
+      actors: controlPlane,
+      logger: log,
+    });
+    const golden = new GoldenController({
+      resources,
+      controlPlane,
+      clock: systemClock,
+      logger: log,
+      // A full pool makes room for a golden snapshot by suspending an idle actor.
+      evictor: activity,
+    });
+    const warn = (what: string) => (err: unknown) => log.warn(what, { error: String(err) });
+    const pass = async () => {
+      this.dirty = false;
+      await registry.declareLostNodes().catch(warn("lost-node pass failed"));
+      await pools.reconcile().catch(warn("pool reconcile failed"));
+      await controlPlane
+        .reconcile(false, signal, this.o.orphaned)
+        .catch(warn("actor reconcile failed"));
+      await this.o.afterPass?.().catch(warn("forgetting stopped control planes failed"));
+      // Golden boots take long: they run on their own, and the term's end waits for them.
+      if (!signal.aborted) void golden.reconcile().catch(warn("golden reconcile failed"));
+    };
+    const watchKind = async (type: typeof WorkerPoolType | typeof ActorTemplateType) => {
+      while (!signal.aborted) {
+        try {
+          for await (const _ of resources.watch({ type, signal })) this.dirty = true;
+        } catch (err) {
+          if (!signal.aborted)
+            log.warn("watch failed; retrying", { kind: type.kind, error: String(err) });
+          await sleep(1000, undefined, { signal }).catch(() => {});
+        }
+      }
+    };
+    const watches = [
+      watchKind(WorkerPoolType),
+      watchKind(ActorTemplateType),
+      activity.run({ signal }),
+    ];
+    let last = 0;
+    while (!signal.aborted) {
+      if (this.dirty || Date.now() - last > this.o.resyncMs) {
+        last = Date.now();
+        await pass();
+      }
+      await sleep(100, undefined, { signal }).catch(() => {});
+    }
+    await Promise.all(watches);
+    await golden.stop();
+  }
+}
