@@ -16,7 +16,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { SqliteRecordStore } from "../records/index.ts";
-import { ensureAdminCredential, writeAdminClientConfig } from "./admin-credential.ts";
+import {
+  adminTokenNameFor,
+  ensureAdminCredential,
+  writeAdminClientConfig,
+} from "./admin-credential.ts";
 import { TokenStore } from "./token-store.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ate-credential-"));
@@ -55,6 +59,35 @@ describe("the local admin credential", () => {
       (await tokens.list()).map((t) => t.name),
       ["admin"],
     );
+  });
+
+  it("of two control planes sharing records: each keeps its own, neither revokes the other's", async () => {
+    const [one, two] = ["cp-one", "cp-two"].map((d) => join(dir, d));
+    for (const d of [one, two] as string[]) mkdirSync(d);
+    const name = (d: string) => adminTokenNameFor("host", d);
+    assert.notEqual(name(one as string), name(two as string));
+    assert.match(name(one as string), /^admin-[0-9a-f]{8}$/);
+    const first = await ensureAdminCredential({
+      stateDir: one as string,
+      tokens,
+      name: name(one as string),
+    });
+    const second = await ensureAdminCredential({
+      stateDir: two as string,
+      tokens,
+      name: name(two as string),
+    });
+    for (const c of [first, second]) {
+      assert.equal(c.outcome, "created");
+      assert.equal((await tokens.authenticate(`Bearer ${c.token}`)).role, "admin");
+    }
+    // A restart of the first keeps its token.
+    const again = await ensureAdminCredential({
+      stateDir: one as string,
+      tokens,
+      name: name(one as string),
+    });
+    assert.deepEqual([again.outcome, again.token], ["kept", first.token]);
   });
 
   it("goes into the CLI's config (0600), keeping what else is there", async () => {

@@ -1,4 +1,5 @@
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { join, resolve } from "node:path";
 import { Code, isAteError } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
 import { readPrivateFile, writePrivateFile } from "../private-files/index.ts";
@@ -29,6 +30,11 @@ export function adminTokenPath(stateDir: string): string {
 export async function ensureAdminCredential(o: {
   stateDir: string;
   tokens: TokenStore;
+  /**
+   * The admin token's name. Default `admin`. Control planes sharing one records store each
+   * keep their own (see adminTokenNameFor), so a new one never revokes another's.
+   */
+  name?: string;
   logger?: Logger;
 }): Promise<AdminCredential> {
   const path = adminTokenPath(o.stateDir);
@@ -45,11 +51,22 @@ export async function ensureAdminCredential(o: {
     log.info("admin token no longer valid: making a new one", { path });
   }
   const { text } = await o.tokens.create(
-    { name: localAdminTokenName, role: "admin" },
+    { name: o.name ?? localAdminTokenName, role: "admin" },
     { replace: true },
   );
   writePrivateFile(path, `${text}\n`);
   return { token: text, path, outcome: "created" };
+}
+
+/**
+ * The admin token name of a control plane whose records are shared with others (Valkey):
+ * `admin-<8 hex>`, from its host and state dir, the same at every restart.
+ */
+export function adminTokenNameFor(host: string, stateDir: string): string {
+  return `${localAdminTokenName}-${createHash("sha256")
+    .update(`${host}\0${resolve(stateDir)}`)
+    .digest("hex")
+    .slice(0, 8)}`;
 }
 
 /**

@@ -54,10 +54,10 @@ export function adminService(tokens: TokenStore): ServiceImpl<typeof Admin> {
   return {
     createToken: wrap(async (req) => {
       const role = roleFromWire(req.role);
-      if (req.name === localAdminTokenName)
+      if (req.name === localAdminTokenName || /^admin-[0-9a-f]{8}$/.test(req.name))
         throw new AteError(
           Code.InvalidArgument,
-          `name: Invalid value: "${req.name}": reserved for the admin credential ate up keeps in its state dir (admin.token); pick another name`,
+          `name: Invalid value: "${req.name}": reserved for the admin credentials ate up and control planes keep in their state dirs (admin.token); pick another name`,
         );
       if (role === "tenant" && req.atespace === goldenAtespace)
         throw new AteError(

@@ -1,5 +1,6 @@
 export {
   type AdminCredential,
+  adminTokenNameFor,
   adminTokenPath,
   ensureAdminCredential,
   writeAdminClientConfig,

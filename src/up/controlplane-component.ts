@@ -1,8 +1,10 @@
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import {
   type AdminCredential,
+  adminTokenNameFor,
   ensureAdminCredential,
   TokenStore,
   writeAdminClientConfig,
@@ -203,7 +205,14 @@ async function start(
 
   const tokens = new TokenStore(records.store);
   // The admin token exists before the API answers: whoever sees it up finds the file.
-  const credential = await ensureAdminCredential({ stateDir: o.stateDir, tokens, logger: log });
+  const credential = await ensureAdminCredential({
+    stateDir: o.stateDir,
+    tokens,
+    // Each control plane on shared records its own admin token: a second one starting with
+    // an empty state dir must not revoke the first one's (and its users' CLI config).
+    ...(c.shared ? { name: adminTokenNameFor(hostname(), o.stateDir) } : {}),
+    logger: log,
+  });
   const server: RunningApiServer = await startApiServer({
     ...c.apiAddr,
     controlPlane,
