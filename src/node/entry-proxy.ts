@@ -163,6 +163,8 @@ export function routerTokenCheck(o: RouterTokenCheckOptions): (secret: string) =
   const transport = createConnectTransport({ baseUrl: o.apiUrl, httpVersion: "1.1" });
   const admin = createClient(Admin, transport);
   return async (secret) => {
+    // Only what looks like a token (`ate_<name>_<64 hex>`) costs the control plane a call.
+    if (!/^ate_[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?_[0-9a-f]{64}$/.test(secret)) return false;
     const now = Date.now();
     const key = secret.slice(0, 64); // "ate_<name>_…": the lookup key; the whole is compared
     const hit = cache.get(key);
@@ -176,7 +178,10 @@ export function routerTokenCheck(o: RouterTokenCheckOptions): (secret: string) =
       return hit.ok;
     let ok: boolean;
     try {
-      const who = await admin.whoAmI({}, { headers: { authorization: `Bearer ${secret}` } });
+      const who = await admin.whoAmI(
+        {},
+        { headers: { authorization: `Bearer ${secret}` }, timeoutMs: 5000 },
+      );
       ok = who.token?.role === Role.ROUTER || who.token?.role === Role.ADMIN;
     } catch (err) {
       const code = ConnectError.from(err).code;
