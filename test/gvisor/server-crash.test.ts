@@ -132,7 +132,13 @@ describe("ate up survives SIGKILL during a suspend", { timeout: 600_000 }, () =>
     await stop("SIGKILL");
     await start();
 
+    // The interrupted suspend is finished or rolled back by the first controllers' pass, which
+    // runs as soon as the node has registered again (the API may answer a moment before).
     let actor = (await client.getActor({ actorRef: ref })).actor;
+    for (let i = 0; i < 300 && actor?.status === Actor_Status.SUSPENDING; i++) {
+      await sleep(100);
+      actor = (await client.getActor({ actorRef: ref })).actor;
+    }
     assert.ok(
       actor?.status === Actor_Status.RUNNING || actor?.status === Actor_Status.SUSPENDED,
       `consistent after restart, got ${actor?.status}`,

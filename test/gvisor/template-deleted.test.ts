@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ActorTemplateType } from "../../src/api/v1alpha1/index.ts";
 import { Code, isAteError } from "../../src/errors/index.ts";
 import { jsonLogger, silentLogger } from "../../src/log/index.ts";
@@ -83,6 +84,8 @@ describe("actors whose template was deleted", { timeout: 600_000 }, () => {
     const stopped = await ate.stop();
     ate = undefined;
     assert.deepEqual(stopped.left, []);
+    // The kernel lets go of a namespace's links once its last process has exited: give it a moment.
+    for (let i = 0; i < 100 && workerNetworkNames(prefix).length; i++) await sleep(100);
     assert.deepEqual(workerNetworkNames(prefix), []);
   });
 });
