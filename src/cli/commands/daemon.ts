@@ -1,6 +1,13 @@
 import type { Command } from "commander";
 import { AteError, Code } from "../../errors/index.ts";
 import { defaultLogger, type Logger, tolerateLostOutput } from "../../log/index.ts";
+import {
+  checkEgressAllow,
+  checkEgressDeny,
+  type EgressOptions,
+  parseResolver,
+} from "../../sandbox/gvisor/index.ts";
+import { readTokenFile } from "../../up/index.ts";
 
 /**
  * What every long-running command (`ate controlplane`, `ate node`, `ate router`) sets up: a
@@ -90,4 +97,40 @@ export function serverFlag(value: string, flag = "--server"): string {
       `${flag} ${JSON.stringify(value.slice(0, 200))}: give the control plane's API URL, e.g. http://10.0.0.2:7443`,
     );
   return value.replace(/\/+$/, "");
+}
+
+/** `--dns`, `--egress-allow`, `--egress-deny` (ate up, ate node), each error naming its flag. */
+export function egressFlags(f: {
+  dns?: string[];
+  egressAllow?: string[];
+  egressDeny?: string[];
+}): EgressOptions {
+  for (const d of f.dns ?? []) parseResolver(d, "--dns");
+  return {
+    ...(f.dns?.length ? { dns: f.dns } : {}),
+    ...(f.egressAllow?.length ? { allow: checkEgressAllow(f.egressAllow, "--egress-allow") } : {}),
+    ...(f.egressDeny?.length ? { deny: checkEgressDeny(f.egressDeny, "--egress-deny") } : {}),
+  };
+}
+
+/**
+ * The control plane and the credential of `ate node` / `ate router`: `--server` (also the
+ * CLI's global flag, which takes it wherever it stands) and `--token-file`.
+ */
+export function machineFlags(
+  cmd: Command,
+  program: Command,
+  f: { server?: string; tokenFile?: string },
+  role: "node" | "router",
+): { api: string; token: string; tokenFile: string } {
+  const server = f.server ?? (program.opts() as { server?: string }).server;
+  if (!server)
+    missing(cmd, "--server", "the control plane's API, e.g. --server http://10.0.0.2:7443");
+  if (!f.tokenFile)
+    missing(
+      cmd,
+      "--token-file",
+      `a file holding this ${role}'s token (ate create token NAME --${role})`,
+    );
+  return { api: serverFlag(server), token: readTokenFile(f.tokenFile), tokenFile: f.tokenFile };
 }

@@ -3,11 +3,18 @@ import type { Command } from "commander";
 import { AteError, Code } from "../../errors/index.ts";
 import { NodeRegistryClient, registryHttpTransport, routerTokenCheck } from "../../node/index.ts";
 import { ateHome } from "../../resources/index.ts";
-import { checkEgressAllow, checkEgressDeny, parseResolver } from "../../sandbox/gvisor/index.ts";
-import { checkMachineToken, checkPrerequisites, readTokenFile, startNode } from "../../up/index.ts";
+import { checkMachineToken, checkPrerequisites, startNode } from "../../up/index.ts";
 import { ateVersion } from "../../version.ts";
 import type { CliContext } from "../context.ts";
-import { aborted, daemon, intFlag, missing, serverFlag, stopSignals } from "./daemon.ts";
+import {
+  aborted,
+  daemon,
+  egressFlags,
+  intFlag,
+  machineFlags,
+  missing,
+  stopSignals,
+} from "./daemon.ts";
 
 interface NodeFlags {
   server?: string;
@@ -93,19 +100,9 @@ up; later the control plane has moved its actors back to their last snapshot. Se
 docs/cluster.md.`,
     )
     .action(async function (this: Command, f: NodeFlags) {
-      // --server is also the CLI's global flag, which takes it wherever it stands.
-      const server = f.server ?? (program.opts() as { server?: string }).server;
-      if (!server)
-        missing(this, "--server", "the control plane's API, e.g. --server http://10.0.0.2:7443");
-      if (!f.tokenFile)
-        missing(
-          this,
-          "--token-file",
-          "a file holding this node's token (ate create token NAME --node)",
-        );
       if (!f.name) missing(this, "--name", "this node's name, the one its token was made for");
       if (!f.address) missing(this, "--address", "this host's address, e.g. --address 10.0.0.11");
-      const api = serverFlag(server);
+      const { api, token, tokenFile } = machineFlags(this, program, f, "node");
       if (!isIP(f.address) || /^(0\.0\.0\.0|::)$/.test(f.address))
         throw new AteError(
           Code.InvalidArgument,
@@ -115,15 +112,7 @@ docs/cluster.md.`,
       const entryPort = intFlag(f.entryPort, "--entry-port", 0, 65535) as number;
       const subnet = intFlag(f.netSubnet, "--net-subnet", 1, 251);
       const maxWorkers = intFlag(f.maxWorkers, "--max-workers", 1, 100_000);
-      for (const d of f.dns ?? []) parseResolver(d, "--dns");
-      const egress = {
-        ...(f.dns?.length ? { dns: f.dns } : {}),
-        ...(f.egressAllow?.length
-          ? { allow: checkEgressAllow(f.egressAllow, "--egress-allow") }
-          : {}),
-        ...(f.egressDeny?.length ? { deny: checkEgressDeny(f.egressDeny, "--egress-deny") } : {}),
-      };
-      const token = readTokenFile(f.tokenFile);
+      const egress = egressFlags(f);
       const problems = checkPrerequisites({ runsc: false, command: "ate node" }).filter(
         (p) => p.problem,
       );
@@ -137,7 +126,7 @@ docs/cluster.md.`,
         await checkMachineToken({
           server: api,
           token,
-          tokenFile: f.tokenFile,
+          tokenFile,
           role: "node",
           name: f.name,
           signal: signals.first,

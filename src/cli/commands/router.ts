@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { checkMachineToken, readTokenFile, startRouter } from "../../up/index.ts";
+import { checkMachineToken, startRouter } from "../../up/index.ts";
 import { ateVersion } from "../../version.ts";
 import type { CliContext } from "../context.ts";
-import { aborted, daemon, missing, serverFlag, stopSignals } from "./daemon.ts";
+import { aborted, daemon, machineFlags, missing, stopSignals } from "./daemon.ts";
 
 interface RouterFlags {
   server?: string;
@@ -31,31 +31,20 @@ watch, and idle suspension is decided by the control plane from all their report
 docs/cluster.md.`,
     )
     .action(async function (this: Command, f: RouterFlags) {
-      // --server is also the CLI's global flag, which takes it wherever it stands.
-      const server = f.server ?? (program.opts() as { server?: string }).server;
-      if (!server)
-        missing(this, "--server", "the control plane's API, e.g. --server http://10.0.0.2:7443");
-      if (!f.tokenFile)
-        missing(
-          this,
-          "--token-file",
-          "a file holding this router's token (ate create token NAME --router)",
-        );
+      const { api, token, tokenFile } = machineFlags(this, program, f, "router");
       if (!f.routerAddr)
         missing(
           this,
           "--router-addr",
           "where the router listens, e.g. --router-addr 10.0.0.20:7480",
         );
-      const api = serverFlag(server);
-      const token = readTokenFile(f.tokenFile);
       const { logger, release } = daemon("ate router");
       const signals = stopSignals();
       try {
         await checkMachineToken({
           server: api,
           token,
-          tokenFile: f.tokenFile,
+          tokenFile,
           role: "router",
           signal: signals.first,
           logger,

@@ -1,12 +1,11 @@
 import type { Command } from "commander";
 import { AteError, Code } from "../../errors/index.ts";
-import { defaultLogger, tolerateLostOutput } from "../../log/index.ts";
 import { ateHome } from "../../resources/index.ts";
-import { checkEgressAllow, checkEgressDeny, parseResolver } from "../../sandbox/gvisor/index.ts";
 import { checkPrerequisites, startSubstrate } from "../../up/index.ts";
 import { ateVersion } from "../../version.ts";
 import type { CliContext } from "../context.ts";
 import { configPath } from "../endpoint.ts";
+import { daemon, egressFlags } from "./daemon.ts";
 
 interface UpOptions {
   stateDir?: string;
@@ -100,31 +99,11 @@ export function registerUp(program: Command, ctx: CliContext): void {
       "most workers on this machine, all pools together; a pool asking for more is refused in its status (default: 1 per 256 MiB of memory)",
     )
     .action(async (opts: UpOptions) => {
-      const logger = defaultLogger();
-      // `ate up | tee x` and Ctrl-C (tee dies first), or a closed terminal: output is lost,
-      // and ate up still serves and still shuts down cleanly (logs go to stderr while it lasts).
-      tolerateLostOutput((stream, err) =>
-        logger.warn(`${stream} is gone; ate up keeps running without it`, {
-          error: (err as NodeJS.ErrnoException).code ?? err.message,
-        }),
-      );
-      // A hung-up terminal must not kill ate up mid-work: it keeps serving until SIGINT/SIGTERM.
-      const hangup = () =>
-        logger.warn("terminal hung up; ate up keeps serving: stop it with SIGTERM", {
-          pid: process.pid,
-        });
-      process.on("SIGHUP", hangup);
+      // `ate up | tee x` and Ctrl-C (tee dies first), a closed terminal, a hang-up: ate up keeps
+      // serving and still shuts down cleanly on SIGINT/SIGTERM.
+      const { logger, release } = daemon("ate up");
       // Checked before anything starts, each error naming its flag and value.
-      for (const d of opts.dns ?? []) parseResolver(d, "--dns");
-      const egress = {
-        ...(opts.dns?.length ? { dns: opts.dns } : {}),
-        ...(opts.egressAllow?.length
-          ? { allow: checkEgressAllow(opts.egressAllow, "--egress-allow") }
-          : {}),
-        ...(opts.egressDeny?.length
-          ? { deny: checkEgressDeny(opts.egressDeny, "--egress-deny") }
-          : {}),
-      };
+      const egress = egressFlags(opts);
       const problems = checkPrerequisites(opts.runsc ? { runsc: opts.runsc } : {}).filter(
         (c) => c.problem,
       );
@@ -207,7 +186,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
       });
       process.off("SIGINT", again);
       process.off("SIGTERM", again);
-      process.off("SIGHUP", hangup);
+      release();
       ctx.io.out(
         result.left.length
           ? `stopped; ${result.left.length} actor(s) left on their workers, back with the next ate up: ${result.left.join(", ")}`
