@@ -1,6 +1,7 @@
 // The router, measured in one run: resume-on-request (a request to a suspended actor, to its
-// first byte) against raw `runsc restore` of the same snapshot, and routed against direct
-// requests to a running actor. Ratios use medians; p95s are printed too.
+// first byte) against raw `runsc restore` of the same snapshot, swaps (requests to more actors
+// than workers, each evicting one), and routed against direct requests to a running actor.
+// Ratios use medians; p95s are printed too.
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -105,6 +106,19 @@ try {
     await new WorkerNetworks(network).resetSandbox(0);
   }
 
+  // Swaps: requests round robin over 3 actors on the one worker, each waiting while the
+  // control plane evicts the one that ran last (a checkpoint) and resuming its own (a restore).
+  const swapActors = ["s0", "s1", "s2"];
+  for (const name of swapActors)
+    await cp.createActor({ atespace: "bench", name }, "default", "counter");
+  const swaps: number[] = [];
+  for (let i = 0; i < rounds * swapActors.length; i++) {
+    const name = swapActors[i % swapActors.length] as string;
+    const hostHeader = `${name}.bench.actors.resources.substrate.ate.dev`;
+    swaps.push(await timeGet(router.hostname, Number(router.port), "/count", hostHeader));
+  }
+  await cp.suspendActor({ atespace: "bench", name: swapActors[(swaps.length - 1) % 3] as string });
+
   await timeGet(router.hostname, Number(router.port), "/count", host);
   const actor = await cp.getActor(ref);
   const routed: number[] = [];
@@ -120,6 +134,9 @@ try {
   console.log(`router, ${rounds} resume rounds and 300 routed requests, counter actor`);
   show("resume on request / raw restore", resumeOnRequest, rawRestore);
   show("routed / direct (running)", routed, direct);
+  console.log(
+    `swap on request (evict + resume), ${swaps.length} requests over 3 actors on 1 worker: p50 ${pct(swaps, 0.5).toFixed(0)} ms   p95 ${pct(swaps, 0.95).toFixed(0)} ms   ${(1000 / (swaps.reduce((a, b) => a + b, 0) / swaps.length)).toFixed(2)} swaps/s`,
+  );
   console.log(
     `routing overhead p50 ${(pct(routed, 0.5) - pct(direct, 0.5)).toFixed(2)} ms (target ≤ 1 ms)`,
   );

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { Interceptor, StreamRequest, StreamResponse, UnaryRequest } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
-import { goldenAtespace } from "../controlplane/index.ts";
+import { controlCallerKey, goldenAtespace } from "../controlplane/index.ts";
 import { AteError, Code, toConnectError } from "../errors/index.ts";
 import { Control, type ListAtespacesResponse } from "../proto/gen/ateapi/control_pb.ts";
 import { checkLabel } from "../records/index.ts";
@@ -137,6 +137,7 @@ export async function authorizeControlCall(
   next: Next,
 ): Promise<Awaited<ReturnType<Next>>> {
   const method = req.method.name;
+  req.contextValues.set(controlCallerKey, who); // answers that depend on the caller read it
   if (req.stream) {
     // Server streams (WatchActors) carry one request message: authorized like a unary call's.
     if (req.method.methodKind !== "server_streaming" && who.role !== "admin")

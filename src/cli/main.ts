@@ -2,16 +2,11 @@ import { Command, CommanderError } from "commander";
 import { AteError, Code } from "../errors/index.ts";
 import { ateVersion } from "../version.ts";
 import { registerApply } from "./commands/apply.ts";
-import { registerControlPlane } from "./commands/controlplane.ts";
 import { registerCreate } from "./commands/create.ts";
 import { registerDelete } from "./commands/delete.ts";
 import { registerGet } from "./commands/get.ts";
-import { registerImage } from "./commands/image.ts";
 import { registerLifecycle } from "./commands/lifecycle.ts";
 import { registerLogs } from "./commands/logs.ts";
-import { registerNode } from "./commands/node.ts";
-import { registerRouter } from "./commands/router.ts";
-import { registerUp } from "./commands/up.ts";
 import { registerVersion } from "./commands/version.ts";
 import { CliContext, type GlobalOptions } from "./context.ts";
 import { type CliIO, processIO } from "./io.ts";
@@ -22,6 +17,36 @@ import { type CliIO, processIO } from "./io.ts";
  * unreachable or unavailable right now (retrying may help).
  */
 export const exitCodes = { ok: 0, failed: 1, usage: 2, unavailable: 3 } as const;
+
+type Register = (program: Command, ctx: CliContext) => void;
+
+/**
+ * Commands that run components or build images import most of ate (≈0.6 s of CPU at every
+ * start): they are loaded only when the command line names none of the other commands, so
+ * `ate get …` starts quickly while help and errors still list every command.
+ */
+const heavyCommands: (() => Promise<Register>)[] = [
+  async () => (await import("./commands/image.ts")).registerImage,
+  async () => (await import("./commands/up.ts")).registerUp,
+  async () => (await import("./commands/controlplane.ts")).registerControlPlane,
+  async () => (await import("./commands/node.ts")).registerNode,
+  async () => (await import("./commands/router.ts")).registerRouter,
+  async () => (await import("./commands/migrate.ts")).registerMigrate,
+];
+
+/** Global options that take a value (see runCli). */
+const valueOptions = new Set(["--home", "--store", "--server", "--token"]);
+
+/** The command a command line names: its first word that is no global option or its value. */
+function commandWord(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--") return argv[i + 1];
+    if (valueOptions.has(arg)) i++;
+    else if (!arg.startsWith("-")) return arg;
+  }
+  return undefined;
+}
 
 /** Runs the `ate` CLI; returns the exit code. Never calls process.exit, so tests can drive it. */
 export async function runCli(
@@ -59,11 +84,11 @@ export async function runCli(
   registerLifecycle(program, ctx);
   registerDelete(program, ctx);
   registerLogs(program, ctx);
-  registerImage(program, ctx);
-  registerUp(program, ctx);
-  registerControlPlane(program, ctx);
-  registerNode(program, ctx);
-  registerRouter(program, ctx);
+  const named = commandWord(argv);
+  const light =
+    named === "version" ||
+    program.commands.some((c) => c.name() === named || c.aliases().includes(named ?? ""));
+  if (!light) for (const load of heavyCommands) (await load())(program, ctx);
   registerVersion(program, ctx);
   const overrideExit = (cmd: Command): void => {
     cmd.exitOverride();

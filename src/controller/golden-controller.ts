@@ -34,6 +34,9 @@ export interface IdleEvictor {
   evictFor(atespace: string, actorId: string): Promise<boolean>;
 }
 
+/** What a GoldenController assumes when its options say nothing. */
+export const goldenDefaults = { warmupMs: 2000, retryMs: 60_000 } as const;
+
 /**
  * ActorTemplate → golden snapshot: boots a golden actor, waits until it is ready, suspends it
  * and records the snapshot; the template's actors then start from it (each learning its own id).
@@ -42,8 +45,13 @@ export class GoldenController {
   private readonly working = new Set<string>();
   private readonly stopping = new AbortController();
   private readonly passes = new Set<Promise<void>>();
+  private readonly warmupMs: number;
+  private readonly retryMs: number;
 
-  constructor(private readonly o: GoldenControllerOptions) {}
+  constructor(private readonly o: GoldenControllerOptions) {
+    this.warmupMs = o.warmupMs ?? goldenDefaults.warmupMs;
+    this.retryMs = o.retryMs ?? goldenDefaults.retryMs;
+  }
 
   /** One pass over the templates; none after stop(). */
   async reconcile(): Promise<void> {
@@ -68,14 +76,13 @@ export class GoldenController {
 
   private async pass(): Promise<void> {
     const templates = (await this.o.resources.list(ActorTemplateType)).items;
-    const retryAfter = this.o.retryMs ?? 60_000;
     const due = (t: ActorTemplate) => {
       const phase = t.status?.phase ?? "";
       if (phase === "Ready") return false;
       if (phase !== "Failed") return true;
       // A failed golden snapshot is tried again later (the cause may have been fixed since).
       const at = Date.parse(t.status?.conditions?.[0]?.lastTransitionTime ?? "");
-      return !(at > this.o.clock.now().getTime() - retryAfter);
+      return !(at > this.o.clock.now().getTime() - this.retryMs);
     };
     await Promise.all(templates.filter(due).map((t) => this.prepare(t)));
   }
@@ -99,7 +106,8 @@ export class GoldenController {
       await this.resumeGolden(ref);
       current = await this.setStatus(current, { phase: "WaitGoldenActor", goldenActorID: id });
       const hasReadyz = (template.spec.containers ?? []).some((c) => c.readyz);
-      if (!hasReadyz) await sleep(this.o.warmupMs ?? 2000, undefined, { signal: stopping }); // readyz, when set, already passed during the boot
+      // readyz, when set, already passed during the boot
+      if (!hasReadyz) await sleep(this.warmupMs, undefined, { signal: stopping });
       stopping.throwIfAborted();
       const suspended = await cp.suspendActor(ref);
       const snapshot = suspended.latestSnapshot?.uri;

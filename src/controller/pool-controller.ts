@@ -5,7 +5,7 @@ import { type Clock, systemClock } from "../clock/index.ts";
 import { type NodeDirectory, type NodeInfo, resolveSandboxConfig } from "../controlplane/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
-import type { WorkerInfo } from "../node/index.ts";
+import { checkWorkerAddress, type WorkerInfo } from "../node/index.ts";
 import type { Records, Worker } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 import type { WorkerSettings } from "../sandbox/index.ts";
@@ -200,6 +200,7 @@ export class PoolController {
   private async createWorker(pool: WorkerPool, node: NodeInfo, settings: WorkerSettings) {
     const name = workerName(pool.metadata.name);
     const info = await this.o.nodes.get(node.name).createWorker(name, settings);
+    if (node.entry) checkWorkerAddress(node.name, name, info.address); // routers go there
     await this.o.records.putWorker({
       namespace: pool.metadata.namespace ?? "default",
       pool: pool.metadata.name,

@@ -25,6 +25,10 @@ export class ExitingAgent extends NoopNodeAgent {
   /** Runs once, at the next listWorkers, after its answer is taken (to interleave work). */
   afterNextList?: () => Promise<void>;
 
+  constructor() {
+    super("169.254.64."); // where ate's workers live: nodes with an entry point may report no other
+  }
+
   override async createWorker(name: string, settings?: WorkerSettings): Promise<WorkerInfo> {
     this.settings.set(name, settings);
     return super.createWorker(name, settings);
@@ -85,11 +89,13 @@ export interface TestNodeSpec {
 }
 
 export function registrationOf(spec: TestNodeSpec): NodeRegistration {
+  // A node on the network has an entry point on its own address (default 10.0.0.1:7481).
+  const address = spec.entry?.split(":")[0] ?? "10.0.0.1";
   return {
     name: spec.name,
-    url: `http://${spec.name}.test:7444`,
-    ...(spec.entry ? { entry: spec.entry } : {}),
-    address: "10.0.0.1",
+    url: `http://${address}:7444`,
+    entry: spec.entry ?? `${address}:7481`,
+    address,
     arch: spec.arch ?? "amd64",
     sandboxClasses: spec.sandboxClasses ?? ["gvisor"],
     capacity: {

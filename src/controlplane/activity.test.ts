@@ -2,7 +2,7 @@
 // other; routers' reports reaching either count for the leader's idle decisions and for
 // the drain before a checkpoint; reports are checked like any input.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
 import { type RunningValkey, startValkey } from "../../test/support/valkey.ts";
 import { actorTemplate, sandboxConfig, workerPool } from "../api/testing.ts";
@@ -13,10 +13,17 @@ import { SqliteResourceStore } from "../resources/index.ts";
 import { ActivityController } from "./activity.ts";
 import type { IncomingReport } from "./activity-board.ts";
 import type { ActorWatchEvent } from "./actor-watch.ts";
+import type { ControlCaller } from "./caller.ts";
 import { ControlPlane } from "./control-plane.ts";
 import { StaticNodeDirectory } from "./nodes.ts";
 
 const ref = (name: string) => ({ atespace: "t", name });
+const router = (name: string): ControlCaller => ({ role: "router", name });
+const tenant = (name: string, atespace = "t"): ControlCaller => ({
+  role: "tenant",
+  name,
+  atespace,
+});
 const code = (c: Code) => (e: unknown) => isAteError(e, c);
 
 describe("activity and watches across two control planes on Valkey", () => {
@@ -26,7 +33,7 @@ describe("activity and watches across two control planes on Valkey", () => {
   let a: ControlPlane;
   let b: ControlPlane;
   const report = (cp: ControlPlane, r: Partial<IncomingReport> & { routerId: string }) =>
-    cp.reportActivity({ sequence: 1, actors: [], ...r });
+    cp.reportActivity({ sequence: 1, actors: [], ...r }, router("edge"));
   const entry = (name: string, e: Partial<IncomingReport["actors"][number]> = {}) => ({
     atespace: "t",
     name,
@@ -80,7 +87,12 @@ describe("activity and watches across two control planes on Valkey", () => {
     const events: ActorWatchEvent[] = [];
     const synced = () => events.filter((e) => e.type === "SYNCED").length;
     const watching = (async () => {
-      for await (const e of b.watchActors({ atespace: "t", signal: ac.signal })) events.push(e);
+      for await (const e of b.watchActors({
+        atespace: "t",
+        signal: ac.signal,
+        caller: router("edge"),
+      }))
+        events.push(e);
     })().catch(() => {});
     while (synced() < 1) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(
@@ -103,7 +115,11 @@ describe("activity and watches across two control planes on Valkey", () => {
     await a.suspendActor(ref("x"));
     const again = new AbortController();
     const later: ActorWatchEvent[] = [];
-    for await (const e of b.watchActors({ after: cursor, signal: again.signal })) {
+    for await (const e of b.watchActors({
+      after: cursor,
+      signal: again.signal,
+      caller: router("edge"),
+    })) {
       later.push(e);
       if (e.type === "SYNCED") break;
     }
@@ -115,7 +131,12 @@ describe("activity and watches across two control planes on Valkey", () => {
       (async () => {
         // A cursor from beyond the stream's end: not from this store (e.g. cleared since).
         const future = `${Date.now() + 86_400_000}-0`;
-        for await (const _ of b.watchActors({ after: future, signal: again.signal })) break;
+        for await (const _ of b.watchActors({
+          after: future,
+          signal: again.signal,
+          caller: router("edge"),
+        }))
+          break;
       })(),
       code(Code.OutOfRange),
     );
@@ -208,26 +229,159 @@ describe("activity and watches across two control planes on Valkey", () => {
 });
 
 describe("actor watches on one control plane", () => {
-  it("are bounded in number, and a finished one frees its place", async () => {
+  let cp: ControlPlane;
+  const resources = new SqliteResourceStore({ path: ":memory:" });
+  const ac = new AbortController();
+  const open = (caller: ControlCaller) => cp.watchActors({ signal: ac.signal, caller });
+  /** A watch that has started (its first event came), or the error it was refused with. */
+  const started = async (caller: ControlCaller) => {
+    const w = open(caller);
+    assert.equal((await w.next()).value?.type, "SYNCED");
+    return w;
+  };
+  const refused = (caller: ControlCaller, message: RegExp) =>
+    assert.rejects(
+      open(caller).next(),
+      (e) => isAteError(e, Code.ResourceExhausted) && message.test(e.message),
+    );
+  before(async () => {
     const { SqliteRecordStore } = await import("../records/index.ts");
-    const resources = new SqliteResourceStore({ path: ":memory:" });
-    const cp = new ControlPlane({
+    cp = new ControlPlane({
       records: new Records(new SqliteRecordStore(":memory:")),
       resources,
       nodes: new StaticNodeDirectory({}),
-      maxWatches: 1,
+      watchLimits: { total: 40, perToken: 16, reserved: 10 },
     });
-    const ac = new AbortController();
-    const first = cp.watchActors({ signal: ac.signal });
-    assert.equal((await first.next()).value?.type, "SYNCED");
-    const second = cp.watchActors({ signal: ac.signal });
-    await assert.rejects(second.next(), code(Code.ResourceExhausted));
-    await first.return(undefined);
-    const third = cp.watchActors({ signal: ac.signal });
-    assert.equal((await third.next()).value?.type, "SYNCED");
+  });
+  after(async () => {
     ac.abort();
-    await third.return(undefined);
     await cp.records.store.close();
     await resources.close();
+  });
+
+  it("are bounded per token: a tenant's 17th is refused, naming the limit; a finished one frees its place", async () => {
+    const mine = await Promise.all(Array.from({ length: 16 }, () => started(tenant("ci"))));
+    await refused(
+      tenant("ci"),
+      /token "ci" \(tenant of atespace t\) has 16 actor watches open .*close one/,
+    );
+    // Another tenant, and routers, are not held back by it.
+    const other = await started(tenant("other", "u"));
+    const edge = await started(router("edge1"));
+    await mine[0]?.return(undefined);
+    mine[0] = await started(tenant("ci"));
+    for (const w of [...mine, other, edge]) await w.return(undefined);
+  });
+
+  it("keep a share from tenants, so routers can always watch", async () => {
+    // Tenants may hold total - reserved = 30 of 40, whichever tokens they use.
+    const tenants = [];
+    for (let i = 0; i < 30; i++) tenants.push(await started(tenant(`t${i % 3}`)));
+    await refused(tenant("t9"), /tenants hold 30 actor watches .*kept for routers and admins/);
+    const routers = [];
+    for (let i = 0; i < 10; i++) routers.push(await started(router(`edge${i}`)));
+    await refused(router("edge99"), /40 actor watches are open on this control plane already/);
+    await refused({ role: "admin", name: "admin" }, /40 actor watches are open/);
+    for (const w of [...tenants, ...routers]) await w.return(undefined);
+  });
+
+  it("bound routers per token, but not admins", async () => {
+    const edge = [];
+    for (let i = 0; i < 16; i++) edge.push(await started(router("edge1")));
+    await refused(router("edge1"), /router token "edge1" has 16 actor watches open/);
+    const admin = [];
+    for (let i = 0; i < 20; i++) admin.push(await started({ role: "admin", name: "admin" }));
+    for (const w of [...edge, ...admin]) await w.return(undefined);
+  });
+});
+
+describe("activity reports, kept per token", () => {
+  let cp: ControlPlane;
+  let t: number;
+  const resources = new SqliteResourceStore({ path: ":memory:" });
+  const report = (caller: string, r: Partial<IncomingReport> & { routerId: string }) =>
+    cp.reportActivity(
+      {
+        sequence: 1,
+        actors: [{ atespace: "t", name: "x", inFlight: 1, version: 0, waiting: 0 }],
+        ...r,
+      },
+      router(caller),
+    );
+  const kept = async () =>
+    (await cp.activity.reports()).map((r) => `${r.principal}/${r.routerId}@${r.sequence}`).sort();
+  beforeEach(async () => {
+    t = Date.parse("2026-01-01T00:00:00Z");
+    const { SqliteRecordStore } = await import("../records/index.ts");
+    cp = new ControlPlane({
+      records: new Records(new SqliteRecordStore(":memory:")),
+      resources,
+      nodes: new StaticNodeDirectory({}),
+      clock: { now: () => new Date(t) },
+      routerStaleMs: 5000,
+    });
+  });
+  afterEach(async () => {
+    await cp.records.store.close();
+  });
+  after(() => resources.close());
+
+  it("lets no token touch another's reports: a spoofed router id with a huge sequence is its own", async () => {
+    const huge = Number.MAX_SAFE_INTEGER - 1;
+    await report("edge1", { routerId: "r1", sequence: 5 });
+    await report("thief", { routerId: "r1", sequence: huge, actors: [] });
+    await report("edge1", { routerId: "r1", sequence: 6 });
+    assert.deepEqual(await kept(), ["edge1/r1@6", `thief/r1@${huge}`]);
+    const mine = (await cp.activity.reports()).find((r) => r.principal === "edge1");
+    assert.equal(mine?.actors[0]?.inFlight, 1, "edge1's report still counts");
+    // A farewell under another token forgets nothing of edge1's.
+    await report("thief", { routerId: "r1", sequence: huge + 1, final: true });
+    assert.deepEqual(await kept(), ["edge1/r1@6"]);
+  });
+
+  it("keeps at most 4 router ids per token, refused before anything is kept; a silent one gives its place", async () => {
+    for (const id of ["a", "b", "c", "d"]) await report("edge1", { routerId: id });
+    await assert.rejects(
+      report("edge1", { routerId: "e" }),
+      (e) =>
+        isAteError(e, Code.ResourceExhausted) &&
+        /token "edge1" reports for 4 routers already \(a, b, c, d\).*at most 4 are kept per token: give each router a token of its own/.test(
+          e.message,
+        ),
+    );
+    assert.ok(!(await kept()).some((k) => k.startsWith("edge1/e")), "nothing of it kept");
+    await report("edge2", { routerId: "e" }); // other tokens are not held back
+    t += 3000;
+    await report("edge1", { routerId: "b", sequence: 2 });
+    await report("edge1", { routerId: "c", sequence: 2 });
+    await report("edge1", { routerId: "d", sequence: 2 });
+    t += 3000; // a: silent for 6 s (stale); b, c, d: 3 s
+    await report("edge1", { routerId: "e" });
+    assert.deepEqual(await kept(), [
+      "edge1/b@2",
+      "edge1/c@2",
+      "edge1/d@2",
+      "edge1/e@1",
+      "edge2/e@1",
+    ]);
+  });
+
+  it("refuses a report with no token", async () => {
+    await assert.rejects(cp.activity.report({ routerId: "r", sequence: 1, actors: [] }, ""), (e) =>
+      isAteError(e, Code.Unauthenticated),
+    );
+  });
+
+  it("keeps at most 1000 routers' reports in all, checked before any is kept", async () => {
+    for (let i = 0; i < 250; i++)
+      for (const id of ["a", "b", "c", "d"])
+        await cp.reportActivity({ routerId: id, sequence: 1, actors: [] }, router(`e${i}`));
+    await assert.rejects(
+      report("late", { routerId: "r" }),
+      (e) => isAteError(e, Code.ResourceExhausted) && /1000 routers/.test(e.message),
+    );
+    const all = await cp.activity.reports();
+    assert.equal(all.length, 1000);
+    assert.ok(!all.some((r) => r.principal === "late"), "not even in memory");
   });
 });

@@ -1,4 +1,6 @@
+import { AteError, Code } from "../errors/index.ts";
 import type { Actor, RecordChange, Records } from "../records/index.ts";
+import type { ControlCaller } from "./caller.ts";
 
 export type ActorWatchEvent =
   /** The actor as it is now; `cursor` is empty on the initial list's. */
@@ -100,4 +102,75 @@ function toEvent(
   const seen = listed?.get(c.key);
   if (seen !== undefined && actor.version <= seen) return undefined;
   return { type: "PUT", actor, cursor: c.cursor };
+}
+
+/** How many actor watches one control plane keeps open (see WatchSlots). */
+export interface WatchLimits {
+  /** In all. Default 1000. */
+  total: number;
+  /** Per tenant or router token. Default 16. */
+  perToken: number;
+  /** Of `total`, kept for routers and admins: tenants together never hold more than the rest. Default 250. */
+  reserved: number;
+}
+
+export const watchLimitDefaults: WatchLimits = { total: 1000, perToken: 16, reserved: 250 };
+
+/**
+ * The open actor watches of one control plane, by caller. Each may hold a connection to the
+ * records store, so they are bounded in all, per token (a router keeps one open, a few while
+ * it reconnects; a tenant's clients a few), and tenants together leave `reserved` places to
+ * routers and admins: no tenant can use up the watches and blind the routers. Admins have no
+ * per-token bound (they may do everything anyway). RESOURCE_EXHAUSTED naming the limit.
+ */
+export class WatchSlots {
+  private total = 0;
+  private tenants = 0;
+  private readonly byToken = new Map<string, number>();
+
+  constructor(private readonly limits: WatchLimits = watchLimitDefaults) {}
+
+  /** Takes a place for `caller`'s watch; the returned function gives it back (once). */
+  acquire(caller: ControlCaller): () => void {
+    const l = this.limits;
+    const who = describeCaller(caller);
+    const token = `${caller.role}:${caller.name}`;
+    const mine = this.byToken.get(token) ?? 0;
+    const tenant = caller.role === "tenant";
+    if (caller.role !== "admin" && mine >= l.perToken)
+      throw new AteError(
+        Code.ResourceExhausted,
+        `${who} has ${mine} actor watches open on this control plane already, the most one token may: close one (each watch stream holds one) and retry`,
+      );
+    if (tenant && this.tenants >= l.total - l.reserved)
+      throw new AteError(
+        Code.ResourceExhausted,
+        `tenants hold ${this.tenants} actor watches on this control plane already, all they may (the other ${l.reserved} are kept for routers and admins): retry later`,
+      );
+    if (this.total >= l.total)
+      throw new AteError(
+        Code.ResourceExhausted,
+        `${l.total} actor watches are open on this control plane already: retry later`,
+      );
+    this.total++;
+    if (tenant) this.tenants++;
+    this.byToken.set(token, mine + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.total--;
+      if (tenant) this.tenants--;
+      const left = (this.byToken.get(token) ?? 1) - 1;
+      if (left > 0) this.byToken.set(token, left);
+      else this.byToken.delete(token);
+    };
+  }
+}
+
+/** As src/auth's describePrincipal (which this folder cannot import). */
+function describeCaller(c: ControlCaller): string {
+  return c.role === "tenant"
+    ? `token "${c.name}" (tenant of atespace ${c.atespace})`
+    : `${c.role} token "${c.name}"`;
 }

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
-import { Code, isAteError, toConnectError, withConnectErrors } from "../errors/index.ts";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { AteError, Code, isAteError, toConnectError, withConnectErrors } from "../errors/index.ts";
 import {
   type ActorEvent,
   ActorEvent_Type,
@@ -10,13 +10,22 @@ import {
 } from "../proto/gen/ateapi/control_pb.ts";
 import type { Actor, Worker } from "../records/index.ts";
 import type { ActorWatchEvent } from "./actor-watch.ts";
+import { type ControlCaller, controlCallerKey } from "./caller.ts";
 import type { ControlPlane } from "./control-plane.ts";
+import { NodeEntries, type NodeEntry } from "./node-entries.ts";
 import { atespaceToWire, actorToWire as toWire, workerToWire } from "./wire.ts";
 
 const wrap = withConnectErrors;
 
-/** Actors as messages, each with its worker's limits when it has a worker. */
-async function actorsToWire(cp: ControlPlane, actors: readonly Actor[]) {
+/**
+ * Actors as messages, each with its worker's limits when it has a worker, and (`entries`,
+ * for routers) its node's entry point and token.
+ */
+async function actorsToWire(
+  cp: ControlPlane,
+  actors: readonly Actor[],
+  entries: Map<string, NodeEntry> | undefined,
+) {
   const placed = actors.filter((a) => a.worker);
   let workers: Worker[] = [];
   if (placed.length === 1 && placed[0]?.worker) {
@@ -29,23 +38,62 @@ async function actorsToWire(cp: ControlPlane, actors: readonly Actor[]) {
   } else if (placed.length > 1) workers = await cp.listWorkers();
   const byKey = new Map(workers.map((w) => [`${w.namespace}/${w.name}`, w]));
   return actors.map((a) =>
-    toWire(a, a.worker ? byKey.get(`${a.worker.namespace}/${a.worker.name}`) : undefined),
+    toWire(
+      a,
+      a.worker ? byKey.get(`${a.worker.namespace}/${a.worker.name}`) : undefined,
+      a.worker ? entries?.get(a.worker.node) : undefined,
+    ),
   );
 }
 
-const actorToWire = async (cp: ControlPlane, a: Actor) => (await actorsToWire(cp, [a]))[0];
-
 const ref = (r: { atespace: string; name: string } | undefined) => r ?? { atespace: "", name: "" };
 
-/** The ateapi.Control service over a ControlPlane. */
+/** Watches and activity reports are counted and kept per caller: refused without one. */
+function callerOf(ctx: HandlerContext): ControlCaller {
+  const caller = ctx.values.get(controlCallerKey);
+  if (!caller) throw new AteError(Code.Unauthenticated, "no credentials: send a bearer token");
+  return caller;
+}
+
+/**
+ * The ateapi.Control service over a ControlPlane. Only callers authorized as routers are
+ * given the entry tokens of the nodes their actors run on (worker_entry_token); everyone
+ * else, admins included, gets it empty.
+ */
 export function controlService(cp: ControlPlane): ServiceImpl<typeof Control> {
+  const nodeEntries = new NodeEntries(cp.records);
+  const entriesFor = (ctx: HandlerContext, actors: readonly Actor[], cached = false) =>
+    ctx.values.get(controlCallerKey)?.role === "router"
+      ? nodeEntries.of(actors, { cached })
+      : Promise.resolve(undefined);
+  const actorsFor = async (ctx: HandlerContext, actors: readonly Actor[]) =>
+    actorsToWire(cp, actors, await entriesFor(ctx, actors));
+  const actorToWire = async (ctx: HandlerContext, a: Actor) => (await actorsFor(ctx, [a]))[0];
+  /** Watch events carry no worker limits (routers need none; a listing shows them). */
+  const eventToWire = async (ctx: HandlerContext, e: ActorWatchEvent): Promise<ActorEvent> => {
+    if (e.type === "SYNCED")
+      return create(ActorEventSchema, { type: ActorEvent_Type.SYNCED, cursor: e.cursor });
+    if (e.type === "DELETED")
+      return create(ActorEventSchema, {
+        type: ActorEvent_Type.DELETED,
+        actor: create(ActorSchema, { atespace: e.atespace, actorId: e.actorId }),
+        cursor: e.cursor,
+      });
+    const node = e.actor.worker?.node;
+    const entries = node ? await entriesFor(ctx, [e.actor], true) : undefined;
+    return create(ActorEventSchema, {
+      type: ActorEvent_Type.PUT,
+      actor: toWire(e.actor, undefined, node ? entries?.get(node) : undefined),
+      cursor: e.cursor,
+    });
+  };
   return {
-    getActor: wrap(async (req) => ({
-      actor: await actorToWire(cp, await cp.getActor(ref(req.actorRef))),
+    getActor: wrap(async (req, ctx) => ({
+      actor: await actorToWire(ctx, await cp.getActor(ref(req.actorRef))),
     })),
-    createActor: wrap(async (req) => ({
+    createActor: wrap(async (req, ctx) => ({
       actor: await actorToWire(
-        cp,
+        ctx,
         await cp.createActor(
           ref(req.actorRef),
           req.actorTemplateNamespace,
@@ -54,29 +102,29 @@ export function controlService(cp: ControlPlane): ServiceImpl<typeof Control> {
         ),
       ),
     })),
-    updateActor: wrap(async (req) => ({
+    updateActor: wrap(async (req, ctx) => ({
       actor: await actorToWire(
-        cp,
+        ctx,
         await cp.updateActor(ref(req.actorRef), req.workerSelector?.matchLabels),
       ),
     })),
     suspendActor: wrap(async (req, ctx) => ({
-      actor: await actorToWire(cp, await cp.suspendActor(ref(req.actorRef), ctx.signal)),
+      actor: await actorToWire(ctx, await cp.suspendActor(ref(req.actorRef), ctx.signal)),
     })),
     pauseActor: wrap(async (req, ctx) => ({
-      actor: await actorToWire(cp, await cp.pauseActor(ref(req.actorRef), ctx.signal)),
+      actor: await actorToWire(ctx, await cp.pauseActor(ref(req.actorRef), ctx.signal)),
     })),
     resumeActor: wrap(async (req, ctx) => ({
-      actor: await actorToWire(cp, await cp.resumeActor(ref(req.actorRef), req.boot, ctx.signal)),
+      actor: await actorToWire(ctx, await cp.resumeActor(ref(req.actorRef), req.boot, ctx.signal)),
     })),
     deleteActor: wrap(async (req) => {
       await cp.deleteActor(ref(req.actorRef));
       return {};
     }),
     listWorkers: wrap(async () => ({ workers: (await cp.listWorkers()).map(workerToWire) })),
-    listActors: wrap(async (req) => {
+    listActors: wrap(async (req, ctx) => {
       const page = await cp.listActors(req.pageSize, req.pageToken, req.atespace);
-      return { actors: await actorsToWire(cp, page.actors), nextPageToken: page.nextPageToken };
+      return { actors: await actorsFor(ctx, page.actors), nextPageToken: page.nextPageToken };
     }),
     createAtespace: wrap(async (req) => ({
       atespace: atespaceToWire(await cp.createAtespace(req.name)),
@@ -101,44 +149,31 @@ export function controlService(cp: ControlPlane): ServiceImpl<typeof Control> {
           ...(req.atespace ? { atespace: req.atespace } : {}),
           ...(req.after ? { after: req.after } : {}),
           signal: ctx.signal,
+          caller: callerOf(ctx),
         });
-        for await (const e of events) yield eventToWire(e);
+        for await (const e of events) yield await eventToWire(ctx, e);
       } catch (err) {
         throw toConnectError(err);
       }
     },
-    reportActivity: wrap(async (req) => {
-      await cp.reportActivity({
-        routerId: req.routerId,
-        sequence: Number(req.sequence),
-        final: req.final,
-        actors: req.actors.map((a) => ({
-          atespace: a.actorRef?.atespace ?? "",
-          name: a.actorRef?.name ?? "",
-          inFlight: a.inFlight,
-          ...(a.idleMillis !== undefined ? { idleMillis: Number(a.idleMillis) } : {}),
-          version: Number(a.version),
-          waiting: a.waiting,
-        })),
-      });
+    reportActivity: wrap(async (req, ctx) => {
+      await cp.reportActivity(
+        {
+          routerId: req.routerId,
+          sequence: Number(req.sequence),
+          final: req.final,
+          actors: req.actors.map((a) => ({
+            atespace: a.actorRef?.atespace ?? "",
+            name: a.actorRef?.name ?? "",
+            inFlight: a.inFlight,
+            ...(a.idleMillis !== undefined ? { idleMillis: Number(a.idleMillis) } : {}),
+            version: Number(a.version),
+            waiting: a.waiting,
+          })),
+        },
+        callerOf(ctx),
+      );
       return {};
     }),
   };
-}
-
-/** Watch events carry no worker limits (routers need none; a listing shows them). */
-function eventToWire(e: ActorWatchEvent): ActorEvent {
-  if (e.type === "SYNCED")
-    return create(ActorEventSchema, { type: ActorEvent_Type.SYNCED, cursor: e.cursor });
-  if (e.type === "DELETED")
-    return create(ActorEventSchema, {
-      type: ActorEvent_Type.DELETED,
-      actor: create(ActorSchema, { atespace: e.atespace, actorId: e.actorId }),
-      cursor: e.cursor,
-    });
-  return create(ActorEventSchema, {
-    type: ActorEvent_Type.PUT,
-    actor: toWire(e.actor),
-    cursor: e.cursor,
-  });
 }

@@ -15,7 +15,14 @@ import {
 import type { ResourceStore } from "../resources/index.ts";
 import { ActivityBoard, type IncomingReport } from "./activity-board.ts";
 import { type ActorLogsOptions, actorLogs } from "./actor-logs.ts";
-import { type ActorWatchEvent, watchActors } from "./actor-watch.ts";
+import {
+  type ActorWatchEvent,
+  type WatchLimits,
+  WatchSlots,
+  watchActors,
+  watchLimitDefaults,
+} from "./actor-watch.ts";
+import type { ControlCaller } from "./caller.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import type { NodeDirectory } from "./nodes.ts";
 import { Operations } from "./operations.ts";
@@ -47,9 +54,10 @@ export interface ControlPlaneOptions {
   routerStaleMs?: number;
   /**
    * Actor watches open at once on this control plane (each may hold a connection to the
-   * records store); more are refused RESOURCE_EXHAUSTED. Default 1000.
+   * records store), in all, per token, and kept from tenants; more are refused
+   * RESOURCE_EXHAUSTED. Default 1000, 16 per token, a quarter of them kept (see WatchSlots).
    */
-  maxWatches?: number;
+  watchLimits?: Partial<WatchLimits>;
   /** Names this instance in the transitions it marks. Default `controlplane-<random>`. */
   owner?: string;
 }
@@ -81,14 +89,22 @@ export class ControlPlane {
   private readonly operations = new Operations();
   /** Every router's latest activity report (see activity.ts for what is decided from them). */
   readonly activity: ActivityBoard;
-  private watches = 0;
+  private readonly watches: WatchSlots;
 
   constructor(private readonly options: ControlPlaneOptions) {
     this.records = options.records;
     this.owner = options.owner ?? `controlplane-${randomBytes(4).toString("hex")}`;
     this.clock = options.clock ?? systemClock;
     this.log = options.logger ?? silentLogger;
-    this.activity = new ActivityBoard(options.records.store, this.clock);
+    this.activity = new ActivityBoard(options.records.store, this.clock, {
+      staleAfterMs: options.routerStaleMs ?? 5000,
+    });
+    const total = options.watchLimits?.total ?? watchLimitDefaults.total;
+    this.watches = new WatchSlots({
+      total,
+      perToken: options.watchLimits?.perToken ?? watchLimitDefaults.perToken,
+      reserved: options.watchLimits?.reserved ?? Math.floor(total / 4),
+    });
     const drain = {
       timeoutMs: options.drainTimeoutMs ?? 10_000,
       staleAfterMs: options.routerStaleMs ?? 5000,
@@ -118,13 +134,14 @@ export class ControlPlane {
 
   /**
    * Every actor (of one atespace, or all), then every change to one as it is committed, by
-   * whichever process made it; see actor-watch.ts.
+   * whichever process made it; see actor-watch.ts. Counted against `caller`'s watches.
    */
   watchActors(o: {
     atespace?: string;
     after?: string;
     signal: AbortSignal;
     heartbeatMs?: number;
+    caller: ControlCaller;
   }): AsyncGenerator<ActorWatchEvent> {
     if (o.atespace) checkLabel("atespace", o.atespace);
     if (o.after !== undefined && o.after.length > 100)
@@ -132,28 +149,24 @@ export class ControlPlane {
         Code.InvalidArgument,
         "after: Too long: a cursor is at most 100 characters; use the cursor of an event",
       );
-    const max = this.options.maxWatches ?? 1000;
-    const open = { add: () => ++this.watches, remove: () => --this.watches };
+    const slots = this.watches;
     const records = this.records;
     return (async function* () {
-      if (open.add() > max) {
-        open.remove();
-        throw new AteError(
-          Code.ResourceExhausted,
-          `${max} actor watches are open on this control plane already; retry later`,
-        );
-      }
+      const release = slots.acquire(o.caller);
       try {
         yield* watchActors(records, o);
       } finally {
-        open.remove();
+        release();
       }
     })();
   }
 
-  /** A router's activity report (idle suspension and eviction are decided from these). */
-  reportActivity(report: IncomingReport): Promise<void> {
-    return this.activity.report(report);
+  /**
+   * A router's activity report (idle suspension and eviction are decided from these), kept
+   * under the caller's token: a router's reports are its own.
+   */
+  reportActivity(report: IncomingReport, caller: ControlCaller): Promise<void> {
+    return this.activity.report(report, caller.name);
   }
 
   async getActor(ref: ActorRef): Promise<Actor> {

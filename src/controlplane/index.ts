@@ -7,6 +7,7 @@ export {
 } from "./activity.ts";
 export { ActivityBoard, type RouterReport } from "./activity-board.ts";
 export type { ActorWatchEvent } from "./actor-watch.ts";
+export { type ControlCaller, controlCallerKey } from "./caller.ts";
 export { controlService } from "./connect-service.ts";
 export {
   type ActorRef,
@@ -15,7 +16,13 @@ export {
   defaultSnapshotLocation,
   goldenAtespace,
 } from "./control-plane.ts";
-export { checkRegistration, registrationLimits } from "./node-registration.ts";
+export {
+  checkNodeReach,
+  checkRegistration,
+  isLoopbackHost,
+  type NodeReachRules,
+  registrationLimits,
+} from "./node-registration.ts";
 export {
   NodeRegistry,
   type NodeRegistryOptions,

@@ -1,8 +1,9 @@
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import { isDNS1123Subdomain } from "../api/names/index.ts";
 import { sandboxClasses } from "../api/v1alpha1/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import type { NodeRegistration } from "../node/index.ts";
+import { checkNodeEntry } from "./node-entry.ts";
 
 /** Bounds of a registration: it is stored and rewritten with every heartbeat. */
 export const registrationLimits = {
@@ -163,4 +164,124 @@ export function checkRegistration(r: NodeRegistration, callSecret?: string): voi
         `callSecret: must be ${min} to ${max} printable characters without spaces (a bearer token the node made)`,
       );
   }
+}
+
+/** What the control plane may call as a node (see checkNodeReach). */
+export interface NodeReachRules {
+  /**
+   * Loopback node URLs are accepted: the control plane serves on loopback only, so every
+   * node is on its host (a one-host test or dev set-up).
+   */
+  allowLoopback?: boolean;
+  /** The URL of a node the control plane calls in process (ate up's): it is never dialled. */
+  inProcessUrl?: string;
+}
+
+const blocks = (ranges: [string, number, "ipv4" | "ipv6"][]) => {
+  const list = new BlockList();
+  for (const [net, prefix, family] of ranges) list.addSubnet(net, prefix, family);
+  return list;
+};
+
+const loopback = blocks([
+  ["127.0.0.0", 8, "ipv4"],
+  ["::1", 128, "ipv6"],
+]);
+
+/**
+ * Addresses no node has: where a call with a node's secret would reach something else (a
+ * cloud metadata service, this host, many hosts). BlockList also matches IPv4 rules against
+ * IPv4-mapped IPv6 addresses, so `::ffff:169.254.169.254` is caught by 169.254/16.
+ */
+const refused: [BlockList, string][] = [
+  [blocks([["0.0.0.0", 8, "ipv4"]]), "an unspecified (this-network) address"],
+  [blocks([["::", 128, "ipv6"]]), "the unspecified address"],
+  [
+    blocks([
+      ["169.254.0.0", 16, "ipv4"],
+      ["fe80::", 10, "ipv6"],
+    ]),
+    "a link-local address (cloud metadata services answer at 169.254.169.254)",
+  ],
+  [
+    blocks([
+      ["100.100.100.200", 32, "ipv4"],
+      ["fd00:ec2::254", 128, "ipv6"],
+    ]),
+    "a cloud metadata service's address",
+  ],
+  [
+    blocks([
+      ["224.0.0.0", 4, "ipv4"],
+      ["ff00::", 8, "ipv6"],
+    ]),
+    "a multicast address",
+  ],
+  [blocks([["240.0.0.0", 4, "ipv4"]]), "a reserved or broadcast address"],
+  [blocks([["64:ff9b::", 96, "ipv6"]]), "a NAT64 address (it reaches IPv4 hosts elsewhere)"],
+];
+
+/** An IP literal or `localhost`, of this host only. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  if (bare.toLowerCase() === "localhost") return true;
+  const family = isIP(bare);
+  return family !== 0 && loopback.check(bare, family === 4 ? "ipv4" : "ipv6");
+}
+
+/** `http(s)://` + an IPv4 literal or a bracketed IPv6 one + `:port`, then at most `/`. */
+const nodeUrlShape = /^https?:\/\/(?:[0-9.]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})\/?$/;
+
+/**
+ * Where the control plane will call a registering node (with the node's call secret): its
+ * `address`, an IP literal, at an explicit port, nothing else. A node token could otherwise
+ * make the control plane send requests and the secret anywhere it reaches (SSRF): to a cloud
+ * metadata service, to services on its own host (loopback, unless `allowLoopback`), to
+ * multicast. The in-process node's URL (`inProcessUrl`) is never dialled, so it passes.
+ * Run after checkRegistration (the fields are typed then). INVALID_ARGUMENT naming the field.
+ */
+export function checkNodeReach(r: NodeRegistration, rules: NodeReachRules = {}): void {
+  const family = isIP(r.address);
+  if (family === 0)
+    throw invalid(
+      "address",
+      r.address,
+      "must be the node's IP address (ate node --address), e.g. 10.0.0.5: the control plane calls it there",
+    );
+  if (rules.inProcessUrl !== undefined && r.url === rules.inProcessUrl) return;
+  const host = new URL(`http://${family === 6 ? `[${r.address}]` : r.address}/`).hostname;
+  const example = `http://${family === 6 ? `[${r.address}]` : r.address}:7444`;
+  const shape = nodeUrlShape.exec(r.url);
+  const port = Number(shape?.[1]);
+  if (!shape || port < 1 || port > 65535 || new URL(r.url).hostname !== host)
+    throw invalid(
+      "url",
+      r.url,
+      `must be http(s)://<address>:<port> with this node's address (registration.address ${r.address}), an explicit port and no path, e.g. ${example}`,
+    );
+  checkAddress(r.address, host, rules);
+  checkNodeEntry(r); // routers reach a node on the network only through its entry point
+}
+
+/** A node's address (`host`: as URLs spell it) is one no node may have. */
+function checkAddress(address: string, host: string, rules: NodeReachRules): void {
+  const bare = host.startsWith("[") ? host.slice(1, -1) : host;
+  const type = isIP(bare) === 4 ? "ipv4" : "ipv6";
+  if (loopback.check(bare, type)) {
+    if (rules.allowLoopback) return;
+    throw invalid(
+      "address",
+      address,
+      "is a loopback address: the control plane calls loopback nodes only while it serves on loopback itself (all on one host); give the node's address on the network the control planes share",
+    );
+  }
+  for (const [list, what] of refused)
+    if (list.check(bare, type))
+      throw invalid(
+        "address",
+        address,
+        `is ${what}, never a node's: give the node's address on the network the control planes share`,
+      );
+  if (/^::ffff:/i.test(bare))
+    throw invalid("address", address, "is IPv4-mapped: give the IPv4 address itself");
 }

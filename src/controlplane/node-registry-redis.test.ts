@@ -12,7 +12,8 @@ import { NodeRegistry } from "./node-registry.ts";
 function registration(name: string): NodeRegistration {
   return {
     name,
-    url: `http://${name}.example:7444`,
+    url: "http://10.0.0.5:7444",
+    entry: "10.0.0.5:7481",
     address: "10.0.0.5",
     arch: "amd64",
     sandboxClasses: ["gvisor"],

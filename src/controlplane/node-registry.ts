@@ -9,7 +9,7 @@ import type {
 } from "../node/index.ts";
 import type { NodeRecord, Records } from "../records/index.ts";
 import { LostNodes } from "./lost-nodes.ts";
-import { checkRegistration } from "./node-registration.ts";
+import { checkNodeReach, checkRegistration, type NodeReachRules } from "./node-registration.ts";
 import type { NodeDirectory, NodeInfo } from "./nodes.ts";
 
 export interface NodeRegistryOptions {
@@ -25,10 +25,27 @@ export interface NodeRegistryOptions {
   heartbeatMs?: number;
   /** A Ready node whose last heartbeat is older than this is declared lost. Default 10 s. */
   lostAfterMs?: number;
+  /**
+   * Accept nodes at loopback URLs: only for a control plane that serves on loopback itself
+   * (every node on its host). Default false: a node token must not point the control plane
+   * at services of its own host.
+   */
+  allowLoopbackNodes?: boolean;
+  /** The URL `ate up`'s own node registers; the control plane calls it in process (dial). */
+  inProcessNodeUrl?: string;
+  /**
+   * How long a live node's re-registration with a new call secret may take to prove itself:
+   * the node at its URL must answer a call made with that secret. Default 3 s.
+   */
+  verifyTimeoutMs?: number;
 }
 
 /** The registry's timing defaults (docs/cluster.md states them). */
-export const nodeRegistryDefaults = { heartbeatMs: 2000, lostAfterMs: 10_000 } as const;
+export const nodeRegistryDefaults = {
+  heartbeatMs: 2000,
+  lostAfterMs: 10_000,
+  verifyTimeoutMs: 3000,
+} as const;
 
 /** Compare-and-set retries of one registration or heartbeat racing others on the same record. */
 const maxAttempts = 5;
@@ -42,10 +59,17 @@ const maxAttempts = 5;
 export class NodeRegistry implements NodeRegistryApi, NodeDirectory {
   readonly heartbeatMs: number;
   readonly lostAfterMs: number;
+  private readonly reach: NodeReachRules;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly lost: LostNodes;
   private readonly dialed = new Map<string, { key: string; agent: NodeAgentApi }>();
+  /**
+   * When each node's last failed (or running) new-secret check began (clock ms). One per node
+   * per verifyTimeoutMs: each check opens a connection to the node, and a stolen token must
+   * not make the control plane open them without end.
+   */
+  private readonly checks = new Map<string, number>();
 
   constructor(private readonly o: NodeRegistryOptions) {
     this.heartbeatMs = o.heartbeatMs ?? nodeRegistryDefaults.heartbeatMs;
@@ -60,6 +84,10 @@ export class NodeRegistry implements NodeRegistryApi, NodeDirectory {
         Code.InvalidArgument,
         `lostAfterMs: Invalid value: ${this.lostAfterMs}: must be an integer of at least twice heartbeatMs (${2 * this.heartbeatMs}), so one late heartbeat does not lose a node`,
       );
+    this.reach = {
+      ...(o.allowLoopbackNodes ? { allowLoopback: true } : {}),
+      ...(o.inProcessNodeUrl !== undefined ? { inProcessUrl: o.inProcessNodeUrl } : {}),
+    };
     this.clock = o.clock ?? systemClock;
     this.log = o.logger ?? silentLogger;
     this.lost = new LostNodes({
@@ -74,7 +102,9 @@ export class NodeRegistry implements NodeRegistryApi, NodeDirectory {
    * Registers a node (again): Ready, with a fresh heartbeat and this call secret. A lost node
    * comes back Ready; it is told the workers it must tear down (`staleWorkers`): those whose
    * records were removed while it was lost and those whose actors moved on. A name still held
-   * by a heartbeating node at another URL is refused (two hosts given one --name).
+   * by a heartbeating node at another URL is refused (two hosts given one --name); at its
+   * URL with a new call secret, only once the node there answers a call with that secret (it
+   * restarted), so a stolen node token cannot cut the real node off (see verifySecret).
    */
   async register(
     registration: NodeRegistration,
@@ -82,7 +112,9 @@ export class NodeRegistry implements NodeRegistryApi, NodeDirectory {
     options: { signal?: AbortSignal } = {},
   ): Promise<NodeRegistrationResult> {
     checkRegistration(registration, callSecret);
+    checkNodeReach(registration, this.reach);
     const name = registration.name;
+    let verified = false;
     for (let attempt = 1; ; attempt++) {
       options.signal?.throwIfAborted();
       const now = this.clock.now();
@@ -92,6 +124,10 @@ export class NodeRegistry implements NodeRegistryApi, NodeDirectory {
           Code.AlreadyExists,
           `node ${name} is already registered from ${old.url} and heartbeating (last ${Math.round((now.getTime() - old.heartbeatAt) / 1000)}s ago): give this node another name, or stop the other one (a node is lost ${this.lostAfterMs / 1000}s after its last heartbeat)`,
         );
+      if (old && this.live(old, now) && old.callSecret !== callSecret && !verified) {
+        await this.verifySecret(registration, callSecret, options.signal);
+        verified = true;
+      }
       // Read before the write: a release step racing this registration changes the node's
       // record, so the write below fails and this is read again.
       const stale = [...(old?.goneWorkers ?? []), ...(await this.staleClaims(name))];
@@ -130,6 +166,7 @@ export class NodeRegistry implements NodeRegistryApi, NodeDirectory {
     options: { signal?: AbortSignal } = {},
   ): Promise<NodeRegistrationResult> {
     checkRegistration(registration);
+    checkNodeReach(registration, this.reach);
     const name = registration.name;
     for (let attempt = 1; ; attempt++) {
       options.signal?.throwIfAborted();
@@ -175,6 +212,67 @@ export class NodeRegistry implements NodeRegistryApi, NodeDirectory {
   /** Declares nodes without heartbeats lost and moves their actors back (see LostNodes). */
   declareLostNodes(): Promise<string[]> {
     return this.lost.pass();
+  }
+
+  /**
+   * A live node registering again at its URL with a new call secret: either it restarted (a
+   * node makes a new secret each start) or someone else holds its token and wants the control
+   * plane to call the real node with a secret it refuses. The node at the URL must answer a
+   * call made with the new secret (within verifyTimeoutMs); else PERMISSION_DENIED (it
+   * refused it) or UNAVAILABLE (no answer), and nothing is stored.
+   */
+  private async verifySecret(
+    r: NodeRegistration,
+    callSecret: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const timeoutMs = this.o.verifyTimeoutMs ?? nodeRegistryDefaults.verifyTimeoutMs;
+    const silentIn = `${this.lostAfterMs / 1000}s after its last heartbeat`;
+    const refused = (err: unknown): AteError => {
+      const why = err instanceof Error ? err.message : String(err);
+      if (isAteError(err, Code.Unauthenticated) || isAteError(err, Code.PermissionDenied)) {
+        this.log.warn("refused a re-registration: the node does not accept its call secret", {
+          node: r.name,
+          url: r.url,
+        });
+        return new AteError(
+          Code.PermissionDenied,
+          `node ${r.name} is registered from ${r.url} and heartbeating, and the node there refuses the new call secret (${why}): this process is not that node, and nothing changed. If it is, stop the other one; a node silent for ${silentIn} may register anew`,
+        );
+      }
+      return new AteError(
+        Code.Unavailable,
+        `node ${r.name} is registered from ${r.url} and heartbeating; registering it again with a new call secret needs the node at ${r.url} to answer a call with that secret, and it did not within ${timeoutMs / 1000}s (${why}): retry once its node API serves (or ${silentIn})`,
+      );
+    };
+    let probe: NodeAgentApi;
+    try {
+      probe = this.o.dial({
+        ...fields(r),
+        version: 0,
+        heartbeatAt: 0,
+        state: "Ready",
+        registeredAt: "",
+        callSecret,
+      });
+    } catch (err) {
+      throw refused(err); // not reachable from here (e.g. ate up's dial): no call was made
+    }
+    const now = this.clock.now().getTime();
+    for (const [node, at] of this.checks) if (now - at >= timeoutMs) this.checks.delete(node);
+    if (this.checks.has(r.name))
+      throw new AteError(
+        Code.Unavailable,
+        `node ${r.name}: a registration with a new call secret was refused less than ${timeoutMs / 1000}s ago (one try per node in that time): retry in a few seconds`,
+      );
+    this.checks.set(r.name, now);
+    try {
+      await probe.listWorkers({ timeoutMs, ...(signal ? { signal } : {}) });
+      this.checks.delete(r.name); // proven: the node is not held back on its next restart
+    } catch (err) {
+      signal?.throwIfAborted();
+      throw refused(err);
+    }
   }
 
   private live(n: NodeRecord, now: Date): boolean {

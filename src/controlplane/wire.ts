@@ -12,6 +12,7 @@ import {
 } from "../proto/gen/ateapi/control_pb.ts";
 import type { Actor, ActorStatus, Atespace, Worker } from "../records/index.ts";
 import type { WorkerSettings } from "../sandbox/index.ts";
+import type { NodeEntry } from "./node-entries.ts";
 
 const statusToWire: Record<ActorStatus, Actor_Status> = {
   RESUMING: Actor_Status.RESUMING,
@@ -34,9 +35,10 @@ function limitsToWire(settings: WorkerSettings | undefined) {
 
 /**
  * An actor record as the Control API's Actor message; `worker` is the Worker record it runs
- * on, if known (for its limits).
+ * on, if known (for its limits). `entry`, for routers only: its node's entry point now and
+ * the token it takes (worker_entry_token), when its worker is reached through one.
  */
-export function actorToWire(a: Actor, worker?: Worker): ActorMsg {
+export function actorToWire(a: Actor, worker?: Worker, entry?: NodeEntry): ActorMsg {
   const snap = a.latestSnapshot;
   const limits =
     a.worker && worker?.name === a.worker.name ? limitsToWire(worker.settings) : undefined;
@@ -50,7 +52,8 @@ export function actorToWire(a: Actor, worker?: Worker): ActorMsg {
     ateomPodName: a.worker?.name ?? "",
     ateomPodIp: a.worker?.address ?? "",
     ateomPodUid: a.worker?.uid ?? "",
-    workerEntry: a.worker?.entry ?? "",
+    workerEntry: a.worker?.entry ? (entry?.entry ?? a.worker.entry) : "",
+    workerEntryToken: a.worker?.entry ? (entry?.token ?? "") : "",
     inProgressSnapshot: a.inProgressSnapshot ?? "",
     workerPoolName: a.workerPoolName ?? "",
     atespace: a.atespace,

@@ -98,6 +98,32 @@ export class Lease {
   }
 
   /**
+   * Ends `holder`'s term at once if it still holds the lease, so another may take it without
+   * waiting ttlMs: only for a holder known to be gone (e.g. a former run of a process whose
+   * state directory is now locked by its successor). True when it held the lease.
+   */
+  static async release(store: RecordStore, name: string, holder: string): Promise<boolean> {
+    const rec = (await store.get("lease", checkName(name))) as LeaseRecord | undefined;
+    if (!rec?.holder || rec.holder !== holder) return false;
+    const { version, ...value } = rec;
+    try {
+      await store.commit([
+        {
+          kind: "lease",
+          key: rec.name,
+          expectVersion: version,
+          value: { ...value, holder: "", renewedAt: new Date().toISOString() },
+        },
+      ]);
+      return true;
+    } catch (err) {
+      // Renewed or taken meanwhile: the holder was not gone after all, or another leads now.
+      if (isAteError(err, Code.Aborted) || isAteError(err, Code.NotFound)) return false;
+      throw err;
+    }
+  }
+
+  /**
    * Campaigns for the lease until `signal` aborts; while this process holds it, runs `lead`.
    * A term ends when lead's signal aborts or lead returns (or throws: logged); the lease is
    * released once lead has returned, and the process campaigns again. Resolves when the

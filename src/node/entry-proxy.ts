@@ -1,21 +1,19 @@
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import http, { type IncomingMessage, STATUS_CODES } from "node:http";
 import net, { type AddressInfo } from "node:net";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { AteError, Code } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
-import { Admin, Role } from "../proto/gen/ateapi/admin_pb.ts";
 
 /**
  * A node's actor entry point: routers on other hosts reach the actors of this node through it,
  * as an HTTP CONNECT proxy (`CONNECT <worker address>:<port>`), so worker addresses need not be
  * routable, or unique, across the cluster. It forwards only to the addresses of THIS node's
  * workers (the caller says which, asked at each CONNECT; a worker's address holds nothing but
- * its sandbox), by IPv4 literal (no names are resolved), and only for a caller presenting a
- * secret (`Proxy-Authorization: Bearer <secret>`) that `authorize` accepts — a router token,
- * checked against the control plane's WhoAmI (routerTokenCheck). Anything else is refused
- * before a byte reaches a worker: 407 without a secret, 403 with a wrong one or for an address
- * that is not a worker here, 405 for anything but CONNECT.
+ * its sandbox), by IPv4 literal (no names are resolved), and only for a caller presenting this
+ * node's entry token (`Proxy-Authorization: Bearer <token>`, see nodeEntryToken), compared in
+ * constant time: no call leaves the node to decide. Anything else is refused before a byte
+ * reaches a worker: 407 without a token, 403 with a wrong one or for an address that is not a
+ * worker here, 405 for anything but CONNECT, 503 beyond its limits.
  */
 export interface EntryProxyOptions {
   /** Where it listens: the node's address (reachable from routers). */
@@ -24,37 +22,85 @@ export interface EntryProxyOptions {
   port?: number;
   /** This node's worker addresses now. */
   workerAddresses: () => Promise<Iterable<string>> | Iterable<string>;
-  /** Whether a presented secret may use the entry point. */
-  authorize: (secret: string) => Promise<boolean>;
+  /** This node's entry token (nodeEntryToken of its call secret): the only secret let through. */
+  token: string;
   /** Worker ports that may be reached. Default: any (1-65535). */
   allowPort?: (port: number) => boolean;
-  /** Time for a caller to send its CONNECT, and for the worker to accept. Default 10 s. */
+  /**
+   * Time for a caller to send its CONNECT (an idle connection that sends nothing included),
+   * and for the worker to accept. Default 10 s.
+   */
   timeoutMs?: number;
+  /** CONNECTs being checked and tunnels open at once; more are answered 503. Default 4096. */
+  maxTunnels?: number;
+  /**
+   * Connections at once, tunnels included; more are closed unanswered (the kernel's backlog
+   * holds them meanwhile). Default maxTunnels + 64, so callers past maxTunnels still hear 503.
+   */
+  maxConnections?: number;
   logger?: Logger;
 }
 
 export interface RunningEntryProxy {
   /** host:port, as a worker ref's `entry`. */
   entry: string;
+  /** CONNECTs being checked and tunnels open now. */
+  readonly tunnels: number;
   close(): Promise<void>;
 }
 
+/** Printable, no spaces: a bearer token; longer is no token of ours. */
+const bearer = /^Bearer ([\x21-\x7e]{1,512})$/i;
+
 export async function startEntryProxy(o: EntryProxyOptions): Promise<RunningEntryProxy> {
+  if (!/^[\x21-\x7e]{32,512}$/.test(o.token))
+    throw new AteError(
+      Code.InvalidArgument,
+      "entry proxy token: must be 32 to 512 printable characters (the node's entry token)",
+    );
   const log = o.logger ?? silentLogger;
   const timeoutMs = o.timeoutMs ?? 10_000;
+  const maxTunnels = o.maxTunnels ?? 4096;
+  // Compared as digests: equal lengths, so the comparison is constant-time whatever is sent.
+  const want = createHash("sha256").update(o.token).digest();
   const sockets = new Set<net.Socket>();
-  const server = http.createServer({ headersTimeout: timeoutMs, requestTimeout: timeoutMs });
+  let tunnels = 0;
+  const server = http.createServer({
+    headersTimeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    // Timeouts are checked this often (Node's default is every 30 s).
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4))),
+  });
+  server.maxConnections = o.maxConnections ?? maxTunnels + 64;
   server.on("connection", (s: net.Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
+    // headersTimeout counts from the first byte: a caller that sends nothing is timed here.
+    s.setTimeout(timeoutMs, () => s.destroy());
   });
   server.on("request", (_req, res: http.ServerResponse) => {
-    res.writeHead(405, { allow: "CONNECT", "content-type": "text/plain; charset=utf-8" });
+    res.writeHead(405, {
+      allow: "CONNECT",
+      connection: "close",
+      "content-type": "text/plain; charset=utf-8",
+    });
     res.end("this is a node's actor entry point: only CONNECT <worker address>:<port>\n");
   });
   server.on("connect", (req: IncomingMessage, client: net.Socket, head: Buffer) => {
     client.on("error", () => client.destroy());
-    void tunnel(o, req, client, head, timeoutMs).catch((err) => {
+    if (tunnels >= maxTunnels)
+      return refuse(client, 503, `the entry point has ${maxTunnels} tunnels open; retry`, {
+        "retry-after": "1",
+      });
+    tunnels++;
+    let counted = true;
+    const uncount = () => {
+      if (counted) tunnels--;
+      counted = false;
+    };
+    client.once("close", uncount);
+    const offered = secretOf(req.headers["proxy-authorization"]);
+    void tunnel(o, want, offered, req, client, head, timeoutMs).catch((err) => {
       log.warn("entry point: a tunnel failed", { error: String(err) });
       refuse(client, 500, "the entry point failed");
     });
@@ -68,6 +114,9 @@ export async function startEntryProxy(o: EntryProxyOptions): Promise<RunningEntr
   log.info("actor entry point listening", { entry });
   return {
     entry,
+    get tunnels() {
+      return tunnels;
+    },
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
@@ -76,26 +125,35 @@ export async function startEntryProxy(o: EntryProxyOptions): Promise<RunningEntr
   };
 }
 
+/** The bearer secret of a Proxy-Authorization header; "" when there is none or it is malformed. */
+function secretOf(header: string | string[] | undefined): string {
+  return typeof header === "string" ? (bearer.exec(header)?.[1] ?? "") : "";
+}
+
 async function tunnel(
   o: EntryProxyOptions,
+  want: Buffer,
+  secret: string,
   req: IncomingMessage,
   client: net.Socket,
   head: Buffer,
   timeoutMs: number,
 ): Promise<void> {
-  const auth = req.headers["proxy-authorization"];
-  const secret = typeof auth === "string" ? /^Bearer ([\x21-\x7e]{1,4096})$/i.exec(auth)?.[1] : "";
   if (!secret)
-    return refuse(client, 407, "present a router token: Proxy-Authorization: Bearer <token>", {
-      "proxy-authenticate": "Bearer",
-    });
-  let allowed: boolean;
-  try {
-    allowed = await o.authorize(secret);
-  } catch {
-    return refuse(client, 503, "cannot check the token now; retry");
-  }
-  if (!allowed) return refuse(client, 403, "the token may not use this entry point");
+    return refuse(
+      client,
+      407,
+      "present the node's entry token: Proxy-Authorization: Bearer <token>",
+      {
+        "proxy-authenticate": "Bearer",
+      },
+    );
+  if (!timingSafeEqual(createHash("sha256").update(secret).digest(), want))
+    return refuse(
+      client,
+      403,
+      "this is not the node's entry token (the node may have restarted since it was read: read the actor again)",
+    );
   const target = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(req.url ?? "");
   const port = Number(target?.[2] ?? 0);
   const host = target?.[1] ?? "";
@@ -117,6 +175,7 @@ async function tunnel(
   upstream.once("connect", () => {
     connected = true;
     upstream.setTimeout(0);
+    client.setTimeout(0); // an open tunnel may idle (a router's pooled keep-alive connection)
     client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
     if (head.length) upstream.write(head);
     upstream.pipe(client);
@@ -142,58 +201,4 @@ function refuse(
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
   ];
   client.end(`${lines.join("\r\n")}\r\n\r\n${body}`, () => client.destroy());
-}
-
-export interface RouterTokenCheckOptions {
-  /** The control plane's API, e.g. http://10.0.0.2:7443. */
-  apiUrl: string;
-  /** How long an accepted token is believed. Default 30 s (a revoked token works that long). */
-  acceptedMs?: number;
-  /** How long a refused token stays refused. Default 5 s. */
-  refusedMs?: number;
-}
-
-/**
- * Accepts router (and admin) tokens, as the control plane's WhoAmI says, with a short cache so
- * a connection does not cost a call. Secrets are kept only as long as their verdict, compared
- * in constant time, at most 1000 at once.
- */
-export function routerTokenCheck(o: RouterTokenCheckOptions): (secret: string) => Promise<boolean> {
-  const cache = new Map<string, { secret: Buffer; ok: boolean; until: number }>();
-  const transport = createConnectTransport({ baseUrl: o.apiUrl, httpVersion: "1.1" });
-  const admin = createClient(Admin, transport);
-  return async (secret) => {
-    // Only what looks like a token (`ate_<name>_<64 hex>`) costs the control plane a call.
-    if (!/^ate_[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?_[0-9a-f]{64}$/.test(secret)) return false;
-    const now = Date.now();
-    const key = secret.slice(0, 64); // "ate_<name>_…": the lookup key; the whole is compared
-    const hit = cache.get(key);
-    const given = Buffer.from(secret);
-    if (
-      hit &&
-      hit.until > now &&
-      hit.secret.length === given.length &&
-      timingSafeEqual(hit.secret, given)
-    )
-      return hit.ok;
-    let ok: boolean;
-    try {
-      const who = await admin.whoAmI(
-        {},
-        { headers: { authorization: `Bearer ${secret}` }, timeoutMs: 5000 },
-      );
-      ok = who.token?.role === Role.ROUTER || who.token?.role === Role.ADMIN;
-    } catch (err) {
-      const code = ConnectError.from(err).code;
-      if (code !== Code.Unauthenticated && code !== Code.PermissionDenied) throw err; // no verdict
-      ok = false;
-    }
-    if (cache.size >= 1000) cache.delete(cache.keys().next().value as string);
-    cache.set(key, {
-      secret: given,
-      ok,
-      until: now + (ok ? (o.acceptedMs ?? 30_000) : (o.refusedMs ?? 5000)),
-    });
-    return ok;
-  };
 }

@@ -133,6 +133,15 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   /**
+   * Lets go of this node's sandboxes without stopping them (they keep running for the next
+   * agent on this state dir, which recovers them): resolves once no driver of it watches a
+   * sandbox, relays its DNS or checks the host rules from this process.
+   */
+  async close(): Promise<void> {
+    await Promise.all([...this.drivers.values()].map((d) => d.close?.()));
+  }
+
+  /**
    * Takes the node's workers back after the agent restarted: a worker whose sandbox still
    * runs keeps its actor; any other is emptied.
    */

@@ -15,6 +15,8 @@ export interface RoutedActor {
     address: string;
     /** host:port of its node's actor entry point; absent: the address is reached directly. */
     entry?: string;
+    /** The secret that entry point takes (Proxy-Authorization: Bearer): its node's entry token. */
+    entryToken?: string;
   };
 }
 
@@ -70,8 +72,12 @@ export interface RouterBackend {
    */
   watch(handler: WatchHandler, signal: AbortSignal): Promise<void>;
   reportActivity(report: ActivityReport, signal?: AbortSignal): Promise<void>;
-  /** The secret presented to nodes' entry points (Proxy-Authorization: Bearer), if any. */
-  readonly entrySecret?: string;
+  /**
+   * Whether the router may connect to a worker address directly, as it does for the workers
+   * of a node without an entry point (`ate up`'s). Workers of nodes with one are reached only
+   * through it.
+   */
+  directAllowed(address: string): boolean;
 }
 
 /** Annotation on an ActorTemplate: the port HTTP requests go to (default: the first readyz port, else 80). */

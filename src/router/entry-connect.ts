@@ -6,20 +6,37 @@ export interface Upstream {
   port: number;
   /** host:port of the node's entry point to go through (HTTP CONNECT); absent: direct. */
   entry?: string;
+  /** The entry point's secret (its node's entry token), sent as Proxy-Authorization: Bearer. */
+  entryToken?: string;
 }
 
 /** The longest answer head an entry point may send to a CONNECT. */
 const maxHead = 8192;
 
 /**
+ * The error code of a CONNECT the entry point refused for its token (407, 403): the token
+ * is stale (the node restarted) or the worker is no longer there; read the actor again.
+ */
+export const entryRefused = "EENTRYREFUSED";
+
+/** Connection errors before a byte of a request left: the request may be tried again. */
+export const beforeSending = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  entryRefused,
+]);
+
+/**
  * A connected socket to the actor: directly, or through its node's entry point (an HTTP
- * CONNECT proxy that checks `secret`, sent as Proxy-Authorization: Bearer). A refusal by the
- * entry point because the worker refused (502) fails like a refused direct connection
- * (ECONNREFUSED), so a caller retries elsewhere the same way.
+ * CONNECT proxy that checks the node's entry token, sent as Proxy-Authorization: Bearer). A
+ * refusal by the entry point because the worker refused (502) fails like a refused direct
+ * connection (ECONNREFUSED), so a caller retries elsewhere the same way; a refusal of the
+ * token or the address (403, 407) fails with `entryRefused`.
  */
 export function connectUpstream(
   target: Upstream,
-  secret: string | undefined,
   done: (err: Error | null, socket?: net.Socket) => void,
 ): void {
   if (!target.entry) {
@@ -58,7 +75,13 @@ export function connectUpstream(
     if (status !== 200) {
       const why = head.subarray(0, end).toString("latin1").split("\r\n")[0] ?? "";
       // 502: the entry point reached the node, but the worker refused or was unreachable.
-      return finish(entryError(why, status === 502 ? "ECONNREFUSED" : "EPROTO"));
+      const code =
+        status === 502
+          ? "ECONNREFUSED"
+          : status === 403 || status === 407
+            ? entryRefused
+            : "EPROTO";
+      return finish(entryError(why, code));
     }
     if (rest.length) s.unshift(rest);
     finish(null);
@@ -68,18 +91,36 @@ export function connectUpstream(
   s.once("close", () => finish(entryError("closed before answering", "ECONNRESET")));
   s.once("connect", () => {
     const authority = `${target.host}:${target.port}`;
+    const token = target.entryToken;
     s.write(
-      `CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n${secret ? `proxy-authorization: Bearer ${secret}\r\n` : ""}\r\n`,
+      `CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n${token ? `proxy-authorization: Bearer ${token}\r\n` : ""}\r\n`,
+    );
+  });
+}
+
+/**
+ * connectUpstream, and once more to where `again` says (the actor read afresh) when the first
+ * try was refused before a byte was sent: the worker moved, or the entry point wants its
+ * node's new token.
+ */
+export function connectOrRetry(
+  first: Upstream,
+  again: () => Promise<Upstream>,
+  done: (err: Error | null, socket?: net.Socket) => void,
+): void {
+  connectUpstream(first, (err, socket) => {
+    if (!err || !beforeSending.has((err as NodeJS.ErrnoException).code ?? ""))
+      return done(err, socket);
+    again().then(
+      (fresh) => connectUpstream(fresh, done),
+      (e) => done(e as Error),
     );
   });
 }
 
 /** An http.Agent whose connections go through `connectUpstream` (keep-alive, pooled). */
 export class UpstreamAgent extends http.Agent {
-  constructor(
-    private readonly target: Upstream,
-    private readonly secret: string | undefined,
-  ) {
+  constructor(private readonly target: Upstream) {
     super({ keepAlive: true, maxSockets: 256 });
   }
 
@@ -88,9 +129,7 @@ export class UpstreamAgent extends http.Agent {
     callback?: (err: Error | null, socket: net.Socket) => void,
   ): net.Socket {
     // Node's Agent waits for the callback when nothing is returned.
-    connectUpstream(this.target, this.secret, (err, socket) =>
-      callback?.(err, socket as net.Socket),
-    );
+    connectUpstream(this.target, (err, socket) => callback?.(err, socket as net.Socket));
     return undefined as unknown as net.Socket;
   }
 }

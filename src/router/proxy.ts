@@ -1,6 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
-import { connectUpstream, type Upstream } from "./entry-connect.ts";
+import { beforeSending, type Upstream } from "./entry-connect.ts";
 
 /** Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1). */
 const hopByHop = new Set([
@@ -17,7 +17,8 @@ const hopByHop = new Set([
 
 /**
  * One forwarding attempt of an HTTP request to an actor. The request body is only read once
- * the connection stands, so a refused connection ("refused") can be retried elsewhere.
+ * the connection stands, so a refused connection ("refused", the entry point's refusal of a
+ * stale token included) can be retried elsewhere.
  */
 export function proxyRequest(
   agent: http.Agent,
@@ -66,11 +67,7 @@ export function proxyRequest(
       });
     });
     upstream.on("error", (err: NodeJS.ErrnoException) => {
-      if (
-        !connected &&
-        ["ECONNREFUSED", "EHOSTUNREACH", "ECONNRESET", "ETIMEDOUT"].includes(err.code ?? "")
-      )
-        return resolve("refused");
+      if (!connected && beforeSending.has(err.code ?? "")) return resolve("refused");
       if (res.headersSent) res.destroy();
       resolve(res.headersSent ? "done" : "failed");
     });
@@ -112,13 +109,12 @@ export function endWith(
 
 /**
  * An upgraded connection (WebSocket and the like) passed through byte for byte: the request
- * line and headers are replayed to the actor (directly, or through its node's entry point),
- * then both sockets are piped until either ends. When the actor cannot be reached the client
- * gets a 502.
+ * line and headers are replayed to the actor on the socket `connect` opens (directly, or
+ * through its node's entry point), then both sockets are piped until either ends. When the
+ * actor cannot be reached the client gets a 502.
  */
 export function tunnelUpgrade(
-  target: Upstream,
-  secret: string | undefined,
+  connect: (done: (err: Error | null, socket?: Socket) => void) => void,
   path: string,
   req: IncomingMessage,
   client: Socket,
@@ -136,7 +132,7 @@ export function tunnelUpgrade(
   };
   client.on("error", close);
   client.on("close", close);
-  connectUpstream(target, secret, (err, socket) => {
+  connect((err, socket) => {
     if (err || !socket) {
       if (closed) return;
       closed = true;

@@ -2,6 +2,7 @@ import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { ActorTemplateType } from "../api/v1alpha1/index.ts";
 import { AteError, Code, fromConnectError } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
+import { isWorkerAddress } from "../node/index.ts";
 import {
   Actor_Status,
   ActorEvent_Type,
@@ -24,8 +25,12 @@ export interface RemoteBackendOptions {
   transport: Transport;
   /** Where ActorTemplates are read (their HTTP port): the API's REST, or the store in process. */
   templates: Pick<ResourceStore, "get">;
-  /** Presented to nodes' entry points (Proxy-Authorization: Bearer): the router's token. */
-  entrySecret?: string;
+  /**
+   * Worker addresses that may be connected to directly (workers of nodes without an entry
+   * point). Default: ate's worker addresses only (isWorkerAddress: 169.254.0.0/16), so a
+   * record naming anything else (this host's loopback, a private service) is never reached.
+   */
+  directAllowed?: (address: string) => boolean;
   /** Templates are read again after this long. Default 5 s. */
   templateCacheMs?: number;
   /** A watch that sends nothing this long (the server sends a heartbeat every 10 s) is redone. Default 30 s. */
@@ -65,6 +70,7 @@ export function routedFromWire(a: ActorMsg): RoutedActor {
             name: a.ateomPodName,
             address: a.ateomPodIp,
             ...(a.workerEntry ? { entry: a.workerEntry } : {}),
+            ...(a.workerEntry && a.workerEntryToken ? { entryToken: a.workerEntryToken } : {}),
           },
         }
       : {}),
@@ -82,12 +88,12 @@ export class RemoteBackend implements RouterBackend {
   private readonly client: Client<typeof Control>;
   private readonly log: Logger;
   private readonly templates = new Map<string, { port: number; at: number }>();
-  readonly entrySecret?: string;
+  readonly directAllowed: (address: string) => boolean;
 
   constructor(private readonly o: RemoteBackendOptions) {
     this.client = createClient(Control, o.transport);
     this.log = o.logger ?? silentLogger;
-    if (o.entrySecret) this.entrySecret = o.entrySecret;
+    this.directAllowed = o.directAllowed ?? isWorkerAddress;
   }
 
   async getActor(atespace: string, actor: string): Promise<RoutedActor> {

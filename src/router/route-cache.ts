@@ -1,5 +1,6 @@
 import type http from "node:http";
 import type { ActorAddress } from "./address.ts";
+import type { RoutedActor } from "./backend.ts";
 import { type Upstream, UpstreamAgent } from "./entry-connect.ts";
 
 export interface Route {
@@ -80,8 +81,8 @@ export class RouteCache {
   }
 
   /** Keep-alive connections to the route's actor (through its node's entry point if any). */
-  agent(r: Route, target: Upstream, entrySecret?: string): http.Agent {
-    r.agent ??= new UpstreamAgent(target, entrySecret);
+  agent(r: Route, target: Upstream): http.Agent {
+    r.agent ??= new UpstreamAgent(target);
     return r.agent;
   }
 
@@ -114,6 +115,16 @@ export class RouteCache {
     this.routes.delete(r.key);
     this.unroute(r);
   }
+}
+
+/** Whether a route's target is still the way to this worker (same worker, entry and token). */
+export function sameTarget(t: Route["target"], w: NonNullable<RoutedActor["worker"]>): boolean {
+  return (
+    t?.worker === w.name &&
+    t.host === w.address &&
+    t.entry === w.entry &&
+    t.entryToken === (w.entry ? w.entryToken : undefined)
+  );
 }
 
 /** Requests are using the route: in flight, streaming, or waiting for a resume or a drain. */

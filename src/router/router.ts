@@ -8,9 +8,10 @@ import { ActivityReporter, routeActivity } from "./activity-reporter.ts";
 import { ActorView } from "./actor-view.ts";
 import { type ActorAddress, resolveActor } from "./address.ts";
 import type { RoutedActor, RouterBackend } from "./backend.ts";
+import { connectOrRetry } from "./entry-connect.ts";
 import { RouterMetrics } from "./metrics.ts";
 import { endWith, proxyRequest, tunnelUpgrade } from "./proxy.ts";
-import { type Route, RouteCache } from "./route-cache.ts";
+import { type Route, RouteCache, sameTarget } from "./route-cache.ts";
 import { WorkerQueue } from "./worker-queue.ts";
 
 export interface RouterOptions {
@@ -237,11 +238,24 @@ export class Router {
   private async learn(r: Route, actor: RoutedActor): Promise<boolean> {
     if (actor.status !== "RUNNING" || !actor.worker)
       throw new AteError(Code.Unavailable, `actor ${r.key} is ${actor.status}`);
+    const { address, entry, entryToken, name } = actor.worker;
+    // Only through its node's entry point, or directly to what can be a worker (never, say,
+    // this host's loopback because a record named it).
+    if (!entry && !this.o.backend.directAllowed(address))
+      throw new AteError(
+        Code.FailedPrecondition,
+        `actor ${r.key}: its worker ${name} is at ${JSON.stringify(address.slice(0, 64))}, which is not an address this router connects to directly, and its node has no entry point`,
+      );
     const port = await this.o.backend.actorPort(actor);
     if (this.view.isLive && this.view.version(r.key) > actor.version) return false;
-    const { address, entry, name } = actor.worker;
-    if (r.target?.worker !== name || r.target.host !== address) this.routes.unroute(r);
-    r.target = { host: address, port, worker: name, ...(entry ? { entry } : {}) };
+    if (!sameTarget(r.target, actor.worker)) this.routes.unroute(r);
+    r.target = {
+      host: address,
+      port,
+      worker: name,
+      ...(entry ? { entry } : {}),
+      ...(entry && entryToken ? { entryToken } : {}),
+    };
     r.version = actor.version;
     return true;
   }
@@ -261,7 +275,7 @@ export class Router {
     }
     if (!r) return;
     if (r.draining) this.endDrain(r, r.draining); // the checkpoint is over (or undone)
-    if (a?.status !== "RUNNING" || r.target?.worker !== a.worker?.name) {
+    if (a?.status !== "RUNNING" || !a.worker || !sameTarget(r.target, a.worker)) {
       this.routes.unroute(r);
       this.routes.release(r);
     }
@@ -309,7 +323,7 @@ export class Router {
         } catch (err) {
           return this.failWith(res, err);
         }
-        const agent = this.routes.agent(r, target, this.o.backend.entrySecret);
+        const agent = this.routes.agent(r, target);
         r.inflight++;
         if (streaming) r.longLived++;
         const outcome = await proxyRequest(agent, target, t.path, req, res).finally(() => {
@@ -318,7 +332,8 @@ export class Router {
         });
         if (outcome === "done") return this.metrics.request("forwarded");
         if (outcome === "refused" && !retried) {
-          // The cached worker no longer serves this actor: ask again (resuming if needed).
+          // The cached worker no longer serves this actor, or its node's entry point refused
+          // the token (the node restarted): ask again (resuming if needed), with a fresh token.
           retried = true;
           this.routes.unroute(r);
           continue;
@@ -356,7 +371,12 @@ export class Router {
     }
     r.pending--;
     r.longLived++;
-    tunnelUpgrade(target, this.o.backend.entrySecret, t.path, req, client, head, {
+    // As for a request: refused, ask where the actor runs now (a fresh token) and try once more.
+    const again = () => {
+      this.routes.unroute(r);
+      return this.ensure(r, true);
+    };
+    tunnelUpgrade((done) => connectOrRetry(target, again, done), t.path, req, client, head, {
       opened: () => this.metrics.request("upgraded"),
       failed: () => this.metrics.request("bad_gateway"),
       closed: () => {

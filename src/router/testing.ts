@@ -90,7 +90,10 @@ export interface RouterTestbed {
   agent: HttpNodeAgent;
   /** Control API calls of every backend made here, by method name. */
   calls: Record<string, number>;
-  /** A router's backend over the in-process transport, as a router principal. */
+  /**
+   * A router's backend over the in-process transport, as a router principal. The test's
+   * workers serve on loopback, so it connects to those directly (unless `o` says otherwise).
+   */
   backend(o?: Partial<RemoteBackendOptions>): RemoteBackend;
   /** An actor allowed in `pool` only; `idleSeconds` sets its template's idle timeout. */
   add(id: string, o?: { pool?: string; atespace?: string; idleSeconds?: number }): Promise<void>;
@@ -99,8 +102,12 @@ export interface RouterTestbed {
   holdWatches(): () => void;
   /** Every open watch fails (UNAVAILABLE); with `forgetCursors`, reconnects get OUT_OF_RANGE. */
   breakWatches(o?: { forgetCursors?: boolean }): void;
-  /** Every worker is reached through this node entry point (host:port) from now on. */
-  routeThrough(entry: string): Promise<void>;
+  /**
+   * Every worker is reached through this node entry point (host:port) from now on: node n1
+   * is registered with it and `callSecret` (its entry token is nodeEntryToken of that); called
+   * again with a new secret, the node "restarted".
+   */
+  routeThrough(entry: string, callSecret: string): Promise<void>;
   /** The control plane's activity controller, running until close(). */
   startActivity(o?: Partial<ActivityControllerOptions>): ActivityController;
   close(): Promise<void>;
@@ -159,7 +166,13 @@ export async function routerTestbed(
     agent,
     calls,
     backend: (o = {}) =>
-      new RemoteBackend({ transport, templates: resources, templateCacheMs: 0, ...o }),
+      new RemoteBackend({
+        transport,
+        templates: resources,
+        templateCacheMs: 0,
+        directAllowed: (address) => address.startsWith("127."),
+        ...o,
+      }),
     async add(id, o = {}) {
       const pool = o.pool ?? "p";
       const atespace = o.atespace ?? "t";
@@ -196,7 +209,25 @@ export async function routerTestbed(
       for (const b of [...breakers])
         b(new ConnectError("the test broke the watch", Code.Unavailable));
     },
-    async routeThrough(entry) {
+    async routeThrough(entry, callSecret) {
+      const old = await records.getNode("n1");
+      const now = Date.now();
+      await records.putNode({
+        name: "n1",
+        version: old?.version ?? 0,
+        url: "http://127.0.0.1:7444",
+        entry,
+        address: "127.0.0.1",
+        arch: "amd64",
+        sandboxClasses: ["gvisor"],
+        capacity: { workers: 100, source: "test", memoryBytes: 2 ** 30, cpuMillis: 1000 },
+        cachedAssets: [],
+        cachedImages: [],
+        heartbeatAt: now,
+        state: "Ready",
+        registeredAt: new Date(now).toISOString(),
+        callSecret,
+      });
       for (const w of await records.listWorkers()) await records.putWorker({ ...w, entry });
     },
     startActivity(o = {}) {

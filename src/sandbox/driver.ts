@@ -126,4 +126,9 @@ export interface SandboxDriver {
    * ended, it went past its memory limit, it was killed). One listener; a later call replaces it.
    */
   onExit?(listener: (worker: WorkerRef, exit: SandboxExit) => void): void;
+  /**
+   * Lets go of the sandboxes without stopping them (an agent on the same state takes them up
+   * again): resolves once nothing of the driver's runs on in this process.
+   */
+  close?(): Promise<void>;
 }

@@ -37,6 +37,7 @@ const allowed: Record<"node" | "router", Set<string>> = {
 const registration: NodeRegistration = {
   name: "n1",
   url: "http://10.0.0.5:7444",
+  entry: "10.0.0.5:7481",
   address: "10.0.0.5",
   arch: "amd64",
   sandboxClasses: ["gvisor"],

@@ -159,8 +159,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
         if (isAteError(err, Code.Unauthenticated)) ac.abort(err);
       });
     }, recheckMs);
-    timer.unref();
-    res.on("close", () => clearInterval(timer));
+    res.on("close", () => clearInterval(timer)); // the server's close ends every response
     return ac.signal;
   };
   const { server, sockets } = dualProtocolServer(withContractStatuses(edge));

@@ -24,20 +24,31 @@ export interface ControllersOptions {
 }
 
 /**
- * What only the leading control plane runs: the lost-node pass, the WorkerPool controller, the
- * reconciler of interrupted transitions, the golden-snapshot controller and the idle/eviction
+ * What only the leading control plane runs: the lost-node pass, the reconciler of interrupted
+ * transitions, the WorkerPool controller, the golden-snapshot controller and the idle/eviction
  * policy, in passes when a WorkerPool or ActorTemplate changes, a node's sandbox exits
  * (`wake`), or every resyncMs.
  */
 export class Controllers {
   /** Set when a pass should run now rather than at the next resync. */
   private dirty = true;
+  /** Ends the wait between passes (set while the loop waits). */
+  private nudge: () => void = () => {};
+  private passed: () => void = () => {};
+  /**
+   * Resolves once this process finished a pass (it led): the transitions that runs before it
+   * left (crash, kill -9) are settled then, the others' too once their owners are known gone.
+   */
+  readonly firstPass = new Promise<void>((resolve) => {
+    this.passed = resolve;
+  });
 
   constructor(private readonly o: ControllersOptions) {}
 
-  /** Makes the next pass run within 100 ms. */
+  /** Makes the next pass run now (or right after the one under way). */
   wake(): void {
     this.dirty = true;
+    this.nudge();
   }
 
   /**
@@ -73,18 +84,21 @@ export class Controllers {
     const pass = async () => {
       this.dirty = false;
       await registry.declareLostNodes().catch(warn("lost-node pass failed"));
-      await pools.reconcile().catch(warn("pool reconcile failed"));
+      // Interrupted transitions first: calls meet them until settled, and the pools then see
+      // the workers they freed.
       await controlPlane
         .reconcile(false, signal, this.o.orphaned)
         .catch(warn("actor reconcile failed"));
+      await pools.reconcile().catch(warn("pool reconcile failed"));
       await this.o.afterPass?.().catch(warn("forgetting stopped control planes failed"));
+      if (!signal.aborted) this.passed();
       // Golden boots take long: they run on their own, and the term's end waits for them.
       if (!signal.aborted) void golden.reconcile().catch(warn("golden reconcile failed"));
     };
     const watchKind = async (type: typeof WorkerPoolType | typeof ActorTemplateType) => {
       while (!signal.aborted) {
         try {
-          for await (const _ of resources.watch({ type, signal })) this.dirty = true;
+          for await (const _ of resources.watch({ type, signal })) this.wake();
         } catch (err) {
           if (!signal.aborted)
             log.warn("watch failed; retrying", { kind: type.kind, error: String(err) });
@@ -99,13 +113,28 @@ export class Controllers {
     ];
     let last = 0;
     while (!signal.aborted) {
-      if (this.dirty || Date.now() - last > this.o.resyncMs) {
-        last = Date.now();
-        await pass();
-      }
-      await sleep(100, undefined, { signal }).catch(() => {});
+      await this.idle(last + this.o.resyncMs - Date.now(), signal);
+      if (signal.aborted) break;
+      last = Date.now();
+      await pass();
     }
     await Promise.all(watches);
     await golden.stop();
+  }
+
+  /** Waits until woken, `ms` passed, or `signal` aborted (at once when dirty already). */
+  private idle(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.dirty || signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        this.nudge = () => {};
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.nudge = done;
+      signal.addEventListener("abort", done, { once: true });
+    });
   }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -10,7 +11,7 @@ import {
   writeAdminClientConfig,
 } from "../auth/index.ts";
 import { PoolController } from "../controller/index.ts";
-import { ControlPlane, NodeRegistry } from "../controlplane/index.ts";
+import { ControlPlane, isLoopbackHost, NodeRegistry } from "../controlplane/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import { Lease } from "../lease/index.ts";
 import type { Logger } from "../log/index.ts";
@@ -21,6 +22,7 @@ import { openResourceStore, type ResourceStore } from "../resources/index.ts";
 import { type RunningApiServer, ServedAssets, startApiServer } from "../server/index.ts";
 import { Controllers } from "./controllers.ts";
 import { type DefaultRuntimeResult, ensureDefaultRuntime, httpUrl } from "./default-runtime.ts";
+import { releaseFormerRuns } from "./former-runs.ts";
 import { ensureListenable, parseAddr } from "./listen.ts";
 import { Presence } from "./presence.ts";
 import { controlPlaneLock, lockStateDir } from "./state-lock.ts";
@@ -52,8 +54,16 @@ export interface ControlPlaneComponentOptions {
   runsc?: string | false;
   /** How the control plane reaches a node's API. Default: over HTTP at its URL with its call secret. */
   dial?: (record: NodeRecord) => NodeAgentApi;
+  /** The URL of a node `dial` reaches in process (`ate up`'s): accepted though never dialled. */
+  inProcessNodeUrl?: string;
   /** The controllers start once this resolves (`ate up`: its node has registered). */
   controllersAfter?: Promise<unknown>;
+  /**
+   * Listen only when `serveApi()` is called (`ate up`: once its node has registered and
+   * `settled` resolved, so no call meets a transition a crashed run left). Default false: at
+   * once, as `ate controlplane` must (nodes register through the API).
+   */
+  deferApi?: boolean;
   /** The leader lease's term without renewal (Valkey). Default 10 s. */
   leaseTtlMs?: number;
   logger: Logger;
@@ -82,6 +92,15 @@ export interface RunningControlPlane {
   runtime?: DefaultRuntimeResult;
   /** Records and resources are shared (Valkey): leadership goes by lease. */
   shared: boolean;
+  /**
+   * Resolves once the transitions a former run left (crash, kill -9) are settled: this
+   * process's first controllers' pass is done; or, on shared records, another control plane
+   * leads (its next pass settles them: this run released the former runs' presence). Also
+   * resolves when stopped.
+   */
+  settled: Promise<void>;
+  /** Starts serving the API (with `deferApi`; otherwise it already does). */
+  serveApi(): Promise<void>;
   /** Makes the controllers pass soon (when leading), e.g. after a worker's sandbox exited. */
   wake(): void;
   /** Stops serving the API (open connections closed); bounded. */
@@ -96,8 +115,14 @@ export interface RunningControlPlane {
 
 /** A step of a shutdown that may hang (a stuck connection) is given this long. */
 const boundMs = 5000;
-const bounded = (p: Promise<unknown>) =>
-  Promise.race([p, sleep(boundMs, undefined, { ref: false })]);
+async function bounded(p: Promise<unknown>): Promise<void> {
+  const done = new AbortController();
+  try {
+    await Promise.race([p, sleep(boundMs, undefined, { signal: done.signal }).catch(() => {})]);
+  } finally {
+    done.abort(); // the timer goes with the step it bounded
+  }
+}
 
 /**
  * A control plane: the API (Control, Admin, resources + watch, NodeRegistry, served runtime
@@ -171,12 +196,29 @@ async function start(
     records,
     dial:
       o.dial ?? ((r) => new NodeClient(nodeHttpTransport(r.url, r.callSecret), `node ${r.name}`)),
+    // Serving on loopback only, every node is on this host: loopback node URLs are fine then.
+    allowLoopbackNodes: isLoopbackHost(c.apiAddr.host),
+    ...(o.inProcessNodeUrl ? { inProcessNodeUrl: o.inProcessNodeUrl } : {}),
     logger: log,
   });
+  // Its names in shared records, known before its first transition or term (see former-runs).
+  const run = {
+    owner: `controlplane-${randomBytes(4).toString("hex")}`,
+    leaseHolder: `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`,
+  };
+  if (c.shared)
+    await releaseFormerRuns({
+      stateDir: o.stateDir,
+      store: records.store,
+      run,
+      leaseName: controlPlaneDefaults.leaseName,
+      logger: log,
+    });
   const controlPlane = new ControlPlane({
     records,
     resources,
     nodes: registry,
+    owner: run.owner,
     logger: log,
     // Where suspends go for actors of older versions whose template was deleted since.
     fallbackSnapshotLocation: pathToFileURL(join(o.stateDir, "snapshots")).href,
@@ -213,17 +255,31 @@ async function start(
     ...(c.shared ? { name: adminTokenNameFor(hostname(), o.stateDir) } : {}),
     logger: log,
   });
-  const server: RunningApiServer = await startApiServer({
-    ...c.apiAddr,
-    controlPlane,
-    resources,
-    tokens,
-    assets: served,
-    nodeRegistry: registry,
-    logger: log,
-    ...(o.debug ? { debug: true } : {}),
+  let server: RunningApiServer | undefined;
+  const once = <T>(f: () => Promise<T>) => {
+    let p: Promise<T> | undefined;
+    return () => {
+      p ??= f();
+      return p;
+    };
+  };
+  let apiClosed = false;
+  const serveApi = once(async () => {
+    if (apiClosed)
+      throw new AteError(Code.FailedPrecondition, "the control plane is stopping: not serving");
+    server = await startApiServer({
+      ...c.apiAddr,
+      controlPlane,
+      resources,
+      tokens,
+      assets: served,
+      nodeRegistry: registry,
+      logger: log,
+      ...(o.debug ? { debug: true } : {}),
+    });
   });
-  undo.push(() => server.close());
+  undo.push(async () => server?.close());
+  if (!o.deferApi) await serveApi();
   const written = o.clientConfig
     ? writeAdminClientConfig(o.clientConfig, advertiseUrl, credential)
     : undefined;
@@ -253,21 +309,29 @@ async function start(
     const lease = new Lease({
       store: records.store,
       name: controlPlaneDefaults.leaseName,
+      holder: run.leaseHolder,
       ttlMs: c.leaseTtlMs,
       logger: log,
     });
     await lease.run({ signal: stopLeading.signal }, (l) => controllers.lead(l));
   })().catch((err) => log.error("the controllers failed", { error: String(err) }));
+  const settled = new Promise<void>((resolve) => {
+    void controllers.firstPass.then(resolve);
+    void leading.then(resolve); // stopped, or failed: nothing more will settle them here
+    // Another control plane leads (none of the former runs: released above).
+    if (c.shared)
+      Lease.current(records.store, controlPlaneDefaults.leaseName).then(
+        (other) => {
+          if (other) resolve();
+        },
+        () => {},
+      );
+  });
 
-  const once = <T>(f: () => Promise<T>) => {
-    let p: Promise<T> | undefined;
-    return () => {
-      p ??= f();
-      return p;
-    };
-  };
   const closeApi = once(async () => {
-    await bounded(server.close());
+    apiClosed = true;
+    await serveApi().catch(() => {}); // one starting now is closed too; none starts later
+    if (server) await bounded(server.close());
   });
   const stopControllers = once(async () => {
     stopLeading.abort();
@@ -285,7 +349,7 @@ async function start(
     unlock();
   });
   return {
-    apiUrl: server.url,
+    apiUrl: httpUrl(c.apiAddr),
     advertiseUrl,
     credential: {
       ...credential,
@@ -304,6 +368,8 @@ async function start(
     resources,
     ...(runtime ? { runtime } : {}),
     shared: c.shared,
+    settled,
+    serveApi,
     wake: () => controllers.wake(),
     closeApi,
     stopControllers,

@@ -19,6 +19,13 @@ export {
   startRouter,
 } from "./router-component.ts";
 export {
+  controlPlaneLock,
+  lockStateDir,
+  nodeLock,
+  type StateLockKind,
+  upLock,
+} from "./state-lock.ts";
+export {
   type RunningSubstrate,
   type StopOptions,
   type SubstrateOptions,

@@ -11,6 +11,7 @@ import {
   NodeMembership,
   type NodeRegistration,
   type NodeRegistryApi,
+  nodeEntryToken,
   type RunningEntryProxy,
   type RunningNodeApiServer,
   startEntryProxy,
@@ -30,8 +31,6 @@ export interface NodeListen {
   nodePort?: number;
   /** The actor entry point's port. Default 7481; 0 picks a free one. */
   entryPort?: number;
-  /** Whether a router's secret (its token) may use the entry point. */
-  authorizeEntry: (secret: string) => Promise<boolean>;
 }
 
 export interface NodeComponentOptions {
@@ -143,6 +142,7 @@ async function start(
     ...(o.onWorkerExit ? { onWorkerExit: o.onWorkerExit } : {}),
     logger: log,
   });
+  undo.push(() => agent.close());
   if (o.seedAsset) await agent.assets.seed(o.seedAsset.path, o.seedAsset.sha256);
   const recovered = await agent.recover();
   log.info("node agent ready", { node: o.name, workers: recovered.length });
@@ -167,7 +167,8 @@ async function start(
       // Every address of this node's workers, asked at each tunnel (a worker's address holds
       // nothing but its sandbox).
       workerAddresses: async () => (await agent.listWorkers()).map((w) => w.address),
-      authorize: l.authorizeEntry,
+      // Routers get it from the control plane, which derives it from the same call secret.
+      token: nodeEntryToken(callSecret),
       logger: log,
     });
     const proxy = entry;
@@ -222,6 +223,8 @@ async function start(
         await Promise.all([entry?.close(), api?.close()]);
         leave.abort();
         await membershipRun.catch(() => {});
+        // The sandboxes run on; nothing of this process watches or serves them any more.
+        await agent.close();
         unlock();
         log.info("node stopped", { node: o.name });
       })();

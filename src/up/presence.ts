@@ -57,6 +57,14 @@ export class Presence {
     });
   }
 
+  /**
+   * Marks `owner` gone at once (its presence released): for an owner known to have stopped,
+   * e.g. a former run on a state directory now locked by another. True when it was present.
+   */
+  static release(store: RecordStore, owner: string): Promise<boolean> {
+    return Lease.release(store, presenceKey(owner), owner);
+  }
+
   /** Whether `owner` is gone: its presence released, missing, or unrenewed for its ttl. */
   async gone(owner: string): Promise<boolean> {
     if (owner === this.o.owner) return false;

@@ -9,7 +9,10 @@ import { ensureListenable, listen, parseAddr } from "./listen.ts";
 export interface RouterOverHttp {
   /** The control plane's API, e.g. http://10.0.0.2:7443. */
   server: string;
-  /** A router token: the Control API's router calls, ActorTemplates, and nodes' entry points. */
+  /**
+   * A router token: the Control API's router calls and ActorTemplates. It never leaves for a
+   * node: entry points take their node's own token, which the Control API gives routers.
+   */
   token: string;
 }
 
@@ -47,8 +50,6 @@ export async function startRouter(o: RouterComponentOptions): Promise<RunningRou
       ? new RemoteBackend({
           transport: controlHttpTransport(c.server, c.token),
           templates: new RemoteResourceStore(c.server, { token: c.token }),
-          // Nodes' entry points check it with the control plane (WhoAmI: a router token).
-          entrySecret: c.token,
           logger: log,
         })
       : new RemoteBackend({ transport: c.transport, templates: c.templates, logger: log });

@@ -11,7 +11,7 @@ import { assetDirsFor, type DefaultRuntimeResult } from "./default-runtime.ts";
 import { inProcessDial, inProcessNodePrincipal, inProcessRegistryTransport } from "./in-process.ts";
 import { ensureListenable, parseAddr } from "./listen.ts";
 import type { NetworkChoice } from "./network-claim.ts";
-import { type RunningNode, startNode } from "./node-component.ts";
+import { inProcessNodeUrl, type RunningNode, startNode } from "./node-component.ts";
 import { findExecutable } from "./prerequisites.ts";
 import { type RunningRouter, startRouter } from "./router-component.ts";
 import { type SuspendAllResult, suspendNodeActors } from "./shutdown.ts";
@@ -103,6 +103,8 @@ export interface RunningSubstrate {
  * `ate router` run, joined through in-process transports of the same RPCs. The node registers
  * through the NodeRegistry service as a node principal, the control plane calls it through the
  * Node service with its call secret, and the router uses the Control service as a router.
+ * Resolves once all of it serves: the node registered, the first controllers' pass done (what
+ * a crashed run left mid-transition settled), then the API and the router listening.
  */
 export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstrate> {
   const unlock = lockStateDir(o.stateDir);
@@ -146,8 +148,11 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
     apiAddr: `${apiAddr.host.includes(":") ? `[${apiAddr.host}]` : apiAddr.host}:${apiAddr.port}`,
     runsc: runsc ?? false,
     dial: inProcessDial(() => node),
+    inProcessNodeUrl,
     // This node registers first: the reconciler then finds the actors it still runs.
     controllersAfter: nodeReady,
+    // Nothing is served before the transitions a former run left are settled (see below).
+    deferApi: true,
     ...(o.records ? { records: o.records } : {}),
     ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
     ...(o.debug ? { debug: true } : {}),
@@ -176,6 +181,10 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
     });
     await node.ready;
     registered();
+    // A crash (kill -9) may have left actors mid-transition: no call or request may meet one
+    // ("another operation in progress"), so the API and the router wait for the first pass.
+    await cp.settled;
+    await cp.serveApi();
     // The router runs the Control API's RPCs in process, as `ate router` does over HTTP.
     router = await startRouter({
       routerAddr: `${routerAddr.host.includes(":") ? `[${routerAddr.host}]` : routerAddr.host}:${routerAddr.port}`,

@@ -10,24 +10,21 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import {
   type ActorIdentity,
-  buildNodeRootfs,
   NodeAgent,
   type NodeAgentApi,
-  packAndPush,
   type SandboxAssets,
   type Workload,
 } from "../../src/node/index.ts";
 import { GvisorDriver } from "../../src/sandbox/index.ts";
 import { getJson } from "../support/http.ts";
+import { pushNodeImage } from "../support/node-image.ts";
 import { type OutsideNet, startOutsideNet } from "../support/outside-net.ts";
 import { type RunningRegistry, startRegistry } from "../support/registry.ts";
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
 const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 /** The firewall and forwarding as a test can compare them (no counters, no timestamps). */
@@ -103,7 +100,7 @@ describe("egress from inside an actor", { timeout: 600_000 }, () => {
     copyFileSync("/usr/bin/runsc", runtime);
     outside = await startOutsideNet("ategro");
     registry = await startRegistry();
-    image = await pushProbeImage(registry.host);
+    image = await pushNodeImage(registry.host, "probe");
     const state = join(dir, "state");
     agent = new NodeAgent({
       stateDir: state,
@@ -286,6 +283,7 @@ describe("egress from inside an actor", { timeout: 600_000 }, () => {
     ipt("-F", "ate-ategr-in");
     assert.notEqual(mine(), installed);
     const state = join(dir, "state");
+    await agent.close(); // as a stopping node: its sandboxes run on
     const restarted = new NodeAgent({
       stateDir: state,
       drivers: [gvisor(state, network)],
@@ -346,17 +344,3 @@ describe("egress from inside an actor", { timeout: 600_000 }, () => {
     assert.equal(firewall(), before_);
   });
 });
-
-async function pushProbeImage(registryHost: string): Promise<string> {
-  const rootfs = mkdtempSync(join(tmpdir(), "ate-probe-rootfs-"));
-  try {
-    buildNodeRootfs(rootfs, { dir: join(fixtures, "probe") });
-    return await packAndPush({
-      dir: rootfs,
-      reference: `${registryHost}/ate/probe:test`,
-      entrypoint: ["/usr/bin/node", "/app/probe.js"],
-    });
-  } finally {
-    rmSync(rootfs, { recursive: true, force: true });
-  }
-}

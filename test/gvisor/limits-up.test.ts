@@ -7,42 +7,26 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import {
   ActorTemplateType,
   SandboxConfigType,
   WorkerPoolType,
 } from "../../src/api/v1alpha1/index.ts";
 import { jsonLogger, silentLogger } from "../../src/log/index.ts";
-import { buildNodeRootfs, packAndPush } from "../../src/node/index.ts";
 import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
 import { runCliCaptured } from "../support/cli.ts";
 import { waitForGolden } from "../support/counter-resources.ts";
 import { get } from "../support/http.ts";
 import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
 import { workerNetworkNames } from "../support/machine-workers.ts";
+import { pushNodeImage } from "../support/node-image.ts";
 import { type RunningRegistry, startRegistry } from "../support/registry.ts";
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
 /** The hog fixture's port (test/fixtures/hog/hog.js). */
 const hogPort = 8080;
-
-async function pushHogImage(registryHost: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "ate-hog-rootfs-"));
-  try {
-    buildNodeRootfs(dir, { dir: join(fixtures, "hog") });
-    return await packAndPush({
-      dir,
-      reference: `${registryHost}/ate/hog:test`,
-      entrypoint: ["/usr/bin/node", "/app/hog.js"],
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe("memory limits through ate up", { timeout: 600_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "ate-limits-up-"));
@@ -52,7 +36,12 @@ describe("memory limits through ate up", { timeout: 600_000 }, () => {
 
   after(async () => {
     // Bounded: a substrate stuck in a failed run must not keep its leftovers from being removed.
-    await Promise.race([ate?.stop().catch(() => {}), sleep(120_000)]);
+    const bound = new AbortController(); // the bound's timer goes once the stop is done
+    await Promise.race([
+      ate?.stop().catch(() => {}),
+      sleep(120_000, undefined, { signal: bound.signal }).catch(() => {}),
+    ]);
+    bound.abort();
     if (prefix) await removeLeftoverWorkers(join(dir, "state", "node"), { prefix });
     await registry?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -83,7 +72,7 @@ describe("memory limits through ate up", { timeout: 600_000 }, () => {
 
   it("an actor past its memory limit goes back to its snapshot, OOMKilled, and resumes on the next request", async () => {
     registry = await startRegistry();
-    const image = await pushHogImage(registry.host);
+    const image = await pushNodeImage(registry.host, "hog");
     ate = await startSubstrate({
       runsc: false,
       stateDir: join(dir, "state"),

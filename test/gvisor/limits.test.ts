@@ -5,24 +5,21 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import {
   type ActorIdentity,
-  buildNodeRootfs,
   NodeAgent,
-  packAndPush,
   type SandboxAssets,
   type WorkerInfo,
   type Workload,
 } from "../../src/node/index.ts";
 import { GvisorDriver, type WorkerSettings } from "../../src/sandbox/index.ts";
 import { get, getJson } from "../support/http.ts";
+import { pushNodeImage } from "../support/node-image.ts";
 import { type RunningRegistry, startRegistry } from "../support/registry.ts";
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
 const Mi = 1024 * 1024;
 const network = { prefix: "atlim", subnetBase: 140, subnets: 1 };
 
@@ -100,13 +97,7 @@ describe("worker limits with gvisor", { timeout: 300_000 }, () => {
       assets: { amd64: { runsc: { url: `file://${runtime}`, sha256: sha } } },
     };
     registry = await startRegistry();
-    const rootfs = join(dir, "rootfs");
-    buildNodeRootfs(rootfs, { dir: join(fixtures, "hog") });
-    image = await packAndPush({
-      dir: rootfs,
-      reference: `${registry.host}/ate/hog:test`,
-      entrypoint: ["/usr/bin/node", "/app/hog.js"],
-    });
+    image = await pushNodeImage(registry.host, "hog");
     for (const [name, s] of Object.entries(settings)) {
       const info = await agent.createWorker(name, s);
       workers[name] = info.address;
@@ -121,7 +112,9 @@ describe("worker limits with gvisor", { timeout: 300_000 }, () => {
   });
 
   afterEach(async () => {
-    for (const w of Object.keys(workers)) await current.stop(w).catch(() => {});
+    // What a test left running (stopping an empty worker resets its network: ≈0.3 s each).
+    for (const w of Object.keys(workers))
+      if (await current.record(w).catch(() => undefined)) await current.stop(w).catch(() => {});
   });
 
   after(async () => {
@@ -259,6 +252,7 @@ describe("worker limits with gvisor", { timeout: 300_000 }, () => {
     await sleep(500);
     assert.equal(exits.length, before, "the old agent does not report what it gave up");
     current = restarted; // the old one gave its workers up
+    await agent.close(); // and now lets go of the rest (its OOM poll, relays, rule checks)
   });
 
   it("leaves no cgroup behind once the workers are deleted", async () => {

@@ -19,10 +19,13 @@ export class NoopNodeAgent implements NodeAgentApi {
   readonly calls = { run: 0, restore: 0, checkpoint: 0 };
   private n = 0;
 
+  /** Workers get addresses `<network><2..251>`: loopback ones by default, to serve on. */
+  constructor(private readonly network = "127.0.0.") {}
+
   async createWorker(name: string, settings?: WorkerSettings): Promise<WorkerInfo> {
     const info = {
       name,
-      address: `127.0.0.${(this.n++ % 250) + 2}`,
+      address: `${this.network}${(this.n++ % 250) + 2}`,
       ...(settings ? { settings } : {}),
     };
     this.workers.set(name, info);

@@ -64,7 +64,12 @@ export async function startOutsideNet(name = "ateout"): Promise<OutsideNet> {
       if (c.exitCode === null && c.signalCode === null && c.pid) {
         const exited = new Promise((r) => c.once("exit", r));
         process.kill(c.pid, "SIGTERM");
-        await Promise.race([exited, sleep(5000)]);
+        const bound = new AbortController(); // no timer left once it exited
+        await Promise.race([
+          exited,
+          sleep(5000, undefined, { signal: bound.signal }).catch(() => {}),
+        ]);
+        bound.abort();
       }
     }
     quietly(() => ip("route", "del", net.privateRange, "via", net.address, "dev", veth));

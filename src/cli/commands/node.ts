@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import type { Command } from "commander";
 import { AteError, Code } from "../../errors/index.ts";
-import { NodeRegistryClient, registryHttpTransport, routerTokenCheck } from "../../node/index.ts";
+import { NodeRegistryClient, registryHttpTransport } from "../../node/index.ts";
 import { ateHome } from "../../resources/index.ts";
 import { checkMachineToken, checkPrerequisites, startNode } from "../../up/index.ts";
 import { ateVersion } from "../../version.ts";
@@ -141,13 +141,7 @@ docs/cluster.md.`,
           stateDir,
           name: f.name,
           registry: new NodeRegistryClient(registryHttpTransport(api, token)),
-          listen: {
-            address: f.address,
-            nodePort,
-            entryPort,
-            // Routers present their tokens; the control plane says whether they are routers'.
-            authorizeEntry: routerTokenCheck({ apiUrl: api }),
-          },
+          listen: { address: f.address, nodePort, entryPort },
           // The runtime the control plane declared is served to node tokens.
           assetBearerTokens: [{ url: api, token }],
           egress,

@@ -7,7 +7,13 @@ export {
 export type { ImageConfig } from "./media-types.ts";
 export { buildNodeAppImage, type NodeAppImageOptions } from "./node-app.ts";
 export { buildNodeRootfs } from "./node-rootfs.ts";
-export { type PackOptions, packAndPush } from "./pack.ts";
+export {
+  type PackedImage,
+  type PackOptions,
+  packAndPush,
+  packImage,
+  pushImage,
+} from "./pack.ts";
 export { formatReference, type ImageReference, parseReference } from "./reference.ts";
 export {
   RegistryClient,

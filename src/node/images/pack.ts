@@ -20,14 +20,27 @@ export interface PackOptions {
 
 const sha256 = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
+/** A one-layer OCI image packed in memory, ready to push to any repository. */
+export interface PackedImage {
+  layer: Buffer;
+  config: Buffer;
+  manifest: Buffer;
+}
+
 /**
  * Packs a directory into a one-layer OCI image and pushes it; returns the pinned reference
  * (`registry/repository@sha256:…`). Layers are reproducible (fixed mtimes, no owners), so the
  * same directory gives the same digest.
  */
 export async function packAndPush(options: PackOptions): Promise<string> {
-  const ref = parseReference(options.reference, { requireDigest: false });
-  const client = options.client ?? new RegistryClient();
+  parseReference(options.reference, { requireDigest: false }); // refused before packing
+  return pushImage(await packImage(options), options.reference, options.client);
+}
+
+/** Packs a directory into a one-layer OCI image (gzip is most of the time it takes). */
+export async function packImage(
+  options: Omit<PackOptions, "reference" | "client">,
+): Promise<PackedImage> {
   const chunks: Buffer[] = [];
   const stream = tar.c(
     { gzip: { level: 6 }, cwd: options.dir, portable: true, mtime: new Date(0) },
@@ -52,8 +65,18 @@ export async function packAndPush(options: PackOptions): Promise<string> {
     config: { mediaType: mediaTypes.ociConfig, digest: sha256(config), size: config.length },
     layers: [{ mediaType: mediaTypes.ociLayerGzip, digest: sha256(layer), size: layer.length }],
   };
-  for (const blob of [layer, config]) await pushBlob(client, ref.registry, ref.repository, blob);
-  const body = Buffer.from(JSON.stringify(manifest));
+  return { layer, config, manifest: Buffer.from(JSON.stringify(manifest)) };
+}
+
+/** Pushes a packed image to `registry/repository[:tag]`; returns the pinned reference. */
+export async function pushImage(
+  image: PackedImage,
+  reference: string,
+  client = new RegistryClient(),
+): Promise<string> {
+  const ref = parseReference(reference, { requireDigest: false });
+  for (const blob of [image.layer, image.config])
+    await pushBlob(client, ref.registry, ref.repository, blob);
   const res = await client.request(
     ref.registry,
     ref.repository,
@@ -61,11 +84,11 @@ export async function packAndPush(options: PackOptions): Promise<string> {
     {
       method: "PUT",
       headers: { "content-type": mediaTypes.ociManifest },
-      body,
+      body: image.manifest,
     },
   );
-  if (!res.ok) throw await registryError(res, `pushing manifest of ${options.reference}`);
-  return `${ref.registry}/${ref.repository}@${sha256(body)}`;
+  if (!res.ok) throw await registryError(res, `pushing manifest of ${reference}`);
+  return `${ref.registry}/${ref.repository}@${sha256(image.manifest)}`;
 }
 
 async function pushBlob(

@@ -1,3 +1,4 @@
+import { isIPv4 } from "node:net";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
   NodeActorIdentity,
@@ -9,7 +10,7 @@ import type {
 } from "../../proto/gen/ateapi/node_pb.ts";
 import type { WorkerSettings } from "../../sandbox/index.ts";
 import type { ActorIdentity, WorkerInfo } from "../api.ts";
-import { count, label, oneOf, required, subdomain, text } from "./wire-checks.ts";
+import { count, invalid, label, oneOf, required, subdomain, text } from "./wire-checks.ts";
 
 export const identityToWire = (
   a: ActorIdentity,
@@ -30,6 +31,20 @@ export function identityFromWire(m: NodeActorIdentity | undefined, field: string
 
 /** A worker's name: a DNS label (it names directories and network devices on the node). */
 export const workerName = (field: string, name: string) => label(field, name);
+
+/**
+ * A worker's address: an IPv4 literal (no names, which would resolve elsewhere). Where it may
+ * be (ate's worker range) is for whoever records it to decide (see checkWorkerAddress).
+ */
+export function workerAddress(field: string, address: string): string {
+  if (!isIPv4(address))
+    throw invalid(
+      field,
+      address.slice(0, 64),
+      "must be the worker's IPv4 address, e.g. 169.254.64.2",
+    );
+  return address;
+}
 
 export function settingsToWire(
   s: WorkerSettings,
@@ -94,7 +109,7 @@ export function workerInfoFromWire(m: NodeWorkerInfo, field: string): WorkerInfo
   const e = m.lastExit;
   return {
     name: workerName(`${field}.name`, m.name),
-    address: m.address,
+    address: workerAddress(`${field}.address`, m.address),
     ...(m.actor ? { actor: identityFromWire(m.actor, `${field}.actor`) } : {}),
     ...(m.settings ? { settings: settingsFromWire(m.settings, `${field}.settings`) } : {}),
     ...(e

@@ -46,6 +46,8 @@ export class SandboxExits {
   private readonly live = new Map<string, Watched>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
+  /** Aborted by close(): nothing is watched from this process any more. */
+  private readonly closed = new AbortController();
 
   constructor(
     private readonly cgroups: WorkerCgroups,
@@ -71,12 +73,11 @@ export class SandboxExits {
     exited: Promise<number | undefined>,
     cgroup?: LimitedCgroup,
   ): void {
+    if (this.closed.signal.aborted) return;
     const w: Watched = { worker, started, exited, cgroup, quiet: false, oomKilled: false };
     this.live.set(worker.name, w);
-    if (cgroup?.limits.memoryBytes && !this.timer) {
+    if (cgroup?.limits.memoryBytes && !this.timer)
       this.timer = setInterval(() => void this.pollOom(), oomPollMs);
-      this.timer.unref();
-    }
     void exited.then((code) => this.ended(w, code));
   }
 
@@ -87,8 +88,10 @@ export class SandboxExits {
     const path = (spec as { linux?: { cgroupsPath?: string } }).linux?.cgroupsPath;
     const limits = worker.settings?.limits;
     const baseline = await this.cgroups.oomBaseline(worker.index);
+    const closed = this.closed.signal;
     const exited = (async () => {
-      while (pid > 0 && runsIn(pid, id)) await sleep(500, undefined, { ref: false });
+      while (!closed.aborted && pid > 0 && runsIn(pid, id))
+        await sleep(500, undefined, { signal: closed }).catch(() => {});
       return undefined;
     })();
     this.watch(
@@ -124,6 +127,17 @@ export class SandboxExits {
       clearInterval(this.timer);
       this.timer = undefined;
     }
+  }
+
+  /**
+   * This process lets go of the sandboxes, which keep running (an agent on the same state
+   * adopts them): none is watched or reported from here any more, the OOM poll ends.
+   */
+  close(): void {
+    this.closed.abort();
+    this.live.clear();
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   /** The worker is released: no watch, no owner file. */

@@ -72,9 +72,7 @@ export class DnsRelay {
         { cause: err },
       );
     }
-    // The relay lives as long as its worker, never longer than the process that owns it.
-    udp.unref();
-    tcp.unref();
+    // The relay lives as long as its worker, or until its driver lets go (GvisorDriver.close).
     udp.on("error", () => {}); // e.g. ICMP errors for a sandbox that went away
     udp.on("message", (msg, from) => relay.onUdp(msg, from));
     tcp.on("connection", (socket) => relay.onTcp(socket));

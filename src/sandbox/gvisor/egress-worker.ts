@@ -15,6 +15,10 @@ export interface EgressOptions {
   allow?: string[];
   /** IPv4 ranges denied besides the private, link-local, loopback and multicast ones. */
   deny?: string[];
+  /** A worker's DNS relay closes a TCP connection idle this long. Default 10 s. */
+  dnsTcpIdleMs?: number;
+  /** How often the node's rules are checked for having been removed by someone else. Default 5 s. */
+  rulesCheckMs?: number;
 }
 
 /**
@@ -22,9 +26,6 @@ export interface EgressOptions {
  * restarted within one process, as tests do) takes its workers' relays over.
  */
 const relaysByAddress = new Map<string, Promise<DnsRelay>>();
-
-/** How often the node's rules are checked for having been removed by someone else. */
-const hostWatchMs = 5000;
 
 /** The sandbox's resolver: its gateway, which its NAT namespace sends to the worker's relay. */
 const sandboxResolvConf = "nameserver 10.88.0.1\n";
@@ -82,7 +83,11 @@ export class WorkerEgress {
     const previous = relaysByAddress.get(address);
     const relay = (async () => {
       await previous?.then((r) => r.close()).catch(() => {});
-      return DnsRelay.open({ address, resolvers: nodeResolvers(this.options.dns) });
+      return DnsRelay.open({
+        address,
+        resolvers: nodeResolvers(this.options.dns),
+        ...(this.options.dnsTcpIdleMs ? { tcpIdleMs: this.options.dnsTcpIdleMs } : {}),
+      });
     })();
     this.relays.set(worker.name, relay);
     relaysByAddress.set(address, relay);
@@ -109,6 +114,22 @@ export class WorkerEgress {
   }
 
   /**
+   * This process lets go of the workers, whose sandboxes keep running (an agent on the same
+   * state takes them up again and opens their relays anew): the relays close, and the host
+   * rules stay in place, no longer checked from here.
+   */
+  async detach(): Promise<void> {
+    clearInterval(this.hostWatch);
+    this.hostWatch = undefined;
+    this.hostReady = false;
+    const relays = [...this.relays.values()];
+    this.relays.clear();
+    for (const [address, relay] of relaysByAddress)
+      if (relays.includes(relay)) relaysByAddress.delete(address);
+    for (const relay of relays) await relay.then((r) => r.close()).catch(() => {});
+  }
+
+  /**
    * A firewall reload or `iptables -F` takes the node's rules away and its workers would reach
    * everything (the host included): they are checked every few seconds and put back.
    */
@@ -124,7 +145,6 @@ export class WorkerEgress {
         .finally(() => {
           busy = false;
         });
-    }, hostWatchMs);
-    this.hostWatch.unref();
+    }, this.options.rulesCheckMs ?? 5000);
   }
 }

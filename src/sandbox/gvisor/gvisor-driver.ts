@@ -66,6 +66,17 @@ export class GvisorDriver implements SandboxDriver {
     return { address };
   }
 
+  /**
+   * Lets go of this driver's sandboxes without stopping them (an agent on the same state dir
+   * takes them up again): the tear-downs under way finish, then none is watched, no DNS relay
+   * of theirs serves and the host rules are not checked from this process any more.
+   */
+  async close(): Promise<void> {
+    while (this.cleanups.size) await Promise.allSettled([...this.cleanups.values()]);
+    this.exits.close();
+    await this.egress.detach();
+  }
+
   async releaseWorker(worker: WorkerRef): Promise<void> {
     await this.stop(worker);
     await this.exits.release(worker.name);
@@ -164,7 +175,9 @@ export class GvisorDriver implements SandboxDriver {
     }
     // The image is complete; tearing the stopped sandbox down (runsc delete takes a second or
     // two) happens in the background, and the worker's next use waits for it.
-    const cleanup = this.teardown(worker, runtime).finally(() => this.cleanups.delete(worker.name));
+    const cleanup = this.teardown(worker, runtime, true).finally(() =>
+      this.cleanups.delete(worker.name),
+    );
     this.cleanups.set(worker.name, cleanup);
     cleanup.catch(() => {});
   }
@@ -208,7 +221,9 @@ export class GvisorDriver implements SandboxDriver {
     const report = () => {
       if (stillReport()) this.exitListener?.(worker, exit);
     };
-    const cleanup = this.teardown(worker).finally(() => this.cleanups.delete(worker.name));
+    const cleanup = this.teardown(worker, undefined, true).finally(() =>
+      this.cleanups.delete(worker.name),
+    );
     this.cleanups.set(worker.name, cleanup);
     cleanup.then(report, report); // the actor is gone either way
   }
@@ -223,10 +238,24 @@ export class GvisorDriver implements SandboxDriver {
     return { path: this.cgroups.newLeaf(worker.index), limits, baseline };
   }
 
-  /** Kills the sandbox (if it still runs) and empties the worker for the next one. */
-  private async teardown(worker: WorkerRef, runtime?: SandboxRuntime): Promise<void> {
+  /**
+   * Kills the sandbox (if it still runs: not `stopped`, as after a checkpoint) and empties the
+   * worker for the next one.
+   */
+  private async teardown(
+    worker: WorkerRef,
+    runtime?: SandboxRuntime,
+    stopped = false,
+  ): Promise<void> {
     const runsc = this.running.get(worker.name) ?? (runtime ? this.runsc(runtime) : undefined);
-    if (runsc) await runsc.delete(this.sandboxId(worker));
+    const id = this.sandboxId(worker);
+    if (runsc) {
+      // `delete --force` of a running sandbox takes ≈5 s, of a stopped one 1–2 s; once its
+      // foreground runsc, which reaps the sandbox and cleans up, is done (≈0.1 s after a kill),
+      // the delete finds little to do.
+      if (stopped || (await runsc.kill(id))) await this.foregroundGone(worker, 2000);
+      await runsc.delete(id);
+    }
     // The next sandbox reuses the id: the runsc that ran this one must be gone first.
     await this.foregroundExit(worker);
     this.running.delete(worker.name);
@@ -255,17 +284,27 @@ export class GvisorDriver implements SandboxDriver {
    * sandbox stopped), killing it if it hangs. After an agent restart only its pid is known.
    */
   private async foregroundExit(worker: WorkerRef): Promise<void> {
-    const fg = this.foreground.get(worker.name);
-    const pid = fg?.pid ?? Number(await readFile(this.pidFile(worker), "utf8").catch(() => "0"));
-    const gone = fg
-      ? await Promise.race([
-          fg.exited.then(() => true),
-          sleep(10_000, false, { ref: false }), // never holds the process open
-        ])
-      : await waitForExit(pid, this.sandboxId(worker), 10_000);
+    const pid = await this.foregroundPid(worker);
+    const gone = await this.foregroundGone(worker, 10_000);
     if (!gone && pid > 0 && runsIn(pid, this.sandboxId(worker))) process.kill(pid, "SIGKILL");
     this.foreground.delete(worker.name);
     await rm(this.pidFile(worker), { force: true });
+  }
+
+  private async foregroundPid(worker: WorkerRef): Promise<number> {
+    const fg = this.foreground.get(worker.name);
+    return fg?.pid ?? Number(await readFile(this.pidFile(worker), "utf8").catch(() => "0"));
+  }
+
+  /** Whether the foreground runsc of the worker's last sandbox exited within ms. */
+  private async foregroundGone(worker: WorkerRef, ms: number): Promise<boolean> {
+    const fg = this.foreground.get(worker.name);
+    if (fg)
+      return Promise.race([
+        fg.exited.then(() => true),
+        sleep(ms, false, { ref: false }), // never holds the process open
+      ]);
+    return waitForExit(await this.foregroundPid(worker), this.sandboxId(worker), ms);
   }
 
   private pidFile(worker: WorkerRef): string {

@@ -131,6 +131,13 @@ export class Runsc {
     return { pid: child.pid ?? 0, exited, started };
   }
 
+  /** Sends the container a signal (`runsc kill`); false when that failed (it runs no more). */
+  async kill(id: string, signal = "KILL"): Promise<boolean> {
+    return (
+      (await execQuiet(this.binary, [`--root=${this.root}`, "kill", id, signal])) !== undefined
+    );
+  }
+
   /** Removes the sandbox, killing it first if it still runs (`delete --force`). */
   async delete(id: string): Promise<void> {
     await execQuiet(this.binary, [`--root=${this.root}`, "delete", "--force", id]);
