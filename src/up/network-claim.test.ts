@@ -57,6 +57,10 @@ describe("claiming a worker network", () => {
         isAteError(e, Code.FailedPrecondition) && /^--net-subnet 66 is in use by/.test(e.message),
     );
     await assert.rejects(claim("d", { subnetBase: 252 }), /--net-subnet 252: give an integer/);
+    await assert.rejects(
+      claim("d", { subnetBase: 168 }),
+      /--net-subnet 168: workers would use 169.254.169.0\/24/,
+    );
     await assert.rejects(claim("d", { prefix: "Bad-1" }), /--net-prefix "Bad-1": must be/);
     assert.equal(existsSync(join(dir, "d", "network.json")), false, "nothing recorded");
   });

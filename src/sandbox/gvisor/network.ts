@@ -49,6 +49,12 @@ export function checkSubnetRange(base: number, subnets: number, flag = "subnet")
       Code.InvalidArgument,
       `${flag} ${base}: give an integer from 1 to ${255 - subnets} (workers use 169.254.<${flag}>.0 to 169.254.<${flag}+${subnets - 1}>.255)`,
     );
+  // 169.254.169.0/24 holds cloud metadata (169.254.169.254); routers refuse worker addresses there.
+  if (base <= 169 && base + subnets - 1 >= 169)
+    throw new AteError(
+      Code.InvalidArgument,
+      `${flag} ${base}: workers would use 169.254.169.0/24, where cloud metadata services live; give a range below or above it (e.g. ${flag} 64)`,
+    );
 }
 
 /** Whether a name is one of the namespaces or host interfaces workers with this prefix use. */
