@@ -1,7 +1,13 @@
 import type { BlobStore } from "../blob/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import { sameJson } from "../resources/index.ts";
-import { manifestName, parseManifest, type SnapshotManifest } from "../snapshots/index.ts";
+import {
+  manifestName,
+  maxManifestBytes,
+  parseManifest,
+  readManifestBytes,
+  type SnapshotManifest,
+} from "../snapshots/index.ts";
 import { findUnder, metered, openUnder, readUnder } from "./local-files.ts";
 import {
   type LocalSnapshot,
@@ -12,7 +18,6 @@ import {
 import type { RuntimeAssets } from "./runtime-assets.ts";
 
 /** Far above any manifest ate writes (it lists a few files), as snapshots/io.ts bounds it. */
-const maxManifestBytes = 8 * 1024 * 1024;
 
 export interface SnapshotCopyOptions {
   target: SnapshotsTarget;
@@ -179,19 +184,16 @@ export class SnapshotCopier {
       if (isAteError(err, Code.NotFound)) return undefined;
       throw err;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of body) {
-      size += (c as Buffer).length;
-      if (size > maxManifestBytes)
-        throw new AteError(
+    const bytes = await readManifestBytes(
+      body,
+      () =>
+        new AteError(
           Code.AlreadyExists,
           `${uri}/${manifestName} exists and is over ${maxManifestBytes} bytes: it is not a copy this migration made; give another --snapshots prefix`,
-        );
-      chunks.push(c as Buffer);
-    }
+        ),
+    );
     try {
-      return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      return JSON.parse(bytes.toString("utf8"));
     } catch {
       return null; // exists, and is not what this migration writes
     }

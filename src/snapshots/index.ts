@@ -1,6 +1,13 @@
 export { type CommittedOptions, committedSnapshot } from "./committed.ts";
 export { hashFile } from "./hash-file.ts";
-export { downloadSnapshot, readManifest, snapshotName, writeSnapshot } from "./io.ts";
+export {
+  downloadSnapshot,
+  maxManifestBytes,
+  readManifest,
+  readManifestBytes,
+  snapshotName,
+  writeSnapshot,
+} from "./io.ts";
 export {
   manifestFormatVersion,
   manifestName,

@@ -54,22 +54,34 @@ export async function readManifest(
       );
     throw err;
   }
+  const text = await readManifestBytes(
+    body,
+    () =>
+      new AteError(
+        Code.DataLoss,
+        `snapshot ${uri}: ${manifestName} is over ${maxManifestBytes} bytes; the snapshot is unusable`,
+      ),
+  );
+  return parseManifest(text.toString(), uri);
+}
+
+/** A manifest's bytes, read no further than maxManifestBytes (`tooBig` is thrown past it). */
+export async function readManifestBytes(
+  body: NodeJS.ReadableStream,
+  tooBig: () => Error,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of body) {
     size += (c as Buffer).length;
-    if (size > maxManifestBytes)
-      throw new AteError(
-        Code.DataLoss,
-        `snapshot ${uri}: ${manifestName} is over ${maxManifestBytes} bytes; the snapshot is unusable`,
-      );
+    if (size > maxManifestBytes) throw tooBig();
     chunks.push(c as Buffer);
   }
-  return parseManifest(Buffer.concat(chunks).toString(), uri);
+  return Buffer.concat(chunks);
 }
 
 /** Far above any real manifest (it lists a few files), so a hostile one cannot fill memory. */
-const maxManifestBytes = 8 * 1024 * 1024;
+export const maxManifestBytes = 8 * 1024 * 1024;
 
 /** Downloads the files a restore needs and verifies each against the manifest, before anything else happens. */
 export async function downloadSnapshot(
