@@ -7,6 +7,7 @@
 
 import { type AteCluster, bucket, startAteCluster, waitFor } from "../test/cluster/ate-cluster.ts";
 import { counterTemplate } from "../test/support/counter-resources.ts";
+import { benchInfo } from "./summary.ts";
 
 const rounds = Number(process.env.ROUNDS ?? 3);
 const perNode = 2;
@@ -112,6 +113,9 @@ try {
   console.log(`  one node  (${perNode} workers):  ${one.toFixed(2)}/s`);
   console.log(`  two nodes (${2 * perNode} workers):  ${two.toFixed(2)}/s`);
   console.log(`  two vs one: ${(two / one).toFixed(2)}x (${rounds} rounds each)`);
+  benchInfo("cluster-one-node-resumes", one, "per-s");
+  benchInfo("cluster-two-node-resumes", two, "per-s");
+  benchInfo("cluster-two-vs-one", two / one, "x");
 } finally {
   await c.stop();
 }

@@ -16,6 +16,7 @@ import { SqliteResourceStore } from "../src/resources/index.ts";
 import { NoopNodeAgent } from "../test/support/noop-node-agent.ts";
 import { declareNoopPool } from "../test/support/noop-pool.ts";
 import { startRedis } from "../test/support/redis.ts";
+import { benchInfo } from "./summary.ts";
 
 const actorsForLatency = Number(process.env.ACTORS ?? 1_000_000);
 const transitions = Number(process.env.TRANSITIONS ?? 4000);
@@ -99,6 +100,9 @@ async function measure(name: string, store: RecordStore): Promise<void> {
       `list page(1000) p50 ${pct(pages, 0.5).toFixed(1)} ms p99 ${pct(pages, 0.99).toFixed(1)} ms   ` +
       `(${actorsForLatency} actors loaded in ${loadSeconds.toFixed(1)} s)`,
   );
+  benchInfo(`control-plane-${name}-transitions`, done / seconds, "per-s");
+  benchInfo(`control-plane-${name}-get-p99`, pct(gets, 0.99), "ms");
+  benchInfo(`control-plane-${name}-list-page-p99`, pct(pages, 0.99), "ms");
   await store.clear();
   await resources.close();
   await store.close();

@@ -1,18 +1,37 @@
-// Checkpoint and restore of one counter actor: the node agent (drain, manifest, verification,
-// runtime from the asset cache) against raw `runsc checkpoint` / `runsc restore` of the same
-// actor, measured in one run on this machine. Prints medians and the agent/raw ratios.
-import { execFileSync } from "node:child_process";
+// Checkpoint and restore of one counter actor: the node agent against raw runsc on the same
+// actor (same image, bundle, mounts, runsc binary and flags), measured in one run on this
+// machine. Prints p50s and the agent/raw ratios as summary lines (bench/summary.ts).
+//
+// What each side includes:
+// - agent checkpoint: NodeAgent.checkpoint to a local snapshot: connection drain, runsc
+//   checkpoint (uncompressed, as local snapshots are), durableDir tar, hashing, manifest,
+//   the move into the node's snapshots. Not the sandbox's tear-down, which runs after it
+//   returns (in the background, as in the agent).
+// - raw checkpoint: `runsc checkpoint --compression=none` of a running sandbox, nothing else.
+// - agent restore: NodeAgent.restore of that snapshot onto another worker: manifest read,
+//   checks, runtime and image lookup, volumes, data unpack, record, runsc restore, and the
+//   actor's readyz answering 200.
+// - raw restore: `runsc restore --detach` into a fresh namespace, then the same readyz probe
+//   (src/node/readiness.ts) until it answers 200: to the first byte of the actor's answer.
+// The raw sandboxes run in a worker of their own that the agent never starts anything in: a
+// sandbox the driver started and raw runsc checkpointed would count, for the driver, as one
+// that stopped on its own, and its clean-up would race the bench's (the old failure,
+// `Cannot find device "gw0"`).
+// ATE_LOG=debug prints the agent's steps (`checkpoint.*`, `restore.*`) with their durations.
+
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jsonLogger } from "../src/log/index.ts";
 import { NodeAgent, type Workload } from "../src/node/index.ts";
+import { waitReady } from "../src/node/readiness.ts";
 import { Runsc } from "../src/sandbox/gvisor/runsc.ts";
 import { GvisorDriver } from "../src/sandbox/index.ts";
 import { pushCounterImage } from "../test/support/counter-image.ts";
 import { getJson } from "../test/support/http.ts";
 import { startRegistry } from "../test/support/registry.ts";
+import { benchInfo, benchLine, quantile } from "./summary.ts";
 
 const rounds = Number(process.env.ROUNDS ?? 7);
 const dir = mkdtempSync(join(tmpdir(), "ate-bench-"));
@@ -26,12 +45,14 @@ const agent = new NodeAgent({
   logger: jsonLogger(process.env.ATE_LOG === "debug" ? "debug" : "warn"),
 });
 const registry = await startRegistry();
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const p50 = (xs: number[]) => quantile(xs, 0.5);
 const time = async (f: () => Promise<unknown> | unknown) => {
   const t = performance.now();
   await f();
   return performance.now() - t;
 };
+let rawRunsc: Runsc | undefined;
+let rawId: string | undefined;
 
 try {
   const image = await pushCounterImage(registry.host);
@@ -66,39 +87,28 @@ try {
   };
   const a = await agent.createWorker("ba");
   await agent.createWorker("bb");
+  const c = await agent.createWorker("bc");
+  const rawIndex = Array.from({ length: driver.networks.capacity }, (_, i) => i).find(
+    (i) => driver.networks.addresses(i).worker === c.address,
+  ) as number;
   const runscRoot = join(state, "runsc");
   const cachedRunsc = agent.assets.path(assets.assets.amd64.runsc.sha256);
-  const raw = (...args: string[]) =>
-    execFileSync(cachedRunsc, [
-      `--root=${runscRoot}`,
-      "--network=sandbox",
-      "--overlay2=root:memory",
-      "--net-disconnect-ok",
-      ...args,
-    ]);
-  // The same runsc, flags and /proc/sys workaround the driver uses, without the agent around it.
-  const rawRestore = (id: string, bundle: string, image: string) =>
-    new Runsc(cachedRunsc, runscRoot).restore(id, bundle, image, join(dir, "raw.log"));
-  const ready = async (address: string) => {
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      try {
-        await getJson(`http://${address}:8080/peek`);
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
-    throw new Error(`the raw restore at ${address} did not answer within 20 s`);
-  };
+  // The same runsc binary, root, flags and /proc/sys workaround the driver uses.
+  const raw = new Runsc(cachedRunsc, runscRoot);
+  rawRunsc = raw;
+  const rawLog = join(dir, "raw.log");
+  const ready = (address: string) => waitReady(address, 8080, "/readyz", 20_000);
 
   const agentCk: number[] = [];
   const agentRs: number[] = [];
   const rawCk: number[] = [];
   const rawRs: number[] = [];
+  let rawBundle = "";
   for (let i = 0; i < rounds; i++) {
     // The agent: checkpoint to a local snapshot, restore it onto the other worker.
     await agent.run({ worker: "ba", actor, workload, sandboxAssets: assets });
+    if (!rawBundle)
+      rawBundle = copyBundle(join(state, "bundles", "ba"), join(dir, "raw"), rawIndex);
     await getJson(`http://${a.address}:8080/count`);
     let uri = "";
     agentCk.push(
@@ -118,39 +128,73 @@ try {
     );
     await agent.stop("bb");
 
-    // Raw runsc on the same actor and bundle: no drain, no manifest, no verification.
-    await agent.run({ worker: "ba", actor, workload, sandboxAssets: assets });
-    await getJson(`http://${a.address}:8080/count`);
+    // Raw runsc on the same actor: a copy of the agent's bundle, in the raw worker's namespace.
+    const id = `braw${i}`;
     const img = join(dir, `raw-${i}`);
-    rawCk.push(
-      await time(() => raw("checkpoint", "--compression=none", "--image-path", img, "ba")),
-    );
-    raw("delete", "--force", "ba");
-    await driver.networks.resetSandbox(0);
-    // Back into a fresh namespace of the same worker, whose bundle and volumes are still there.
+    await driver.networks.resetSandbox(rawIndex);
+    rawId = id;
+    const fg = raw.launch(id, { bundle: rawBundle }, rawLog);
+    await fg.started;
+    await ready(c.address);
+    await getJson(`http://${c.address}:8080/count`);
+    rawCk.push(await time(() => raw.checkpoint(id, img, false)));
+    await fg.exited;
+    await raw.delete(id);
+    await driver.networks.resetSandbox(rawIndex);
     rawRs.push(
       await time(async () => {
-        await rawRestore("ba", join(state, "bundles", "ba"), img);
-        await ready(a.address);
+        await raw.restore(id, rawBundle, img, rawLog);
+        await ready(c.address);
       }),
     );
-    await agent.stop("ba");
+    await raw.kill(id);
+    await raw.delete(id);
+    rawId = undefined;
+    rmSync(img, { recursive: true, force: true });
   }
-  const line = (what: string, ours: number[], theirs: number[]) =>
-    console.log(
-      `${what.padEnd(11)} agent p50 ${median(ours).toFixed(0).padStart(5)} ms   raw runsc p50 ${median(theirs).toFixed(0).padStart(5)} ms   ratio ${(median(ours) / median(theirs)).toFixed(2)}`,
-    );
   console.log(
     `node agent vs raw runsc, ${rounds} rounds, counter actor (node + libs, ~100 MB rootfs)`,
   );
+  const line = (what: string, ours: number[], theirs: number[]) =>
+    console.log(
+      `${what.padEnd(11)} agent p50 ${p50(ours).toFixed(0).padStart(5)} ms   raw runsc p50 ${p50(theirs).toFixed(0).padStart(5)} ms   ratio ${(p50(ours) / p50(theirs)).toFixed(2)}   (agent ${ours.map((x) => x.toFixed(0)).join(" ")}; raw ${theirs.map((x) => x.toFixed(0)).join(" ")})`,
+    );
   line("checkpoint", agentCk, rawCk);
   line("restore", agentRs, rawRs);
-  console.log(
-    "(agent checkpoint includes connection drain, data tar, hashing and the manifest; agent restore includes manifest read, verification and readyz)",
-  );
+  benchInfo("agent-checkpoint-p50", p50(agentCk), "ms");
+  benchInfo("raw-checkpoint-p50", p50(rawCk), "ms");
+  benchLine("agent-checkpoint-ratio", p50(agentCk) / p50(rawCk), "x", "<=", 1.5);
+  benchInfo("agent-restore-p50", p50(agentRs), "ms");
+  benchInfo("raw-restore-p50", p50(rawRs), "ms");
+  benchLine("agent-restore-ratio", p50(agentRs) / p50(rawRs), "x", "<=", 1.15);
 } finally {
+  if (rawRunsc && rawId) await rawRunsc.delete(rawId).catch(() => {});
   await agent.deleteWorker("ba").catch(() => {});
   await agent.deleteWorker("bb").catch(() => {});
+  await agent.deleteWorker("bc").catch(() => {});
   await registry.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * A copy of a sandbox bundle for raw runsc: the same rootfs and spec, its bind mounts
+ * (volumes, identity, resolv.conf) copied so the agent's wipes do not touch them, and the
+ * network namespace of the raw worker.
+ */
+function copyBundle(from: string, to: string, netnsIndex: number): string {
+  const spec = JSON.parse(readFileSync(join(from, "config.json"), "utf8")) as {
+    mounts: { type: string; source: string }[];
+    linux: { namespaces: { type: string; path?: string }[] };
+  };
+  mkdirSync(join(to, "mounts"), { recursive: true });
+  spec.mounts.forEach((m, n) => {
+    if (m.type !== "bind") return;
+    const copy = join(to, "mounts", String(n));
+    cpSync(m.source, copy, { recursive: true, preserveTimestamps: true });
+    m.source = copy;
+  });
+  for (const ns of spec.linux.namespaces)
+    if (ns.type === "network") ns.path = driver.networks.sandboxNsPath(netnsIndex);
+  writeFileSync(join(to, "config.json"), JSON.stringify(spec, null, 2));
+  return to;
 }

@@ -1,22 +1,28 @@
-// The router, measured in one run: resume-on-request (a request to a suspended actor, to its
-// first byte) against raw `runsc restore` of the same snapshot, swaps (requests to more actors
-// than workers, each evicting one), and routed against direct requests to a running actor.
-// Ratios use medians; p95s are printed too.
+// The router, measured in one run: activation (a request to a suspended actor, to its first
+// byte) against raw `runsc restore --detach` of a snapshot of the same actor to its first
+// byte, in two cases each: the worker idle for a while (3 s after the suspend), and the worker
+// freed by a suspend just before (the request, or the raw restore, right as the suspend
+// returns: the agent's tear-down of the former sandbox still runs). The raw restores run in a
+// network namespace of their own (see raw-sandbox.ts), so both sides start at the same moment
+// after a suspend. Then swaps (requests to more actors than workers, each evicting one), and
+// routed against direct requests to a running actor. Ratios compare p95s.
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { silentLogger } from "../src/log/index.ts";
-import { WorkerNetworks } from "../src/sandbox/gvisor/index.ts";
-import { Runsc } from "../src/sandbox/gvisor/runsc.ts";
+import type { Actor } from "../src/records/index.ts";
 import { startSubstrate } from "../src/up/index.ts";
 import { pushCounterImage } from "../test/support/counter-image.ts";
 import { applyCounterSetup, waitForGolden } from "../test/support/counter-resources.ts";
 import { startRegistry } from "../test/support/registry.ts";
+import { RawSandbox, timeGet } from "./raw-sandbox.ts";
+import { benchInfo, benchLine, quantile } from "./summary.ts";
 
-const rounds = Number(process.env.ROUNDS ?? 7);
+const rounds = Number(process.env.ROUNDS ?? 8);
+const idleMs = 3000;
 const dir = mkdtempSync(join(tmpdir(), "ate-router-bench-"));
 const state = join(dir, "state");
 const network = { prefix: "atebr", subnetBase: 150 };
@@ -31,24 +37,18 @@ const ate = await startSubstrate({
   idleTimeoutMs: 0,
   logger: silentLogger,
 });
-const pct = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] as number;
+const raw = new RawSandbox({ state, dir, network, index: 9 });
 const router = new URL(ate.routerUrl);
+const viaRouter = (path: string, host: string) =>
+  timeGet(router.hostname, Number(router.port), path, host);
 
-/** Milliseconds to the first byte of a GET. */
-function timeGet(host: string, port: number, path: string, hostHeader?: string): Promise<number> {
-  const t = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host, port, path, agent: false, headers: hostHeader ? { host: hostHeader } : {} },
-      (res) => {
-        res.once("data", () => resolve(performance.now() - t));
-        res.resume();
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
+/** A hard-linked copy of a suspended actor's checkpoint image (safe from snapshot clean-up). */
+let copies = 0;
+function imageOf(a: Actor): string {
+  const img = join(dir, `img-${++copies}`);
+  const from = join(fileURLToPath(a.latestSnapshot?.uri ?? ""), "checkpoint");
+  execFileSync("cp", ["-al", from, img]);
+  return img;
 }
 
 try {
@@ -64,84 +64,80 @@ try {
   const ref = { atespace: "bench", name: "a" };
   await cp.createActor(ref, "default", "counter");
   const host = "a.bench.actors.resources.substrate.ate.dev";
+  await viaRouter("/count", host);
+  const worker = (await cp.getActor(ref)).worker?.name as string;
+  await raw.prepare(worker, "a");
 
-  const resumeOnRequest: number[] = [];
-  const rawRestore: number[] = [];
+  const idle: number[] = [];
+  const rawIdle: number[] = [];
+  const freed: number[] = [];
+  const rawFreed: number[] = [];
   for (let i = 0; i < rounds; i++) {
-    resumeOnRequest.push(await timeGet(router.hostname, Number(router.port), "/count", host));
-    const suspended = await cp.suspendActor(ref);
-    // Raw runsc restore of that same snapshot, into the worker's fresh namespace and bundle.
-    const [worker] = (await cp.listWorkers()).map((w) => w.name);
-    const snapshot = fileURLToPath(suspended.latestSnapshot?.uri ?? "");
-    const workerDir = join(state, "node", "workers", worker as string);
-    mkdirSync(join(workerDir, "identity"), { recursive: true });
-    writeFileSync(join(workerDir, "identity", "actor-id"), "a");
-    mkdirSync(join(workerDir, "volumes", "data"), { recursive: true });
-    const img = join(dir, `img-${i}`);
-    cpSync(join(snapshot, "checkpoint"), img, { recursive: true });
-    const root = join(state, "node", "runsc");
-    const address = (await ate.agent.listWorkers())[0]?.address as string;
-    // The agent tears the stopped sandbox down in the background; let it finish first.
-    await new Promise((r) => setTimeout(r, 3000));
-    const t = performance.now();
-    await new Runsc("/usr/bin/runsc", root).restore(
-      "raw",
-      join(state, "node", "bundles", worker as string),
-      img,
-      join(dir, "raw.log"),
-    );
-    for (const deadline = Date.now() + 20_000; ; ) {
-      try {
-        await timeGet(address, 8080, "/peek");
-        break;
-      } catch (err) {
-        if (Date.now() > deadline)
-          throw new Error(`the raw restore did not answer at ${address}: ${err}`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
-    rawRestore.push(performance.now() - t);
-    execFileSync("/usr/bin/runsc", [`--root=${root}`, "delete", "--force", "raw"]);
-    rmSync(workerDir, { recursive: true, force: true });
-    await new WorkerNetworks(network).resetSandbox(0);
+    // Idle worker: ours, then raw on the snapshot ours just restored, each after idleMs.
+    const snap = await cp.suspendActor(ref);
+    const img = imageOf(snap);
+    await sleep(idleMs);
+    idle.push(await viaRouter("/count", host));
+    await sleep(idleMs);
+    const r1 = await raw.restore(img);
+    rawIdle.push(r1.ms);
+    await raw.remove(r1.id);
+    // Freed just before: the request (or the raw restore) as the suspend returns.
+    await cp.suspendActor(ref);
+    freed.push(await viaRouter("/count", host));
+    const snap2 = await cp.suspendActor(ref);
+    const img2 = imageOf(snap2);
+    const r2 = await raw.restore(img2);
+    rawFreed.push(r2.ms);
+    await raw.remove(r2.id);
+    await viaRouter("/count", host); // running again for the next round
   }
 
   // Swaps: requests round robin over 3 actors on the one worker, each waiting while the
   // control plane evicts the one that ran last (a checkpoint) and resuming its own (a restore).
   const swapActors = ["s0", "s1", "s2"];
+  await cp.suspendActor(ref);
   for (const name of swapActors)
     await cp.createActor({ atespace: "bench", name }, "default", "counter");
   const swaps: number[] = [];
   for (let i = 0; i < rounds * swapActors.length; i++) {
     const name = swapActors[i % swapActors.length] as string;
-    const hostHeader = `${name}.bench.actors.resources.substrate.ate.dev`;
-    swaps.push(await timeGet(router.hostname, Number(router.port), "/count", hostHeader));
+    swaps.push(await viaRouter("/count", `${name}.bench.actors.resources.substrate.ate.dev`));
   }
   await cp.suspendActor({ atespace: "bench", name: swapActors[(swaps.length - 1) % 3] as string });
 
-  await timeGet(router.hostname, Number(router.port), "/count", host);
+  await viaRouter("/count", host);
   const actor = await cp.getActor(ref);
   const routed: number[] = [];
   const direct: number[] = [];
   for (let i = 0; i < 300; i++) {
-    routed.push(await timeGet(router.hostname, Number(router.port), "/peek", host));
+    routed.push(await viaRouter("/peek", host));
     direct.push(await timeGet(actor.worker?.address as string, 8080, "/peek"));
   }
-  const show = (label: string, ours: number[], theirs: number[], unit = "ms") =>
+  const p = quantile;
+  const show = (label: string, ours: number[], theirs: number[]) =>
     console.log(
-      `${label.padEnd(32)} p50 ${pct(ours, 0.5).toFixed(2)} / ${pct(theirs, 0.5).toFixed(2)} ${unit}   p95 ${pct(ours, 0.95).toFixed(2)} / ${pct(theirs, 0.95).toFixed(2)} ${unit}   ratio p50 ${(pct(ours, 0.5) / pct(theirs, 0.5)).toFixed(2)}`,
+      `${label.padEnd(40)} p50 ${p(ours, 0.5).toFixed(0)} / ${p(theirs, 0.5).toFixed(0)} ms   p95 ${p(ours, 0.95).toFixed(0)} / ${p(theirs, 0.95).toFixed(0)} ms   ratio p95 ${(p(ours, 0.95) / p(theirs, 0.95)).toFixed(2)}`,
     );
-  console.log(`router, ${rounds} resume rounds and 300 routed requests, counter actor`);
-  show("resume on request / raw restore", resumeOnRequest, rawRestore);
+  console.log(`router, ${rounds} rounds of each activation case, counter actor`);
+  show("activation, idle worker / raw restore", idle, rawIdle);
+  show("activation, freed worker / raw restore", freed, rawFreed);
   show("routed / direct (running)", routed, direct);
+  const swapsPerSec = 1000 / (swaps.reduce((a, b) => a + b, 0) / swaps.length);
   console.log(
-    `swap on request (evict + resume), ${swaps.length} requests over 3 actors on 1 worker: p50 ${pct(swaps, 0.5).toFixed(0)} ms   p95 ${pct(swaps, 0.95).toFixed(0)} ms   ${(1000 / (swaps.reduce((a, b) => a + b, 0) / swaps.length)).toFixed(2)} swaps/s`,
+    `swap on request (evict + resume), ${swaps.length} requests over 3 actors on 1 worker: p50 ${p(swaps, 0.5).toFixed(0)} ms   p95 ${p(swaps, 0.95).toFixed(0)} ms   ${swapsPerSec.toFixed(2)} swaps/s`,
   );
-  console.log(
-    `routing overhead p50 ${(pct(routed, 0.5) - pct(direct, 0.5)).toFixed(2)} ms (target ≤ 1 ms)`,
-  );
+  benchInfo("activation-p95", p(idle, 0.95), "ms");
+  benchInfo("activation-raw-restore-p95", p(rawIdle, 0.95), "ms");
+  benchLine("activation-p95-ratio", p(idle, 0.95) / p(rawIdle, 0.95), "x", "<=", 1.15);
+  benchInfo("activation-freed-p95", p(freed, 0.95), "ms");
+  benchInfo("activation-freed-raw-restore-p95", p(rawFreed, 0.95), "ms");
+  benchLine("activation-freed-p95-ratio", p(freed, 0.95) / p(rawFreed, 0.95), "x", "<=", 1.15);
+  benchInfo("swap-on-request-p95", p(swaps, 0.95), "ms");
+  benchLine("routing-overhead-p50", p(routed, 0.5) - p(direct, 0.5), "ms", "<=", 1);
 } finally {
   await ate.stop();
+  await raw.close().catch(() => {});
   for (const w of await ate.agent.listWorkers().catch(() => []))
     await ate.agent.deleteWorker(w.name).catch(() => {});
   await registry.stop();

@@ -22,6 +22,28 @@ export interface S3Options {
   queueSize?: number;
 }
 
+/**
+ * One client per configuration for the process: every snapshot opens a store of its own, and a
+ * fresh client would resolve credentials and open new connections (TCP, TLS) each time, on the
+ * checkpoint's and the restore's critical path. Credentials stay the SDK's own (resolved and
+ * refreshed by the client), so they are part of the key only as far as the environment names them.
+ */
+const clients = new Map<string, S3Client>();
+
+function sharedClient(config: S3ClientConfig): S3Client {
+  const key = JSON.stringify([
+    config,
+    process.env.AWS_ACCESS_KEY_ID ?? "",
+    process.env.AWS_PROFILE ?? "",
+  ]);
+  let client = clients.get(key);
+  if (!client) {
+    client = new S3Client(config);
+    clients.set(key, client);
+  }
+  return client;
+}
+
 /** s3://bucket/prefix, streamed with multipart uploads. */
 export class S3BlobStore implements BlobStore {
   readonly uri: string;
@@ -40,7 +62,7 @@ export class S3BlobStore implements BlobStore {
       forcePathStyle: options.forcePathStyle ?? !!endpoint,
       ...(endpoint ? { endpoint } : {}),
     };
-    this.client = new S3Client(config);
+    this.client = sharedClient(config);
   }
 
   async put(key: string, body: Readable | Buffer, options: BlobOptions = {}): Promise<void> {

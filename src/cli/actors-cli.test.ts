@@ -93,7 +93,7 @@ describe("ate actor commands (against an API server)", () => {
     assert.equal(json.actorId, "a1");
     assert.match(
       (await ate("get", "actors", "-a", "demo", "-o", "wide")).out,
-      /^ATESPACE.*VERSION\s+POOL\s+MEMORY\s+CPU\s+LAST EXIT\s+SNAPSHOT\n.*a1\s+RUNNING\s+pool-\S+\s+127\.0\.0\.\d+\s+\d+\s+pool\s+-\s+-\s+<none>\s/m,
+      /^ATESPACE.*VERSION\s+TIER\s+POOL\s+MEMORY\s+CPU\s+LAST EXIT\s+SNAPSHOT\n.*a1\s+RUNNING\s+pool-\S+\s+127\.0\.0\.\d+\s+\d+\s+running\s+pool\s+-\s+-\s+<none>\s/m,
     );
     assert.equal((await ate("suspend", "actor", "a1", "-a", "demo")).out, "actor/a1 suspended\n");
     assert.match(

@@ -1,12 +1,6 @@
 import { AteError, Code, isAteError } from "../errors/index.ts";
-import { Role } from "../proto/gen/ateapi/admin_pb.ts";
-import { openResourceStore, RemoteResourceStore, type ResourceStore } from "../resources/index.ts";
-import {
-  type AdminClient,
-  adminClient,
-  type ControlClient,
-  controlClient,
-} from "./control-client.ts";
+import type { ResourceStore } from "../resources/index.ts";
+import type { AdminClient, ControlClient } from "./control-client.ts";
 import { type Credential, configPath, resolveCredential, resolveServer } from "./endpoint.ts";
 import type { CliIO } from "./io.ts";
 
@@ -19,9 +13,9 @@ export interface GlobalOptions {
 
 /** What every command gets: its IO and lazily opened clients. */
 export class CliContext {
-  private client?: ResourceStore;
-  private control?: ControlClient;
-  private admin?: AdminClient;
+  private client?: Promise<ResourceStore>;
+  private control?: Promise<ControlClient>;
+  private admin?: Promise<AdminClient>;
   private ownAtespace?: Promise<string>;
 
   constructor(
@@ -46,34 +40,41 @@ export class CliContext {
 
   /**
    * The resource client: the local store when one is named (--home, --store, $ATE_HOME) and
-   * no server is, else the ate server's API.
+   * no server is, else the ate server's API. Loaded on first use: the stores bring SQLite
+   * and Redis clients that commands on records (`ate get actors`) never need.
    */
-  resources(): ResourceStore {
-    if (!this.client) {
+  resources(): Promise<ResourceStore> {
+    this.client ??= (async () => {
       const { home, store, server } = this.global();
       const local = !server && !process.env.ATE_SERVER && (home || store || process.env.ATE_HOME);
-      if (local)
-        this.client = openResourceStore({
-          ...(home ? { home } : {}),
-          ...(store ? { url: store } : {}),
-        });
-      else {
-        const token = this.token();
-        this.client = new RemoteResourceStore(this.server(), token ? { token } : {});
-      }
-    }
+      // Computed before the import, so a bad --server or config file fails as it did.
+      const remote = local ? undefined : { server: this.server(), token: this.token() };
+      const { openResourceStore, RemoteResourceStore } = await import("../resources/index.ts");
+      if (!remote)
+        return openResourceStore({ ...(home ? { home } : {}), ...(store ? { url: store } : {}) });
+      return new RemoteResourceStore(remote.server, remote.token ? { token: remote.token } : {});
+    })();
     return this.client;
   }
 
-  /** The Control API (actors, workers, atespaces) of the ate server. */
-  controlApi(): ControlClient {
-    this.control ??= controlClient(this.server(), this.token());
+  /**
+   * The Control API (actors, workers, atespaces) of the ate server. Its client and the API's
+   * descriptors load on first use: commands that make no call (version) skip them.
+   */
+  controlApi(): Promise<ControlClient> {
+    this.control ??= (async () => {
+      const [server, token] = [this.server(), this.token()];
+      return (await import("./control-client.ts")).controlClient(server, token);
+    })();
     return this.control;
   }
 
-  /** The Admin API (tokens) of the ate server. */
-  adminApi(): AdminClient {
-    this.admin ??= adminClient(this.server(), this.token());
+  /** The Admin API (tokens) of the ate server; loaded on first use, as controlApi. */
+  adminApi(): Promise<AdminClient> {
+    this.admin ??= (async () => {
+      const [server, token] = [this.server(), this.token()];
+      return (await import("./control-client.ts")).adminClient(server, token);
+    })();
     return this.admin;
   }
 
@@ -84,16 +85,20 @@ export class CliContext {
   atespace(flag: string | undefined): Promise<string> {
     if (flag) return Promise.resolve(flag);
     if (!this.token()) return Promise.resolve("default");
-    this.ownAtespace ??= this.adminApi()
-      .whoAmI({})
-      .then(
-        ({ token }) => (token?.role === Role.TENANT && token.atespace ? token.atespace : "default"),
-        (err) => {
-          // A server without the Admin API knows no tenants.
-          if (isAteError(err, Code.Unimplemented)) return "default";
-          throw err;
-        },
-      );
+    this.ownAtespace ??= (async () => {
+      const [admin, { Role }] = await Promise.all([
+        this.adminApi(),
+        import("../proto/gen/ateapi/admin_pb.ts"),
+      ]);
+      try {
+        const { token } = await admin.whoAmI({});
+        return token?.role === Role.TENANT && token.atespace ? token.atespace : "default";
+      } catch (err) {
+        // A server without the Admin API knows no tenants.
+        if (isAteError(err, Code.Unimplemented)) return "default";
+        throw err;
+      }
+    })();
     return this.ownAtespace;
   }
 
@@ -118,6 +123,7 @@ export class CliContext {
   }
 
   async close(): Promise<void> {
-    await this.client?.close();
+    // A store that failed to open has nothing to close; its error was reported already.
+    await (await this.client?.catch(() => undefined))?.close();
   }
 }

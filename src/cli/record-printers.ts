@@ -4,6 +4,7 @@ import { formatCpu, formatMemory } from "../api/quantity/index.ts";
 import {
   type Actor,
   Actor_Status,
+  Actor_Tier,
   ActorSchema,
   type Atespace,
   AtespaceSchema,
@@ -19,6 +20,12 @@ export function actorStatus(a: Actor): string {
 }
 
 const dash = (s: string) => s || "<none>";
+
+/** How a RUNNING actor is held: `frozen` (paused in place) or `running`; `<none>` otherwise. */
+export function actorTier(a: Actor): string {
+  if (a.status !== Actor_Status.RUNNING) return "<none>";
+  return a.tier === Actor_Tier.FROZEN ? "frozen" : "running";
+}
 
 /** Where the actor's latest snapshot is (wide output). */
 function snapshotOf(a: Actor): string {
@@ -53,7 +60,7 @@ export function actorTable(actors: readonly Actor[], wide: boolean, now = new Da
     "ADDRESS",
     "VERSION",
   ];
-  if (wide) header.push("POOL", "MEMORY", "CPU", "LAST EXIT", "SNAPSHOT");
+  if (wide) header.push("TIER", "POOL", "MEMORY", "CPU", "LAST EXIT", "SNAPSHOT");
   return renderTable(
     header,
     actors.map((a) => [
@@ -67,6 +74,7 @@ export function actorTable(actors: readonly Actor[], wide: boolean, now = new Da
       String(a.version),
       ...(wide
         ? [
+            actorTier(a),
             dash(a.workerPoolName),
             // The limits of the worker it runs on.
             a.ateomPodName ? limit(a.workerLimits?.memoryBytes, formatMemory) : "<none>",

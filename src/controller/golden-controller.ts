@@ -39,7 +39,8 @@ export const goldenDefaults = { warmupMs: 2000, retryMs: 60_000 } as const;
 
 /**
  * ActorTemplate → golden snapshot: boots a golden actor, waits until it is ready, suspends it
- * and records the snapshot; the template's actors then start from it (each learning its own id).
+ * (scope Full) and records the snapshot; the template's actors then start from it (each
+ * learning its own id), and those of a Data template also resume from it with their data.
  */
 export class GoldenController {
   private readonly working = new Set<string>();
@@ -109,10 +110,19 @@ export class GoldenController {
       // readyz, when set, already passed during the boot
       if (!hasReadyz) await sleep(this.warmupMs, undefined, { signal: stopping });
       stopping.throwIfAborted();
+      // Taken Full whatever the template's onCommit (the golden actor's resume records it so):
+      // actors of a Data template resume from its memory with their own data laid in.
       const suspended = await cp.suspendActor(ref);
       const snapshot = suspended.latestSnapshot?.uri;
       if (!snapshot)
         throw new AteError(Code.Internal, "the golden actor was suspended without a snapshot");
+      if (suspended.latestSnapshot?.scope !== "Full") {
+        // Still usable (its actors then boot with their data), so not a failure.
+        this.o.logger.warn("golden snapshot holds no memory; the template's actors boot", {
+          template: key,
+          snapshot,
+        });
+      }
       await this.setStatus(current, {
         phase: "Ready",
         goldenActorID: id,

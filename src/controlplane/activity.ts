@@ -1,4 +1,4 @@
-import { ActorTemplateType } from "../api/v1alpha1/index.ts";
+import { type ActorTemplate, ActorTemplateType } from "../api/v1alpha1/index.ts";
 import { type Clock, systemClock } from "../clock/index.ts";
 import { Code, isAteError } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
@@ -6,6 +6,13 @@ import { goldenAtespace } from "../node/index.ts";
 import { type Actor, actorKey, type Worker } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 import type { ActivityBoard, RouterReport } from "./activity-board.ts";
+import {
+  ChangeTracker,
+  defaultFreezeAfterMs,
+  evictionOrder,
+  shouldFreeze,
+  templateFreezeAfter,
+} from "./freeze-policy.ts";
 
 /** Annotation on an ActorTemplate: idle seconds before its actors are suspended (0 = never). */
 export const idleTimeoutAnnotation = "ate.dev/idle-timeout-seconds";
@@ -15,6 +22,8 @@ export interface ActivityActors {
   readonly activity: ActivityBoard;
   getActor(ref: { atespace: string; name: string }): Promise<Actor>;
   suspendActor(ref: { atespace: string; name: string }): Promise<Actor>;
+  /** Freezes a RUNNING actor in place (the frozen tier, see freeze.ts). */
+  freezeActor(ref: { atespace: string; name: string }): Promise<Actor>;
   servingWorkers(ref: { atespace: string; name: string }): Promise<Worker[]>;
   listWorkers(): Promise<Worker[]>;
 }
@@ -31,6 +40,11 @@ export interface ActivityControllerOptions {
   staleAfterMs?: number;
   /** Routers silent this long are forgotten. Default 1 h. */
   forgetAfterMs?: number;
+  /**
+   * Idle time before an actor is frozen in place (ate.dev/freeze-after-idle), unless its
+   * template says otherwise; 0 = the frozen tier is off. Default 3 s.
+   */
+  freezeAfterMs?: number;
   /** Idle suspensions under way at once. Default 4. */
   concurrency?: number;
   clock?: Clock;
@@ -39,6 +53,7 @@ export interface ActivityControllerOptions {
 
 export const activityDefaults = {
   idleTimeoutMs: 300_000,
+  freezeAfterMs: defaultFreezeAfterMs,
   intervalMs: 1000,
   staleAfterMs: 5000,
   forgetAfterMs: 3_600_000,
@@ -69,7 +84,9 @@ interface Activity {
  * could serve them is suspended. A run is known from when this controller first sees it (so a
  * new leader starts counting afresh, and a report from before a run never counts for it); a
  * run no router has reported a request for counts as active since then — a resume is use, so
- * one just resumed is never taken first. Golden actors are never touched. Leader only.
+ * one just resumed is never taken first. Before its idle timeout, an idle actor is frozen in
+ * place (ate.dev/freeze-after-idle, see freeze.ts); eviction takes frozen actors first.
+ * Golden actors are never touched. Leader only.
  */
 export class ActivityController {
   private readonly o: Required<Omit<ActivityControllerOptions, "controlPlane" | "resources">>;
@@ -77,11 +94,13 @@ export class ActivityController {
   /** Each actor's current run (by actor, worker and its version): when first seen, at which version. */
   private readonly runs = new Map<string, { since: number; version: number }>();
   private readonly suspending = new Set<string>();
+  /** Freezes under way (the frozen tier). */
+  private readonly freezing = new Set<string>();
+  private readonly changes = new ChangeTracker();
   private readonly work = new Set<Promise<unknown>>();
   /** When the last eviction made for an actor's waiting requests finished. */
   private readonly evictedFor = new Map<string, number>();
   private readonly evictingFor = new Set<string>();
-  private evicting: Promise<unknown> = Promise.resolve();
   private lastForget = 0;
 
   constructor(private readonly opts: ActivityControllerOptions) {
@@ -136,7 +155,9 @@ export class ActivityController {
       const evicted = this.evictedFor.get(key);
       if (a.waiting === 0 || (evicted !== undefined && a.waitingSince <= evicted + settleMs))
         continue;
-      if (this.evictingFor.has(key)) continue;
+      // Several at once (each picks another victim): one at a time, a pool of N workers
+      // swapped at most one actor per checkpoint time, not N.
+      if (this.evictingFor.has(key) || this.evictingFor.size >= this.o.concurrency) continue;
       const [atespace = "", actorId = ""] = key.split("/");
       this.evictingFor.add(key);
       this.track(this.evictFor(atespace, actorId).finally(() => this.evictingFor.delete(key)));
@@ -149,30 +170,29 @@ export class ActivityController {
 
   /**
    * Makes room for an actor whose pools are full: suspends (state kept) the least recently
-   * active idle actor on a worker that could serve it. One eviction runs at a time; false
-   * when no actor qualifies or the suspend failed.
+   * active idle actor on a worker that could serve it, one that no other eviction or idle
+   * suspension is taking; false when no actor qualifies or the suspend failed.
    */
-  evictFor(atespace: string, actorId: string): Promise<boolean> {
-    const run = this.evicting.then(() => this.evictNow(atespace, actorId));
-    this.evicting = run.catch(() => {});
-    return run;
-  }
-
-  private async evictNow(atespace: string, actorId: string): Promise<boolean> {
+  async evictFor(atespace: string, actorId: string): Promise<boolean> {
     const waiting = actorKey(atespace, actorId);
     const now = this.o.clock.now().getTime();
     try {
       const activity = this.aggregate(await this.board.reports(), now);
-      const candidates: { key: string; lastActive: number }[] = [];
+      const candidates: { key: string; lastActive: number; frozen: boolean }[] = [];
       for (const w of await this.opts.controlPlane.servingWorkers({ atespace, name: actorId })) {
         if (!w.actor || w.actor.atespace === goldenAtespace) continue;
         const key = actorKey(w.actor.atespace, w.actor.actorId);
         if (key === waiting || this.suspending.has(key) || activity.get(key)?.busy) continue;
-        candidates.push({ key, lastActive: await this.lastActive(w, activity.get(key), now) });
+        const frozen = await this.opts.controlPlane
+          .getActor({ atespace: w.actor.atespace, name: w.actor.actorId })
+          .then((a) => a.status === "RUNNING" && a.tier === "frozen")
+          .catch(() => false);
+        const lastActive = await this.lastActive(w, activity.get(key), now);
+        candidates.push({ key, lastActive, frozen });
       }
-      // The least recently active first; one mid-transition (resuming, say) is passed over.
-      candidates.sort((a, b) => a.lastActive - b.lastActive);
-      for (const victim of candidates.slice(0, 5)) {
+      // Frozen ones first, then the least recently active; one mid-transition (resuming, say)
+      // is passed over.
+      for (const victim of evictionOrder(candidates).slice(0, 5)) {
         this.o.logger.info("suspending the least recently active actor to make room", {
           actor: victim.key,
           for: waiting,
@@ -191,8 +211,11 @@ export class ActivityController {
 
   private async suspendIdle(activity: Map<string, Activity>, now: number): Promise<void> {
     const workers = await this.opts.controlPlane.listWorkers();
-    const timeouts = await this.templateTimeouts();
+    const templates = (await this.opts.resources.list(ActorTemplateType)).items;
+    const timeouts = this.templateTimeouts(templates);
+    const freezeAfter = templateFreezeAfter(templates);
     const seen = new Set<string>();
+    const actors = new Set<string>();
     for (const w of workers) {
       if (!w.actor || w.actor.atespace === goldenAtespace) continue;
       seen.add(runKey(w));
@@ -202,18 +225,60 @@ export class ActivityController {
         this.o.idleTimeoutMs;
       const a = activity.get(key);
       const lastActive = await this.lastActive(w, a, now);
-      if (timeout === 0 || a?.busy || this.suspending.has(key) || now - lastActive < timeout)
+      actors.add(key);
+      if (timeout === 0 || a?.busy || this.suspending.has(key) || now - lastActive < timeout) {
+        const after =
+          freezeAfter.get(`${w.actor.templateNamespace}/${w.actor.templateName}`) ??
+          this.o.freezeAfterMs;
+        await this.maybeFreeze(w, key, a, now - lastActive, after, timeout, now);
         continue;
+      }
       if (this.suspending.size >= this.o.concurrency) continue; // the next pass takes it
       this.o.logger.info("suspending idle actor", { actor: key, idleMs: now - lastActive });
       this.track(this.suspend(key));
     }
     for (const k of this.runs.keys()) if (!seen.has(k)) this.runs.delete(k);
+    this.changes.retain(actors);
   }
 
-  /** Suspends an actor (false when it failed or moved on meanwhile). */
+  /** Freezes the actor in place when it has been idle long enough (see shouldFreeze). */
+  private async maybeFreeze(
+    w: Worker,
+    key: string,
+    a: Activity | undefined,
+    idleMs: number,
+    freezeAfterMs: number,
+    idleTimeoutMs: number,
+    now: number,
+  ): Promise<void> {
+    // The record is read only for actors the reports already call idle long enough.
+    if (freezeAfterMs === 0 || a?.busy || idleMs < freezeAfterMs) return;
+    if (this.freezing.has(key) || this.suspending.has(key)) return;
+    const ref = w.actor as NonNullable<Worker["actor"]>;
+    const actor = await this.opts.controlPlane
+      .getActor({ atespace: ref.atespace, name: ref.actorId })
+      .catch(() => undefined);
+    if (!actor || actor.worker?.name !== w.name) return;
+    // A change seen since (a thaw: a request came) counts as use.
+    const idle = Math.min(idleMs, now - this.changes.changedAt(key, actor, now));
+    const candidate = { actor, busy: !!a?.busy, idleMs: idle, freezeAfterMs, idleTimeoutMs };
+    if (!shouldFreeze(candidate)) return;
+    this.freezing.add(key);
+    this.track(
+      this.opts.controlPlane
+        .freezeActor({ atespace: ref.atespace, name: ref.actorId })
+        .catch((err) => {
+          if (!isAteError(err, Code.Aborted) && !isAteError(err, Code.FailedPrecondition))
+            this.o.logger.warn("freezing an actor failed", { actor: key, error: String(err) });
+        })
+        .finally(() => this.freezing.delete(key)),
+    );
+  }
+
+  /** Suspends an actor (false when it failed, moved on meanwhile or is being suspended). */
   private async suspend(key: string): Promise<boolean> {
     const [atespace = "", name = ""] = key.split("/");
+    if (this.suspending.has(key)) return false; // another eviction took it meanwhile
     this.suspending.add(key);
     try {
       await this.opts.controlPlane.suspendActor({ atespace, name });
@@ -278,9 +343,8 @@ export class ActivityController {
   }
 
   /** Templates' idle timeouts (ms) by namespace/name, where they set one. */
-  private async templateTimeouts(): Promise<Map<string, number>> {
+  private templateTimeouts(templates: readonly ActorTemplate[]): Map<string, number> {
     const out = new Map<string, number>();
-    const templates = (await this.opts.resources.list(ActorTemplateType)).items;
     for (const t of templates) {
       const v = t.metadata.annotations?.[idleTimeoutAnnotation];
       if (v !== undefined && /^\d{1,9}$/.test(v))

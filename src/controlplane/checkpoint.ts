@@ -55,6 +55,11 @@ export async function checkpointActor(
   const worker = await d.records.getWorker(workerRef.namespace, workerRef.name);
   let result: CheckpointResult;
   try {
+    // A frozen actor's sandbox runs again first (still marked frozen, which a running sandbox
+    // may be): a paused netstack cannot take part in the drain (closing the routers'
+    // connections), and an endpoint left open in a checkpoint restores broken. runsc could
+    // checkpoint the paused sandbox as it is, but only by resetting its connections unseen.
+    if (actor.tier === "frozen") await node.thaw(workerRef.name, signal ? { signal } : {});
     result = await node.checkpoint(
       {
         worker: workerRef.name,
@@ -100,7 +105,14 @@ export async function finishCheckpoint(
   info: SnapshotInfo | undefined,
   status: "SUSPENDED" | "PAUSED",
 ): Promise<Actor> {
-  const { transition: _t, inProgressSnapshot: _s, worker: _w, latestSnapshot: _l, ...rest } = actor;
+  const {
+    transition: _t,
+    inProgressSnapshot: _s,
+    worker: _w,
+    latestSnapshot: _l,
+    tier: _f, // a frozen actor's paused sandbox was checkpointed as it was
+    ...rest
+  } = actor;
   const next: Actor = {
     ...rest,
     status: info ? status : "SUSPENDED",

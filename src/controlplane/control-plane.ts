@@ -127,6 +127,9 @@ export class ControlPlane {
               actor: `${a.atespace}/${a.actorId}`,
             });
         },
+        // Routers report at once when they see the mark; one that still forwards, briefly.
+        beforeFreeze: (a) =>
+          this.activity.drain(a, { ...drain, timeoutMs: Math.min(drain.timeoutMs, 3000) }),
         changed: () => {},
       },
     });
@@ -235,6 +238,17 @@ export class ControlPlane {
     checkRef(ref);
     return this.operations.run("checkpoint", signal, (s) =>
       this.lifecycle.checkpoint(ref.atespace, ref.name, "pause", s),
+    );
+  }
+
+  /**
+   * Freezes an idle RUNNING actor in place (the frozen tier, see freeze.ts); ResumeActor
+   * thaws it. In process only: the leader's activity controller decides it.
+   */
+  async freezeActor(ref: ActorRef): Promise<Actor> {
+    checkRef(ref);
+    return this.operations.run("checkpoint", undefined, () =>
+      this.lifecycle.freeze(ref.atespace, ref.name),
     );
   }
 

@@ -1,5 +1,6 @@
 import type { Actor } from "../records/index.ts";
 import { checkpointActor } from "./checkpoint.ts";
+import { freezeActor } from "./freeze.ts";
 import { resumeActor } from "./resume.ts";
 import { stopActor } from "./stop-actor.ts";
 import type { LifecycleDeps } from "./transitions.ts";
@@ -32,6 +33,11 @@ export class Lifecycle {
     signal?: AbortSignal,
   ): Promise<Actor> {
     return checkpointActor(this.d, atespace, actorId, kind, signal);
+  }
+
+  /** Freezes a RUNNING actor in place (the frozen tier); a request thaws it (resume). */
+  freeze(atespace: string, actorId: string): Promise<Actor> {
+    return freezeActor(this.d, atespace, actorId);
   }
 
   /** Stops an actor without a checkpoint; it goes back to its last committed snapshot. */

@@ -346,6 +346,8 @@ function deferredAgent(agent: () => Promise<NodeAgentApi>): NodeAgentApi {
     checkpoint: async (...a) => (await agent()).checkpoint(...a),
     restore: async (...a) => (await agent()).restore(...a),
     stop: async (...a) => (await agent()).stop(...a),
+    freeze: async (...a) => (await agent()).freeze(...a),
+    thaw: async (...a) => (await agent()).thaw(...a),
     logs: (...a) =>
       (async function* () {
         yield* (await agent()).logs(...a);

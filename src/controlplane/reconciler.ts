@@ -84,7 +84,7 @@ async function reconcileOne(records: Records, nodes: NodeDirectory, actor: Actor
   const committed = pending ? await committedSnapshot(pending).catch(() => undefined) : undefined;
   if (committed && pending && actor.transition?.op === "suspend") {
     if (runsIt && node && ref) await node.stop(ref.name);
-    const { worker: _w, ...free } = rest;
+    const { worker: _w, tier: _f, ...free } = rest;
     const latestSnapshot = {
       type: "EXTERNAL" as const,
       scope: committed.scope,

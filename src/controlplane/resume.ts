@@ -1,7 +1,15 @@
 import type { ActorTemplate, WorkerPool } from "../api/v1alpha1/index.ts";
 import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
-import { type Actor, atLastSnapshot, type Worker, workerRef } from "../records/index.ts";
+import { goldenAtespace } from "../node/index.ts";
+import {
+  type Actor,
+  type ActorSnapshotsConfig,
+  atLastSnapshot,
+  type Worker,
+  workerRef,
+} from "../records/index.ts";
+import { thawActor } from "./freeze.ts";
 import { resolveSandboxAssets } from "./sandbox-assets.ts";
 import { eligiblePools, workersToTry } from "./scheduler.ts";
 import { snapshotsConfigOf } from "./snapshots-config.ts";
@@ -21,6 +29,9 @@ export async function resumeActor(
   options: { boot?: boolean; signal?: AbortSignal } = {},
 ): Promise<Actor> {
   let actor = await d.records.getActor(atespace, actorId);
+  // Frozen in place (still on its worker): thawed, no worker claimed. An actor that left
+  // RUNNING meanwhile (a checkpoint took it) is answered below like any other.
+  if (actor.status === "RUNNING" && actor.tier === "frozen") actor = await thawActor(d, actor);
   if (actor.status === "RUNNING") return actor;
   if (actor.status !== "SUSPENDED" && actor.status !== "PAUSED") throw busy(actor);
   const template = await templateToResume(d, actor);
@@ -48,7 +59,7 @@ export async function resumeActor(
         worker: workerRef(worker),
         workerPoolName: worker.pool,
         // Checkpoints then need nothing from the template, which may be deleted meanwhile.
-        snapshotsConfig: snapshotsConfigOf(template),
+        snapshotsConfig: resumedSnapshotsConfig(actor, template),
         transition: transitionMark(d, "resume", worker.name),
       };
       try {
@@ -92,18 +103,23 @@ export async function resumeActor(
           source: snapshot.uri,
           scope: snapshot.scope,
           origin: "own", // the node checks the manifest: only this actor's own snapshot
+          // Data only: the golden's memory with this data laid in, rather than a cold boot.
+          ...(snapshot.scope === "Data" && golden ? { base: golden } : {}),
         },
         call,
       );
     } else if (golden && !options.boot) {
-      // The golden snapshot was taken by a Suspend, so it has the template's onCommit scope.
+      // Goldens of Data templates taken before goldens were always Full hold no memory: as a
+      // base, the node restores the golden's memory when it has some, else boots with its data.
+      const scope = template.spec.snapshotsConfig.onCommit ?? "Full";
       await node.restore(
         {
           worker: worker.name,
           actor: identity,
           source: golden,
-          scope: template.spec.snapshotsConfig.onCommit ?? "Full",
+          scope,
           origin: "golden", // the node checks the manifest: this template's golden actor's
+          ...(scope === "Data" ? { base: golden } : {}),
         },
         call,
       );
@@ -130,6 +146,16 @@ export async function resumeActor(
     node: worker.node,
   });
   return running;
+}
+
+/**
+ * What the actor's checkpoints will need. A golden snapshot is always Full, whatever the
+ * template's onCommit: it is the template's (no tenant data in it), and its memory is what
+ * the template's actors resume from (their Data snapshots laid into it).
+ */
+function resumedSnapshotsConfig(actor: Actor, template: ActorTemplate): ActorSnapshotsConfig {
+  const config = snapshotsConfigOf(template);
+  return actor.atespace === goldenAtespace ? { ...config, onCommit: "Full" } : config;
 }
 
 /** The actor's template, which a resume needs (its pools, workload and golden snapshot). */

@@ -33,6 +33,13 @@ export interface ActorHooks {
    * it under way.
    */
   beforeCheckpoint(actor: Actor): Promise<void>;
+  /**
+   * Called once the actor is marked frozen, before its sandbox is paused: true once every
+   * router has seen the mark with no request to it under way (they thaw before forwarding
+   * from then on); false when some still had requests (bounded), and it is not frozen.
+   * Absent: nothing to wait for.
+   */
+  beforeFreeze?(actor: Actor): Promise<boolean>;
   /** Called after an actor's status changed (running somewhere, or suspended/paused). */
   changed(actor: Actor): void;
 }

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import {
   Actor_Status,
+  Actor_Tier,
   type Actor as ActorMsg,
   ActorSchema,
   type Atespace as AtespaceMsg,
@@ -57,6 +58,8 @@ export function actorToWire(a: Actor, worker?: Worker, entry?: NodeEntry): Actor
     inProgressSnapshot: a.inProgressSnapshot ?? "",
     workerPoolName: a.workerPoolName ?? "",
     atespace: a.atespace,
+    // Only when frozen: a running actor's bytes stay as older clients know them.
+    ...(a.status === "RUNNING" && a.tier === "frozen" ? { tier: Actor_Tier.FROZEN } : {}),
     ...(a.workerSelector ? { workerSelector: { matchLabels: a.workerSelector } } : {}),
     ...(a.lastExit
       ? {

@@ -53,6 +53,13 @@ export interface RestoreRequest {
   scope: SnapshotScope;
   /** Default `own`. */
   origin?: RestoreOrigin;
+  /**
+   * A combined restore (scope Data only): URI prefix of the template's golden snapshot, whose
+   * memory the actor resumes from, with the durable data of `source` laid into its volumes
+   * instead of booting its image again. A golden without memory (taken before goldens were
+   * always Full) falls back to that boot.
+   */
+  base?: string;
 }
 
 /**
@@ -116,6 +123,13 @@ export interface NodeAgentApi {
   restore(request: RestoreRequest, options?: NodeCallOptions): Promise<WorkerInfo>;
   /** Stops the actor without a snapshot and empties the worker. */
   stop(worker: string, options?: NodeCallOptions): Promise<void>;
+  /**
+   * Freezes the worker's sandbox in place (the frozen tier: runsc pause); idempotent.
+   * FAILED_PRECONDITION when the worker runs no actor; ABORTED while another operation holds it.
+   */
+  freeze(worker: string, options?: NodeCallOptions): Promise<void>;
+  /** Lets the worker's frozen sandbox run again; idempotent (a running one stays as it is). */
+  thaw(worker: string, options?: NodeCallOptions): Promise<void>;
   /**
    * The actor's captured stdout/stderr, across every run and restore on this node, from byte
    * offset `from` to its end as it is now, in pieces of at most maxLogPieceBytes, so an

@@ -5,7 +5,7 @@ import { type BlobStore, openBlobStore } from "../blob/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
 import type { SandboxDriver, SandboxRuntime, WorkerSettings } from "../sandbox/index.ts";
-import { downloadSnapshot, readManifest } from "../snapshots/index.ts";
+import { readManifest } from "../snapshots/index.ts";
 import {
   type ActorIdentity,
   type CheckpointRequest,
@@ -21,12 +21,14 @@ import {
 } from "./api.ts";
 import { type AssetBearerToken, AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
 import { withCall } from "./call-options.ts";
-import { unpackDir } from "./files.ts";
+import { type CombinedRestorer, restoreCombined } from "./combined-restore.ts";
 import { ImageStore, type PulledImage } from "./images/index.ts";
 import { type ActorRecord, NodeLayout } from "./layout.ts";
 import { type NodeWorker, NodeWorkers } from "./node-workers.ts";
-import { checkRestorable, runtimeUnavailable } from "./restore-checks.ts";
+import { checkRestorable } from "./restore-checks.ts";
+import { restoreInputs } from "./restore-inputs.ts";
 import { fetchRuntime, pullImages } from "./runtime-inputs.ts";
+import { timed } from "./steps.ts";
 import { type SnapshotTaker, takeSnapshot } from "./take-snapshot.ts";
 import { WorkerExits } from "./worker-exits.ts";
 import { sandboxSpec } from "./workload.ts";
@@ -237,7 +239,26 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   restore(req: RestoreRequest, options?: NodeCallOptions): Promise<WorkerInfo> {
+    const { base } = req;
+    if (base)
+      return withCall(options, (s) => restoreCombined(this.combined(), { ...req, base }, s));
     return withCall(options, (signal) => this.restoreIn(req, signal));
+  }
+
+  /** The golden's memory with the actor's data laid in: see combined-restore.ts. */
+  private combined(): CombinedRestorer {
+    return {
+      arch: this.arch,
+      layout: this.layout,
+      workers: this.workers,
+      log: this.log,
+      assets: this.assets,
+      images: this.images,
+      openStore: this.openStore,
+      driver: (c) => this.driver(c),
+      start: (w, d, rt, record, images, dir, s) => this.start(w, d, rt, record, images, dir, s),
+      restoreData: (r, s) => this.restoreIn(r, s),
+    };
   }
 
   private async restoreIn(
@@ -245,30 +266,25 @@ export class NodeAgent implements NodeAgentApi {
     signal: AbortSignal | undefined,
   ): Promise<WorkerInfo> {
     this.workers.get(req.worker); // an unknown worker fails before any download
+    const step = timed(this.log, { worker: req.worker, actor: req.actor.actorId });
     const store = this.openStore(req.source);
-    const manifest = await readManifest(store, req.source, signal);
+    const manifest = await step("restore.manifest", () => readManifest(store, req.source, signal));
     // Whose snapshot, scope, arch: refused here, before the worker is held or anything fetched.
     checkRestorable(manifest, req, this.arch);
     const worker = await this.workers.claim(req.worker);
     const tmp = join(this.options.stateDir, "tmp", `restore-${randomBytes(6).toString("hex")}`);
     try {
       const driver = this.driver(manifest.sandboxClass);
-      let runtime: SandboxRuntime;
-      try {
-        runtime = await fetchRuntime(this.assets, driver, manifest.assets, this.arch, signal);
-      } catch (err) {
-        throw runtimeUnavailable(manifest, req.source, err);
-      }
-      await downloadSnapshot(store, req.source, manifest, tmp, req.scope, signal);
-      const images = await pullImages(this.images, manifest.workload, signal);
-      await this.layout.prepareVolumes(req.worker, manifest.workload);
-      for (const [name, dir] of Object.entries(
-        this.layout.volumeDirs(req.worker, manifest.workload),
-      )) {
-        const archive = join(tmp, "data", `${name}.tar.gz`);
-        if (manifest.snapshotFiles.some((f) => f.name === `data/${name}.tar.gz`))
-          await unpackDir(archive, dir);
-      }
+      const { runtime, images, dir } = await restoreInputs(
+        { arch: this.arch, assets: this.assets, images: this.images, layout: this.layout },
+        driver,
+        store,
+        manifest,
+        req,
+        tmp,
+        step,
+        signal,
+      );
       const record: ActorRecord = {
         actor: req.actor,
         sandboxClass: manifest.sandboxClass,
@@ -284,7 +300,7 @@ export class NodeAgent implements NodeAgentApi {
         runtime,
         record,
         images,
-        req.scope === "Full" ? join(tmp, "checkpoint") : undefined,
+        req.scope === "Full" ? join(dir, "checkpoint") : undefined,
         signal,
       );
       return { ...this.workers.info(worker), actor: req.actor };
@@ -310,6 +326,43 @@ export class NodeAgent implements NodeAgentApi {
       );
     }
     await this.layout.wipe(name);
+  }
+
+  freeze(name: string, options?: NodeCallOptions): Promise<void> {
+    return withCall(options, () => this.inPlace(name, "pause"));
+  }
+
+  thaw(name: string, options?: NodeCallOptions): Promise<void> {
+    return withCall(options, () => this.inPlace(name, "resume"));
+  }
+
+  /** The frozen tier: pauses or resumes the worker's sandbox in place, holding the worker meanwhile. */
+  private async inPlace(name: string, step: "pause" | "resume"): Promise<void> {
+    const worker = this.workers.get(name);
+    const record = await this.record(name);
+    const what = step === "pause" ? "freeze" : "thaw";
+    if (!record)
+      throw new AteError(
+        Code.FailedPrecondition,
+        `worker ${name} runs no actor; nothing to ${what}`,
+      );
+    if (worker.busy)
+      throw new AteError(Code.Aborted, `worker ${name} is busy with another operation`);
+    const driver = this.driver(record.sandboxClass);
+    if (!driver[step])
+      throw new AteError(
+        Code.Unimplemented,
+        `sandbox class "${record.sandboxClass}" cannot ${what} a sandbox in place`,
+      );
+    worker.busy = true;
+    try {
+      await driver[step](worker, {
+        sandboxClass: record.sandboxClass,
+        assets: record.runtimePaths,
+      });
+    } finally {
+      worker.busy = false;
+    }
   }
 
   async *logs(actor: ActorIdentity, options: NodeLogsOptions = {}): AsyncGenerator<Uint8Array> {
@@ -339,21 +392,35 @@ export class NodeAgent implements NodeAgentApi {
     checkpointDir: string | undefined,
     signal?: AbortSignal,
   ): Promise<void> {
-    const identityDir = await this.layout.writeIdentity(worker.name, record.actor);
+    const step = timed(this.log, { worker: worker.name, actor: record.actor.actorId });
+    const what = checkpointDir ? "restore" : "run";
+    const volumes = this.layout.volumeDirs(worker.name, record.workload);
+    const logPath = this.layout.logPath(record.actor);
+    const [identityDir] = await step(`${what}.record`, () =>
+      Promise.all([
+        this.layout.writeIdentity(worker.name, record.actor),
+        this.layout.writeRecord(worker.name, record),
+      ]),
+    );
     const spec = sandboxSpec({
       workload: record.workload,
       images,
-      volumes: this.layout.volumeDirs(worker.name, record.workload),
+      volumes,
       identityDir,
       hostname: record.actor.actorId,
-      logPath: this.layout.logPath(record.actor),
+      logPath,
     });
-    await this.layout.writeRecord(worker.name, record);
     const start = this.exits.start(worker.name, signal);
     try {
-      if (checkpointDir) await driver.restore(worker, runtime, spec, checkpointDir, start.signal);
-      else await driver.run(worker, runtime, spec, start.signal);
-      await start.ready(worker.address, record.workload);
+      await step(`${what}.sandbox`, () =>
+        checkpointDir
+          ? driver.restore(worker, runtime, spec, checkpointDir, start.signal)
+          : driver.run(worker, runtime, spec, start.signal),
+      );
+      // Probed once the sandbox runs, not while it starts: a SYN sent while gVisor takes its
+      // network over can be lost, and its conntrack entry would then linger as SYN_SENT for
+      // minutes, holding up the next checkpoint's drain.
+      await step(`${what}.ready`, () => start.ready(worker.address, record.workload));
     } catch (err) {
       const tail = await this.layout.logTail(record.actor, 10);
       await driver.stop(worker, runtime).catch(() => {});

@@ -40,7 +40,8 @@ export async function waitReady(
     } catch (err) {
       last = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     }
-    await sleep(15);
+    // A refused probe costs about a millisecond: poll often, as a start waits on it.
+    await sleep(5);
   }
   throw new AteError(
     Code.DeadlineExceeded,

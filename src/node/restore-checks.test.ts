@@ -4,7 +4,7 @@ import { Code, isAteError } from "../errors/index.ts";
 import { manifestFormatVersion, type SnapshotManifest } from "../snapshots/index.ts";
 import type { ActorIdentity, RestoreRequest } from "./api.ts";
 import { goldenActorId, goldenAtespace } from "./golden.ts";
-import { checkRestorable } from "./restore-checks.ts";
+import { checkCombined, checkRestorable } from "./restore-checks.ts";
 
 const actor = (atespace: string, actorId: string, templateName = "counter"): ActorIdentity => ({
   atespace,
@@ -92,6 +92,60 @@ describe("restore checks", () => {
     );
     assert.throws(
       () => checkRestorable(manifest(actor("a", "x")), req(actor("a", "x")), "arm64"),
+      refused(/taken on amd64; this node is arm64/),
+    );
+  });
+});
+
+describe("combined restore checks (golden memory as base, the actor's data)", () => {
+  const combined = (
+    a: ActorIdentity,
+    o: { scope?: "Full" | "Data"; origin?: RestoreRequest["origin"]; same?: boolean } = {},
+  ) => ({
+    actor: a,
+    source: o.same ? "s3://snaps/golden/1" : "s3://snaps/x/1",
+    base: "s3://snaps/golden/1",
+    scope: o.scope ?? "Data",
+    ...(o.origin ? { origin: o.origin } : {}),
+  });
+  const me = actor("a", "x");
+
+  it("take this template's golden as base and the actor's own Data snapshot", () => {
+    checkCombined(manifest(golden("counter")), manifest(me, "Data"), combined(me), "amd64");
+    // An old golden without memory passes too: the node then boots with the data.
+    checkCombined(manifest(golden("counter"), "Data"), manifest(me, "Data"), combined(me), "amd64");
+    // A new actor: the golden is both base and data.
+    const g = manifest(golden("counter"));
+    checkCombined(g, g, combined(me, { origin: "golden", same: true }), "amd64");
+  });
+
+  it("refuse a base that is not this template's golden", () => {
+    for (const owner of [golden("other"), actor("a", "y"), me]) {
+      assert.throws(
+        () => checkCombined(manifest(owner), manifest(me, "Data"), combined(me), "amd64"),
+        refused(
+          /^snapshot s3:\/\/snaps\/golden\/1 is not the golden snapshot of template default\/counter/,
+        ),
+      );
+    }
+  });
+
+  it("refuse another actor's data, a Full snapshot as data, and scope Full", () => {
+    const base = manifest(golden("counter"));
+    assert.throws(
+      () => checkCombined(base, manifest(actor("a", "y"), "Data"), combined(me), "amd64"),
+      refused(/^snapshot s3:\/\/snaps\/x\/1 belongs to actor a\/y/),
+    );
+    assert.throws(
+      () => checkCombined(base, manifest(me, "Full"), combined(me), "amd64"),
+      refused(/^snapshot s3:\/\/snaps\/x\/1 has scope Full, not Data.*nothing was restored/),
+    );
+    assert.throws(
+      () => checkCombined(base, manifest(me, "Data"), combined(me, { scope: "Full" }), "amd64"),
+      (e: unknown) => isAteError(e, Code.InvalidArgument) && /scope must be Data/.test(String(e)),
+    );
+    assert.throws(
+      () => checkCombined(base, manifest(me, "Data"), combined(me), "arm64"),
       refused(/taken on amd64; this node is arm64/),
     );
   });

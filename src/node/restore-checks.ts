@@ -31,6 +31,34 @@ export function checkRestorable(
   checkOwner(manifest.actor, req);
 }
 
+/**
+ * A combined restore's two manifests (see combined-restore.ts): the base must be the golden
+ * snapshot of the actor's own template (origin "golden"), the data the actor's own snapshot of
+ * scope Data (or, for a new actor, the golden snapshot itself). A Full snapshot given as data
+ * is refused: its files belong with its own memory, restored with scope Full and no base.
+ */
+export function checkCombined(
+  base: SnapshotManifest,
+  data: SnapshotManifest,
+  req: Pick<RestoreRequest, "actor" | "source" | "scope" | "origin"> & { base: string },
+  arch: string,
+): void {
+  if (req.scope !== "Data") {
+    throw new AteError(
+      Code.InvalidArgument,
+      `a restore with base ${req.base} lays in only the data of ${req.source}: its scope must be Data, not ${req.scope}`,
+    );
+  }
+  checkRestorable(base, { ...req, source: req.base, scope: "Data", origin: "golden" }, arch);
+  checkRestorable(data, req, arch);
+  if (req.source !== req.base && data.scope !== "Data") {
+    throw new AteError(
+      Code.FailedPrecondition,
+      `snapshot ${req.source} has scope ${data.scope}, not Data: only a Data snapshot's files are laid into base ${req.base}; restore it with scope Full and no base; nothing was restored`,
+    );
+  }
+}
+
 function checkOwner(
   owner: ActorIdentity,
   req: Pick<RestoreRequest, "actor" | "source" | "origin">,

@@ -5,7 +5,8 @@ import type { Actor, SnapshotInfo, Worker, WorkerRefInRecord } from "./types.ts"
  * when that snapshot is on a node, else SUSPENDED (with none, it starts from its golden one).
  */
 export function atLastSnapshot(actor: Actor): Actor {
-  const { worker: _w, transition: _t, inProgressSnapshot: _s, ...rest } = actor;
+  // No worker, no sandbox: nothing frozen either.
+  const { worker: _w, transition: _t, inProgressSnapshot: _s, tier: _f, ...rest } = actor;
   return { ...rest, status: actor.latestSnapshot?.type === "LOCAL" ? "PAUSED" : "SUSPENDED" };
 }
 
@@ -19,6 +20,7 @@ export function atLastExternalSnapshot(actor: Actor): Actor {
     worker: _w,
     transition: _t,
     inProgressSnapshot: _s,
+    tier: _f,
     latestSnapshot: latest,
     lastExternalSnapshot: kept,
     ...rest

@@ -90,8 +90,17 @@ export interface Actor {
   transition?: Transition;
   /** The last time its sandbox stopped on its own; it went back to its last snapshot then. */
   lastExit?: ActorExit;
+  /**
+   * How a RUNNING actor is held (absent: running). `frozen`: idle, its sandbox paused in place
+   * on its worker; a request thaws it. Written before the sandbox is paused and after it is
+   * thawed, so a paused sandbox always has `frozen` here (a crash leaves at most a running
+   * sandbox marked frozen, which the next thaw finds running). Only meaningful while RUNNING.
+   */
+  tier?: ActorTier;
   createdAt: string;
 }
+
+export type ActorTier = "running" | "frozen";
 
 export interface WorkerActorRef {
   atespace: string;

@@ -2,7 +2,7 @@ export { type ApplyOutcome, type ApplyResult, applyResource } from "./apply.ts";
 export { sameJson } from "./canonical-json.ts";
 export { ateHome, openResourceStore, type ResourceStoreConfig } from "./factory.ts";
 export { RedisResourceStore, type RedisResourceStoreOptions } from "./redis-store.ts";
-export { RemoteResourceStore, serverUnreachable } from "./remote-store.ts";
+export { RemoteResourceStore } from "./remote-store.ts";
 export { SqliteResourceStore, type SqliteResourceStoreOptions } from "./sqlite-store.ts";
 export type {
   ListOptions,

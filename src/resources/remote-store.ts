@@ -1,5 +1,5 @@
 import { GROUP, type Resource, type ResourceType, VERSION } from "../api/schema/index.ts";
-import { AteError, Code, fromErrorBody } from "../errors/index.ts";
+import { AteError, Code, fromErrorBody, serverUnreachable } from "../errors/index.ts";
 import type {
   ListOptions,
   ResourceList,
@@ -8,14 +8,6 @@ import type {
   WatchOptions,
   WriteOptions,
 } from "./store.ts";
-
-/** The error for an ate server that does not answer, saying how to get one. */
-export function serverUnreachable(server: string): AteError {
-  return new AteError(
-    Code.Unavailable,
-    `cannot reach the ate API at ${server}: start it with \`ate up\`, or point at another with --server URL (or ATE_SERVER)`,
-  );
-}
 
 /** The resource store of an ate server, over its REST API: what the CLI uses against `ate up`. */
 export class RemoteResourceStore implements ResourceStore {

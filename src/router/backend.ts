@@ -8,6 +8,8 @@ export interface RoutedActor {
   status: ActorStatus;
   templateNamespace: string;
   templateName: string;
+  /** RUNNING and frozen (its sandbox paused): a request thaws it (ResumeActor) first. */
+  frozen?: boolean;
   /** While it holds a worker. */
   worker?: {
     name: string;

@@ -5,6 +5,7 @@ import { type Logger, silentLogger } from "../log/index.ts";
 import { isWorkerAddress } from "../node/index.ts";
 import {
   Actor_Status,
+  Actor_Tier,
   ActorEvent_Type,
   type Actor as ActorMsg,
   Control,
@@ -64,6 +65,7 @@ export function routedFromWire(a: ActorMsg): RoutedActor {
     status,
     templateNamespace: a.actorTemplateNamespace,
     templateName: a.actorTemplateName,
+    ...(a.tier === Actor_Tier.FROZEN ? { frozen: true } : {}),
     ...(a.ateomPodName
       ? {
           worker: {

@@ -18,7 +18,7 @@ export interface RouterOptions {
   backend: RouterBackend;
   /** Actors are `<actor>.<atespace>.actors.<domain>`. Default resources.substrate.ate.dev. */
   domain?: string;
-  /** How long a request may wait for a free worker. Default 30 s. */
+  /** How long a request may wait for a free worker while none is freed (at most 10× in all). Default 30 s. */
   queueWaitMs?: number;
   /** Requests that may wait for a worker at once. Default 1000. */
   maxQueue?: number;
@@ -57,6 +57,8 @@ export class Router {
   private readonly reporter: ActivityReporter;
   private running?: { stop: AbortController; done: Promise<unknown> };
   private unknownChecks = { second: 0, count: 0 };
+  /** When the watch last showed an actor leaving its worker (a worker freed: swaps go on). */
+  private lastFreedAt = 0;
 
   constructor(private readonly o: RouterOptions) {
     this.domain = o.domain ?? "resources.substrate.ate.dev";
@@ -163,7 +165,7 @@ export class Router {
   private async ensure(r: Route, fresh = false): Promise<NonNullable<Route["target"]>> {
     for (;;) {
       if (r.draining) await r.draining.done;
-      if (r.target && !fresh && this.view.isLive) return r.target;
+      if (r.target && !fresh && this.view.isLive && !this.frozen(r)) return r.target;
       if (!r.resuming) {
         const started = Date.now();
         const ask = fresh || !this.view.isLive;
@@ -182,7 +184,8 @@ export class Router {
 
   /** Finds the running actor (from the watch, or by asking) or resumes it. */
   private async resume(r: Route, ask: boolean): Promise<void> {
-    const deadline = Date.now() + (this.o.queueWaitMs ?? 30_000);
+    const wait = this.o.queueWaitMs ?? 30_000;
+    const started = Date.now();
     for (;;) {
       try {
         const known = ask || !this.view.isLive ? undefined : this.view.get(r.key);
@@ -193,7 +196,9 @@ export class Router {
           await this.view.nextChange(r.key, 1000);
           continue;
         }
-        const actor = known ?? (await this.o.backend.resumeActor(r.atespace, r.actor));
+        // A frozen actor is thawed by ResumeActor (concurrent requests share this one call).
+        const actor =
+          known && !known.frozen ? known : await this.o.backend.resumeActor(r.atespace, r.actor);
         ask = false;
         if (await this.learn(r, actor)) return;
         await this.view.nextChange(r.key, 50); // the watch knows newer: look there
@@ -213,17 +218,29 @@ export class Router {
             r.queued = true;
             this.reporter.soon(); // the control plane makes room from the reports
           }
+          // A request waits while workers keep being freed (swaps under oversubscription make
+          // progress), failing after queueWaitMs without one, and after 10× that in any case.
+          const deadline = Math.min(
+            started + 10 * wait,
+            Math.max(started, this.lastFreedAt) + wait,
+          );
           const left = deadline - Date.now();
           if (left <= 0)
             throw new AteError(
               Code.Unavailable,
-              `actor ${r.key}: no free worker after ${Math.round((this.o.queueWaitMs ?? 30_000) / 1000)}s`,
+              `actor ${r.key}: no free worker after ${Math.round((Date.now() - started) / 1000)}s`,
             );
           // A worker was freed: the demand stands again only if the next try finds none.
           if (await this.queue.wait(left)) r.queued = false;
         }
       }
     }
+  }
+
+  /** The watch shows the actor frozen (paused in place) since the route was learned. */
+  private frozen(r: Route): boolean {
+    const a = this.view.get(r.key);
+    return !!a?.frozen && a.version > r.version;
   }
 
   /** A name the live watch never showed: NOT_FOUND, unless this second's checks are left. */
@@ -266,8 +283,13 @@ export class Router {
    */
   private changed(key: string, a: RoutedActor | undefined, version: number): void {
     const route = this.routes.peek(key);
-    if (!a) this.queue.wakeOne(); // a worker may be free now
+    if (!a) {
+      this.lastFreedAt = Date.now();
+      this.queue.wakeOne(); // a worker may be free now
+    }
     const r = route && version > route.version ? route : undefined;
+    // Freezing waits for every router's word that it has seen the mark: say so at once.
+    if (a?.frozen) this.reporter.soon();
     if (a?.status === "SUSPENDING" || a?.status === "PAUSING") {
       if (r?.target && !r.draining) void this.drain(r);
       this.reporter.soon(); // the control plane waits for every router's word before it
@@ -311,7 +333,8 @@ export class Router {
 
   private async forward(t: ActorAddress, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const r = this.routes.use(t);
-    let retried = false;
+    let refusals = 0;
+    let refusedAt = -1; // the actor version the last refused attempt went by
     r.pending++;
     r.lastActive = Date.now();
     const streaming = (req.headers.accept ?? "").includes("text/event-stream");
@@ -319,7 +342,7 @@ export class Router {
       for (;;) {
         let target: NonNullable<Route["target"]>;
         try {
-          target = await this.ensure(r, retried);
+          target = await this.ensure(r, refusals > 0);
         } catch (err) {
           return this.failWith(res, err);
         }
@@ -331,11 +354,17 @@ export class Router {
           if (streaming) r.longLived--;
         });
         if (outcome === "done") return this.metrics.request("forwarded");
-        if (outcome === "refused" && !retried) {
+        // Again only while each answer is news: a refusal by the same run of the actor (the
+        // same version, e.g. a token the entry point keeps refusing) ends in 502.
+        if (outcome === "refused" && refusals < maxRefusals && r.version !== refusedAt) {
           // The cached worker no longer serves this actor, or its node's entry point refused
-          // the token (the node restarted): ask again (resuming if needed), with a fresh token.
-          retried = true;
+          // the token (the node restarted), or the actor was evicted again between its resume
+          // and this request (swaps under oversubscription): ask again (resuming if needed),
+          // with a fresh token. The request never reached the actor (its body is unread).
+          refusedAt = r.version;
+          refusals++;
           this.routes.unroute(r);
+          if (refusals > 1) await new Promise((resolve) => setTimeout(resolve, 20 * refusals));
           continue;
         }
         return this.fail(res, 502, `actor ${r.key} did not answer`, "bad_gateway");
@@ -400,6 +429,12 @@ export class Router {
     res.end(`${message}\n`);
   }
 }
+
+/**
+ * Refused connections a request is forwarded again after (each time asking where its actor
+ * runs, resuming it if need be, and finding a newer run of it); beyond that it is answered 502.
+ */
+const maxRefusals = 5;
 
 /** Busy answers tell clients when to come back. */
 function retryAfter(code: Code): Record<string, string> {

@@ -122,6 +122,13 @@ export interface SandboxDriver {
   /** Kills the sandbox (if any) and returns the worker to empty. */
   stop(worker: WorkerRef, runtime?: SandboxRuntime): Promise<void>;
   /**
+   * Freezes the worker's sandbox in place (every process stopped, memory kept, connections
+   * held); idempotent. A paused sandbox can still be checkpointed, stopped or released.
+   */
+  pause?(worker: WorkerRef, runtime: SandboxRuntime): Promise<void>;
+  /** Lets a paused sandbox run again; idempotent (a running one is left as it is). */
+  resume?(worker: WorkerRef, runtime: SandboxRuntime): Promise<void>;
+  /**
    * Calls `listener` whenever a sandbox this driver started stops on its own (its process
    * ended, it went past its memory limit, it was killed). One listener; a later call replaces it.
    */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -126,10 +126,22 @@ describe("snapshots", () => {
     const { dir, files, uri } = await staged();
     const store = openBlobStore(uri);
     await writeSnapshot(store, dir, files, manifestFor(files), { concurrency: 1 });
-    await store.put("data/vol.tar.gz", Buffer.from("tampered bytes"));
+    // Same length, other bytes: the hash tells; longer: refused once past the manifest's size.
+    await store.put("data/vol.tar.gz", Buffer.from("durable bytez"));
     await assert.rejects(
       downloadSnapshot(store, uri, manifestFor(files), join(root, "t1"), "Data"),
-      (e: unknown) => isAteError(e, Code.DataLoss) && /refusing to restore it/.test(String(e)),
+      (e: unknown) =>
+        isAteError(e, Code.DataLoss) && /has sha256 .*refusing to restore it/.test(String(e)),
+    );
+    await store.put("data/vol.tar.gz", Buffer.from("tampered bytes"));
+    await assert.rejects(
+      downloadSnapshot(store, uri, manifestFor(files), join(root, "t1b"), "Data"),
+      (e: unknown) => isAteError(e, Code.DataLoss) && /longer than the 13 bytes/.test(String(e)),
+    );
+    await store.put("data/vol.tar.gz", Buffer.from("durable"));
+    await assert.rejects(
+      downloadSnapshot(store, uri, manifestFor(files), join(root, "t1c"), "Data"),
+      (e: unknown) => isAteError(e, Code.DataLoss) && /\(7 bytes\)/.test(String(e)),
     );
     const escaping = manifestFor([{ ...(files[0] as (typeof files)[0]), name: "data/../../x" }]);
     await assert.rejects(
@@ -153,6 +165,17 @@ describe("snapshots", () => {
       await writeSnapshot(openBlobStore(uri), dir, files, manifestFor(files), { concurrency: 2 });
       assert.equal((await committedSnapshot(uri))?.actor.actorId, "x");
       assert.equal(await committedSnapshot("s3://snaps/a/x/2"), undefined);
+    });
+
+    it("downloads a snapshot, verified, with stores opened one after another", async () => {
+      const { dir, files } = await staged();
+      const uri = "s3://snaps/a/x/3";
+      await writeSnapshot(openBlobStore(uri), dir, files, manifestFor(files), { concurrency: 2 });
+      const store = openBlobStore(uri); // another store of the same location (a restore)
+      const manifest = await readManifest(store, uri);
+      const to = join(root, "from-s3");
+      await downloadSnapshot(store, uri, manifest, to, "Data");
+      assert.equal(readFileSync(join(to, "data", "vol.tar.gz"), "utf8"), "durable bytes");
     });
   });
 });

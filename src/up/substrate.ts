@@ -118,6 +118,15 @@ export async function startSubstrate(o: SubstrateOptions): Promise<RunningSubstr
 
 async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSubstrate> {
   const log = o.logger;
+  // Each start-up step's time in the debug log (`up.*`), to show where start-up goes.
+  const step = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    try {
+      return await f();
+    } finally {
+      log.debug(name, { ms: Math.round(performance.now() - t) });
+    }
+  };
   // The host name as a node name must be (a DNS subdomain): e.g. My_Host → my-host.
   const name =
     o.nodeName ??
@@ -135,65 +144,75 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
   );
   // Both checked before any worker is touched. Port 0 (tests): one free now, so the default
   // runtime's url can name it.
-  apiAddr.port = await ensureListenable(apiAddr, "--api-addr");
-  await ensureListenable(routerAddr, "--router-addr");
+  apiAddr.port = await step("up.listenable", async () => {
+    const port = await ensureListenable(apiAddr, "--api-addr");
+    await ensureListenable(routerAddr, "--router-addr");
+    return port;
+  });
 
   let node: RunningNode | undefined;
   let registered: () => void = () => {};
   const nodeReady = new Promise<void>((resolve) => {
     registered = resolve;
   });
-  const cp = await startControlPlane({
-    stateDir: o.stateDir,
-    apiAddr: `${apiAddr.host.includes(":") ? `[${apiAddr.host}]` : apiAddr.host}:${apiAddr.port}`,
-    runsc: runsc ?? false,
-    dial: inProcessDial(() => node),
-    inProcessNodeUrl,
-    // This node registers first: the reconciler then finds the actors it still runs.
-    controllersAfter: nodeReady,
-    // Nothing is served before the transitions a former run left are settled (see below).
-    deferApi: true,
-    ...(o.records ? { records: o.records } : {}),
-    ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
-    ...(o.debug ? { debug: true } : {}),
-    ...(o.clientConfig ? { clientConfig: o.clientConfig } : {}),
-    ...(o.resyncMs !== undefined ? { resyncMs: o.resyncMs } : {}),
-    logger: log,
-  });
+  const cp = await step("up.controlplane", () =>
+    startControlPlane({
+      stateDir: o.stateDir,
+      apiAddr: `${apiAddr.host.includes(":") ? `[${apiAddr.host}]` : apiAddr.host}:${apiAddr.port}`,
+      runsc: runsc ?? false,
+      dial: inProcessDial(() => node),
+      inProcessNodeUrl,
+      // This node registers first: the reconciler then finds the actors it still runs.
+      controllersAfter: nodeReady,
+      // Nothing is served before the transitions a former run left are settled (see below).
+      deferApi: true,
+      ...(o.records ? { records: o.records } : {}),
+      ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
+      ...(o.debug ? { debug: true } : {}),
+      ...(o.clientConfig ? { clientConfig: o.clientConfig } : {}),
+      ...(o.resyncMs !== undefined ? { resyncMs: o.resyncMs } : {}),
+      logger: log,
+    }),
+  );
   let router: RunningRouter | undefined;
   try {
-    node = await startNode({
-      stateDir: o.stateDir,
-      name,
-      registry: new NodeRegistryClient(
-        inProcessRegistryTransport(cp.registry, inProcessNodePrincipal(name)),
-      ),
-      assetDirs,
-      // This node has the runtime at hand: cached by digest, it is never fetched.
-      ...(cp.runtime ? { seedAsset: cp.runtime.asset } : {}),
-      onWorkerExit: () => cp.wake(),
-      ...(o.maxWorkers !== undefined ? { maxWorkers: o.maxWorkers } : {}),
-      ...(o.network ? { network: o.network } : {}),
-      ...(o.networkClaims ? { networkClaims: o.networkClaims } : {}),
-      ...(o.egress ? { egress: o.egress } : {}),
-      ...(o.assetAllowHosts?.length ? { assetAllowHosts: o.assetAllowHosts } : {}),
-      logger: log,
-    });
-    await node.ready;
+    node = await step("up.node", () =>
+      startNode({
+        stateDir: o.stateDir,
+        name,
+        registry: new NodeRegistryClient(
+          inProcessRegistryTransport(cp.registry, inProcessNodePrincipal(name)),
+        ),
+        assetDirs,
+        // This node has the runtime at hand: cached by digest, it is never fetched.
+        ...(cp.runtime ? { seedAsset: cp.runtime.asset } : {}),
+        onWorkerExit: () => cp.wake(),
+        ...(o.maxWorkers !== undefined ? { maxWorkers: o.maxWorkers } : {}),
+        ...(o.network ? { network: o.network } : {}),
+        ...(o.networkClaims ? { networkClaims: o.networkClaims } : {}),
+        ...(o.egress ? { egress: o.egress } : {}),
+        ...(o.assetAllowHosts?.length ? { assetAllowHosts: o.assetAllowHosts } : {}),
+        logger: log,
+      }),
+    );
+    const started = node;
+    await step("up.node-ready", () => started.ready);
     registered();
     // A crash (kill -9) may have left actors mid-transition: no call or request may meet one
     // ("another operation in progress"), so the API and the router wait for the first pass.
-    await cp.settled;
-    await cp.serveApi();
+    await step("up.settled", () => cp.settled);
+    await step("up.api", () => cp.serveApi());
     // The router runs the Control API's RPCs in process, as `ate router` does over HTTP.
-    router = await startRouter({
-      routerAddr: `${routerAddr.host.includes(":") ? `[${routerAddr.host}]` : routerAddr.host}:${routerAddr.port}`,
-      control: {
-        transport: inProcessControlTransport(cp.controlPlane, inProcessRouterPrincipal()),
-        templates: cp.resources,
-      },
-      logger: log,
-    });
+    router = await step("up.router", () =>
+      startRouter({
+        routerAddr: `${routerAddr.host.includes(":") ? `[${routerAddr.host}]` : routerAddr.host}:${routerAddr.port}`,
+        control: {
+          transport: inProcessControlTransport(cp.controlPlane, inProcessRouterPrincipal()),
+          templates: cp.resources,
+        },
+        logger: log,
+      }),
+    );
   } catch (err) {
     // Taken since the check, or the node failed: stop what started; workers stay for the next start.
     await router?.stop();

@@ -57,6 +57,7 @@ export class NoopNodeAgent implements NodeAgentApi {
     this.calls.checkpoint++;
     const w = this.workers.get(req.worker);
     if (w) delete w.actor;
+    this.frozen.delete(req.worker);
     const uri =
       req.destination.kind === "external"
         ? req.destination.uriPrefix
@@ -64,8 +65,22 @@ export class NoopNodeAgent implements NodeAgentApi {
     return { uri, local: req.destination.kind === "local", files: [] };
   }
   async stop(name: string): Promise<void> {
+    this.frozen.delete(name);
     const w = this.workers.get(name);
     if (w) delete w.actor;
+  }
+  /** Frozen workers (the frozen tier), for tests of who freezes and thaws. */
+  readonly frozen = new Set<string>();
+  async freeze(name: string): Promise<void> {
+    if (!this.workers.get(name)?.actor)
+      throw new AteError(
+        Code.FailedPrecondition,
+        `worker ${name} runs no actor; nothing to freeze`,
+      );
+    this.frozen.add(name);
+  }
+  async thaw(name: string): Promise<void> {
+    this.frozen.delete(name);
   }
   async *logs(_actor: ActorIdentity, _options?: NodeLogsOptions): AsyncGenerator<Uint8Array> {}
 }

@@ -86,6 +86,12 @@ export class RecordingNodeAgent implements NodeAgentApi {
   stop(worker: string, o?: NodeCallOptions) {
     return this.answer("stop", [worker], o, () => undefined);
   }
+  freeze(worker: string, o?: NodeCallOptions) {
+    return this.answer("freeze", [worker], o, () => undefined);
+  }
+  thaw(worker: string, o?: NodeCallOptions) {
+    return this.answer("thaw", [worker], o, () => undefined);
+  }
   async *logs(actor: ActorIdentity, o: NodeLogsOptions = {}): AsyncGenerator<Uint8Array> {
     const all = await this.answer("logs", [actor, o.from ?? 0], o, () =>
       this.output.get(actor.actorId),

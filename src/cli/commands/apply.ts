@@ -1,7 +1,5 @@
 import type { Command } from "commander";
-import { validateResource } from "../../api/schema/index.ts";
 import { AteError, Code } from "../../errors/index.ts";
-import { applyResource } from "../../resources/index.ts";
 import type { CliContext } from "../context.ts";
 import { type ManifestDocument, readManifests } from "../manifest-reader.ts";
 import { qualifiedName } from "../printers.ts";
@@ -41,7 +39,9 @@ function parseDryRun(value: string | boolean): DryRun {
 }
 
 /** Validation exactly as the server does it, with no server: each document as a create. */
-function validateOffline(ctx: CliContext, docs: ManifestDocument[]): void {
+async function validateOffline(ctx: CliContext, docs: ManifestDocument[]): Promise<void> {
+  // Loaded here, not at start: building the CEL environment costs every other command.
+  const { validateResource } = await import("../../api/schema/index.ts");
   const invalid: string[] = [];
   for (const { type, object } of docs) {
     const { errors } = validateResource(type, object);
@@ -61,7 +61,8 @@ async function applyAll(
   docs: ManifestDocument[],
   dryRunOnly: boolean,
 ): Promise<void> {
-  const store = ctx.resources();
+  const store = await ctx.resources();
+  const { applyResource } = await import("../../resources/index.ts");
   const invalid: string[] = [];
   for (const { type, object } of docs) {
     try {

@@ -3,9 +3,7 @@ import { AteError, Code } from "../../errors/index.ts";
 import type { Actor } from "../../proto/gen/ateapi/control_pb.ts";
 import type { CliContext } from "../context.ts";
 import { parseOutputFormat } from "../printers.ts";
-import { formatRecords, recordSchemas } from "../record-printers.ts";
-import { parseLabels, parseTemplate, printActor, requireKind } from "./records.ts";
-import { createToken, isTokenKind } from "./tokens.ts";
+import { isTokenKind, requireKind } from "./record-kinds.ts";
 
 interface CreateOptions {
   template?: string;
@@ -45,7 +43,7 @@ export function registerCreate(program: Command, ctx: CliContext): void {
     .option("--router", "token: a router's (get, resume and watch actors; for ate router)")
     .action(async (kindArg: string, name: string, opts: CreateOptions) => {
       if (isTokenKind(kindArg))
-        return createToken(ctx, name, {
+        return (await import("./tokens.ts")).createToken(ctx, name, {
           ...(opts.atespace ? { atespace: opts.atespace } : {}),
           ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
           ...(opts.admin ? { admin: true } : {}),
@@ -59,7 +57,10 @@ export function registerCreate(program: Command, ctx: CliContext): void {
         );
       const kind = requireKind(kindArg, ["actor", "atespace"], "create");
       const format = parseOutputFormat(opts.output);
-      const api = ctx.controlApi();
+      // Loaded here: they bring the API's descriptors, which other commands need not load.
+      const [{ formatRecords, recordSchemas }, { parseLabels, parseTemplate, printActor }] =
+        await Promise.all([import("../record-printers.ts"), import("./records.ts")]);
+      const api = await ctx.controlApi();
       if (kind === "atespace") {
         const { atespace } = await api.createAtespace({ name });
         if (atespace && (format === "yaml" || format === "json"))

@@ -4,8 +4,7 @@ import { AteError, Code, isAteError } from "../../errors/index.ts";
 import type { CliContext } from "../context.ts";
 import { readManifests } from "../manifest-reader.ts";
 import { parseTargets } from "./get.ts";
-import { recordKind } from "./records.ts";
-import { deleteTokens, isTokenKind } from "./tokens.ts";
+import { isTokenKind, recordKind } from "./record-kinds.ts";
 
 interface DeleteOptions {
   namespace: string;
@@ -31,7 +30,9 @@ export function registerDelete(program: Command, ctx: CliContext): void {
     .option("--ignore-not-found", "treat absent objects as deleted")
     .action(async (kindArg: string | undefined, names: string[], opts: DeleteOptions) => {
       if (kindArg && isTokenKind(kindArg))
-        return throwAll(await deleteTokens(ctx, names, !!opts.ignoreNotFound));
+        return throwAll(
+          await (await import("./tokens.ts")).deleteTokens(ctx, names, !!opts.ignoreNotFound),
+        );
       const record = kindArg ? recordKind(kindArg) : undefined;
       if (record) return deleteRecords(ctx, record, names, opts);
       const targets: { type: ResourceType; namespace: string | undefined; name: string }[] = [];
@@ -61,7 +62,7 @@ export function registerDelete(program: Command, ctx: CliContext): void {
         for (const { type, names: n } of requests)
           for (const name of n) targets.push({ type, namespace: opts.namespace, name });
       }
-      const store = ctx.resources();
+      const store = await ctx.resources();
       const failures: AteError[] = [];
       for (const { type, namespace, name } of targets) {
         try {
@@ -89,7 +90,7 @@ async function deleteRecords(
     );
   if (!names.length)
     throw new AteError(Code.InvalidArgument, `name the ${kind} to delete: ate delete ${kind} NAME`);
-  const api = ctx.controlApi();
+  const api = await ctx.controlApi();
   const atespace = kind === "actor" ? await ctx.atespace(opts.atespace) : "";
   const failures: AteError[] = [];
   for (const name of names) {

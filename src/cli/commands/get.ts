@@ -10,8 +10,7 @@ import {
   parseOutputFormat,
   qualifiedName,
 } from "../printers.ts";
-import { getRecords, recordKind } from "./records.ts";
-import { getTokens, isTokenKind } from "./tokens.ts";
+import { isTokenKind, recordKind } from "./record-kinds.ts";
 
 interface GetOptions {
   namespace: string;
@@ -42,18 +41,25 @@ export function registerGet(program: Command, ctx: CliContext): void {
     )
     .option("-l, --selector <selector>", "filter by labels, e.g. pool=a,tier!=b")
     .action(async (kindArg: string, names: string[], opts: GetOptions) => {
-      if (isTokenKind(kindArg)) return getTokens(ctx, names, opts.output);
+      // Records and tokens load the API's descriptors and client, so only when asked for.
+      if (isTokenKind(kindArg))
+        return (await import("./tokens.ts")).getTokens(ctx, names, opts.output);
       const record = recordKind(kindArg);
-      if (record)
+      if (record) {
+        // The printers load while the server says which atespace a token's is.
+        const [{ getRecords }, atespace] = await Promise.all([
+          import("./records.ts"),
+          record === "actor" && !opts.allNamespaces ? ctx.atespace(opts.atespace) : "",
+        ]);
         return getRecords(ctx, record, names, {
-          atespace:
-            record === "actor" && !opts.allNamespaces ? await ctx.atespace(opts.atespace) : "",
+          atespace,
           ...(opts.allNamespaces ? { allAtespaces: true } : {}),
           ...(opts.output !== undefined ? { output: opts.output } : {}),
         });
+      }
       const format = parseOutputFormat(opts.output);
       const requests = parseTargets(kindArg, names);
-      const store = ctx.resources();
+      const store = await ctx.resources();
       const blocks: string[] = [];
       const found: Resource[] = [];
       for (const { type, names: wanted } of requests) {

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { Actor } from "../../proto/gen/ateapi/control_pb.ts";
 import type { CliContext } from "../context.ts";
-import { printActor, requireKind } from "./records.ts";
+import { requireKind } from "./record-kinds.ts";
 
 interface LifecycleOptions {
   atespace?: string;
@@ -40,7 +40,7 @@ export function registerLifecycle(program: Command, ctx: CliContext): void {
       cmd.option("--boot", "start from a cold boot, not from the template's golden snapshot");
     cmd.action(async (kindArg: string, id: string, opts: LifecycleOptions) => {
       requireKind(kindArg, ["actor"], verb);
-      const api = ctx.controlApi();
+      const api = await ctx.controlApi();
       const actorRef = { atespace: await ctx.atespace(opts.atespace), name: id };
       const { actor } =
         verb === "resume"
@@ -49,7 +49,7 @@ export function registerLifecycle(program: Command, ctx: CliContext): void {
             ? await api.suspendActor({ actorRef })
             : await api.pauseActor({ actorRef });
       const a = actor as Actor;
-      printActor(
+      (await import("./records.ts")).printActor(
         ctx,
         a,
         opts.output,

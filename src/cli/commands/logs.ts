@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { fromErrorBody } from "../../errors/index.ts";
+import { bearerHeaders, fromCallError } from "../call.ts";
 import type { CliContext } from "../context.ts";
-import { bearerHeaders, fromCallError } from "../control-client.ts";
-import { requireKind } from "./records.ts";
+import { requireKind } from "./record-kinds.ts";
 
 interface LogsOptions {
   atespace?: string;

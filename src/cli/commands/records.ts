@@ -11,36 +11,7 @@ import {
   workerTable,
 } from "../record-printers.ts";
 
-export type RecordKind = "actor" | "worker" | "atespace";
-
-const kindNames: Record<string, RecordKind> = {
-  actor: "actor",
-  actors: "actor",
-  worker: "worker",
-  workers: "worker",
-  atespace: "atespace",
-  atespaces: "atespace",
-};
-
-/** The record kind a CLI argument names (`actors`, `Actor`, …), if it names one. */
-export function recordKind(arg: string): RecordKind | undefined {
-  return kindNames[arg.toLowerCase()];
-}
-
-/** The kind, or an error listing the kinds the command accepts. */
-export function requireKind(
-  arg: string,
-  accepted: readonly RecordKind[],
-  command: string,
-): RecordKind {
-  const kind = recordKind(arg);
-  if (!kind || !accepted.includes(kind))
-    throw new AteError(
-      Code.InvalidArgument,
-      `ate ${command} does not work on "${arg}": use ${accepted.map((k) => `ate ${command} ${k}`).join(" or ")}`,
-    );
-  return kind;
-}
+import type { RecordKind } from "./record-kinds.ts";
 
 export interface RecordGetOptions {
   atespace: string;
@@ -56,7 +27,7 @@ export async function getRecords(
   opts: RecordGetOptions,
 ): Promise<void> {
   const format = parseOutputFormat(opts.output);
-  const api = ctx.controlApi();
+  const api = await ctx.controlApi();
   const single = names.length === 1;
   const wide = format === "wide";
   if (kind === "actor") {

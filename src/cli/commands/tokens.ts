@@ -7,11 +7,6 @@ import { parseDuration } from "../duration.ts";
 import { parseOutputFormat, renderTable } from "../printers.ts";
 import { formatRecords } from "../record-printers.ts";
 
-/** Whether a CLI argument names tokens (`token`, `tokens`). */
-export function isTokenKind(arg: string): boolean {
-  return /^tokens?$/i.test(arg);
-}
-
 export interface CreateTokenOptions {
   atespace?: string;
   ttl?: string;
@@ -70,7 +65,7 @@ export async function createToken(
       Code.InvalidArgument,
       `--ttl ${JSON.stringify(opts.ttl)}: a token must live longer than 0s; leave --ttl out for one that never expires`,
     );
-  const { token, secret } = await ctx.adminApi().createToken({
+  const { token, secret } = await (await ctx.adminApi()).createToken({
     name,
     role,
     atespace: opts.atespace ?? "",
@@ -98,7 +93,7 @@ export async function getTokens(
   output: string | undefined,
 ): Promise<void> {
   const format = parseOutputFormat(output);
-  let tokens = (await ctx.adminApi().listTokens({})).tokens;
+  let tokens = (await (await ctx.adminApi()).listTokens({})).tokens;
   if (names.length) {
     const missing = names.filter((n) => !tokens.some((t) => t.name === n));
     if (missing.length)
@@ -138,7 +133,7 @@ export async function deleteTokens(
   const failures: AteError[] = [];
   for (const name of names) {
     try {
-      await ctx.adminApi().deleteToken({ name });
+      await (await ctx.adminApi()).deleteToken({ name });
       ctx.io.out(`token/${name} deleted`);
     } catch (err) {
       const e = AteError.from(err);

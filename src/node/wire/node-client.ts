@@ -142,6 +142,7 @@ export class NodeClient implements NodeAgentApi {
             source: req.source,
             scope: scopeToWire(req.scope),
             origin: originToWire(req.origin),
+            ...(req.base !== undefined ? { base: req.base } : {}),
           },
           callOptions(options),
         ),
@@ -153,6 +154,22 @@ export class NodeClient implements NodeAgentApi {
     return this.call(
       "Stop",
       () => this.client.stop({ worker }, callOptions(options)),
+      () => undefined,
+    );
+  }
+
+  freeze(worker: string, options?: NodeCallOptions): Promise<void> {
+    return this.call(
+      "Freeze",
+      () => this.client.freeze({ worker }, callOptions(options)),
+      () => undefined,
+    );
+  }
+
+  thaw(worker: string, options?: NodeCallOptions): Promise<void> {
+    return this.call(
+      "Thaw",
+      () => this.client.thaw({ worker }, callOptions(options)),
       () => undefined,
     );
   }

@@ -67,6 +67,14 @@ export function nodeService(agent: NodeAgentApi): ServiceImpl<typeof Node> {
       await agent.stop(workerName("worker", req.worker), call(ctx));
       return {};
     }),
+    freeze: wrap(async (req, ctx) => {
+      await agent.freeze(workerName("worker", req.worker), call(ctx));
+      return {};
+    }),
+    thaw: wrap(async (req, ctx) => {
+      await agent.thaw(workerName("worker", req.worker), call(ctx));
+      return {};
+    }),
     async *logs(req, ctx) {
       try {
         const actor = identityFromWire(req.actor, "actor");

@@ -204,6 +204,7 @@ for (const [name, transport] of transports) {
         { worker: "w1", actor, source: "s3://b/p", scope: "Full", origin: "own" },
         { worker: "w1", actor, source: "s3://b/g", scope: "Data", origin: "golden" },
         { worker: "w1", actor, source: "file:///x", scope: "Full" },
+        { worker: "w1", actor, source: "s3://b/p", scope: "Data", origin: "own", base: "s3://b/g" },
       ];
       agent.worker = fullWorker;
       for (const req of restores) {

@@ -77,6 +77,7 @@ export function restoreRequestFromWire(m: NodeRestoreRequest): RestoreRequest {
     source: text("source", m.source),
     scope: scopeFromWire(m.scope, "scope"),
     ...(origin ? { origin } : {}),
+    ...(m.base !== undefined ? { base: text("base", m.base) } : {}),
   };
 }
 

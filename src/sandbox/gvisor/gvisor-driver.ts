@@ -14,9 +14,10 @@ import type {
 import { hasLimits, WorkerCgroups } from "./cgroups.ts";
 import { type LimitedCgroup, SandboxExits } from "./cgroups-exits.ts";
 import { type EgressOptions, WorkerEgress } from "./egress-worker.ts";
+import { FormerSandboxes, newSandboxId, sandboxOf, waitForExit } from "./former-sandboxes.ts";
 import { defaultNetwork, type NetworkOptions, WorkerNetworks } from "./network.ts";
 import { ociSpec } from "./oci-spec.ts";
-import { type Foreground, Runsc, runsIn } from "./runsc.ts";
+import { type Foreground, Runsc } from "./runsc.ts";
 
 export interface GvisorDriverOptions {
   /** runsc's state root and the bundles live here. */
@@ -42,6 +43,10 @@ export class GvisorDriver implements SandboxDriver {
   private readonly foreground = new Map<string, Foreground>();
   /** Background tear-downs (after a checkpoint, or a sandbox that stopped on its own). */
   private readonly cleanups = new Map<string, Promise<void>>();
+  /** Each worker's current sandbox id: a fresh one per start (see newSandboxId). */
+  private readonly ids = new Map<string, string>();
+  /** Workers' former sandboxes, deleted in the background. */
+  private readonly former = new FormerSandboxes((worker) => this.ids.get(worker));
   /** The workers' cgroups, for their limits. */
   readonly cgroups: WorkerCgroups;
   private readonly exits: SandboxExits;
@@ -73,12 +78,16 @@ export class GvisorDriver implements SandboxDriver {
    */
   async close(): Promise<void> {
     while (this.cleanups.size) await Promise.allSettled([...this.cleanups.values()]);
+    await this.former.allDeleted();
     this.exits.close();
     await this.egress.detach();
   }
 
   async releaseWorker(worker: WorkerRef): Promise<void> {
     await this.stop(worker);
+    // Its namespaces and cgroups go next: no former sandbox of it may be left.
+    await this.former.deleted(worker.name);
+    await this.former.deleteStrays(worker.name);
     await this.exits.release(worker.name);
     await this.cgroups.release(worker.index);
     await this.networks.destroy(worker.index);
@@ -120,9 +129,12 @@ export class GvisorDriver implements SandboxDriver {
     const cgroup = await this.sandboxCgroup(worker);
     const bundle = await this.writeBundle(worker, spec, cgroup);
     this.running.set(worker.name, runsc);
+    this.former.ranWith(worker.name, runsc);
     await this.exits.claim(worker.name);
+    const id = newSandboxId(worker.name, this.ids.get(worker.name));
+    this.ids.set(worker.name, id);
     const fg = runsc.launch(
-      this.sandboxId(worker),
+      id,
       { bundle, ...(imageDir ? { imageDir } : {}) },
       spec.logPath,
       signal,
@@ -130,7 +142,8 @@ export class GvisorDriver implements SandboxDriver {
     this.foreground.set(worker.name, fg);
     this.exits.watch(worker, fg.started, fg.exited, cgroup);
     await privateDir(dirname(this.pidFile(worker)));
-    await writeFile(this.pidFile(worker), String(fg.pid), { mode: privateFileMode });
+    // The foreground runsc's pid and the sandbox id, for an agent that restarts meanwhile.
+    await writeFile(this.pidFile(worker), `${fg.pid} ${id}`, { mode: privateFileMode });
     await fg.started;
   }
 
@@ -158,8 +171,9 @@ export class GvisorDriver implements SandboxDriver {
         await sleep(25, undefined, options.signal ? { signal: options.signal } : {});
         open = await net.openFlows(worker.index);
       }
+      // Checked again only after a reset: with new connections refused, none found stays none.
       if (open.length) await net.resetFlows(worker.index, open);
-      const left = await net.openFlows(worker.index);
+      const left = open.length ? await net.openFlows(worker.index) : open;
       if (left.length) {
         throw new AteError(
           Code.FailedPrecondition,
@@ -173,8 +187,9 @@ export class GvisorDriver implements SandboxDriver {
       await this.exits.unquiet(worker.name);
       throw err;
     }
-    // The image is complete; tearing the stopped sandbox down (runsc delete takes a second or
-    // two) happens in the background, and the worker's next use waits for it.
+    // The image is complete; emptying the worker (a fresh network namespace, ≈0.1 s) happens
+    // in the background, and the worker's next use waits for it; `runsc delete` of the
+    // stopped sandbox (1–2 s) waits for nothing (see teardown).
     const cleanup = this.teardown(worker, runtime, true).finally(() =>
       this.cleanups.delete(worker.name),
     );
@@ -189,16 +204,39 @@ export class GvisorDriver implements SandboxDriver {
 
   async adopt(worker: WorkerRef, runtime: SandboxRuntime): Promise<boolean> {
     const runsc = this.runsc(runtime);
-    const alive = (await runsc.state(this.sandboxId(worker))) === "running";
+    const recorded = await this.readPidFile(worker);
+    this.ids.set(worker.name, recorded.id);
+    this.former.ranWith(worker.name, runsc);
+    // A paused (frozen) sandbox is alive too: it stays paused, its actor's record says frozen.
+    const state = await runsc.state(this.sandboxId(worker));
+    const alive = state === "running" || state === "paused";
     if (alive) {
       this.running.set(worker.name, runsc);
-      const pid = Number(await readFile(this.pidFile(worker), "utf8").catch(() => "0"));
       const config = join(this.bundleDir(worker), "config.json");
-      await this.exits.adopt(worker, pid, this.sandboxId(worker), config);
+      await this.exits.adopt(worker, recorded.pid, recorded.id, config);
       await this.networks.unblock(worker.index);
       await this.egress.open(worker, true);
     }
     return alive;
+  }
+
+  /** `runsc pause` of the worker's sandbox; already paused counts as done. */
+  async pause(worker: WorkerRef, runtime: SandboxRuntime): Promise<void> {
+    const runsc = this.running.get(worker.name) ?? this.runsc(runtime);
+    const id = this.sandboxId(worker);
+    // `runsc state` costs ≈25 ms: asked only when the pause failed.
+    await runsc.pause(id).catch(async (err) => {
+      if ((await runsc.state(id)) !== "paused") throw err;
+    });
+  }
+
+  /** `runsc resume` of the worker's sandbox; already running counts as done. */
+  async resume(worker: WorkerRef, runtime: SandboxRuntime): Promise<void> {
+    const runsc = this.running.get(worker.name) ?? this.runsc(runtime);
+    const id = this.sandboxId(worker);
+    await runsc.resume(id).catch(async (err) => {
+      if ((await runsc.state(id)) !== "running") throw err;
+    });
   }
 
   async stop(worker: WorkerRef, runtime?: SandboxRuntime): Promise<void> {
@@ -240,7 +278,11 @@ export class GvisorDriver implements SandboxDriver {
 
   /**
    * Kills the sandbox (if it still runs: not `stopped`, as after a checkpoint) and empties the
-   * worker for the next one.
+   * worker for the next one. Each sandbox has an id (and so runsc state, sockets and default
+   * cgroups) of its own, so once it stopped and the worker has a fresh network namespace the
+   * next one may start: `runsc delete` goes on in the background (it takes 1–2 s even for a
+   * stopped sandbox, polling every 100 ms for its gofer to be reaped, which is an orphan once
+   * the foreground runsc exited and waits for the machine's init).
    */
   private async teardown(
     worker: WorkerRef,
@@ -249,18 +291,25 @@ export class GvisorDriver implements SandboxDriver {
   ): Promise<void> {
     const runsc = this.running.get(worker.name) ?? (runtime ? this.runsc(runtime) : undefined);
     const id = this.sandboxId(worker);
-    if (runsc) {
-      // `delete --force` of a running sandbox takes ≈5 s, of a stopped one 1–2 s; once its
-      // foreground runsc, which reaps the sandbox and cleans up, is done (≈0.1 s after a kill),
-      // the delete finds little to do.
-      if (stopped || (await runsc.kill(id))) await this.foregroundGone(worker, 2000);
-      await runsc.delete(id);
-    }
-    // The next sandbox reuses the id: the runsc that ran this one must be gone first.
-    await this.foregroundExit(worker);
+    const pid = await this.foregroundPid(worker);
+    const fg = this.foreground.get(worker.name);
+    // `delete --force` of a running sandbox takes ≈5 s, of a stopped one 1–2 s; once its
+    // foreground runsc, which reaps the sandbox, is done (≈0.1 s after a kill), the sandbox is.
+    if (runsc && !stopped) await runsc.kill(id);
+    const gone = !!runsc && pid > 0 && (await this.foregroundGone(worker, 2000));
+    this.foreground.delete(worker.name);
     this.running.delete(worker.name);
-    await this.networks.resetSandbox(worker.index);
-    await this.networks.unblock(worker.index);
+    this.ids.delete(worker.name);
+    await rm(this.pidFile(worker), { force: true });
+    const removal = this.former.remove(worker.name, runsc, id, pid, fg);
+    // A sandbox that may still run (its kill failed or its runsc hangs) is deleted before the
+    // worker is used again: it could still write to the actor's volumes.
+    if (gone) this.former.inBackground(worker.name, removal);
+    else await removal;
+    await Promise.all([
+      this.networks.resetSandbox(worker.index),
+      this.networks.unblock(worker.index),
+    ]);
     this.exits.forget(worker.name);
   }
 
@@ -275,25 +324,21 @@ export class GvisorDriver implements SandboxDriver {
     return new Runsc(binary, join(this.options.stateDir, "runsc"));
   }
 
+  /** The worker's current sandbox id (the worker's name for one an older agent started). */
   private sandboxId(worker: WorkerRef): string {
-    return worker.name;
-  }
-
-  /**
-   * Waits for the foreground runsc of the worker's last sandbox to exit (it does once the
-   * sandbox stopped), killing it if it hangs. After an agent restart only its pid is known.
-   */
-  private async foregroundExit(worker: WorkerRef): Promise<void> {
-    const pid = await this.foregroundPid(worker);
-    const gone = await this.foregroundGone(worker, 10_000);
-    if (!gone && pid > 0 && runsIn(pid, this.sandboxId(worker))) process.kill(pid, "SIGKILL");
-    this.foreground.delete(worker.name);
-    await rm(this.pidFile(worker), { force: true });
+    return this.ids.get(worker.name) ?? worker.name;
   }
 
   private async foregroundPid(worker: WorkerRef): Promise<number> {
     const fg = this.foreground.get(worker.name);
-    return fg?.pid ?? Number(await readFile(this.pidFile(worker), "utf8").catch(() => "0"));
+    return fg?.pid ?? (await this.readPidFile(worker)).pid;
+  }
+
+  /** The pid file: `<pid> <sandbox id>` (an older agent wrote the pid alone: id = worker). */
+  private async readPidFile(worker: WorkerRef): Promise<{ pid: number; id: string }> {
+    const text = await readFile(this.pidFile(worker), "utf8").catch(() => "");
+    const [pid = "0", id = worker.name] = text.trim().split(" ");
+    return { pid: Number(pid) || 0, id: sandboxOf(id, worker.name) ? id : worker.name };
   }
 
   /** Whether the foreground runsc of the worker's last sandbox exited within ms. */
@@ -341,13 +386,4 @@ export class GvisorDriver implements SandboxDriver {
     );
     return dir;
   }
-}
-
-async function waitForExit(pid: number, id: string, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (pid > 0 && runsIn(pid, id)) {
-    if (Date.now() > deadline) return false;
-    await sleep(20);
-  }
-  return true;
 }

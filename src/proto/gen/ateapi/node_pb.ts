@@ -20,7 +20,7 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 export const file_ateapi_node: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChFhdGVhcGkvbm9kZS5wcm90bxIGYXRlYXBpIgsKCU5vZGVFbXB0eSJmChBOb2RlV29ya2VyTGltaXRzEhkKDG1lbW9yeV9ieXRlcxgBIAEoA0gAiAEBEhcKCmNwdV9taWxsaXMYAiABKANIAYgBAUIPCg1fbWVtb3J5X2J5dGVzQg0KC19jcHVfbWlsbGlzIl4KEk5vZGVXb3JrZXJTZXR0aW5ncxIoCgZsaW1pdHMYASABKAsyGC5hdGVhcGkuTm9kZVdvcmtlckxpbWl0cxITCgZlZ3Jlc3MYAiABKAlIAIgBAUIJCgdfZWdyZXNzImoKEU5vZGVBY3RvcklkZW50aXR5EhAKCGF0ZXNwYWNlGAEgASgJEhoKEnRlbXBsYXRlX25hbWVzcGFjZRgCIAEoCRIVCg10ZW1wbGF0ZV9uYW1lGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJIo0BCg5Ob2RlV29ya2VyRXhpdBIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCRIWCglleGl0X2NvZGUYAyABKAVIAIgBARIKCgJhdBgEIAEoCRIoCgVhY3RvchgFIAEoCzIZLmF0ZWFwaS5Ob2RlQWN0b3JJZGVudGl0eUIMCgpfZXhpdF9jb2RlIrIBCg5Ob2RlV29ya2VySW5mbxIMCgRuYW1lGAEgASgJEg8KB2FkZHJlc3MYAiABKAkSKAoFYWN0b3IYAyABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSLAoIc2V0dGluZ3MYBCABKAsyGi5hdGVhcGkuTm9kZVdvcmtlclNldHRpbmdzEikKCWxhc3RfZXhpdBgFIAEoCzIWLmF0ZWFwaS5Ob2RlV29ya2VyRXhpdCJVChdOb2RlQ3JlYXRlV29ya2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEiwKCHNldHRpbmdzGAIgASgLMhouYXRlYXBpLk5vZGVXb3JrZXJTZXR0aW5ncyInChdOb2RlRGVsZXRlV29ya2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFk5vZGVMaXN0V29ya2Vyc1JlcXVlc3QiQgoXTm9kZUxpc3RXb3JrZXJzUmVzcG9uc2USJwoHd29ya2VycxgBIAMoCzIWLmF0ZWFwaS5Ob2RlV29ya2VySW5mbyIhCg9Ob2RlU3RvcFJlcXVlc3QSDgoGd29ya2VyGAEgASgJIh0KC05vZGVTdHJpbmdzEg4KBnZhbHVlcxgBIAMoCSIpCgpOb2RlRW52VmFyEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkiKwoHTm9kZUVudhIgCgR2YXJzGAEgAygLMhIuYXRlYXBpLk5vZGVFbnZWYXIiWgoKTm9kZVJlYWR5ehIMCgRwYXRoGAEgASgJEgwKBHBvcnQYAiABKAUSHAoPdGltZW91dF9zZWNvbmRzGAMgASgFSACIAQFCEgoQX3RpbWVvdXRfc2Vjb25kcyIzCg9Ob2RlVm9sdW1lTW91bnQSDAoEbmFtZRgBIAEoCRISCgptb3VudF9wYXRoGAIgASgJIjsKEE5vZGVWb2x1bWVNb3VudHMSJwoGbW91bnRzGAEgAygLMhcuYXRlYXBpLk5vZGVWb2x1bWVNb3VudCLoAQoNTm9kZUNvbnRhaW5lchIMCgRuYW1lGAEgASgJEg0KBWltYWdlGAIgASgJEiQKB2NvbW1hbmQYAyABKAsyEy5hdGVhcGkuTm9kZVN0cmluZ3MSIQoEYXJncxgEIAEoCzITLmF0ZWFwaS5Ob2RlU3RyaW5ncxIcCgNlbnYYBSABKAsyDy5hdGVhcGkuTm9kZUVudhIiCgZyZWFkeXoYBiABKAsyEi5hdGVhcGkuTm9kZVJlYWR5ehIvCg12b2x1bWVfbW91bnRzGAcgASgLMhguYXRlYXBpLk5vZGVWb2x1bWVNb3VudHMiEAoOTm9kZUR1cmFibGVEaXIiRwoKTm9kZVZvbHVtZRIMCgRuYW1lGAEgASgJEisKC2R1cmFibGVfZGlyGAIgASgLMhYuYXRlYXBpLk5vZGVEdXJhYmxlRGlyIjIKC05vZGVWb2x1bWVzEiMKB3ZvbHVtZXMYASADKAsyEi5hdGVhcGkuTm9kZVZvbHVtZSJfCgxOb2RlV29ya2xvYWQSKQoKY29udGFpbmVycxgBIAMoCzIVLmF0ZWFwaS5Ob2RlQ29udGFpbmVyEiQKB3ZvbHVtZXMYAiABKAsyEy5hdGVhcGkuTm9kZVZvbHVtZXMiKAoJTm9kZUFzc2V0EgsKA3VybBgBIAEoCRIOCgZzaGEyNTYYAiABKAkihgEKDk5vZGVBcmNoQXNzZXRzEjIKBmFzc2V0cxgBIAMoCzIiLmF0ZWFwaS5Ob2RlQXJjaEFzc2V0cy5Bc3NldHNFbnRyeRpACgtBc3NldHNFbnRyeRILCgNrZXkYASABKAkSIAoFdmFsdWUYAiABKAsyES5hdGVhcGkuTm9kZUFzc2V0OgI4ASKoAQoRTm9kZVNhbmRib3hBc3NldHMSFQoNc2FuZGJveF9jbGFzcxgBIAEoCRI1CgZhc3NldHMYAiADKAsyJS5hdGVhcGkuTm9kZVNhbmRib3hBc3NldHMuQXNzZXRzRW50cnkaRQoLQXNzZXRzRW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuYXRlYXBpLk5vZGVBcmNoQXNzZXRzOgI4ASKlAQoOTm9kZVJ1blJlcXVlc3QSDgoGd29ya2VyGAEgASgJEigKBWFjdG9yGAIgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5EiYKCHdvcmtsb2FkGAMgASgLMhQuYXRlYXBpLk5vZGVXb3JrbG9hZBIxCg5zYW5kYm94X2Fzc2V0cxgEIAEoCzIZLmF0ZWFwaS5Ob2RlU2FuZGJveEFzc2V0cyIWChROb2RlTG9jYWxEZXN0aW5hdGlvbiItChdOb2RlRXh0ZXJuYWxEZXN0aW5hdGlvbhISCgp1cmlfcHJlZml4GAEgASgJIu4BChVOb2RlQ2hlY2twb2ludFJlcXVlc3QSDgoGd29ya2VyGAEgASgJEigKBWFjdG9yGAIgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5EigKBXNjb3BlGAMgASgOMhkuYXRlYXBpLk5vZGVTbmFwc2hvdFNjb3BlEi0KBWxvY2FsGAQgASgLMhwuYXRlYXBpLk5vZGVMb2NhbERlc3RpbmF0aW9uSAASMwoIZXh0ZXJuYWwYBSABKAsyHy5hdGVhcGkuTm9kZUV4dGVybmFsRGVzdGluYXRpb25IAEINCgtkZXN0aW5hdGlvbiI+ChBOb2RlU25hcHNob3RGaWxlEgwKBG5hbWUYASABKAkSDAoEc2l6ZRgCIAEoAxIOCgZzaGEyNTYYAyABKAkihwEKFE5vZGVDaGVja3BvaW50UmVzdWx0EgsKA3VyaRgBIAEoCRINCgVsb2NhbBgCIAEoCBInCgVmaWxlcxgDIAMoCzIYLmF0ZWFwaS5Ob2RlU25hcHNob3RGaWxlEhkKDHVwbG9hZF9lcnJvchgEIAEoCUgAiAEBQg8KDV91cGxvYWRfZXJyb3IiswEKEk5vZGVSZXN0b3JlUmVxdWVzdBIOCgZ3b3JrZXIYASABKAkSKAoFYWN0b3IYAiABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSDgoGc291cmNlGAMgASgJEigKBXNjb3BlGAQgASgOMhkuYXRlYXBpLk5vZGVTbmFwc2hvdFNjb3BlEikKBm9yaWdpbhgFIAEoDjIZLmF0ZWFwaS5Ob2RlUmVzdG9yZU9yaWdpbiJJCg9Ob2RlTG9nc1JlcXVlc3QSKAoFYWN0b3IYASABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSDAoEZnJvbRgCIAEoAyIdCg1Ob2RlTG9nc0NodW5rEgwKBGRhdGEYASABKAwiWQoMTm9kZUNhcGFjaXR5Eg8KB3dvcmtlcnMYASABKAUSDgoGc291cmNlGAIgASgJEhQKDG1lbW9yeV9ieXRlcxgDIAEoAxISCgpjcHVfbWlsbGlzGAQgASgDItkBChBOb2RlUmVnaXN0cmF0aW9uEgwKBG5hbWUYASABKAkSCwoDdXJsGAIgASgJEhIKBWVudHJ5GAMgASgJSACIAQESDwoHYWRkcmVzcxgEIAEoCRIMCgRhcmNoGAUgASgJEhcKD3NhbmRib3hfY2xhc3NlcxgGIAMoCRImCghjYXBhY2l0eRgHIAEoCzIULmF0ZWFwaS5Ob2RlQ2FwYWNpdHkSFQoNY2FjaGVkX2Fzc2V0cxgIIAMoCRIVCg1jYWNoZWRfaW1hZ2VzGAkgAygJQggKBl9lbnRyeSJaChNOb2RlUmVnaXN0ZXJSZXF1ZXN0Ei4KDHJlZ2lzdHJhdGlvbhgBIAEoCzIYLmF0ZWFwaS5Ob2RlUmVnaXN0cmF0aW9uEhMKC2NhbGxfc2VjcmV0GAIgASgJIkYKFE5vZGVIZWFydGJlYXRSZXF1ZXN0Ei4KDHJlZ2lzdHJhdGlvbhgBIAEoCzIYLmF0ZWFwaS5Ob2RlUmVnaXN0cmF0aW9uIlwKFk5vZGVSZWdpc3RyYXRpb25SZXN1bHQSFAoMaGVhcnRiZWF0X21zGAEgASgDEhUKDWxvc3RfYWZ0ZXJfbXMYAiABKAMSFQoNc3RhbGVfd29ya2VycxgDIAMoCSp0ChFOb2RlU25hcHNob3RTY29wZRIjCh9OT0RFX1NOQVBTSE9UX1NDT1BFX1VOU1BFQ0lGSUVEEAASHAoYTk9ERV9TTkFQU0hPVF9TQ09QRV9GVUxMEAESHAoYTk9ERV9TTkFQU0hPVF9TQ09QRV9EQVRBEAIqdQoRTm9kZVJlc3RvcmVPcmlnaW4SIwofTk9ERV9SRVNUT1JFX09SSUdJTl9VTlNQRUNJRklFRBAAEhsKF05PREVfUkVTVE9SRV9PUklHSU5fT1dOEAESHgoaTk9ERV9SRVNUT1JFX09SSUdJTl9HT0xERU4QAjKSBAoETm9kZRJHCgxDcmVhdGVXb3JrZXISHy5hdGVhcGkuTm9kZUNyZWF0ZVdvcmtlclJlcXVlc3QaFi5hdGVhcGkuTm9kZVdvcmtlckluZm8SQgoMRGVsZXRlV29ya2VyEh8uYXRlYXBpLk5vZGVEZWxldGVXb3JrZXJSZXF1ZXN0GhEuYXRlYXBpLk5vZGVFbXB0eRJOCgtMaXN0V29ya2VycxIeLmF0ZWFwaS5Ob2RlTGlzdFdvcmtlcnNSZXF1ZXN0Gh8uYXRlYXBpLk5vZGVMaXN0V29ya2Vyc1Jlc3BvbnNlEjUKA1J1bhIWLmF0ZWFwaS5Ob2RlUnVuUmVxdWVzdBoWLmF0ZWFwaS5Ob2RlV29ya2VySW5mbxJJCgpDaGVja3BvaW50Eh0uYXRlYXBpLk5vZGVDaGVja3BvaW50UmVxdWVzdBocLmF0ZWFwaS5Ob2RlQ2hlY2twb2ludFJlc3VsdBI9CgdSZXN0b3JlEhouYXRlYXBpLk5vZGVSZXN0b3JlUmVxdWVzdBoWLmF0ZWFwaS5Ob2RlV29ya2VySW5mbxIyCgRTdG9wEhcuYXRlYXBpLk5vZGVTdG9wUmVxdWVzdBoRLmF0ZWFwaS5Ob2RlRW1wdHkSOAoETG9ncxIXLmF0ZWFwaS5Ob2RlTG9nc1JlcXVlc3QaFS5hdGVhcGkuTm9kZUxvZ3NDaHVuazABMqIBCgxOb2RlUmVnaXN0cnkSRwoIUmVnaXN0ZXISGy5hdGVhcGkuTm9kZVJlZ2lzdGVyUmVxdWVzdBoeLmF0ZWFwaS5Ob2RlUmVnaXN0cmF0aW9uUmVzdWx0EkkKCUhlYXJ0YmVhdBIcLmF0ZWFwaS5Ob2RlSGVhcnRiZWF0UmVxdWVzdBoeLmF0ZWFwaS5Ob2RlUmVnaXN0cmF0aW9uUmVzdWx0YgZwcm90bzM",
+    "ChFhdGVhcGkvbm9kZS5wcm90bxIGYXRlYXBpIgsKCU5vZGVFbXB0eSJmChBOb2RlV29ya2VyTGltaXRzEhkKDG1lbW9yeV9ieXRlcxgBIAEoA0gAiAEBEhcKCmNwdV9taWxsaXMYAiABKANIAYgBAUIPCg1fbWVtb3J5X2J5dGVzQg0KC19jcHVfbWlsbGlzIl4KEk5vZGVXb3JrZXJTZXR0aW5ncxIoCgZsaW1pdHMYASABKAsyGC5hdGVhcGkuTm9kZVdvcmtlckxpbWl0cxITCgZlZ3Jlc3MYAiABKAlIAIgBAUIJCgdfZWdyZXNzImoKEU5vZGVBY3RvcklkZW50aXR5EhAKCGF0ZXNwYWNlGAEgASgJEhoKEnRlbXBsYXRlX25hbWVzcGFjZRgCIAEoCRIVCg10ZW1wbGF0ZV9uYW1lGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJIo0BCg5Ob2RlV29ya2VyRXhpdBIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCRIWCglleGl0X2NvZGUYAyABKAVIAIgBARIKCgJhdBgEIAEoCRIoCgVhY3RvchgFIAEoCzIZLmF0ZWFwaS5Ob2RlQWN0b3JJZGVudGl0eUIMCgpfZXhpdF9jb2RlIrIBCg5Ob2RlV29ya2VySW5mbxIMCgRuYW1lGAEgASgJEg8KB2FkZHJlc3MYAiABKAkSKAoFYWN0b3IYAyABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSLAoIc2V0dGluZ3MYBCABKAsyGi5hdGVhcGkuTm9kZVdvcmtlclNldHRpbmdzEikKCWxhc3RfZXhpdBgFIAEoCzIWLmF0ZWFwaS5Ob2RlV29ya2VyRXhpdCJVChdOb2RlQ3JlYXRlV29ya2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEiwKCHNldHRpbmdzGAIgASgLMhouYXRlYXBpLk5vZGVXb3JrZXJTZXR0aW5ncyInChdOb2RlRGVsZXRlV29ya2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFk5vZGVMaXN0V29ya2Vyc1JlcXVlc3QiQgoXTm9kZUxpc3RXb3JrZXJzUmVzcG9uc2USJwoHd29ya2VycxgBIAMoCzIWLmF0ZWFwaS5Ob2RlV29ya2VySW5mbyIhCg9Ob2RlU3RvcFJlcXVlc3QSDgoGd29ya2VyGAEgASgJIiMKEU5vZGVGcmVlemVSZXF1ZXN0Eg4KBndvcmtlchgBIAEoCSIhCg9Ob2RlVGhhd1JlcXVlc3QSDgoGd29ya2VyGAEgASgJIh0KC05vZGVTdHJpbmdzEg4KBnZhbHVlcxgBIAMoCSIpCgpOb2RlRW52VmFyEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkiKwoHTm9kZUVudhIgCgR2YXJzGAEgAygLMhIuYXRlYXBpLk5vZGVFbnZWYXIiWgoKTm9kZVJlYWR5ehIMCgRwYXRoGAEgASgJEgwKBHBvcnQYAiABKAUSHAoPdGltZW91dF9zZWNvbmRzGAMgASgFSACIAQFCEgoQX3RpbWVvdXRfc2Vjb25kcyIzCg9Ob2RlVm9sdW1lTW91bnQSDAoEbmFtZRgBIAEoCRISCgptb3VudF9wYXRoGAIgASgJIjsKEE5vZGVWb2x1bWVNb3VudHMSJwoGbW91bnRzGAEgAygLMhcuYXRlYXBpLk5vZGVWb2x1bWVNb3VudCLoAQoNTm9kZUNvbnRhaW5lchIMCgRuYW1lGAEgASgJEg0KBWltYWdlGAIgASgJEiQKB2NvbW1hbmQYAyABKAsyEy5hdGVhcGkuTm9kZVN0cmluZ3MSIQoEYXJncxgEIAEoCzITLmF0ZWFwaS5Ob2RlU3RyaW5ncxIcCgNlbnYYBSABKAsyDy5hdGVhcGkuTm9kZUVudhIiCgZyZWFkeXoYBiABKAsyEi5hdGVhcGkuTm9kZVJlYWR5ehIvCg12b2x1bWVfbW91bnRzGAcgASgLMhguYXRlYXBpLk5vZGVWb2x1bWVNb3VudHMiEAoOTm9kZUR1cmFibGVEaXIiRwoKTm9kZVZvbHVtZRIMCgRuYW1lGAEgASgJEisKC2R1cmFibGVfZGlyGAIgASgLMhYuYXRlYXBpLk5vZGVEdXJhYmxlRGlyIjIKC05vZGVWb2x1bWVzEiMKB3ZvbHVtZXMYASADKAsyEi5hdGVhcGkuTm9kZVZvbHVtZSJfCgxOb2RlV29ya2xvYWQSKQoKY29udGFpbmVycxgBIAMoCzIVLmF0ZWFwaS5Ob2RlQ29udGFpbmVyEiQKB3ZvbHVtZXMYAiABKAsyEy5hdGVhcGkuTm9kZVZvbHVtZXMiKAoJTm9kZUFzc2V0EgsKA3VybBgBIAEoCRIOCgZzaGEyNTYYAiABKAkihgEKDk5vZGVBcmNoQXNzZXRzEjIKBmFzc2V0cxgBIAMoCzIiLmF0ZWFwaS5Ob2RlQXJjaEFzc2V0cy5Bc3NldHNFbnRyeRpACgtBc3NldHNFbnRyeRILCgNrZXkYASABKAkSIAoFdmFsdWUYAiABKAsyES5hdGVhcGkuTm9kZUFzc2V0OgI4ASKoAQoRTm9kZVNhbmRib3hBc3NldHMSFQoNc2FuZGJveF9jbGFzcxgBIAEoCRI1CgZhc3NldHMYAiADKAsyJS5hdGVhcGkuTm9kZVNhbmRib3hBc3NldHMuQXNzZXRzRW50cnkaRQoLQXNzZXRzRW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuYXRlYXBpLk5vZGVBcmNoQXNzZXRzOgI4ASKlAQoOTm9kZVJ1blJlcXVlc3QSDgoGd29ya2VyGAEgASgJEigKBWFjdG9yGAIgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5EiYKCHdvcmtsb2FkGAMgASgLMhQuYXRlYXBpLk5vZGVXb3JrbG9hZBIxCg5zYW5kYm94X2Fzc2V0cxgEIAEoCzIZLmF0ZWFwaS5Ob2RlU2FuZGJveEFzc2V0cyIWChROb2RlTG9jYWxEZXN0aW5hdGlvbiItChdOb2RlRXh0ZXJuYWxEZXN0aW5hdGlvbhISCgp1cmlfcHJlZml4GAEgASgJIu4BChVOb2RlQ2hlY2twb2ludFJlcXVlc3QSDgoGd29ya2VyGAEgASgJEigKBWFjdG9yGAIgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5EigKBXNjb3BlGAMgASgOMhkuYXRlYXBpLk5vZGVTbmFwc2hvdFNjb3BlEi0KBWxvY2FsGAQgASgLMhwuYXRlYXBpLk5vZGVMb2NhbERlc3RpbmF0aW9uSAASMwoIZXh0ZXJuYWwYBSABKAsyHy5hdGVhcGkuTm9kZUV4dGVybmFsRGVzdGluYXRpb25IAEINCgtkZXN0aW5hdGlvbiI+ChBOb2RlU25hcHNob3RGaWxlEgwKBG5hbWUYASABKAkSDAoEc2l6ZRgCIAEoAxIOCgZzaGEyNTYYAyABKAkihwEKFE5vZGVDaGVja3BvaW50UmVzdWx0EgsKA3VyaRgBIAEoCRINCgVsb2NhbBgCIAEoCBInCgVmaWxlcxgDIAMoCzIYLmF0ZWFwaS5Ob2RlU25hcHNob3RGaWxlEhkKDHVwbG9hZF9lcnJvchgEIAEoCUgAiAEBQg8KDV91cGxvYWRfZXJyb3IizwEKEk5vZGVSZXN0b3JlUmVxdWVzdBIOCgZ3b3JrZXIYASABKAkSKAoFYWN0b3IYAiABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSDgoGc291cmNlGAMgASgJEigKBXNjb3BlGAQgASgOMhkuYXRlYXBpLk5vZGVTbmFwc2hvdFNjb3BlEikKBm9yaWdpbhgFIAEoDjIZLmF0ZWFwaS5Ob2RlUmVzdG9yZU9yaWdpbhIRCgRiYXNlGAYgASgJSACIAQFCBwoFX2Jhc2UiSQoPTm9kZUxvZ3NSZXF1ZXN0EigKBWFjdG9yGAEgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5EgwKBGZyb20YAiABKAMiHQoNTm9kZUxvZ3NDaHVuaxIMCgRkYXRhGAEgASgMIlkKDE5vZGVDYXBhY2l0eRIPCgd3b3JrZXJzGAEgASgFEg4KBnNvdXJjZRgCIAEoCRIUCgxtZW1vcnlfYnl0ZXMYAyABKAMSEgoKY3B1X21pbGxpcxgEIAEoAyLZAQoQTm9kZVJlZ2lzdHJhdGlvbhIMCgRuYW1lGAEgASgJEgsKA3VybBgCIAEoCRISCgVlbnRyeRgDIAEoCUgAiAEBEg8KB2FkZHJlc3MYBCABKAkSDAoEYXJjaBgFIAEoCRIXCg9zYW5kYm94X2NsYXNzZXMYBiADKAkSJgoIY2FwYWNpdHkYByABKAsyFC5hdGVhcGkuTm9kZUNhcGFjaXR5EhUKDWNhY2hlZF9hc3NldHMYCCADKAkSFQoNY2FjaGVkX2ltYWdlcxgJIAMoCUIICgZfZW50cnkiWgoTTm9kZVJlZ2lzdGVyUmVxdWVzdBIuCgxyZWdpc3RyYXRpb24YASABKAsyGC5hdGVhcGkuTm9kZVJlZ2lzdHJhdGlvbhITCgtjYWxsX3NlY3JldBgCIAEoCSJGChROb2RlSGVhcnRiZWF0UmVxdWVzdBIuCgxyZWdpc3RyYXRpb24YASABKAsyGC5hdGVhcGkuTm9kZVJlZ2lzdHJhdGlvbiJcChZOb2RlUmVnaXN0cmF0aW9uUmVzdWx0EhQKDGhlYXJ0YmVhdF9tcxgBIAEoAxIVCg1sb3N0X2FmdGVyX21zGAIgASgDEhUKDXN0YWxlX3dvcmtlcnMYAyADKAkqdAoRTm9kZVNuYXBzaG90U2NvcGUSIwofTk9ERV9TTkFQU0hPVF9TQ09QRV9VTlNQRUNJRklFRBAAEhwKGE5PREVfU05BUFNIT1RfU0NPUEVfRlVMTBABEhwKGE5PREVfU05BUFNIT1RfU0NPUEVfREFUQRACKnUKEU5vZGVSZXN0b3JlT3JpZ2luEiMKH05PREVfUkVTVE9SRV9PUklHSU5fVU5TUEVDSUZJRUQQABIbChdOT0RFX1JFU1RPUkVfT1JJR0lOX09XThABEh4KGk5PREVfUkVTVE9SRV9PUklHSU5fR09MREVOEAIy/gQKBE5vZGUSRwoMQ3JlYXRlV29ya2VyEh8uYXRlYXBpLk5vZGVDcmVhdGVXb3JrZXJSZXF1ZXN0GhYuYXRlYXBpLk5vZGVXb3JrZXJJbmZvEkIKDERlbGV0ZVdvcmtlchIfLmF0ZWFwaS5Ob2RlRGVsZXRlV29ya2VyUmVxdWVzdBoRLmF0ZWFwaS5Ob2RlRW1wdHkSTgoLTGlzdFdvcmtlcnMSHi5hdGVhcGkuTm9kZUxpc3RXb3JrZXJzUmVxdWVzdBofLmF0ZWFwaS5Ob2RlTGlzdFdvcmtlcnNSZXNwb25zZRI1CgNSdW4SFi5hdGVhcGkuTm9kZVJ1blJlcXVlc3QaFi5hdGVhcGkuTm9kZVdvcmtlckluZm8SSQoKQ2hlY2twb2ludBIdLmF0ZWFwaS5Ob2RlQ2hlY2twb2ludFJlcXVlc3QaHC5hdGVhcGkuTm9kZUNoZWNrcG9pbnRSZXN1bHQSPQoHUmVzdG9yZRIaLmF0ZWFwaS5Ob2RlUmVzdG9yZVJlcXVlc3QaFi5hdGVhcGkuTm9kZVdvcmtlckluZm8SMgoEU3RvcBIXLmF0ZWFwaS5Ob2RlU3RvcFJlcXVlc3QaES5hdGVhcGkuTm9kZUVtcHR5EjYKBkZyZWV6ZRIZLmF0ZWFwaS5Ob2RlRnJlZXplUmVxdWVzdBoRLmF0ZWFwaS5Ob2RlRW1wdHkSMgoEVGhhdxIXLmF0ZWFwaS5Ob2RlVGhhd1JlcXVlc3QaES5hdGVhcGkuTm9kZUVtcHR5EjgKBExvZ3MSFy5hdGVhcGkuTm9kZUxvZ3NSZXF1ZXN0GhUuYXRlYXBpLk5vZGVMb2dzQ2h1bmswATKiAQoMTm9kZVJlZ2lzdHJ5EkcKCFJlZ2lzdGVyEhsuYXRlYXBpLk5vZGVSZWdpc3RlclJlcXVlc3QaHi5hdGVhcGkuTm9kZVJlZ2lzdHJhdGlvblJlc3VsdBJJCglIZWFydGJlYXQSHC5hdGVhcGkuTm9kZUhlYXJ0YmVhdFJlcXVlc3QaHi5hdGVhcGkuTm9kZVJlZ2lzdHJhdGlvblJlc3VsdGIGcHJvdG8z",
   );
 
 /**
@@ -292,6 +292,42 @@ export const NodeStopRequestSchema: GenMessage<NodeStopRequest> =
   messageDesc(file_ateapi_node, 10);
 
 /**
+ * @generated from message ateapi.NodeFreezeRequest
+ */
+export type NodeFreezeRequest = Message<"ateapi.NodeFreezeRequest"> & {
+  /**
+   * @generated from field: string worker = 1;
+   */
+  worker: string;
+};
+
+/**
+ * Describes the message ateapi.NodeFreezeRequest.
+ * Use `create(NodeFreezeRequestSchema)` to create a new message.
+ */
+export const NodeFreezeRequestSchema: GenMessage<NodeFreezeRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_node, 11);
+
+/**
+ * @generated from message ateapi.NodeThawRequest
+ */
+export type NodeThawRequest = Message<"ateapi.NodeThawRequest"> & {
+  /**
+   * @generated from field: string worker = 1;
+   */
+  worker: string;
+};
+
+/**
+ * Describes the message ateapi.NodeThawRequest.
+ * Use `create(NodeThawRequestSchema)` to create a new message.
+ */
+export const NodeThawRequestSchema: GenMessage<NodeThawRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_node, 12);
+
+/**
  * A list whose absence differs from its emptiness.
  *
  * @generated from message ateapi.NodeStrings
@@ -309,7 +345,7 @@ export type NodeStrings = Message<"ateapi.NodeStrings"> & {
  */
 export const NodeStringsSchema: GenMessage<NodeStrings> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 11);
+  messageDesc(file_ateapi_node, 13);
 
 /**
  * @generated from message ateapi.NodeEnvVar
@@ -332,7 +368,7 @@ export type NodeEnvVar = Message<"ateapi.NodeEnvVar"> & {
  */
 export const NodeEnvVarSchema: GenMessage<NodeEnvVar> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 12);
+  messageDesc(file_ateapi_node, 14);
 
 /**
  * @generated from message ateapi.NodeEnv
@@ -348,7 +384,7 @@ export type NodeEnv = Message<"ateapi.NodeEnv"> & {
  * Describes the message ateapi.NodeEnv.
  * Use `create(NodeEnvSchema)` to create a new message.
  */
-export const NodeEnvSchema: GenMessage<NodeEnv> = /*@__PURE__*/ messageDesc(file_ateapi_node, 13);
+export const NodeEnvSchema: GenMessage<NodeEnv> = /*@__PURE__*/ messageDesc(file_ateapi_node, 15);
 
 /**
  * @generated from message ateapi.NodeReadyz
@@ -376,7 +412,7 @@ export type NodeReadyz = Message<"ateapi.NodeReadyz"> & {
  */
 export const NodeReadyzSchema: GenMessage<NodeReadyz> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 14);
+  messageDesc(file_ateapi_node, 16);
 
 /**
  * @generated from message ateapi.NodeVolumeMount
@@ -399,7 +435,7 @@ export type NodeVolumeMount = Message<"ateapi.NodeVolumeMount"> & {
  */
 export const NodeVolumeMountSchema: GenMessage<NodeVolumeMount> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 15);
+  messageDesc(file_ateapi_node, 17);
 
 /**
  * @generated from message ateapi.NodeVolumeMounts
@@ -417,7 +453,7 @@ export type NodeVolumeMounts = Message<"ateapi.NodeVolumeMounts"> & {
  */
 export const NodeVolumeMountsSchema: GenMessage<NodeVolumeMounts> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 16);
+  messageDesc(file_ateapi_node, 18);
 
 /**
  * @generated from message ateapi.NodeContainer
@@ -467,7 +503,7 @@ export type NodeContainer = Message<"ateapi.NodeContainer"> & {
  */
 export const NodeContainerSchema: GenMessage<NodeContainer> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 17);
+  messageDesc(file_ateapi_node, 19);
 
 /**
  * @generated from message ateapi.NodeDurableDir
@@ -480,7 +516,7 @@ export type NodeDurableDir = Message<"ateapi.NodeDurableDir"> & {};
  */
 export const NodeDurableDirSchema: GenMessage<NodeDurableDir> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 18);
+  messageDesc(file_ateapi_node, 20);
 
 /**
  * @generated from message ateapi.NodeVolume
@@ -503,7 +539,7 @@ export type NodeVolume = Message<"ateapi.NodeVolume"> & {
  */
 export const NodeVolumeSchema: GenMessage<NodeVolume> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 19);
+  messageDesc(file_ateapi_node, 21);
 
 /**
  * @generated from message ateapi.NodeVolumes
@@ -521,7 +557,7 @@ export type NodeVolumes = Message<"ateapi.NodeVolumes"> & {
  */
 export const NodeVolumesSchema: GenMessage<NodeVolumes> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 20);
+  messageDesc(file_ateapi_node, 22);
 
 /**
  * @generated from message ateapi.NodeWorkload
@@ -544,7 +580,7 @@ export type NodeWorkload = Message<"ateapi.NodeWorkload"> & {
  */
 export const NodeWorkloadSchema: GenMessage<NodeWorkload> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 21);
+  messageDesc(file_ateapi_node, 23);
 
 /**
  * @generated from message ateapi.NodeAsset
@@ -569,7 +605,7 @@ export type NodeAsset = Message<"ateapi.NodeAsset"> & {
  */
 export const NodeAssetSchema: GenMessage<NodeAsset> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 22);
+  messageDesc(file_ateapi_node, 24);
 
 /**
  * @generated from message ateapi.NodeArchAssets
@@ -589,7 +625,7 @@ export type NodeArchAssets = Message<"ateapi.NodeArchAssets"> & {
  */
 export const NodeArchAssetsSchema: GenMessage<NodeArchAssets> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 23);
+  messageDesc(file_ateapi_node, 25);
 
 /**
  * The runtime: exactly the SandboxConfig shape.
@@ -616,7 +652,7 @@ export type NodeSandboxAssets = Message<"ateapi.NodeSandboxAssets"> & {
  */
 export const NodeSandboxAssetsSchema: GenMessage<NodeSandboxAssets> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 24);
+  messageDesc(file_ateapi_node, 26);
 
 /**
  * @generated from message ateapi.NodeRunRequest
@@ -649,7 +685,7 @@ export type NodeRunRequest = Message<"ateapi.NodeRunRequest"> & {
  */
 export const NodeRunRequestSchema: GenMessage<NodeRunRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 25);
+  messageDesc(file_ateapi_node, 27);
 
 /**
  * @generated from message ateapi.NodeLocalDestination
@@ -662,7 +698,7 @@ export type NodeLocalDestination = Message<"ateapi.NodeLocalDestination"> & {};
  */
 export const NodeLocalDestinationSchema: GenMessage<NodeLocalDestination> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 26);
+  messageDesc(file_ateapi_node, 28);
 
 /**
  * @generated from message ateapi.NodeExternalDestination
@@ -682,7 +718,7 @@ export type NodeExternalDestination = Message<"ateapi.NodeExternalDestination"> 
  */
 export const NodeExternalDestinationSchema: GenMessage<NodeExternalDestination> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 27);
+  messageDesc(file_ateapi_node, 29);
 
 /**
  * @generated from message ateapi.NodeCheckpointRequest
@@ -734,7 +770,7 @@ export type NodeCheckpointRequest = Message<"ateapi.NodeCheckpointRequest"> & {
  */
 export const NodeCheckpointRequestSchema: GenMessage<NodeCheckpointRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 28);
+  messageDesc(file_ateapi_node, 30);
 
 /**
  * @generated from message ateapi.NodeSnapshotFile
@@ -764,7 +800,7 @@ export type NodeSnapshotFile = Message<"ateapi.NodeSnapshotFile"> & {
  */
 export const NodeSnapshotFileSchema: GenMessage<NodeSnapshotFile> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 29);
+  messageDesc(file_ateapi_node, 31);
 
 /**
  * Where the snapshot really is: `uri` (on the node when `local`). An external checkpoint
@@ -800,7 +836,7 @@ export type NodeCheckpointResult = Message<"ateapi.NodeCheckpointResult"> & {
  */
 export const NodeCheckpointResultSchema: GenMessage<NodeCheckpointResult> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 30);
+  messageDesc(file_ateapi_node, 32);
 
 /**
  * @generated from message ateapi.NodeRestoreRequest
@@ -832,6 +868,15 @@ export type NodeRestoreRequest = Message<"ateapi.NodeRestoreRequest"> & {
    * @generated from field: ateapi.NodeRestoreOrigin origin = 5;
    */
   origin: NodeRestoreOrigin;
+
+  /**
+   * A combined restore (scope DATA only): URI prefix of the template's golden snapshot whose
+   * memory the actor resumes from, with the durable data of source laid into its volumes
+   * (absent: the data restore boots the actor's image).
+   *
+   * @generated from field: optional string base = 6;
+   */
+  base?: string | undefined;
 };
 
 /**
@@ -840,7 +885,7 @@ export type NodeRestoreRequest = Message<"ateapi.NodeRestoreRequest"> & {
  */
 export const NodeRestoreRequestSchema: GenMessage<NodeRestoreRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 31);
+  messageDesc(file_ateapi_node, 33);
 
 /**
  * @generated from message ateapi.NodeLogsRequest
@@ -865,7 +910,7 @@ export type NodeLogsRequest = Message<"ateapi.NodeLogsRequest"> & {
  */
 export const NodeLogsRequestSchema: GenMessage<NodeLogsRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 32);
+  messageDesc(file_ateapi_node, 34);
 
 /**
  * @generated from message ateapi.NodeLogsChunk
@@ -883,7 +928,7 @@ export type NodeLogsChunk = Message<"ateapi.NodeLogsChunk"> & {
  */
 export const NodeLogsChunkSchema: GenMessage<NodeLogsChunk> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 33);
+  messageDesc(file_ateapi_node, 35);
 
 /**
  * @generated from message ateapi.NodeCapacity
@@ -920,7 +965,7 @@ export type NodeCapacity = Message<"ateapi.NodeCapacity"> & {
  */
 export const NodeCapacitySchema: GenMessage<NodeCapacity> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 34);
+  messageDesc(file_ateapi_node, 36);
 
 /**
  * @generated from message ateapi.NodeRegistration
@@ -990,7 +1035,7 @@ export type NodeRegistration = Message<"ateapi.NodeRegistration"> & {
  */
 export const NodeRegistrationSchema: GenMessage<NodeRegistration> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 35);
+  messageDesc(file_ateapi_node, 37);
 
 /**
  * @generated from message ateapi.NodeRegisterRequest
@@ -1015,7 +1060,7 @@ export type NodeRegisterRequest = Message<"ateapi.NodeRegisterRequest"> & {
  */
 export const NodeRegisterRequestSchema: GenMessage<NodeRegisterRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 36);
+  messageDesc(file_ateapi_node, 38);
 
 /**
  * @generated from message ateapi.NodeHeartbeatRequest
@@ -1033,7 +1078,7 @@ export type NodeHeartbeatRequest = Message<"ateapi.NodeHeartbeatRequest"> & {
  */
 export const NodeHeartbeatRequestSchema: GenMessage<NodeHeartbeatRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 37);
+  messageDesc(file_ateapi_node, 39);
 
 /**
  * @generated from message ateapi.NodeRegistrationResult
@@ -1063,7 +1108,7 @@ export type NodeRegistrationResult = Message<"ateapi.NodeRegistrationResult"> & 
  */
 export const NodeRegistrationResultSchema: GenMessage<NodeRegistrationResult> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 38);
+  messageDesc(file_ateapi_node, 40);
 
 /**
  * @generated from enum ateapi.NodeSnapshotScope
@@ -1189,6 +1234,26 @@ export const Node: GenService<{
   stop: {
     methodKind: "unary";
     input: typeof NodeStopRequestSchema;
+    output: typeof NodeEmptySchema;
+  };
+  /**
+   * Pauses the worker's sandbox in place (the frozen tier); idempotent.
+   *
+   * @generated from rpc ateapi.Node.Freeze
+   */
+  freeze: {
+    methodKind: "unary";
+    input: typeof NodeFreezeRequestSchema;
+    output: typeof NodeEmptySchema;
+  };
+  /**
+   * Resumes the worker's paused sandbox; idempotent (a running sandbox is left as it is).
+   *
+   * @generated from rpc ateapi.Node.Thaw
+   */
+  thaw: {
+    methodKind: "unary";
+    input: typeof NodeThawRequestSchema;
     output: typeof NodeEmptySchema;
   };
   /**

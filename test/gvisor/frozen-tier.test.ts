@@ -1,0 +1,130 @@
+// The frozen tier with real runsc, in the all-in-one substrate: an idle actor is paused in
+// place (RUNNING, tier frozen), a request thaws it with its memory intact, and a worker needed
+// by another actor is taken from the frozen one by a checkpoint it later resumes from.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { actorTable } from "../../src/cli/record-printers.ts";
+import { actorToWire } from "../../src/controlplane/wire.ts";
+import { silentLogger } from "../../src/log/index.ts";
+import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
+import { pushCounterImage } from "../support/counter-image.ts";
+import { applyCounterSetup, waitForGolden } from "../support/counter-resources.ts";
+import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
+import { type RunningRegistry, startRegistry } from "../support/registry.ts";
+
+describe("frozen tier with gvisor workers", { timeout: 600_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "ate-frozen-"));
+  const nodeDir = join(dir, "state", "node");
+  let registry: RunningRegistry;
+  let ate: RunningSubstrate;
+  const network = { prefix: "atfz", subnetBase: 196, subnets: 1 };
+  const ref = (name: string) => ({ atespace: "demo", name });
+  const count = (actor: string) =>
+    new Promise<{ memory: number; file: number; actor: string }>((resolve, reject) => {
+      const url = new URL(ate.routerUrl);
+      const req = http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: "/count",
+          headers: { host: `${actor}.demo.actors.resources.substrate.ate.dev` },
+          agent: false,
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (c) => {
+            body += c;
+          });
+          res.on("end", () =>
+            res.statusCode === 200
+              ? resolve(JSON.parse(body))
+              : reject(new Error(`${res.statusCode}: ${body}`)),
+          );
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+  /** What runsc itself says of the worker's sandbox. */
+  const sandboxState = (worker: string) =>
+    JSON.parse(
+      execFileSync("/usr/bin/runsc", [`--root=${join(nodeDir, "runsc")}`, "state", worker], {
+        encoding: "utf8",
+      }),
+    ).status as string;
+  const frozenSoon = async (actor: string) => {
+    for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
+      const a = await ate.controlPlane.getActor(ref(actor));
+      if (a.tier === "frozen" && a.worker && sandboxState(a.worker.name) === "paused") return a;
+      assert.ok(Date.now() < deadline, `${actor} frozen within 30 s (now ${a.status} ${a.tier})`);
+    }
+  };
+
+  before(async () => {
+    registry = await startRegistry();
+    ate = await startSubstrate({
+      runsc: false, // applyCounterSetup declares the runtime
+      stateDir: join(dir, "state"),
+      apiAddr: "127.0.0.1:0",
+      routerAddr: "127.0.0.1:0",
+      nodeName: "node-1",
+      network,
+      idleTimeoutMs: 0,
+      logger: silentLogger,
+    });
+    const image = await pushCounterImage(registry.host);
+    await applyCounterSetup(ate.resources, {
+      image,
+      snapshotsDir: join(dir, "snapshots"),
+      replicas: 1,
+      templates: { counter: { "ate.dev/freeze-after-idle": "1s" } },
+    });
+    await waitForGolden(ate.resources, ["counter"]);
+    await ate.controlPlane.createAtespace("demo");
+  });
+
+  after(async () => {
+    await ate?.stop().catch(() => {});
+    await removeLeftoverWorkers(nodeDir, network);
+    await registry?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("freezes an idle actor in place and thaws it on a request, its memory intact", async () => {
+    await ate.controlPlane.createActor(ref("a"), "default", "counter");
+    assert.deepEqual(await count("a"), { memory: 1, file: 1, actor: "a" });
+    const running = await ate.controlPlane.getActor(ref("a"));
+    const frozen = await frozenSoon("a");
+    assert.equal(frozen.status, "RUNNING", "clients see no new status");
+    assert.equal(frozen.worker?.name, running.worker?.name, "it keeps its worker");
+    const wide = actorTable([actorToWire(frozen)], true);
+    assert.match(wide, /TIER/);
+    assert.match(wide, /\bRUNNING\b.*\bfrozen\b/);
+    assert.deepEqual(await count("a"), { memory: 2, file: 2, actor: "a" });
+    const thawed = await ate.controlPlane.getActor(ref("a"));
+    assert.equal(thawed.tier, undefined);
+    assert.equal(sandboxState(thawed.worker?.name as string), "running");
+    assert.match(actorTable([actorToWire(thawed)], true), /\bRUNNING\b.*\brunning\b/);
+  });
+
+  it("gives a frozen actor's worker to another by a checkpoint; it later resumes with its memory", async () => {
+    await frozenSoon("a");
+    await ate.controlPlane.createActor(ref("b"), "default", "counter");
+    // One worker: b's request evicts the frozen a (a checkpoint of its paused sandbox).
+    assert.deepEqual(await count("b"), { memory: 1, file: 1, actor: "b" });
+    const a = await ate.controlPlane.getActor(ref("a"));
+    assert.equal(a.status, "SUSPENDED");
+    assert.equal(a.tier, undefined);
+    assert.deepEqual(await count("a"), { memory: 3, file: 3, actor: "a" });
+    // An API suspend of a frozen actor works the same way.
+    await frozenSoon("a");
+    assert.equal((await ate.controlPlane.suspendActor(ref("a"))).status, "SUSPENDED");
+    assert.deepEqual(await count("a"), { memory: 4, file: 4, actor: "a" });
+  });
+});
