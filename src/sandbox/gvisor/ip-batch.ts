@@ -16,6 +16,8 @@ export function ipBatch(lines: readonly string[], netns?: string): Promise<void>
       if (stderr.length < 4096) stderr += d;
     });
     child.on("error", reject);
+    // ip may exit before reading its input (no such namespace): its exit code says so.
+    child.stdin.on("error", () => {});
     child.on("close", (code) =>
       code === 0
         ? resolve()
