@@ -28,10 +28,10 @@ import { type NodeWorker, NodeWorkers } from "./node-workers.ts";
 import { checkRestorable } from "./restore-checks.ts";
 import { restoreInputs } from "./restore-inputs.ts";
 import { fetchRuntime, pullImages } from "./runtime-inputs.ts";
+import { startSandbox } from "./start-sandbox.ts";
 import { timed } from "./steps.ts";
 import { type SnapshotTaker, takeSnapshot } from "./take-snapshot.ts";
 import { WorkerExits } from "./worker-exits.ts";
-import { sandboxSpec } from "./workload.ts";
 
 export interface NodeAgentOptions {
   /** Everything the agent keeps on the node lives here. */
@@ -381,9 +381,7 @@ export class NodeAgent implements NodeAgentApi {
     return this.layout.readRecord(worker);
   }
 
-  // --- steps -----------------------------------------------------------------------------
-
-  private async start(
+  private start(
     worker: NodeWorker,
     driver: SandboxDriver,
     runtime: SandboxRuntime,
@@ -392,49 +390,8 @@ export class NodeAgent implements NodeAgentApi {
     checkpointDir: string | undefined,
     signal?: AbortSignal,
   ): Promise<void> {
-    const step = timed(this.log, { worker: worker.name, actor: record.actor.actorId });
-    const what = checkpointDir ? "restore" : "run";
-    const volumes = this.layout.volumeDirs(worker.name, record.workload);
-    const logPath = this.layout.logPath(record.actor);
-    const [identityDir] = await step(`${what}.record`, () =>
-      Promise.all([
-        this.layout.writeIdentity(worker.name, record.actor),
-        this.layout.writeRecord(worker.name, record),
-      ]),
-    );
-    const spec = sandboxSpec({
-      workload: record.workload,
-      images,
-      volumes,
-      identityDir,
-      hostname: record.actor.actorId,
-      logPath,
-    });
-    const start = this.exits.start(worker.name, signal);
-    try {
-      await step(`${what}.sandbox`, () =>
-        checkpointDir
-          ? driver.restore(worker, runtime, spec, checkpointDir, start.signal)
-          : driver.run(worker, runtime, spec, start.signal),
-      );
-      // Probed once the sandbox runs, not while it starts: a SYN sent while gVisor takes its
-      // network over can be lost, and its conntrack entry would then linger as SYN_SENT for
-      // minutes, holding up the next checkpoint's drain.
-      await step(`${what}.ready`, () => start.ready(worker.address, record.workload));
-    } catch (err) {
-      const tail = await this.layout.logTail(record.actor, 10);
-      await driver.stop(worker, runtime).catch(() => {});
-      await this.layout.wipe(worker.name);
-      const e = AteError.from(err, Code.Internal);
-      throw new AteError(
-        e.code,
-        `${e.message}${tail ? `\nlast log lines of ${record.actor.actorId}:\n${tail}` : ""}`,
-        e.details,
-        { cause: err },
-      );
-    } finally {
-      start.done();
-    }
+    const deps = { layout: this.layout, exits: this.exits, log: this.log };
+    return startSandbox(deps, { worker, driver, runtime, record, images, checkpointDir }, signal);
   }
 
   private driver(sandboxClass: string): SandboxDriver {
