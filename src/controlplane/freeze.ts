@@ -54,9 +54,10 @@ export async function freezeActor(
   try {
     await node.freeze(worker);
   } catch (err) {
-    // Whether it paused is not known: running again, and marked so, is the safe side.
-    await node.thaw(worker).catch(() => {});
-    await unmark(d, marked);
+    // Whether it paused is not known: it must run again before the mark comes off (a paused
+    // sandbox is always marked frozen). If the thaw fails too the mark stays, and the next
+    // request's thaw tries again.
+    if (await thawWorker(d, actor.worker.node, worker)) await unmark(d, marked);
     throw err;
   }
   try {
@@ -68,15 +69,11 @@ export async function freezeActor(
   } catch (err) {
     if (!isAteError(err, Code.Aborted)) throw err;
     const current = await d.records.getActor(atespace, actorId);
-    // Still on this worker and not marked frozen: whatever holds it now (running, or a
-    // checkpoint that began from the unmarked record) expects a running sandbox.
-    if (current.tier !== "frozen" && current.worker?.name === worker)
-      await thawOnNode(d, current).catch((e) =>
-        d.logger.warn("thawing an actor unfrozen meanwhile failed", {
-          actor: actorKey(atespace, actorId),
-          error: String(e),
-        }),
-      );
+    // Still on this worker: whatever holds it now (running, a checkpoint that began from the
+    // unmarked record, a later freeze) is safe with a running sandbox, whatever the mark says.
+    if (current.worker?.name === worker && current.worker.node === actor.worker.node)
+      await thawWorker(d, actor.worker.node, worker);
+
     // Marked frozen by a later look (its checkpoint thaws first), or off the worker: done.
     throw new AteError(Code.Aborted, `actor ${atespace}/${actorId} changed; not frozen`);
   }
@@ -151,4 +148,21 @@ async function unmark(d: LifecycleDeps, marked: Actor): Promise<void> {
   await d.records.updateActor(rest).catch((err) => {
     if (!isAteError(err, Code.Aborted)) throw err;
   });
+}
+
+/** Resumes a worker's sandbox, waiting out a short operation holding it; false if it failed. */
+async function thawWorker(d: LifecycleDeps, nodeName: string, worker: string): Promise<boolean> {
+  const deadline = Date.now() + busyWaitMs;
+  for (;;) {
+    try {
+      await d.nodes.get(nodeName).thaw(worker);
+      return true;
+    } catch (err) {
+      if (!isAteError(err, Code.Aborted) || Date.now() > deadline) {
+        d.logger.warn("thawing a worker's sandbox failed", { worker, error: String(err) });
+        return false;
+      }
+    }
+    await sleep(10);
+  }
 }

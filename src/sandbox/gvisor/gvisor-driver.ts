@@ -43,6 +43,8 @@ export class GvisorDriver implements SandboxDriver {
   private readonly foreground = new Map<string, Foreground>();
   /** Background tear-downs (after a checkpoint, or a sandbox that stopped on its own). */
   private readonly cleanups = new Map<string, Promise<void>>();
+  /** Workers whose sandbox this driver paused (the frozen tier), or found paused on adopt. */
+  private readonly paused = new Set<string>();
   /** Each worker's current sandbox id: a fresh one per start (see newSandboxId). */
   private readonly ids = new Map<string, string>();
   /** Workers' former sandboxes, deleted in the background. */
@@ -162,6 +164,9 @@ export class GvisorDriver implements SandboxDriver {
     const id = this.sandboxId(worker);
     const net = this.networks;
     await this.settled(worker);
+    // A frozen sandbox runs again first, whoever asked: paused, it cannot close its
+    // connections for the drain (and a late freeze must never be checkpointed paused).
+    if (this.paused.has(worker.name)) await this.resume(worker, runtime);
     await this.exits.quiet(worker.name); // the sandbox stops once its image is saved
     await net.blockNew(worker.index);
     try {
@@ -210,6 +215,7 @@ export class GvisorDriver implements SandboxDriver {
     // A paused (frozen) sandbox is alive too: it stays paused, its actor's record says frozen.
     const state = await runsc.state(this.sandboxId(worker));
     const alive = state === "running" || state === "paused";
+    if (state === "paused") this.paused.add(worker.name);
     if (alive) {
       this.running.set(worker.name, runsc);
       const config = join(this.bundleDir(worker), "config.json");
@@ -228,6 +234,7 @@ export class GvisorDriver implements SandboxDriver {
     await runsc.pause(id).catch(async (err) => {
       if ((await runsc.state(id)) !== "paused") throw err;
     });
+    this.paused.add(worker.name);
   }
 
   /** `runsc resume` of the worker's sandbox; already running counts as done. */
@@ -237,9 +244,12 @@ export class GvisorDriver implements SandboxDriver {
     await runsc.resume(id).catch(async (err) => {
       if ((await runsc.state(id)) !== "running") throw err;
     });
+    this.paused.delete(worker.name);
   }
 
   async stop(worker: WorkerRef, runtime?: SandboxRuntime): Promise<void> {
+    // runsc's kill leaves a paused sandbox standing (delete --force then takes seconds).
+    if (this.paused.has(worker.name) && runtime) await this.resume(worker, runtime).catch(() => {});
     await this.exits.quiet(worker.name);
     if (this.cleanups.has(worker.name)) return this.settled(worker);
     await this.teardown(worker, runtime);
@@ -299,6 +309,7 @@ export class GvisorDriver implements SandboxDriver {
     const gone = !!runsc && pid > 0 && (await this.foregroundGone(worker, 2000));
     this.foreground.delete(worker.name);
     this.running.delete(worker.name);
+    this.paused.delete(worker.name);
     this.ids.delete(worker.name);
     await rm(this.pidFile(worker), { force: true });
     const removal = this.former.remove(worker.name, runsc, id, pid, fg);
@@ -307,7 +318,7 @@ export class GvisorDriver implements SandboxDriver {
     if (gone) this.former.inBackground(worker.name, removal);
     else await removal;
     await Promise.all([
-      this.networks.resetSandbox(worker.index),
+      this.networks.resetSandbox(worker.index, gone),
       this.networks.unblock(worker.index),
     ]);
     this.exits.forget(worker.name);

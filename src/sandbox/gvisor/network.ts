@@ -218,7 +218,7 @@ export class WorkerNetworks {
    * `ip -batch` (≈10–40 ms); otherwise the namespace and its link are made anew (5 runs of ip,
    * where there were 12: ≈0.1–0.45 s on a busy 2-core machine).
    */
-  async resetSandbox(index: number): Promise<void> {
+  async resetSandbox(index: number, reuse = true): Promise<void> {
     const sb = this.sandboxNs(index);
     const setUp = [
       `link set eth0 address ${innerMac}`,
@@ -227,10 +227,14 @@ export class WorkerNetworks {
       "link set lo up",
       `route replace default via ${innerGateway}`,
     ];
-    const reused = await ipBatch(["addr flush dev eth0", ...setUp], sb).then(
-      () => true,
-      () => false,
-    );
+    // Reused only when the former sandbox is known to be gone: one that may still run would
+    // share the next one's eth0 (same address and MAC) in a reused namespace.
+    const reused =
+      reuse &&
+      (await ipBatch(["addr flush dev eth0", ...setUp], sb).then(
+        () => true,
+        () => false,
+      ));
     if (!reused) await this.newSandboxNs(index, setUp);
   }
 
