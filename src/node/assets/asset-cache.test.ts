@@ -74,6 +74,19 @@ describe("AssetCache", () => {
     assert.equal(requests, 1);
   });
 
+  it("keeps a shared download going when the caller that started it gives up", async () => {
+    const cache = new AssetCache({ dir: join(dir, "c2b"), ...local });
+    requests = 0;
+    const asset = { url: `${base}/runsc`, sha256: sha(payload) };
+    const first = new AbortController();
+    const started = cache.fetch(asset, { signal: first.signal });
+    const second = cache.fetch(asset);
+    first.abort();
+    await assert.rejects(started, { code: Code.Canceled });
+    assert.equal(await second, join(dir, "c2b", "sha256", asset.sha256));
+    assert.equal(requests, 1);
+  });
+
   it("rejects a wrong sha256 of a remote asset naming asset, expected and actual, caching nothing", async () => {
     const cache = new AssetCache({ dir: join(dir, "c3"), ...local });
     const wrong = "f".repeat(64);

@@ -68,7 +68,8 @@ export class AssetCache {
     asset: SandboxAsset,
     o: { name?: string; signal?: AbortSignal } = {},
   ): Promise<string> {
-    return this.once(asset.sha256, (path) => this.download(asset, path, o));
+    const { signal, ...rest } = o;
+    return this.once(asset.sha256, (path) => this.download(asset, path, rest), signal);
   }
 
   /**
@@ -79,19 +80,29 @@ export class AssetCache {
   async seed(file: string, sha256: string, o: { signal?: AbortSignal } = {}): Promise<string> {
     const asset = { url: pathToFileURL(file).href, sha256 };
     const open = async () => ({ body: createReadStream(file) });
-    return this.once(sha256, (path) => this.download(asset, path, { ...o, open }));
+    return this.once(sha256, (path) => this.download(asset, path, { open }), o.signal);
   }
 
-  /** The cached path, or one shared download of it on a miss. */
-  private async once(sha256: string, download: (path: string) => Promise<string>) {
+  /**
+   * The cached path, or one shared download of it on a miss. The download belongs to no one
+   * caller (its watchdog bounds it): a caller that gives up stops waiting, never the download
+   * the others share.
+   */
+  private async once(
+    sha256: string,
+    download: (path: string) => Promise<string>,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const path = this.path(sha256);
     if (await this.has(sha256)) return path;
+    if (signal?.aborted) throw canceled(signal);
     let pending = this.inflight.get(sha256);
     if (!pending) {
       pending = download(path).finally(() => this.inflight.delete(sha256));
+      pending.catch(() => {}); // its callers see the failure; none may be left to
       this.inflight.set(sha256, pending);
     }
-    return pending;
+    return signal ? untilAborted(pending, signal) : pending;
   }
 
   private async download(
@@ -210,4 +221,19 @@ export function assetsForArch(
     );
   }
   return forArch;
+}
+
+/** p, or the signal's reason once it aborts first (p itself goes on). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(canceled(signal));
+    signal.addEventListener("abort", abort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
+}
+
+function canceled(signal: AbortSignal): AteError {
+  return signal.reason instanceof AteError
+    ? signal.reason
+    : new AteError(Code.Canceled, "waiting for an asset download: canceled");
 }
