@@ -1,26 +1,15 @@
-// Data scope without a cold boot: an actor whose snapshots keep only its durable data, resumed
-// from its template's golden snapshot with its data laid in (the combined restore), against the
-// cold boot of the same actor with the same data (a Data restore without a base), in one run on
-// this machine. Both are timed from the restore call to the actor's first answer; raw `runsc
-// restore` of the golden's image (no agent, no data) is printed beside them.
-import { createHash } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { jsonLogger } from "../src/log/index.ts";
-import {
-  type ActorIdentity,
-  goldenActorId,
-  goldenAtespace,
-  NodeAgent,
-  type Workload,
-} from "../src/node/index.ts";
+import { type ActorIdentity, goldenActorId, goldenAtespace, NodeAgent } from "../src/node/index.ts";
 import { Runsc } from "../src/sandbox/gvisor/runsc.ts";
 import { GvisorDriver } from "../src/sandbox/index.ts";
 import { pushCounterImage } from "../test/support/counter-image.ts";
 import { getJson } from "../test/support/http.ts";
 import { startRegistry } from "../test/support/registry.ts";
+import { counterWorkload, machineRunscAssets } from "./counter-actor.ts";
 import { benchInfo, benchLine, quantile } from "./summary.ts";
 
 const rounds = Number(process.env.ROUNDS ?? 7);
@@ -48,29 +37,8 @@ let rawId: string | undefined;
 
 try {
   const image = await pushCounterImage(registry.host);
-  const runsc = "/usr/bin/runsc";
-  const sandboxAssets = {
-    sandboxClass: "gvisor" as const,
-    assets: {
-      amd64: {
-        runsc: {
-          url: `file://${runsc}`,
-          sha256: createHash("sha256").update(readFileSync(runsc)).digest("hex"),
-        },
-      },
-    },
-  };
-  const workload: Workload = {
-    containers: [
-      {
-        name: "counter",
-        image,
-        readyz: { path: "/readyz", port: 8080 },
-        volumeMounts: [{ name: "data", mountPath: "/data" }],
-      },
-    ],
-    volumes: [{ name: "data", durableDir: {} }],
-  };
+  const sandboxAssets = machineRunscAssets();
+  const workload = counterWorkload(image);
   const identity = (atespace: string, actorId: string): ActorIdentity => ({
     atespace,
     templateNamespace: "default",

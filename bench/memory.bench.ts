@@ -4,19 +4,19 @@
 // natively with node, after the same warm-up requests, in one run. Then the actor is suspended
 // and the bench shows what an idle actor costs: its snapshot and record, no process, no worker.
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { jsonLogger } from "../src/log/index.ts";
-import { NodeAgent, type Workload } from "../src/node/index.ts";
+import { NodeAgent } from "../src/node/index.ts";
 import { GvisorDriver } from "../src/sandbox/index.ts";
 import { pushCounterImage } from "../test/support/counter-image.ts";
 import { getJson } from "../test/support/http.ts";
 import { freePort } from "../test/support/ports.ts";
 import { startRegistry } from "../test/support/registry.ts";
+import { counterActor, counterWorkload, machineRunscAssets } from "./counter-actor.ts";
 import { benchInfo, benchLine } from "./summary.ts";
 
 const warmup = Number(process.env.REQUESTS ?? 200);
@@ -142,35 +142,9 @@ async function warm(base: string): Promise<void> {
 let native: ReturnType<typeof spawn> | undefined;
 try {
   const image = await pushCounterImage(registry.host);
-  const runsc = "/usr/bin/runsc";
-  const sandboxAssets = {
-    sandboxClass: "gvisor" as const,
-    assets: {
-      amd64: {
-        runsc: {
-          url: `file://${runsc}`,
-          sha256: createHash("sha256").update(readFileSync(runsc)).digest("hex"),
-        },
-      },
-    },
-  };
-  const workload: Workload = {
-    containers: [
-      {
-        name: "counter",
-        image,
-        readyz: { path: "/readyz", port: 8080 },
-        volumeMounts: [{ name: "data", mountPath: "/data" }],
-      },
-    ],
-    volumes: [{ name: "data", durableDir: {} }],
-  };
-  const actor = {
-    atespace: "bench",
-    templateNamespace: "default",
-    templateName: "counter",
-    actorId: "m1",
-  };
+  const sandboxAssets = machineRunscAssets();
+  const workload = counterWorkload(image);
+  const actor = counterActor("m1");
 
   // The actor in its sandbox.
   const { address } = await agent.createWorker(worker);

@@ -19,18 +19,18 @@
 // `Cannot find device "gw0"`).
 // ATE_LOG=debug prints the agent's steps (`checkpoint.*`, `restore.*`) with their durations.
 
-import { createHash } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jsonLogger } from "../src/log/index.ts";
-import { NodeAgent, type Workload } from "../src/node/index.ts";
+import { NodeAgent } from "../src/node/index.ts";
 import { waitReady } from "../src/node/readiness.ts";
 import { Runsc } from "../src/sandbox/gvisor/runsc.ts";
 import { GvisorDriver } from "../src/sandbox/index.ts";
 import { pushCounterImage } from "../test/support/counter-image.ts";
 import { getJson } from "../test/support/http.ts";
 import { startRegistry } from "../test/support/registry.ts";
+import { counterActor, counterWorkload, machineRunscAssets } from "./counter-actor.ts";
 import { benchInfo, benchLine, quantile } from "./summary.ts";
 
 const rounds = Number(process.env.ROUNDS ?? 7);
@@ -56,35 +56,9 @@ let rawId: string | undefined;
 
 try {
   const image = await pushCounterImage(registry.host);
-  const runsc = "/usr/bin/runsc";
-  const assets = {
-    sandboxClass: "gvisor" as const,
-    assets: {
-      amd64: {
-        runsc: {
-          url: `file://${runsc}`,
-          sha256: createHash("sha256").update(readFileSync(runsc)).digest("hex"),
-        },
-      },
-    },
-  };
-  const workload: Workload = {
-    containers: [
-      {
-        name: "counter",
-        image,
-        readyz: { path: "/readyz", port: 8080 },
-        volumeMounts: [{ name: "data", mountPath: "/data" }],
-      },
-    ],
-    volumes: [{ name: "data", durableDir: {} }],
-  };
-  const actor = {
-    atespace: "bench",
-    templateNamespace: "default",
-    templateName: "counter",
-    actorId: "b1",
-  };
+  const assets = machineRunscAssets();
+  const workload = counterWorkload(image);
+  const actor = counterActor("b1");
   const a = await agent.createWorker("ba");
   await agent.createWorker("bb");
   const c = await agent.createWorker("bc");

@@ -6,15 +6,7 @@
 // not, so the sizes and what each costs end to end are printed side by side: the numbers that
 // choose `compress:` in src/node/take-snapshot.ts.
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import {
-  createReadStream,
-  createWriteStream,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-} from "node:fs";
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -25,13 +17,14 @@ import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { openBlobStore } from "../src/blob/index.ts";
 import type { Logger } from "../src/log/index.ts";
-import { NodeAgent, type SnapshotFile, type Workload } from "../src/node/index.ts";
+import { NodeAgent, type SnapshotFile } from "../src/node/index.ts";
 import { type CheckpointOptions, GvisorDriver, type SandboxDriver } from "../src/sandbox/index.ts";
 import { downloadSnapshot, readManifest, writeSnapshot } from "../src/snapshots/index.ts";
 import { pushCounterImage } from "../test/support/counter-image.ts";
 import { getJson } from "../test/support/http.ts";
 import { freePort } from "../test/support/ports.ts";
 import { startRegistry } from "../test/support/registry.ts";
+import { counterActor, counterWorkload, machineRunscAssets } from "./counter-actor.ts";
 import { benchInfo, benchLine } from "./summary.ts";
 
 const rounds = Number(process.env.ROUNDS ?? 3);
@@ -194,35 +187,9 @@ const rawDown: number[] = [];
 
 try {
   const image = await pushCounterImage(registry.host);
-  const runsc = "/usr/bin/runsc";
-  const sandboxAssets = {
-    sandboxClass: "gvisor" as const,
-    assets: {
-      amd64: {
-        runsc: {
-          url: `file://${runsc}`,
-          sha256: createHash("sha256").update(readFileSync(runsc)).digest("hex"),
-        },
-      },
-    },
-  };
-  const workload: Workload = {
-    containers: [
-      {
-        name: "counter",
-        image,
-        readyz: { path: "/readyz", port: 8080 },
-        volumeMounts: [{ name: "data", mountPath: "/data" }],
-      },
-    ],
-    volumes: [{ name: "data", durableDir: {} }],
-  };
-  const actor = {
-    atespace: "bench",
-    templateNamespace: "default",
-    templateName: "counter",
-    actorId: "t1",
-  };
+  const sandboxAssets = machineRunscAssets();
+  const workload = counterWorkload(image);
+  const actor = counterActor("t1");
   const a = await agent.createWorker("ta");
   await agent.createWorker("tb");
 
