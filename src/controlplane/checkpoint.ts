@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Clock } from "../clock/index.ts";
-import { AteError, Code } from "../errors/index.ts";
+import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { CheckpointResult, SnapshotScope } from "../node/index.ts";
 import { type Actor, type SnapshotInfo, type Worker, withSnapshot } from "../records/index.ts";
 import { checkpointConfig } from "./snapshots-config.ts";
@@ -59,15 +60,21 @@ export async function checkpointActor(
     // may be): a paused netstack cannot take part in the drain (closing the routers'
     // connections), and an endpoint left open in a checkpoint restores broken. runsc could
     // checkpoint the paused sandbox as it is, but only by resetting its connections unseen.
-    if (actor.tier === "frozen") await node.thaw(workerRef.name, signal ? { signal } : {});
-    result = await node.checkpoint(
-      {
-        worker: workerRef.name,
-        actor: identityOf(actor),
-        scope,
-        destination: uri ? { kind: "external", uriPrefix: uri } : { kind: "local" },
-      },
-      signal ? { signal } : {},
+    const call = signal ? { signal } : {};
+    if (actor.tier === "frozen")
+      await whenWorkerFree(() => node.thaw(workerRef.name, call), signal);
+    result = await whenWorkerFree(
+      () =>
+        node.checkpoint(
+          {
+            worker: workerRef.name,
+            actor: identityOf(actor),
+            scope,
+            destination: uri ? { kind: "external", uriPrefix: uri } : { kind: "local" },
+          },
+          call,
+        ),
+      signal,
     );
   } catch (err) {
     const stillRunning = await node.listWorkers().then(
@@ -134,4 +141,23 @@ function snapshotId(clock: Clock): string {
     .toISOString()
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "Z")}-${randomBytes(4).toString("hex")}`;
+}
+
+/** How long a checkpoint waits out a freeze or thaw (tens of ms) holding the worker. */
+const busyWaitMs = 2000;
+
+/**
+ * A node call retried while the worker is busy (ABORTED): the frozen tier pauses and resumes
+ * sandboxes on its own, and a suspend that meets one must wait for it, not fail.
+ */
+async function whenWorkerFree<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const deadline = Date.now() + busyWaitMs;
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isAteError(err, Code.Aborted) || Date.now() > deadline) throw err;
+    }
+    await sleep(10, undefined, signal ? { signal } : {});
+  }
 }
