@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -9,7 +9,7 @@ import { GvisorDriver } from "../src/sandbox/index.ts";
 import { pushCounterImage } from "../test/support/counter-image.ts";
 import { getJson } from "../test/support/http.ts";
 import { startRegistry } from "../test/support/registry.ts";
-import { counterWorkload, machineRunscAssets } from "./counter-actor.ts";
+import { copyBundle, counterWorkload, machineRunscAssets } from "./counter-actor.ts";
 import { benchInfo, benchLine, quantile } from "./summary.ts";
 
 const rounds = Number(process.env.ROUNDS ?? 7);
@@ -71,7 +71,11 @@ try {
   const daIndex = Array.from({ length: driver.networks.capacity }, (_, i) => i).find(
     (i) => driver.networks.addresses(i).worker === da.address,
   ) as number;
-  const rawBundle = copyBundle(join(state, "bundles", "da"), join(dir, "raw"), daIndex);
+  const rawBundle = copyBundle(
+    join(state, "bundles", "da"),
+    join(dir, "raw"),
+    driver.networks.sandboxNsPath(daIndex),
+  );
   const goldenUri = (
     await agent.checkpoint({
       worker: "da",
@@ -187,27 +191,4 @@ try {
   await agent.deleteWorker("db").catch(() => {});
   await registry.stop();
   rmSync(dir, { recursive: true, force: true });
-}
-
-/**
- * A copy of a sandbox bundle for raw runsc: the same rootfs and spec, its bind mounts
- * (volumes, identity, resolv.conf) copied so the agent's wipes do not touch them, and the
- * network namespace of the given worker.
- */
-function copyBundle(from: string, to: string, netnsIndex: number): string {
-  const spec = JSON.parse(readFileSync(join(from, "config.json"), "utf8")) as {
-    mounts: { type: string; source: string }[];
-    linux: { namespaces: { type: string; path?: string }[] };
-  };
-  mkdirSync(join(to, "mounts"), { recursive: true });
-  spec.mounts.forEach((m, n) => {
-    if (m.type !== "bind") return;
-    const copy = join(to, "mounts", String(n));
-    cpSync(m.source, copy, { recursive: true, preserveTimestamps: true });
-    m.source = copy;
-  });
-  for (const ns of spec.linux.namespaces)
-    if (ns.type === "network") ns.path = driver.networks.sandboxNsPath(netnsIndex);
-  writeFileSync(join(to, "config.json"), JSON.stringify(spec, null, 2));
-  return to;
 }

@@ -3,7 +3,6 @@
 // suspended tier (a restore), and raw `runsc resume` + a direct request on the same sandbox.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "../src/log/index.ts";
@@ -12,6 +11,7 @@ import { pushCounterImage } from "../test/support/counter-image.ts";
 import { applyCounterSetup, waitForGolden } from "../test/support/counter-resources.ts";
 import { removeLeftoverWorkers } from "../test/support/leftover-workers.ts";
 import { startRegistry } from "../test/support/registry.ts";
+import { timeGet } from "./raw-sandbox.ts";
 import { benchInfo, benchLine, quantile } from "./summary.ts";
 
 const rounds = Number(process.env.ROUNDS ?? 20);
@@ -36,22 +36,6 @@ const runsc = (...args: string[]) =>
     encoding: "utf8",
   });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Milliseconds to the first byte of a GET. */
-function timeGet(host: string, port: number, path: string, hostHeader?: string): Promise<number> {
-  const t = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host, port, path, agent: false, headers: hostHeader ? { host: hostHeader } : {} },
-      (res) => {
-        res.once("data", () => resolve(performance.now() - t));
-        res.resume();
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 try {
   const image = await pushCounterImage(registry.host);

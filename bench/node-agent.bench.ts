@@ -19,7 +19,7 @@
 // `Cannot find device "gw0"`).
 // ATE_LOG=debug prints the agent's steps (`checkpoint.*`, `restore.*`) with their durations.
 
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jsonLogger } from "../src/log/index.ts";
@@ -30,7 +30,7 @@ import { GvisorDriver } from "../src/sandbox/index.ts";
 import { pushCounterImage } from "../test/support/counter-image.ts";
 import { getJson } from "../test/support/http.ts";
 import { startRegistry } from "../test/support/registry.ts";
-import { counterActor, counterWorkload, machineRunscAssets } from "./counter-actor.ts";
+import { copyBundle, counterActor, counterWorkload, machineRunscAssets } from "./counter-actor.ts";
 import { benchInfo, benchLine, quantile } from "./summary.ts";
 
 const rounds = Number(process.env.ROUNDS ?? 7);
@@ -82,7 +82,11 @@ try {
     // The agent: checkpoint to a local snapshot, restore it onto the other worker.
     await agent.run({ worker: "ba", actor, workload, sandboxAssets: assets });
     if (!rawBundle)
-      rawBundle = copyBundle(join(state, "bundles", "ba"), join(dir, "raw"), rawIndex);
+      rawBundle = copyBundle(
+        join(state, "bundles", "ba"),
+        join(dir, "raw"),
+        driver.networks.sandboxNsPath(rawIndex),
+      );
     await getJson(`http://${a.address}:8080/count`);
     let uri = "";
     agentCk.push(
@@ -148,27 +152,4 @@ try {
   await agent.deleteWorker("bc").catch(() => {});
   await registry.stop();
   rmSync(dir, { recursive: true, force: true });
-}
-
-/**
- * A copy of a sandbox bundle for raw runsc: the same rootfs and spec, its bind mounts
- * (volumes, identity, resolv.conf) copied so the agent's wipes do not touch them, and the
- * network namespace of the raw worker.
- */
-function copyBundle(from: string, to: string, netnsIndex: number): string {
-  const spec = JSON.parse(readFileSync(join(from, "config.json"), "utf8")) as {
-    mounts: { type: string; source: string }[];
-    linux: { namespaces: { type: string; path?: string }[] };
-  };
-  mkdirSync(join(to, "mounts"), { recursive: true });
-  spec.mounts.forEach((m, n) => {
-    if (m.type !== "bind") return;
-    const copy = join(to, "mounts", String(n));
-    cpSync(m.source, copy, { recursive: true, preserveTimestamps: true });
-    m.source = copy;
-  });
-  for (const ns of spec.linux.namespaces)
-    if (ns.type === "network") ns.path = driver.networks.sandboxNsPath(netnsIndex);
-  writeFileSync(join(to, "config.json"), JSON.stringify(spec, null, 2));
-  return to;
 }
