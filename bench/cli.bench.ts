@@ -39,11 +39,11 @@ function freePort(): Promise<number> {
 }
 
 /** Wall-clock milliseconds of each of `n` runs of a command; each must succeed. */
-function times(n: number, cmd: string, args: string[]): number[] {
+function times(n: number, cmd: string, args: string[], runEnv = env): number[] {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
-    const r = spawnSync(cmd, args, { env, encoding: "utf8" });
+    const r = spawnSync(cmd, args, { env: runEnv, encoding: "utf8" });
     out.push(performance.now() - t);
     if (r.status !== 0)
       throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr.trim()}`);
@@ -167,6 +167,9 @@ try {
   console.log(`ate up start-up steps (warm): ${steps.join(", ")}`);
 
   const node = times(rounds, process.execPath, ["-e", "0"]);
+  // bin/ate starts light commands without $NODE_EXTRA_CA_CERTS (node reads it whole at start).
+  const { NODE_EXTRA_CA_CERTS: _ca, ...envWithoutCa } = env;
+  const nodeWithoutCa = times(rounds, process.execPath, ["-e", "0"], envWithoutCa);
   const version = times(rounds, ate, ["version"]);
   const getActors = times(rounds, ate, ["get", "actors"]);
   // Before the build: the same commands run from source through tsx (its cache warm).
@@ -181,9 +184,10 @@ try {
   const tsxGet = fromSource("get", "actors");
   const ms = (xs: number[]) => Math.round(quantile(xs, 0.5));
   console.log(
-    `medians of ${rounds} runs: node -e 0 ${ms(node)} ms, ate version ${ms(version)} ms, ate get actors ${ms(getActors)} ms, ate version from source (tsx) ${ms(tsx)} ms`,
+    `medians of ${rounds} runs: node -e 0 ${ms(node)} ms (${ms(nodeWithoutCa)} ms without NODE_EXTRA_CA_CERTS), ate version ${ms(version)} ms, ate get actors ${ms(getActors)} ms, ate version from source (tsx) ${ms(tsx)} ms`,
   );
   benchInfo("cli-node-startup-median", quantile(node, 0.5), "ms");
+  benchInfo("cli-node-startup-without-extra-ca-median", quantile(nodeWithoutCa, 0.5), "ms");
   benchInfo("cli-version-tsx-median", quantile(tsx, 0.5), "ms");
   benchInfo("cli-get-actors-tsx-median", quantile(tsxGet, 0.5), "ms");
   // What the CLI adds to node's own start: comparable across machines of different speed.

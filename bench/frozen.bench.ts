@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { silentLogger } from "../src/log/index.ts";
+import { jsonLogger, silentLogger } from "../src/log/index.ts";
 import { startSubstrate } from "../src/up/index.ts";
 import { pushCounterImage } from "../test/support/counter-image.ts";
 import { applyCounterSetup, waitForGolden } from "../test/support/counter-resources.ts";
@@ -28,7 +28,8 @@ const ate = await startSubstrate({
   nodeName: "n1",
   network,
   idleTimeoutMs: 0,
-  logger: silentLogger,
+  // ATE_LOG=debug shows where an activation's time goes (route.*, thaw.* steps).
+  logger: process.env.ATE_LOG ? jsonLogger() : silentLogger,
 });
 const router = new URL(ate.routerUrl);
 const runsc = (...args: string[]) =>

@@ -1,7 +1,7 @@
 // The benches' baseline: raw runsc on a snapshot the agent made, as a user would run it
 // (`runsc restore --detach`, `runsc checkpoint`), in a network namespace of its own (a worker
 // index the agent does not use) so it can run beside the agent's sandboxes at any moment.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
@@ -80,7 +80,7 @@ export class RawSandbox {
 
   /** `runsc restore --detach` of imageDir, to the first byte of a GET: ms. Leaves it running. */
   async restore(imageDir: string): Promise<{ ms: number; id: string }> {
-    const id = `raw-${++this.n}`;
+    const id = `raw-${this.o.index}-${++this.n}`; // two raw sandboxes may share runsc's root
     const t = performance.now();
     await this.runsc.restore(id, this.bundle, imageDir, join(this.o.dir, "raw.log"));
     for (const deadline = Date.now() + 20_000; ; ) {
@@ -110,6 +110,18 @@ export class RawSandbox {
       execFileSync("/usr/bin/runsc", [`--root=${this.root}`, "delete", "--force", id]);
     } catch {}
     await this.networks.resetSandbox(this.o.index);
+  }
+
+  /**
+   * As the agent after a checkpoint: the namespace readied for the next sandbox at once,
+   * `runsc delete` of the stopped one left to finish in the background (awaited by the caller).
+   */
+  async removeInBackground(id: string): Promise<{ deleted: Promise<void> }> {
+    const deleted = new Promise<void>((resolve) =>
+      execFile("/usr/bin/runsc", [`--root=${this.root}`, "delete", "--force", id], () => resolve()),
+    );
+    await this.networks.resetSandbox(this.o.index);
+    return { deleted };
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { goldenAtespace } from "../controlplane/index.ts";
-import { AteError, Code, withConnectErrors } from "../errors/index.ts";
+import { withConnectErrors } from "../errors/connect.ts";
+import { AteError, Code } from "../errors/index.ts";
 import {
   type Admin,
   Role as RoleMsg,

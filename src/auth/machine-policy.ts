@@ -1,5 +1,6 @@
 import type { Interceptor, StreamRequest, UnaryRequest } from "@connectrpc/connect";
-import { AteError, Code, toConnectError } from "../errors/index.ts";
+import { toConnectError } from "../errors/connect.ts";
+import { AteError, Code } from "../errors/index.ts";
 import { describePrincipal, type Principal, type Role } from "./principal.ts";
 import { principalKey } from "./request-principal.ts";
 

@@ -59,12 +59,17 @@ export class CliContext {
 
   /**
    * The Control API (actors, workers, atespaces) of the ate server. Its client and the API's
-   * descriptors load on first use: commands that make no call (version) skip them.
+   * descriptors load on first use: commands that make no call (version) skip them. The client
+   * is unary-client.ts's, which answers as control-client.ts's without loading Connect.
    */
   controlApi(): Promise<ControlClient> {
     this.control ??= (async () => {
       const [server, token] = [this.server(), this.token()];
-      return (await import("./control-client.ts")).controlClient(server, token);
+      const [{ unaryClient }, { Control }] = await Promise.all([
+        import("./unary-client.ts"),
+        import("../proto/gen/ateapi/control_pb.ts"),
+      ]);
+      return unaryClient(Control, server, token);
     })();
     return this.control;
   }
@@ -73,7 +78,11 @@ export class CliContext {
   adminApi(): Promise<AdminClient> {
     this.admin ??= (async () => {
       const [server, token] = [this.server(), this.token()];
-      return (await import("./control-client.ts")).adminClient(server, token);
+      const [{ unaryClient }, { Admin }] = await Promise.all([
+        import("./unary-client.ts"),
+        import("../proto/gen/ateapi/admin_pb.ts"),
+      ]);
+      return unaryClient(Admin, server, token);
     })();
     return this.admin;
   }

@@ -1,14 +1,22 @@
 import type { DescService } from "@bufbuild/protobuf";
-import { type Client, createClient } from "@connectrpc/connect";
+import { type Client, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { AteError, type Code } from "../errors/index.ts";
 import { Admin } from "../proto/gen/ateapi/admin_pb.ts";
 import { Control } from "../proto/gen/ateapi/control_pb.ts";
 import { bearer, fromCallError } from "./call.ts";
 
-export { bearer, bearerHeaders, fromCallError } from "./call.ts";
+export { bearer, bearerHeaders } from "./call.ts";
 
 export type ControlClient = Client<typeof Control>;
 export type AdminClient = Client<typeof Admin>;
+
+/** A Connect error as an AteError with its code and the server's own message. */
+function fromConnect(err: unknown): AteError {
+  if (err instanceof ConnectError)
+    return new AteError(err.code as unknown as Code, err.rawMessage, [], { cause: err });
+  return AteError.from(err);
+}
 
 /** A service of an ate server over Connect JSON; errors come back as AteErrors. */
 function serviceClient<S extends DescService>(
@@ -28,7 +36,7 @@ function serviceClient<S extends DescService>(
         try {
           return await (method as (...a: unknown[]) => Promise<unknown>)(...args);
         } catch (err) {
-          throw fromCallError(err, server);
+          throw fromCallError(err, server, fromConnect);
         }
       };
     },

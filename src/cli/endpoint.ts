@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { parse } from "yaml";
 import { AteError, Code } from "../errors/index.ts";
+import { parseConfigText } from "./config-text.ts";
 
 /** Where `ate up` serves its API unless told otherwise. */
 export const defaultServer = "http://127.0.0.1:7443";
@@ -27,7 +27,7 @@ export function readConfig(path = configPath()): CliConfig {
   if (!existsSync(path)) return {};
   let doc: unknown;
   try {
-    doc = parse(readFileSync(path, "utf8"));
+    doc = parseConfigText(readFileSync(path, "utf8"));
   } catch (err) {
     throw new AteError(
       Code.InvalidArgument,

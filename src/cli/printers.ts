@@ -1,4 +1,3 @@
-import { stringify } from "yaml";
 import type { PrinterColumn, Resource, ResourceType } from "../api/schema/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import { humanAge } from "./age.ts";
@@ -77,15 +76,27 @@ export function renderTable(
 }
 
 /** One object as is, or several as a `List`, like `kubectl get -o yaml|json`. */
-export function formatObjects(
+export async function formatObjects(
   items: readonly Resource[],
   format: "yaml" | "json",
   single: boolean,
-): string {
+): Promise<string> {
   const value = single
     ? items[0]
     : { apiVersion: "v1", kind: "List", items, metadata: { resourceVersion: "" } };
   return format === "json"
     ? JSON.stringify(value, null, 4)
-    : stringify(value, { lineWidth: 0, aliasDuplicateObjects: false }).trimEnd();
+    : yamlText(value, { lineWidth: 0, aliasDuplicateObjects: false });
+}
+
+/**
+ * YAML text of a value. The yaml package is loaded only here, for -o yaml: it is the largest
+ * module a light command would otherwise load at every start.
+ */
+export async function yamlText(
+  value: unknown,
+  options?: { lineWidth: number; aliasDuplicateObjects?: boolean },
+): Promise<string> {
+  const { stringify } = await import("yaml");
+  return stringify(value, options).trimEnd();
 }

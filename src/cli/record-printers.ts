@@ -1,5 +1,4 @@
 import { type DescMessage, type MessageShape, toJson } from "@bufbuild/protobuf";
-import { stringify } from "yaml";
 import { formatCpu, formatMemory } from "../api/quantity/index.ts";
 import {
   type Actor,
@@ -12,7 +11,7 @@ import {
   WorkerSchema,
 } from "../proto/gen/ateapi/control_pb.ts";
 import { humanAge } from "./age.ts";
-import { renderTable } from "./printers.ts";
+import { renderTable, yamlText } from "./printers.ts";
 
 /** RUNNING, SUSPENDED, … as Agent Substrate's tools print them. */
 export function actorStatus(a: Actor): string {
@@ -124,18 +123,16 @@ export function atespaceTable(atespaces: readonly Atespace[]): string {
  * Records as the Control API's JSON (proto3 JSON, camelCase): one object when one was asked
  * for by name, else the list response's shape (`{"actors": [...]}`).
  */
-export function formatRecords<D extends DescMessage>(
+export async function formatRecords<D extends DescMessage>(
   schema: D,
   items: readonly MessageShape<D>[],
   listField: string,
   format: "yaml" | "json",
   single: boolean,
-): string {
+): Promise<string> {
   const json = items.map((m) => toJson(schema, m, { alwaysEmitImplicit: true }));
   const value = single ? json[0] : { [listField]: json };
-  return format === "json"
-    ? JSON.stringify(value, null, 2)
-    : stringify(value, { lineWidth: 0 }).trimEnd();
+  return format === "json" ? JSON.stringify(value, null, 2) : yamlText(value, { lineWidth: 0 });
 }
 
 export const recordSchemas = { actor: ActorSchema, worker: WorkerSchema, atespace: AtespaceSchema };

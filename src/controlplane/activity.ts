@@ -149,6 +149,11 @@ export class ActivityController {
     const now = this.o.clock.now().getTime();
     const activity = this.aggregate(await this.board.reports(), now);
     await this.suspendIdle(activity, now);
+    // Each eviction takes another idle running actor: starting more than there are only
+    // fails (every one reads the records to find none), at ~15 a second under oversubscription.
+    let room = [...activity.values()].some((a) => a.waiting > 0)
+      ? await this.evictable(activity)
+      : 0;
     for (const [key, a] of activity) {
       // Again only when a report that arrived a moment after the last eviction for it still
       // says so: the freed worker may not have been taken yet when an earlier one was sent.
@@ -158,6 +163,7 @@ export class ActivityController {
       // Several at once (each picks another victim): one at a time, a pool of N workers
       // swapped at most one actor per checkpoint time, not N.
       if (this.evictingFor.has(key) || this.evictingFor.size >= this.o.concurrency) continue;
+      if (room-- <= 0) break;
       const [atespace = "", actorId = ""] = key.split("/");
       this.evictingFor.add(key);
       this.track(this.evictFor(atespace, actorId).finally(() => this.evictingFor.delete(key)));
@@ -183,14 +189,16 @@ export class ActivityController {
         if (!w.actor || w.actor.atespace === goldenAtespace) continue;
         const key = actorKey(w.actor.atespace, w.actor.actorId);
         if (key === waiting || this.suspending.has(key) || activity.get(key)?.busy) continue;
-        const frozen = await this.opts.controlPlane
+        const actor = await this.opts.controlPlane
           .getActor({ atespace: w.actor.atespace, name: w.actor.actorId })
-          .then((a) => a.status === "RUNNING" && a.tier === "frozen")
-          .catch(() => false);
+          .catch(() => undefined);
+        // Mid-transition (resuming, say): its suspend would only be refused (ABORTED).
+        if (actor && actor.status !== "RUNNING") continue;
+        const frozen = actor?.tier === "frozen";
         const lastActive = await this.lastActive(w, activity.get(key), now);
         candidates.push({ key, lastActive, frozen });
       }
-      // Frozen ones first, then the least recently active; one mid-transition (resuming, say)
+      // Frozen ones first, then the least recently active; one that went mid-transition since
       // is passed over.
       for (const victim of evictionOrder(candidates).slice(0, 5)) {
         this.o.logger.info("suspending the least recently active actor to make room", {
@@ -207,6 +215,24 @@ export class ActivityController {
     } finally {
       this.evictedFor.set(waiting, this.o.clock.now().getTime());
     }
+  }
+
+  /**
+   * How many actors an eviction could take now: RUNNING on a worker, idle in every router's
+   * reports, not being suspended. A record that cannot be read counts (evictFor decides).
+   */
+  private async evictable(activity: Map<string, Activity>): Promise<number> {
+    let n = 0;
+    for (const w of await this.opts.controlPlane.listWorkers()) {
+      if (!w.actor || w.actor.atespace === goldenAtespace) continue;
+      const key = actorKey(w.actor.atespace, w.actor.actorId);
+      if (this.suspending.has(key) || activity.get(key)?.busy) continue;
+      const actor = await this.opts.controlPlane
+        .getActor({ atespace: w.actor.atespace, name: w.actor.actorId })
+        .catch(() => undefined);
+      if (!actor || actor.status === "RUNNING") n++;
+    }
+    return n;
   }
 
   private async suspendIdle(activity: Map<string, Activity>, now: number): Promise<void> {

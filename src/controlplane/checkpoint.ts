@@ -62,7 +62,10 @@ export async function checkpointActor(
     // checkpoint the paused sandbox as it is, but only by resetting its connections unseen.
     const call = signal ? { signal } : {};
     if (actor.tier === "frozen")
-      await whenWorkerFree(() => node.thaw(workerRef.name, call), signal);
+      await whenWorkerFree(
+        () => node.thaw({ worker: workerRef.name, actor: identityOf(actor) }, call),
+        signal,
+      );
     result = await whenWorkerFree(
       () =>
         node.checkpoint(

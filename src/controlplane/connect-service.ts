@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { AteError, Code, isAteError, toConnectError, withConnectErrors } from "../errors/index.ts";
+import { toConnectError, withConnectErrors } from "../errors/connect.ts";
+import { AteError, Code, isAteError } from "../errors/index.ts";
 import {
   type ActorEvent,
   ActorEvent_Type,

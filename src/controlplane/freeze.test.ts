@@ -221,6 +221,38 @@ describe("frozen tier transitions", () => {
     assert.equal(agent.frozen.size, 0);
   });
 
+  it("answers a thaw once the sandbox runs; a crash before the mark comes off leaves it marked, and the next thaw takes it off", async () => {
+    await cp.freezeActor(ref("q"));
+    const frozen = await cp.getActor(ref("q"));
+    // A control plane whose record writes never land (it dies right after the node's thaw).
+    const dying = new Proxy(records, {
+      get(target, key) {
+        if (key === "updateActor") return () => new Promise(() => {});
+        const v = Reflect.get(target, key);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const doomed = new ControlPlane({
+      records: dying,
+      resources,
+      nodes: new StaticNodeDirectory({ n1: agent }),
+    });
+    const answer = await doomed.resumeActor(ref("q"));
+    assert.equal(answer.status, "RUNNING");
+    assert.equal(answer.tier, undefined, "the answer: it runs");
+    assert.deepEqual(answer.worker, frozen.worker, "where it runs");
+    assert.equal(agent.frozen.size, 0, "running on the node");
+    const left = await cp.getActor(ref("q"));
+    assert.equal(left.tier, "frozen", "a running sandbox marked frozen: safe");
+    assert.equal(left.version, frozen.version);
+    const thawed = await cp.resumeActor(ref("q"));
+    assert.equal(thawed.tier, undefined);
+    for (let i = 0; (await cp.getActor(ref("q"))).tier === "frozen"; i++) {
+      assert.ok(i < 100, "the mark comes off");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  });
+
   it("after a crash between the mark and the pause, a thaw of a running sandbox is harmless", async () => {
     const q = await cp.getActor(ref("q"));
     // The record says frozen, the sandbox was never paused (the control plane died).

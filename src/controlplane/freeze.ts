@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { AteError, Code, isAteError } from "../errors/index.ts";
+import { timed } from "../node/index.ts";
 import { type Actor, actorKey } from "../records/index.ts";
-import type { LifecycleDeps } from "./transitions.ts";
+import { identityOf, type LifecycleDeps } from "./transitions.ts";
 
 /**
  * The frozen tier: an idle RUNNING actor's sandbox is paused in place on its worker (runsc
@@ -13,7 +14,8 @@ import type { LifecycleDeps } from "./transitions.ts";
  * crash at any step leaves at worst a running sandbox marked frozen, which the next request
  * thaws again (a thaw of a running sandbox is a no-op). Nothing else needs recovering: the
  * node keeps a paused sandbox paused across an agent restart (runsc says so), and any control
- * plane thaws it on the next ResumeActor.
+ * plane thaws it on the next ResumeActor. The same order lets a thaw answer (the router
+ * forwards) as soon as the sandbox runs, before the mark comes off.
  */
 
 /** How long a thaw waits for a freeze (or other short operation) holding the worker. */
@@ -39,6 +41,8 @@ export async function freezeActor(
   if (actor.tier === "frozen") return actor;
   const node = d.nodes.get(actor.worker.node);
   const worker = actor.worker.name;
+  // The node pauses only the sandbox of this actor (a worker reused meanwhile is refused).
+  const inPlace = { worker, actor: identityOf(actor) };
   const marked = await d.records.updateActor({ ...actor, tier: "frozen" });
   if (!(await (d.hooks.beforeFreeze?.(marked) ?? Promise.resolve(true)))) {
     await unmark(d, marked);
@@ -52,12 +56,12 @@ export async function freezeActor(
   if (now.version !== marked.version)
     throw new AteError(Code.Aborted, `actor ${atespace}/${actorId} changed; not frozen`);
   try {
-    await node.freeze(worker);
+    await node.freeze(inPlace);
   } catch (err) {
     // Whether it paused is not known: it must run again before the mark comes off (a paused
     // sandbox is always marked frozen). If the thaw fails too the mark stays, and the next
     // request's thaw tries again.
-    if (await thawWorker(d, actor.worker.node, worker)) await unmark(d, marked);
+    if (await thawWorker(d, actor)) await unmark(d, marked);
     throw err;
   }
   try {
@@ -72,7 +76,7 @@ export async function freezeActor(
     // Still on this worker: whatever holds it now (running, a checkpoint that began from the
     // unmarked record, a later freeze) is safe with a running sandbox, whatever the mark says.
     if (current.worker?.name === worker && current.worker.node === actor.worker.node)
-      await thawWorker(d, actor.worker.node, worker);
+      await thawWorker(d, actor);
 
     // Marked frozen by a later look (its checkpoint thaws first), or off the worker: done.
     throw new AteError(Code.Aborted, `actor ${atespace}/${actorId} changed; not frozen`);
@@ -84,8 +88,11 @@ const thawingBy = new WeakMap<LifecycleDeps, Map<string, Promise<Actor>>>();
 
 /**
  * Thaws a frozen RUNNING actor (the fast path of ResumeActor: no worker is claimed) and
- * answers its record; an actor no longer frozen (thawed by another, being checkpointed) is
- * answered as it is now.
+ * answers its record as soon as its sandbox runs: the mark comes off after the answer, off
+ * the request's path (a crash before it leaves a running sandbox marked frozen: safe, see
+ * above), and the answer is the record without the mark. An actor no longer frozen (thawed
+ * by another, being checkpointed) is answered as it is now. Concurrent calls share one thaw
+ * until its mark is off.
  */
 export function thawActor(d: LifecycleDeps, actor: Actor): Promise<Actor> {
   const key = actorKey(actor.atespace, actor.actorId);
@@ -93,23 +100,47 @@ export function thawActor(d: LifecycleDeps, actor: Actor): Promise<Actor> {
   thawingBy.set(d, thawing);
   const under = thawing.get(key);
   if (under) return under;
-  const run = thawNow(d, actor).finally(() => thawing.delete(key));
-  thawing.set(key, run);
-  return run;
+  let answered = false;
+  const answer = new Promise<Actor>((resolve, reject) => {
+    const early = (a: Actor) => {
+      answered = true;
+      resolve(a);
+    };
+    thawNow(d, actor, early)
+      .then(resolve, (err) => {
+        if (!answered) return reject(err);
+        // Answered already: the sandbox runs, marked frozen (the next request thaws again).
+        d.logger.warn("taking the frozen mark off a thawed actor failed", {
+          actor: key,
+          error: String(err),
+        });
+      })
+      .finally(() => thawing.delete(key));
+  });
+  thawing.set(key, answer);
+  return answer;
 }
 
-async function thawNow(d: LifecycleDeps, actor: Actor): Promise<Actor> {
+async function thawNow(
+  d: LifecycleDeps,
+  actor: Actor,
+  running: (a: Actor) => void,
+): Promise<Actor> {
+  const step = timed(d.logger, { actor: actorKey(actor.atespace, actor.actorId) });
   for (;;) {
     if (actor.status !== "RUNNING" || actor.tier !== "frozen" || !actor.worker) return actor;
-    const resumed = await thawOnNode(d, actor);
+    const at = actor;
+    const resumed = await step("thaw.node", () => thawOnNode(d, at));
     if (resumed !== true) {
       actor = resumed;
       continue;
     }
-    // Marked running only now that the sandbox runs (see the order above).
+    // Marked running only now that the sandbox runs (see the order above); the caller may
+    // go on meanwhile.
     const { tier: _f, ...rest } = actor;
+    running(rest);
     try {
-      const thawed = await d.records.updateActor(rest);
+      const thawed = await step("thaw.mark", () => d.records.updateActor(rest));
       d.hooks.changed(thawed);
       return thawed;
     } catch (err) {
@@ -130,7 +161,7 @@ async function thawOnNode(d: LifecycleDeps, actor: Actor): Promise<true | Actor>
   const deadline = Date.now() + busyWaitMs;
   for (;;) {
     try {
-      await node.thaw(ref.name);
+      await node.thaw({ worker: ref.name, actor: identityOf(actor) });
       return true;
     } catch (err) {
       if (!isAteError(err, Code.Aborted) || Date.now() > deadline) throw err;
@@ -150,12 +181,13 @@ async function unmark(d: LifecycleDeps, marked: Actor): Promise<void> {
   });
 }
 
-/** Resumes a worker's sandbox, waiting out a short operation holding it; false if it failed. */
-async function thawWorker(d: LifecycleDeps, nodeName: string, worker: string): Promise<boolean> {
+/** Resumes the actor's sandbox, waiting out a short operation holding it; false if it failed. */
+async function thawWorker(d: LifecycleDeps, actor: Actor): Promise<boolean> {
+  const { node, name: worker } = actor.worker as NonNullable<Actor["worker"]>;
   const deadline = Date.now() + busyWaitMs;
   for (;;) {
     try {
-      await d.nodes.get(nodeName).thaw(worker);
+      await d.nodes.get(node).thaw({ worker, actor: identityOf(actor) });
       return true;
     } catch (err) {
       if (!isAteError(err, Code.Aborted) || Date.now() > deadline) {

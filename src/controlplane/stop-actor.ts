@@ -1,5 +1,5 @@
 import { type Actor, atLastSnapshot } from "../records/index.ts";
-import { busy, type LifecycleDeps, transitionMark } from "./transitions.ts";
+import { busy, identityOf, type LifecycleDeps, transitionMark } from "./transitions.ts";
 
 /**
  * Stops an actor without a checkpoint and frees its worker: the actor goes back to its last
@@ -34,7 +34,8 @@ export async function stopActor(
     // Never stop a sandbox that is not this actor's. A frozen one runs again first: runsc
     // kills a paused sandbox only by `delete --force` (≈7 s measured, against ≈2 s).
     if (await runsIt()) {
-      if (actor.tier === "frozen") await node.thaw(ref.name).catch(() => {});
+      if (actor.tier === "frozen")
+        await node.thaw({ worker: ref.name, actor: identityOf(actor) }).catch(() => {});
       await node.stop(ref.name);
     }
   } catch (err) {

@@ -30,6 +30,12 @@ export interface RunRequest {
   sandboxAssets: SandboxAssets;
 }
 
+/** A freeze or thaw: the worker, and the actor the caller believes it runs. */
+export interface InPlaceRequest {
+  worker: string;
+  actor: ActorIdentity;
+}
+
 export interface CheckpointRequest {
   worker: string;
   actor: ActorIdentity;
@@ -125,11 +131,15 @@ export interface NodeAgentApi {
   stop(worker: string, options?: NodeCallOptions): Promise<void>;
   /**
    * Freezes the worker's sandbox in place (the frozen tier: runsc pause); idempotent.
-   * FAILED_PRECONDITION when the worker runs no actor; ABORTED while another operation holds it.
+   * FAILED_PRECONDITION when the worker runs no actor or another than `actor`; ABORTED while
+   * another operation holds it.
    */
-  freeze(worker: string, options?: NodeCallOptions): Promise<void>;
-  /** Lets the worker's frozen sandbox run again; idempotent (a running one stays as it is). */
-  thaw(worker: string, options?: NodeCallOptions): Promise<void>;
+  freeze(request: InPlaceRequest, options?: NodeCallOptions): Promise<void>;
+  /**
+   * Lets the worker's frozen sandbox run again; idempotent (a running one stays as it is).
+   * Refused as freeze is.
+   */
+  thaw(request: InPlaceRequest, options?: NodeCallOptions): Promise<void>;
   /**
    * The actor's captured stdout/stderr, across every run and restore on this node, from byte
    * offset `from` to its end as it is now, in pieces of at most maxLogPieceBytes, so an

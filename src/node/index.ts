@@ -19,6 +19,7 @@ export {
 export type { ActorRecord } from "./layout.ts";
 export { NodeMembership, type NodeMembershipOptions } from "./membership.ts";
 export { NodeAgent, type NodeAgentOptions } from "./node-agent.ts";
+export { timed } from "./steps.ts";
 export {
   inProcessNodeTransport,
   type NodeApiServerOptions,

@@ -10,6 +10,7 @@ import {
   type ActorIdentity,
   type CheckpointRequest,
   type CheckpointResult,
+  type InPlaceRequest,
   maxLogPieceBytes,
   type NodeAgentApi,
   type NodeCallOptions,
@@ -328,38 +329,51 @@ export class NodeAgent implements NodeAgentApi {
     await this.layout.wipe(name);
   }
 
-  freeze(name: string, options?: NodeCallOptions): Promise<void> {
-    return withCall(options, () => this.inPlace(name, "pause"));
+  freeze(req: InPlaceRequest, options?: NodeCallOptions): Promise<void> {
+    return withCall(options, () => this.inPlace(req, "pause"));
   }
 
-  thaw(name: string, options?: NodeCallOptions): Promise<void> {
-    return withCall(options, () => this.inPlace(name, "resume"));
+  thaw(req: InPlaceRequest, options?: NodeCallOptions): Promise<void> {
+    return withCall(options, () => this.inPlace(req, "resume"));
   }
 
-  /** The frozen tier: pauses or resumes the worker's sandbox in place, holding the worker meanwhile. */
-  private async inPlace(name: string, step: "pause" | "resume"): Promise<void> {
+  /**
+   * The frozen tier: pauses or resumes the worker's sandbox in place, holding the worker
+   * meanwhile; only the sandbox of the actor the caller names (as checkpoint checks).
+   */
+  private async inPlace(req: InPlaceRequest, step: "pause" | "resume"): Promise<void> {
+    const name = req.worker;
     const worker = this.workers.get(name);
-    const record = await this.record(name);
     const what = step === "pause" ? "freeze" : "thaw";
+    const timedStep = timed(this.log, { worker: name, actor: req.actor.actorId });
+    const record = await timedStep(`${what}.record`, () => this.record(name));
     if (!record)
       throw new AteError(
         Code.FailedPrecondition,
         `worker ${name} runs no actor; nothing to ${what}`,
       );
+    if (record.actor.actorId !== req.actor.actorId || record.actor.atespace !== req.actor.atespace)
+      throw new AteError(
+        Code.FailedPrecondition,
+        `worker ${name} runs actor ${record.actor.atespace}/${record.actor.actorId}, not ${req.actor.atespace}/${req.actor.actorId}; not ${what === "freeze" ? "freezing" : "thawing"} it`,
+      );
     if (worker.busy)
       throw new AteError(Code.Aborted, `worker ${name} is busy with another operation`);
     const driver = this.driver(record.sandboxClass);
-    if (!driver[step])
+    const inPlace = driver[step]?.bind(driver);
+    if (!inPlace)
       throw new AteError(
         Code.Unimplemented,
         `sandbox class "${record.sandboxClass}" cannot ${what} a sandbox in place`,
       );
     worker.busy = true;
     try {
-      await driver[step](worker, {
-        sandboxClass: record.sandboxClass,
-        assets: record.runtimePaths,
-      });
+      await timedStep(`${what}.runsc`, () =>
+        inPlace(worker, {
+          sandboxClass: record.sandboxClass,
+          assets: record.runtimePaths,
+        }),
+      );
     } finally {
       worker.busy = false;
     }

@@ -49,6 +49,12 @@ export async function takeSnapshot(
   const external = req.destination.kind === "external";
   const tmp = join(t.stateDir, "tmp", `snapshot-${randomBytes(6).toString("hex")}`);
   const step = timed(t.log, { worker: req.worker, actor: record.actor.actorId });
+  // The driver empties the worker once this snapshot is made (or uploading), not while it
+  // is hashed and packed: its processes would compete with that for the event loop and CPU.
+  let done = () => {};
+  const busyUntil = new Promise<void>((resolve) => {
+    done = resolve;
+  });
   try {
     if (req.scope === "Full") {
       await step("checkpoint.sandbox", () =>
@@ -59,6 +65,7 @@ export async function takeSnapshot(
           // snapshot is moved, not copied: compressing it would only cost time.
           compress: external,
           drainTimeoutMs: t.drainTimeoutMs,
+          busyUntil,
           ...(signal ? { signal } : {}),
         }),
       );
@@ -80,6 +87,7 @@ export async function takeSnapshot(
       }),
     ] as const);
     await privateTree(tmp); // memory and files of the actor: root only, wherever kept
+    if (external) done(); // an upload mostly waits on the network: the worker may be emptied
     const files = [...memory, ...data].sort((a, b) => (a.name < b.name ? -1 : 1));
     const manifest: SnapshotManifest = {
       formatVersion: manifestFormatVersion,
@@ -112,6 +120,7 @@ export async function takeSnapshot(
     await step("checkpoint.wipe", () => t.layout.wipe(req.worker));
     return { uri, local: uri === localUri, files };
   } finally {
+    done();
     await rm(tmp, { recursive: true, force: true });
   }
 }

@@ -130,6 +130,15 @@ describe("eviction from the router's reports", () => {
 describe("ten actors on two workers, through one router", () => {
   it("answers every request by its own actor, each swap decided by the control plane", async () => {
     const bed = await routerTestbed((id) => (_req, res) => res.end(id), { p: 2 });
+    // Evictions take only actors that can be suspended: none is refused mid-transition.
+    const cp = bed.cp as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    const suspend = (cp.suspendActor as (...a: unknown[]) => Promise<unknown>).bind(bed.cp);
+    const refused: string[] = [];
+    cp.suspendActor = (...a: unknown[]) =>
+      suspend(...a).catch((err: Error) => {
+        refused.push(err.message);
+        throw err;
+      });
     // Checkpoints and restores take a while, as real ones do.
     const agent = bed.agent as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
     for (const m of ["checkpoint", "restore", "run"]) {
@@ -170,6 +179,7 @@ describe("ten actors on two workers, through one router", () => {
           }
         }),
       );
+      assert.deepEqual(refused, []);
     } finally {
       await router.stop();
       server.closeAllConnections();

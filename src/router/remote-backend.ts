@@ -1,6 +1,7 @@
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { ActorTemplateType } from "../api/v1alpha1/index.ts";
-import { AteError, Code, fromConnectError } from "../errors/index.ts";
+import { fromConnectError } from "../errors/connect.ts";
+import { AteError, Code } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
 import { isWorkerAddress } from "../node/index.ts";
 import {

@@ -187,6 +187,7 @@ export class Router {
     const wait = this.o.queueWaitMs ?? 30_000;
     const started = Date.now();
     for (;;) {
+      const tried = Date.now();
       try {
         const known = ask || !this.view.isLive ? undefined : this.view.get(r.key);
         if (!known && !ask && this.view.isLive && this.view.version(r.key) === 0)
@@ -197,11 +198,24 @@ export class Router {
           continue;
         }
         // A frozen actor is thawed by ResumeActor (concurrent requests share this one call).
+        const asked = performance.now();
         const actor =
           known && !known.frozen ? known : await this.o.backend.resumeActor(r.atespace, r.actor);
+        const answered = performance.now();
         ask = false;
-        if (await this.learn(r, actor)) return;
-        await this.view.nextChange(r.key, 50); // the watch knows newer: look there
+        const learned = await this.learn(r, actor);
+        if (actor !== known)
+          this.log.debug("route.resume", {
+            actor: r.key,
+            frozen: !!known?.frozen,
+            ms: Math.round(answered - asked),
+            learnMs: Math.round(performance.now() - answered),
+          });
+        if (learned) return;
+        // The watch knows newer: look there, at once when it shows the actor running (a
+        // thaw's answer is overtaken by its own mark coming off).
+        const newer = this.view.get(r.key);
+        if (newer?.status !== "RUNNING" || newer.frozen) await this.view.nextChange(r.key, 50);
       } catch (err) {
         const e = AteError.from(err);
         if (e.code === Code.Aborted) {
@@ -230,8 +244,13 @@ export class Router {
               Code.Unavailable,
               `actor ${r.key}: no free worker after ${Math.round((Date.now() - started) / 1000)}s`,
             );
+          // A worker freed while this try was under way woke no one for it: try again now.
+          if (this.lastFreedAt >= tried) continue;
+          // Woken when the watch shows a worker freed; while it is live, a try without that
+          // finds none (each a ResumeActor call: 30 waiting actors asked ~15 times a second).
+          const pollMs = this.view.isLive ? 3000 : 1000;
           // A worker was freed: the demand stands again only if the next try finds none.
-          if (await this.queue.wait(left)) r.queued = false;
+          if (await this.queue.wait(left, pollMs)) r.queued = false;
         }
       }
     }
@@ -338,6 +357,7 @@ export class Router {
     r.pending++;
     r.lastActive = Date.now();
     const streaming = (req.headers.accept ?? "").includes("text/event-stream");
+    const began = performance.now();
     try {
       for (;;) {
         let target: NonNullable<Route["target"]>;
@@ -346,6 +366,16 @@ export class Router {
         } catch (err) {
           return this.failWith(res, err);
         }
+        const waitedMs = performance.now() - began;
+        // Where a request that waited (a resume, a thaw) spends its time: see route.resume.
+        if (waitedMs > 1 && refusals === 0)
+          res.once("finish", () =>
+            this.log.debug("route.waited", {
+              actor: r.key,
+              waitMs: Math.round(waitedMs),
+              proxyMs: Math.round(performance.now() - began - waitedMs),
+            }),
+          );
         const agent = this.routes.agent(r, target);
         r.inflight++;
         if (streaming) r.longLived++;

@@ -11,8 +11,8 @@ export class WorkerQueue {
     return this.waiters.length;
   }
 
-  /** True when woken because a worker may be free; false after `ms` (at most 1 s). */
-  wait(ms: number): Promise<boolean> {
+  /** True when woken because a worker may be free; false after `ms` (at most `pollMs`). */
+  wait(ms: number, pollMs = 1000): Promise<boolean> {
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
@@ -25,7 +25,7 @@ export class WorkerQueue {
           this.onDepth(this.waiters.length);
           resolve(false);
         },
-        Math.min(ms, 1000),
+        Math.min(ms, pollMs),
       );
       this.waiters.push(wake);
       this.onDepth(this.waiters.length);

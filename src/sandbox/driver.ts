@@ -80,6 +80,11 @@ export interface CheckpointOptions {
   /** Compress the image (smaller, slower). Default true. */
   compress?: boolean;
   signal?: AbortSignal;
+  /**
+   * The caller works on the image until this settles (hashing, packing): the driver's clean-up
+   * of the stopped sandbox waits for it rather than compete with it for the CPU.
+   */
+  busyUntil?: Promise<unknown>;
 }
 
 /**

@@ -14,7 +14,8 @@ import {
   type TokenStore,
 } from "../auth/index.ts";
 import { type ControlPlane, controlService } from "../controlplane/index.ts";
-import { AteError, Code, isAteError, toConnectError } from "../errors/index.ts";
+import { toConnectError } from "../errors/connect.ts";
+import { AteError, Code, isAteError } from "../errors/index.ts";
 import { dualProtocolServer, type Handler } from "../http/index.ts";
 import type { Logger } from "../log/index.ts";
 import { type NodeRegistryApi, nodeRegistryService } from "../node/index.ts";

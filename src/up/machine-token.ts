@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { AteError, Code, fromConnectError } from "../errors/index.ts";
+import { fromConnectError } from "../errors/connect.ts";
+import { AteError, Code } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import { Admin, Role } from "../proto/gen/ateapi/admin_pb.ts";
 

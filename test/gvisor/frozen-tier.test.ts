@@ -1,6 +1,7 @@
 // The frozen tier with real runsc, in the all-in-one substrate: an idle actor is paused in
 // place (RUNNING, tier frozen), a request thaws it with its memory intact, and a worker needed
-// by another actor is taken from the frozen one by a checkpoint it later resumes from.
+// by another actor is taken from the frozen one by a checkpoint it later resumes from. No
+// one else thaws it: not another tenant through the API, nor a node call naming another actor.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -9,8 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { adminClient, controlClient } from "../../src/cli/control-client.ts";
 import { actorTable } from "../../src/cli/record-printers.ts";
+import { identityOf } from "../../src/controlplane/transitions.ts";
 import { actorToWire } from "../../src/controlplane/wire.ts";
+import { Code, isAteError } from "../../src/errors/index.ts";
 import { silentLogger } from "../../src/log/index.ts";
 import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
 import { pushCounterImage } from "../support/counter-image.ts";
@@ -65,6 +69,14 @@ describe("frozen tier with gvisor workers", { timeout: 600_000 }, () => {
       assert.ok(Date.now() < deadline, `${actor} frozen within 30 s (now ${a.status} ${a.tier})`);
     }
   };
+  /** A thaw answers once the sandbox runs; its mark comes off just after. */
+  const unmarkedSoon = async (actor: string) => {
+    for (const deadline = Date.now() + 10_000; ; await sleep(20)) {
+      const a = await ate.controlPlane.getActor(ref(actor));
+      if (a.tier === undefined) return a;
+      assert.ok(Date.now() < deadline, `${actor}'s frozen mark off within 10 s`);
+    }
+  };
 
   before(async () => {
     registry = await startRegistry();
@@ -107,10 +119,45 @@ describe("frozen tier with gvisor workers", { timeout: 600_000 }, () => {
     assert.match(wide, /TIER/);
     assert.match(wide, /\bRUNNING\b.*\bfrozen\b/);
     assert.deepEqual(await count("a"), { memory: 2, file: 2, actor: "a" });
-    const thawed = await ate.controlPlane.getActor(ref("a"));
-    assert.equal(thawed.tier, undefined);
+    const thawed = await unmarkedSoon("a");
     assert.equal(sandboxState(thawed.worker?.name as string), "running");
     assert.match(actorTable([actorToWire(thawed)], true), /\bRUNNING\b.*\brunning\b/);
+  });
+
+  it("refuses another tenant's thaw, and a node thaw or freeze naming another actor; it stays frozen", async () => {
+    let frozen = await frozenSoon("a");
+    // The freeze confirms its mark after the pause (a new version): wait until it settles.
+    for (;;) {
+      await sleep(300);
+      const now = await ate.controlPlane.getActor(ref("a"));
+      if (now.version === frozen.version) break;
+      frozen = now;
+    }
+    const worker = frozen.worker?.name as string;
+    await ate.controlPlane.createAtespace("other");
+    const admin = adminClient(ate.apiUrl, ate.credential.token);
+    const { secret } = await admin.createToken({ name: "other-tenant", atespace: "other" });
+    const other = controlClient(ate.apiUrl, secret);
+    const notFound = (e: unknown) => isAteError(e, Code.NotFound);
+    // As the other verbs answer it: as if the actor did not exist.
+    await assert.rejects(other.getActor({ actorRef: ref("a") }), notFound);
+    await assert.rejects(other.resumeActor({ actorRef: ref("a") }), notFound);
+    await assert.rejects(other.suspendActor({ actorRef: ref("a") }), notFound);
+    // The node thaws or freezes only the sandbox of the actor named.
+    const refused = (e: unknown) =>
+      isAteError(e, Code.FailedPrecondition) && /runs actor demo\/a, not /.test(String(e));
+    const a = identityOf(frozen);
+    for (const actor of [
+      { ...a, atespace: "other" },
+      { ...a, actorId: "b" },
+    ]) {
+      await assert.rejects(ate.agent.thaw({ worker, actor }), refused);
+      await assert.rejects(ate.agent.freeze({ worker, actor }), refused);
+    }
+    assert.equal(sandboxState(worker), "paused", "still paused");
+    const still = await ate.controlPlane.getActor(ref("a"));
+    assert.equal(still.tier, "frozen");
+    assert.equal(still.version, frozen.version, "its record untouched");
   });
 
   it("gives a frozen actor's worker to another by a checkpoint; it later resumes with its memory", async () => {

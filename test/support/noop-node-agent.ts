@@ -6,6 +6,7 @@ import type {
   ActorIdentity,
   CheckpointRequest,
   CheckpointResult,
+  InPlaceRequest,
   NodeAgentApi,
   NodeLogsOptions,
   RestoreRequest,
@@ -71,16 +72,27 @@ export class NoopNodeAgent implements NodeAgentApi {
   }
   /** Frozen workers (the frozen tier), for tests of who freezes and thaws. */
   readonly frozen = new Set<string>();
-  async freeze(name: string): Promise<void> {
-    if (!this.workers.get(name)?.actor)
+  async freeze(req: InPlaceRequest): Promise<void> {
+    this.runs(req, "freeze");
+    this.frozen.add(req.worker);
+  }
+  async thaw(req: InPlaceRequest): Promise<void> {
+    this.runs(req, "thaw");
+    this.frozen.delete(req.worker);
+  }
+  /** As the real agent: only the sandbox of the actor named. */
+  private runs(req: InPlaceRequest, what: string): void {
+    const actor = this.workers.get(req.worker)?.actor;
+    if (!actor)
       throw new AteError(
         Code.FailedPrecondition,
-        `worker ${name} runs no actor; nothing to freeze`,
+        `worker ${req.worker} runs no actor; nothing to ${what}`,
       );
-    this.frozen.add(name);
-  }
-  async thaw(name: string): Promise<void> {
-    this.frozen.delete(name);
+    if (actor.actorId !== req.actor.actorId || actor.atespace !== req.actor.atespace)
+      throw new AteError(
+        Code.FailedPrecondition,
+        `worker ${req.worker} runs actor ${actor.atespace}/${actor.actorId}, not ${req.actor.atespace}/${req.actor.actorId}`,
+      );
   }
   async *logs(_actor: ActorIdentity, _options?: NodeLogsOptions): AsyncGenerator<Uint8Array> {}
 }

@@ -6,6 +6,7 @@ import type {
   ActorIdentity,
   CheckpointRequest,
   CheckpointResult,
+  InPlaceRequest,
   NodeAgentApi,
   NodeCallOptions,
   NodeLogsOptions,
@@ -86,11 +87,11 @@ export class RecordingNodeAgent implements NodeAgentApi {
   stop(worker: string, o?: NodeCallOptions) {
     return this.answer("stop", [worker], o, () => undefined);
   }
-  freeze(worker: string, o?: NodeCallOptions) {
-    return this.answer("freeze", [worker], o, () => undefined);
+  freeze(req: InPlaceRequest, o?: NodeCallOptions) {
+    return this.answer("freeze", [req], o, () => undefined);
   }
-  thaw(worker: string, o?: NodeCallOptions) {
-    return this.answer("thaw", [worker], o, () => undefined);
+  thaw(req: InPlaceRequest, o?: NodeCallOptions) {
+    return this.answer("thaw", [req], o, () => undefined);
   }
   async *logs(actor: ActorIdentity, o: NodeLogsOptions = {}): AsyncGenerator<Uint8Array> {
     const all = await this.answer("logs", [actor, o.from ?? 0], o, () =>

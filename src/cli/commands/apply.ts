@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { AteError, Code } from "../../errors/index.ts";
 import type { CliContext } from "../context.ts";
-import { type ManifestDocument, readManifests } from "../manifest-reader.ts";
+import type { ManifestDocument } from "../manifest-reader.ts";
 import { qualifiedName } from "../printers.ts";
 
 type DryRun = "none" | "client" | "server";
@@ -21,6 +21,8 @@ export function registerApply(program: Command, ctx: CliContext): void {
     )
     .action(async (opts: { filename: string[]; dryRun: string | boolean }) => {
       const dryRun = parseDryRun(opts.dryRun);
+      // The YAML parser and the resource kinds load here, not at every command's start.
+      const { readManifests } = await import("../manifest-reader.ts");
       const docs = readManifests(opts.filename, ctx.io.stdin);
       if (docs.length === 0) throw new AteError(Code.InvalidArgument, "no objects passed to apply");
       if (dryRun === "client") return validateOffline(ctx, docs);

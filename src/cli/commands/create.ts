@@ -64,7 +64,9 @@ export function registerCreate(program: Command, ctx: CliContext): void {
       if (kind === "atespace") {
         const { atespace } = await api.createAtespace({ name });
         if (atespace && (format === "yaml" || format === "json"))
-          ctx.io.out(formatRecords(recordSchemas.atespace, [atespace], "atespaces", format, true));
+          ctx.io.out(
+            await formatRecords(recordSchemas.atespace, [atespace], "atespaces", format, true),
+          );
         else ctx.io.out(format === "name" ? `atespace/${name}` : `atespace/${name} created`);
         return;
       }
@@ -81,6 +83,6 @@ export function registerCreate(program: Command, ctx: CliContext): void {
         actorTemplateName: template.name,
         ...(selector ? { workerSelector: { matchLabels: selector } } : {}),
       });
-      printActor(ctx, actor as Actor, opts.output, "created");
+      await printActor(ctx, actor as Actor, opts.output, "created");
     });
 }

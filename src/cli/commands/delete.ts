@@ -2,7 +2,6 @@ import type { Command } from "commander";
 import type { ResourceType } from "../../api/schema/index.ts";
 import { AteError, Code, isAteError } from "../../errors/index.ts";
 import type { CliContext } from "../context.ts";
-import { readManifests } from "../manifest-reader.ts";
 import { parseTargets } from "./get.ts";
 import { isTokenKind, recordKind } from "./record-kinds.ts";
 
@@ -39,6 +38,7 @@ export function registerDelete(program: Command, ctx: CliContext): void {
       if (opts.filename) {
         if (kindArg)
           throw new AteError(Code.InvalidArgument, "give either -f or a kind and names, not both");
+        const { readManifests } = await import("../manifest-reader.ts");
         for (const { type, object } of readManifests(opts.filename, ctx.io.stdin)) {
           targets.push({
             type,
@@ -52,7 +52,7 @@ export function registerDelete(program: Command, ctx: CliContext): void {
             Code.InvalidArgument,
             "name a kind and objects (ate delete workerpool NAME) or use -f FILE",
           );
-        const requests = parseTargets(kindArg, names);
+        const requests = await parseTargets(kindArg, names);
         if (requests.every((r) => r.names.length === 0)) {
           throw new AteError(
             Code.InvalidArgument,

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import type { Resource, ResourceType } from "../../api/schema/index.ts";
-import { typeForName } from "../../api/v1alpha1/index.ts";
 import { AteError, Code } from "../../errors/index.ts";
 import type { CliContext } from "../context.ts";
 import {
@@ -58,7 +57,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
         });
       }
       const format = parseOutputFormat(opts.output);
-      const requests = parseTargets(kindArg, names);
+      const requests = await parseTargets(kindArg, names);
       const store = await ctx.resources();
       const blocks: string[] = [];
       const found: Resource[] = [];
@@ -93,7 +92,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
       }
       if (format === "yaml" || format === "json") {
         const single = requests.length === 1 && requests[0]?.names.length === 1;
-        ctx.io.out(formatObjects(found, format, single));
+        ctx.io.out(await formatObjects(found, format, single));
       } else if (found.length === 0) {
         const namespaced = requests.some((r) => r.type.scope === "Namespaced");
         ctx.io.err(
@@ -107,11 +106,16 @@ export function registerGet(program: Command, ctx: CliContext): void {
     });
 }
 
-/** `kind`, `kind name...`, `kind/name`, `kind1,kind2`, `kind/a kind/b`. */
-export function parseTargets(
+/**
+ * `kind`, `kind name...`, `kind/name`, `kind1,kind2`, `kind/a kind/b`. The resource kinds
+ * load here, not at start: commands on records never need them.
+ */
+export async function parseTargets(
   kindArg: string,
   names: string[],
-): { type: ResourceType; names: string[] }[] {
+): Promise<{ type: ResourceType; names: string[] }[]> {
+  const { typeForName } = await import("../../api/v1alpha1/index.ts");
+  const kindType = (kind: string) => kindTypeOf(typeForName, kind);
   const slashed = [kindArg, ...names].filter((a) => a.includes("/"));
   if (slashed.length) {
     if (slashed.length !== names.length + 1) {
@@ -139,7 +143,7 @@ export function parseTargets(
 }
 
 /** A resource kind by name; the error also lists the record kinds the CLI knows. */
-function kindType(kind: string): ResourceType {
+function kindTypeOf(typeForName: (kind: string) => ResourceType, kind: string): ResourceType {
   try {
     return typeForName(kind);
   } catch (err) {

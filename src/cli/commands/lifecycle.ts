@@ -49,7 +49,7 @@ export function registerLifecycle(program: Command, ctx: CliContext): void {
             ? await api.suspendActor({ actorRef })
             : await api.pauseActor({ actorRef });
       const a = actor as Actor;
-      (await import("./records.ts")).printActor(
+      await (await import("./records.ts")).printActor(
         ctx,
         a,
         opts.output,

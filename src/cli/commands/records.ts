@@ -51,7 +51,7 @@ export async function getRecords(
       } while (pageToken);
     }
     if (format === "yaml" || format === "json")
-      return ctx.io.out(formatRecords(recordSchemas.actor, actors, "actors", format, single));
+      return ctx.io.out(await formatRecords(recordSchemas.actor, actors, "actors", format, single));
     if (format === "name") return ctx.io.out(actors.map((a) => `actor/${a.actorId}`).join("\n"));
     if (!actors.length)
       return ctx.io.err(
@@ -71,7 +71,9 @@ export async function getRecords(
       workers = workers.filter((w) => names.includes(w.workerPod));
     }
     if (format === "yaml" || format === "json")
-      return ctx.io.out(formatRecords(recordSchemas.worker, workers, "workers", format, single));
+      return ctx.io.out(
+        await formatRecords(recordSchemas.worker, workers, "workers", format, single),
+      );
     if (format === "name")
       return ctx.io.out(workers.map((w) => `worker/${w.workerPod}`).join("\n"));
     if (!workers.length)
@@ -85,7 +87,7 @@ export async function getRecords(
     : (await api.listAtespaces({})).atespaces;
   if (format === "yaml" || format === "json")
     return ctx.io.out(
-      formatRecords(recordSchemas.atespace, atespaces as never, "atespaces", format, single),
+      await formatRecords(recordSchemas.atespace, atespaces as never, "atespaces", format, single),
     );
   if (format === "name") return ctx.io.out(atespaces.map((a) => `atespace/${a.name}`).join("\n"));
   if (!atespaces.length) return ctx.io.err("No atespaces found.");
@@ -93,15 +95,15 @@ export async function getRecords(
 }
 
 /** Prints an actor a command returned, as -o asks (default: one line saying what happened). */
-export function printActor(
+export async function printActor(
   ctx: CliContext,
   actor: Actor,
   output: string | undefined,
   done: string,
-): void {
+): Promise<void> {
   const format = parseOutputFormat(output);
   if (format === "yaml" || format === "json")
-    ctx.io.out(formatRecords(recordSchemas.actor, [actor], "actors", format, true));
+    ctx.io.out(await formatRecords(recordSchemas.actor, [actor], "actors", format, true));
   else if (format === "name") ctx.io.out(`actor/${actor.actorId}`);
   else if (format === "wide") ctx.io.out(actorTable([actor], true, ctx.io.now()));
   else ctx.io.out(`actor/${actor.actorId} ${done}`);

@@ -104,7 +104,9 @@ export async function getTokens(
     tokens = tokens.filter((t) => names.includes(t.name));
   }
   if (format === "yaml" || format === "json")
-    return ctx.io.out(formatRecords(TokenSchema, tokens, "tokens", format, names.length === 1));
+    return ctx.io.out(
+      await formatRecords(TokenSchema, tokens, "tokens", format, names.length === 1),
+    );
   if (format === "name") return ctx.io.out(tokens.map((t) => `token/${t.name}`).join("\n"));
   if (!tokens.length) return ctx.io.err("No tokens found.");
   const now = ctx.io.now();

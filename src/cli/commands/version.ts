@@ -1,9 +1,9 @@
 import type { Command } from "commander";
-import { stringify } from "yaml";
 import { AteError, Code } from "../../errors/index.ts";
 import { ateVersion } from "../../version.ts";
 import { bearerHeaders, fromCallError } from "../call.ts";
 import type { CliContext } from "../context.ts";
+import { yamlText } from "../printers.ts";
 
 export function registerVersion(program: Command, ctx: CliContext): void {
   program
@@ -30,7 +30,7 @@ export function registerVersion(program: Command, ctx: CliContext): void {
         }
       }
       if (opts.output === "json") ctx.io.out(JSON.stringify(result, null, 2));
-      else if (opts.output === "yaml") ctx.io.out(stringify(result).trimEnd());
+      else if (opts.output === "yaml") ctx.io.out(await yamlText(result));
       else {
         ctx.io.out(`Client Version: ${ateVersion}`);
         if (result.serverVersion)

@@ -1,11 +1,13 @@
 import { type CallOptions, createClient, type Transport } from "@connectrpc/connect";
-import { AteError, Code, fromConnectError } from "../../errors/index.ts";
+import { fromConnectError } from "../../errors/connect.ts";
+import { AteError, Code } from "../../errors/index.ts";
 import { Node } from "../../proto/gen/ateapi/node_pb.ts";
 import type { WorkerSettings } from "../../sandbox/index.ts";
 import type {
   ActorIdentity,
   CheckpointRequest,
   CheckpointResult,
+  InPlaceRequest,
   NodeAgentApi,
   NodeCallOptions,
   NodeLogsOptions,
@@ -158,18 +160,26 @@ export class NodeClient implements NodeAgentApi {
     );
   }
 
-  freeze(worker: string, options?: NodeCallOptions): Promise<void> {
+  freeze(req: InPlaceRequest, options?: NodeCallOptions): Promise<void> {
     return this.call(
       "Freeze",
-      () => this.client.freeze({ worker }, callOptions(options)),
+      () =>
+        this.client.freeze(
+          { worker: req.worker, actor: identityToWire(req.actor) },
+          callOptions(options),
+        ),
       () => undefined,
     );
   }
 
-  thaw(worker: string, options?: NodeCallOptions): Promise<void> {
+  thaw(req: InPlaceRequest, options?: NodeCallOptions): Promise<void> {
     return this.call(
       "Thaw",
-      () => this.client.thaw({ worker }, callOptions(options)),
+      () =>
+        this.client.thaw(
+          { worker: req.worker, actor: identityToWire(req.actor) },
+          callOptions(options),
+        ),
       () => undefined,
     );
   }

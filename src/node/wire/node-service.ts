@@ -1,5 +1,5 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { toConnectError, withConnectErrors } from "../../errors/index.ts";
+import { toConnectError, withConnectErrors } from "../../errors/connect.ts";
 import type { Node } from "../../proto/gen/ateapi/node_pb.ts";
 import type { NodeAgentApi, NodeCallOptions } from "../api.ts";
 import {
@@ -68,11 +68,13 @@ export function nodeService(agent: NodeAgentApi): ServiceImpl<typeof Node> {
       return {};
     }),
     freeze: wrap(async (req, ctx) => {
-      await agent.freeze(workerName("worker", req.worker), call(ctx));
+      const worker = workerName("worker", req.worker);
+      await agent.freeze({ worker, actor: identityFromWire(req.actor, "actor") }, call(ctx));
       return {};
     }),
     thaw: wrap(async (req, ctx) => {
-      await agent.thaw(workerName("worker", req.worker), call(ctx));
+      const worker = workerName("worker", req.worker);
+      await agent.thaw({ worker, actor: identityFromWire(req.actor, "actor") }, call(ctx));
       return {};
     }),
     async *logs(req, ctx) {

@@ -171,6 +171,13 @@ for (const [name, transport] of transports) {
       assert.deepEqual(last()?.args, ["w1"]);
     });
 
+    it("carries a freeze's and a thaw's actor, which the node checks against the worker's", async () => {
+      await node.freeze({ worker: "w1", actor });
+      assert.deepEqual(last()?.args, [{ worker: "w1", actor }]);
+      await node.thaw({ worker: "w1", actor });
+      assert.deepEqual(last()?.args, [{ worker: "w1", actor }]);
+    });
+
     it("carries checkpoints and restores, and says where a snapshot really is", async () => {
       const requests: CheckpointRequest[] = [
         {

@@ -1,5 +1,6 @@
 import { createClient, type Transport } from "@connectrpc/connect";
-import { AteError, Code, fromConnectError } from "../../errors/index.ts";
+import { fromConnectError } from "../../errors/connect.ts";
+import { AteError, Code } from "../../errors/index.ts";
 import { NodeRegistry } from "../../proto/gen/ateapi/node_pb.ts";
 import type { NodeRegistration, NodeRegistrationResult, NodeRegistryApi } from "../api.ts";
 import { registrationResultFromWire, registrationToWire } from "./registration-convert.ts";

@@ -1,5 +1,5 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { withConnectErrors } from "../../errors/index.ts";
+import { withConnectErrors } from "../../errors/connect.ts";
 import type { NodeRegistry } from "../../proto/gen/ateapi/node_pb.ts";
 import type { NodeRegistryApi } from "../api.ts";
 import { registrationFromWire, registrationResultToWire } from "./registration-convert.ts";

@@ -1,5 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { privateDir, privateFileMode } from "../../private-files/index.ts";
+import type { Gated } from "./gated.ts";
 import { type Foreground, type Runsc, runsIn } from "./runsc.ts";
 
 /** A fresh sandbox id, `<worker>-s<6 hex>`: short, as runsc's `<root>/runsc-<id>.sock` must be. */
@@ -37,28 +41,71 @@ export class FormerSandboxes {
   private readonly deletes = new Map<string, Set<Promise<void>>>();
   /** The runsc each worker last ran a sandbox with (to delete strays on release). */
   private readonly runscs = new Map<string, Runsc>();
+  /** Workers whose recorded former sandboxes this process has deleted. */
+  private readonly recovered = new Set<string>();
+  /** Former sandboxes this process recorded (and deletes itself). */
+  private readonly mine = new Set<string>();
 
-  /** `current`: the worker's current sandbox id, never a stray. */
-  constructor(private readonly current: (worker: string) => string | undefined) {}
+  /**
+   * `current`: the worker's current sandbox id, never a stray. `dir` records each former
+   * sandbox until it is deleted (a file named after its id, holding its runsc binary), so an
+   * agent that restarts deletes what a killed one was deleting; `open` gives that runsc.
+   */
+  constructor(
+    private readonly current: (worker: string) => string | undefined,
+    private readonly dir: string,
+    private readonly open: (binary: string) => Runsc,
+  ) {}
+
+  /** Records a former sandbox before anything else knows it (its pid file goes next). */
+  async record(worker: string, id: string, runsc: Runsc): Promise<void> {
+    if (!sandboxOf(id, worker)) return;
+    this.mine.add(id);
+    await privateDir(this.dir);
+    await writeFile(join(this.dir, id), runsc.binary, { mode: privateFileMode });
+  }
+
+  /**
+   * Deletes the worker's former sandboxes that an earlier agent recorded and never saw
+   * deleted (once per worker and process: on adopting or stopping the worker after a restart).
+   */
+  async recover(worker: string): Promise<void> {
+    if (this.recovered.has(worker)) return;
+    this.recovered.add(worker);
+    const ids = await readdir(this.dir).catch(() => [] as string[]);
+    for (const id of ids) {
+      if (!sandboxOf(id, worker) || id === this.current(worker) || this.mine.has(id)) continue;
+      const binary = (await readFile(join(this.dir, id), "utf8").catch(() => "")).trim();
+      if (binary) await this.open(binary).delete(id);
+      await rm(join(this.dir, id), { force: true });
+    }
+  }
 
   ranWith(worker: string, runsc: Runsc): void {
     this.runscs.set(worker, runsc);
   }
 
-  /** Deletes a former sandbox, then kills its foreground runsc if that hangs on. */
+  /**
+   * Deletes a former sandbox, then kills its foreground runsc if that hangs on. `pre`: its
+   * `runsc delete`, started ahead (Runsc.gatedDelete).
+   */
   async remove(
-    worker: string,
     runsc: Runsc | undefined,
     id: string,
     pid: number,
     fg: Foreground | undefined,
+    pre?: Gated,
   ): Promise<void> {
-    if (runsc) await runsc.delete(id);
+    // A failed delete is tried once more without the process started ahead (it may not have).
+    if (!pre || (await pre.go()) !== 0) await runsc?.delete(id);
     const gone = fg
       ? await Promise.race([fg.exited.then(() => true), sleep(10_000, false, { ref: false })])
       : await waitForExit(pid, id, 10_000);
     if (!gone && pid > 0 && runsIn(pid, id)) process.kill(pid, "SIGKILL");
-    if (runsc) await this.deleteStrays(worker, runsc);
+    await rm(join(this.dir, id), { force: true });
+    this.mine.delete(id);
+    // Strays (`runsc list`, one more process per sandbox) are looked for on the worker's
+    // release; one a killed agent was deleting is recorded, and deleted on restart (recover).
   }
 
   /** Lets a removal finish in the background, tracked for the worker. */

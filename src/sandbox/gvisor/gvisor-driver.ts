@@ -15,9 +15,16 @@ import { hasLimits, WorkerCgroups } from "./cgroups.ts";
 import { type LimitedCgroup, SandboxExits } from "./cgroups-exits.ts";
 import { type EgressOptions, WorkerEgress } from "./egress-worker.ts";
 import { FormerSandboxes, newSandboxId, sandboxOf, waitForExit } from "./former-sandboxes.ts";
+import type { Gated } from "./gated.ts";
 import { defaultNetwork, type NetworkOptions, WorkerNetworks } from "./network.ts";
 import { ociSpec } from "./oci-spec.ts";
 import { type Foreground, Runsc } from "./runsc.ts";
+
+/** A checkpointed sandbox's clean-up processes, started ahead (see gated.ts). */
+interface Prepared {
+  reset: Gated;
+  remove: Gated;
+}
 
 export interface GvisorDriverOptions {
   /** runsc's state root and the bundles live here. */
@@ -48,7 +55,7 @@ export class GvisorDriver implements SandboxDriver {
   /** Each worker's current sandbox id: a fresh one per start (see newSandboxId). */
   private readonly ids = new Map<string, string>();
   /** Workers' former sandboxes, deleted in the background. */
-  private readonly former = new FormerSandboxes((worker) => this.ids.get(worker));
+  private readonly former: FormerSandboxes;
   /** The workers' cgroups, for their limits. */
   readonly cgroups: WorkerCgroups;
   private readonly exits: SandboxExits;
@@ -58,6 +65,12 @@ export class GvisorDriver implements SandboxDriver {
     this.networks = new WorkerNetworks(options.network);
     // runsc's state and the bundles hold each sandbox's spec, resolved secrets included: root's.
     for (const d of ["runsc", "bundles", "pids"]) privateDirSync(join(options.stateDir, d));
+    const root = join(options.stateDir, "runsc");
+    this.former = new FormerSandboxes(
+      (worker) => this.ids.get(worker),
+      join(options.stateDir, "pids", "former"),
+      (binary) => new Runsc(binary, root),
+    );
     this.cgroups = new WorkerCgroups(options.network?.prefix ?? defaultNetwork.prefix);
     this.exits = new SandboxExits(this.cgroups, join(options.stateDir, "pids"), (w, e, still) =>
       this.stoppedOnItsOwn(w, e, still),
@@ -168,10 +181,12 @@ export class GvisorDriver implements SandboxDriver {
     // connections for the drain (and a late freeze must never be checkpointed paused).
     if (this.paused.has(worker.name)) await this.resume(worker, runtime);
     await this.exits.quiet(worker.name); // the sandbox stops once its image is saved
-    await net.blockNew(worker.index);
+    let pre: Prepared | undefined;
     try {
       const deadline = Date.now() + (options.drainTimeoutMs ?? 5000);
-      let open = await net.openFlows(worker.index);
+      await mkdir(imageDir, { recursive: true });
+      // New connections refused, then the open ones listed (one process chain).
+      let open = await net.blockNew(worker.index);
       while (open.length && Date.now() < deadline) {
         await sleep(25, undefined, options.signal ? { signal: options.signal } : {});
         open = await net.openFlows(worker.index);
@@ -185,9 +200,12 @@ export class GvisorDriver implements SandboxDriver {
           `worker ${worker.name}: ${left.length} connection(s) into the sandbox could not be closed (${left.map((f) => `${f.state} :${f.innerPort}`).join(", ")}); not checkpointing, the actor keeps running`,
         );
       }
-      await mkdir(imageDir, { recursive: true });
+      // The clean-up's processes start while runsc checkpoints, when the agent only waits.
+      pre = { reset: net.gatedReset(worker.index), remove: runsc.gatedDelete(id) };
       await runsc.checkpoint(id, imageDir, options.compress ?? true, options.signal);
     } catch (err) {
+      pre?.reset.cancel();
+      pre?.remove.cancel();
       await net.unblock(worker.index);
       await this.exits.unquiet(worker.name);
       throw err;
@@ -195,7 +213,7 @@ export class GvisorDriver implements SandboxDriver {
     // The image is complete; emptying the worker (a fresh network namespace, ≈0.1 s) happens
     // in the background, and the worker's next use waits for it; `runsc delete` of the
     // stopped sandbox (1–2 s) waits for nothing (see teardown).
-    const cleanup = this.teardown(worker, runtime, true).finally(() =>
+    const cleanup = this.teardown(worker, runtime, true, options.busyUntil, pre).finally(() =>
       this.cleanups.delete(worker.name),
     );
     this.cleanups.set(worker.name, cleanup);
@@ -211,6 +229,7 @@ export class GvisorDriver implements SandboxDriver {
     const runsc = this.runsc(runtime);
     const recorded = await this.readPidFile(worker);
     this.ids.set(worker.name, recorded.id);
+    await this.former.recover(worker.name);
     this.former.ranWith(worker.name, runsc);
     // A paused (frozen) sandbox is alive too: it stays paused, its actor's record says frozen.
     const state = await runsc.state(this.sandboxId(worker));
@@ -221,6 +240,7 @@ export class GvisorDriver implements SandboxDriver {
       const config = join(this.bundleDir(worker), "config.json");
       await this.exits.adopt(worker, recorded.pid, recorded.id, config);
       await this.networks.unblock(worker.index);
+      await this.networks.unblockLegacy(worker.index);
       await this.egress.open(worker, true);
     }
     return alive;
@@ -252,6 +272,7 @@ export class GvisorDriver implements SandboxDriver {
     if (this.paused.has(worker.name) && runtime) await this.resume(worker, runtime).catch(() => {});
     await this.exits.quiet(worker.name);
     if (this.cleanups.has(worker.name)) return this.settled(worker);
+    await this.former.recover(worker.name);
     await this.teardown(worker, runtime);
   }
 
@@ -298,6 +319,30 @@ export class GvisorDriver implements SandboxDriver {
     worker: WorkerRef,
     runtime?: SandboxRuntime,
     stopped = false,
+    after?: Promise<unknown>,
+    pre?: Prepared,
+  ): Promise<void> {
+    try {
+      await this.emptyWorker(worker, runtime, stopped, after, pre);
+    } catch (err) {
+      pre?.reset.cancel(); // nothing once used
+      pre?.remove.cancel();
+      throw err;
+    }
+  }
+
+  /**
+   * teardown's work. After a checkpoint (`pre`, `after`), no process is started from here (each
+   * start blocks the agent's event loop ≈10–30 ms on a busy 2-core machine, which had the
+   * image's hashing take 2–3× longer): the reset's runs at once, the delete's once the caller
+   * is done with the image (`after`).
+   */
+  private async emptyWorker(
+    worker: WorkerRef,
+    runtime: SandboxRuntime | undefined,
+    stopped: boolean,
+    after: Promise<unknown> | undefined,
+    pre: Prepared | undefined,
   ): Promise<void> {
     const runsc = this.running.get(worker.name) ?? (runtime ? this.runsc(runtime) : undefined);
     const id = this.sandboxId(worker);
@@ -311,16 +356,26 @@ export class GvisorDriver implements SandboxDriver {
     this.running.delete(worker.name);
     this.paused.delete(worker.name);
     this.ids.delete(worker.name);
+    // Recorded before the pid file goes: an agent that dies during the delete deletes it on
+    // its restart (FormerSandboxes.recover).
+    if (runsc) await this.former.record(worker.name, id, runsc);
     await rm(this.pidFile(worker), { force: true });
-    const removal = this.former.remove(worker.name, runsc, id, pid, fg);
     // A sandbox that may still run (its kill failed or its runsc hangs) is deleted before the
-    // worker is used again: it could still write to the actor's volumes.
-    if (gone) this.former.inBackground(worker.name, removal);
-    else await removal;
-    await Promise.all([
-      this.networks.resetSandbox(worker.index, gone),
-      this.networks.unblock(worker.index),
-    ]);
+    // worker is used again: it could still write to the actor's volumes. One that is gone is
+    // deleted once the worker is ready again (the delete's processes would slow the reset).
+    if (!gone) {
+      pre?.remove.cancel();
+      await this.former.remove(runsc, id, pid, fg);
+    }
+    try {
+      await this.networks.resetAfterSandbox(worker.index, gone, pre?.reset);
+    } finally {
+      const remove = async () => {
+        await after?.catch(() => {});
+        await this.former.remove(runsc, id, pid, fg, pre?.remove);
+      };
+      if (gone) this.former.inBackground(worker.name, remove());
+    }
     this.exits.forget(worker.name);
   }
 

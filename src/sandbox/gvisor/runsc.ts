@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AteError, Code } from "../../errors/index.ts";
 import { exec, execQuiet } from "../exec.ts";
+import { type Gated, gated } from "./gated.ts";
 
 /**
  * A shell prelude, run in a fresh private mount namespace, that replaces /proc/sys with a
@@ -146,6 +147,11 @@ export class Runsc {
   /** Removes the sandbox, killing it first if it still runs (`delete --force`). */
   async delete(id: string): Promise<void> {
     await execQuiet(this.binary, [`--root=${this.root}`, "delete", "--force", id]);
+  }
+
+  /** `runsc delete --force`, started now and run when told to (gated.ts). */
+  gatedDelete(id: string): Gated {
+    return gated([this.binary, `--root=${this.root}`, "delete", "--force", id]);
   }
 
   /** `runsc pause`: stops every process of the sandbox in place (the frozen tier). */
