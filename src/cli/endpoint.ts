@@ -22,17 +22,42 @@ export interface CliConfig {
 
 const configKeys = ["server", "token"];
 
+/**
+ * The last file parsed, by path and text: one command asks for the server and the token
+ * several times (≈6 reads of the same file). Keyed by the text itself, not by a stat: a file
+ * rewritten within the clock's tick (a test, a script) is still seen as changed.
+ */
+let lastRead: { path: string; text: string; config: CliConfig } | undefined;
+
 /** Reads the config file if there is one; a malformed file is an error naming it. */
 export function readConfig(path = configPath()): CliConfig {
   if (!existsSync(path)) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw notYaml(path, err);
+  }
+  if (lastRead?.path === path && lastRead.text === text) return { ...lastRead.config };
+  const config = parseConfig(path, text);
+  lastRead = { path, text, config };
+  return { ...config };
+}
+
+function notYaml(path: string, err: unknown): AteError {
+  return new AteError(
+    Code.InvalidArgument,
+    `config file ${path} is not valid YAML: ${(err as Error).message.split("\n")[0]}`,
+  );
+}
+
+/** The config file's settings, checked (errors are not kept: each read reports its own). */
+function parseConfig(path: string, text: string): CliConfig {
   let doc: unknown;
   try {
-    doc = parseConfigText(readFileSync(path, "utf8"));
+    doc = parseConfigText(text);
   } catch (err) {
-    throw new AteError(
-      Code.InvalidArgument,
-      `config file ${path} is not valid YAML: ${(err as Error).message.split("\n")[0]}`,
-    );
+    throw notYaml(path, err);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== "object" || Array.isArray(doc))

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { isQualifiedName, isValidLabelValue } from "../api/names/index.ts";
 import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { type Clock, systemClock } from "../clock/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
@@ -23,6 +22,7 @@ import {
   watchLimitDefaults,
 } from "./actor-watch.ts";
 import type { ControlCaller } from "./caller.ts";
+import { type ActorRef, checkRef, checkSelector } from "./input-checks.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import type { NodeDirectory } from "./nodes.ts";
 import { Operations } from "./operations.ts";
@@ -65,15 +65,9 @@ export interface ControlPlaneOptions {
 /** Where suspends write when nothing else says (see ControlPlaneOptions.fallbackSnapshotLocation). */
 export const defaultSnapshotLocation = "file:///var/lib/ate/snapshots";
 
-export interface ActorRef {
-  atespace: string;
-  name: string;
-}
-
 /** The atespace that holds golden actors (one per ActorTemplate); the node agent checks restores by it. */
 export { goldenAtespace } from "../node/index.ts";
-
-const maxSelectorLabels = 10;
+export type { ActorRef } from "./input-checks.ts";
 
 /**
  * The Control service's behaviour, independent of transport: validates every input at the
@@ -373,30 +367,5 @@ export class ControlPlane {
       ...(signal ? { signal } : {}),
       ...(orphaned ? { orphaned } : {}),
     });
-  }
-}
-
-function checkRef(ref: ActorRef | undefined): asserts ref is ActorRef {
-  if (!ref) throw new AteError(Code.InvalidArgument, "actor_ref: Required value");
-  checkLabel("actor_ref.atespace", ref.atespace);
-  checkLabel("actor_ref.name", ref.name);
-}
-
-function checkSelector(selector: Record<string, string> | undefined): void {
-  if (!selector) return;
-  const entries = Object.entries(selector);
-  if (entries.length > maxSelectorLabels) {
-    throw new AteError(
-      Code.InvalidArgument,
-      `worker_selector.match_labels: Too many: ${entries.length}: must have at most ${maxSelectorLabels} items`,
-    );
-  }
-  for (const [k, v] of entries) {
-    const bad = [...isQualifiedName(k), ...isValidLabelValue(v)];
-    if (bad.length)
-      throw new AteError(
-        Code.InvalidArgument,
-        `worker_selector.match_labels: Invalid value: ${JSON.stringify(`${k}=${v}`)}: ${bad.join("; ")}`,
-      );
   }
 }

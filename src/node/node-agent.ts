@@ -24,6 +24,7 @@ import { type AssetBearerToken, AssetCache, assetsForArch, nodeArch } from "./as
 import { withCall } from "./call-options.ts";
 import { type CombinedRestorer, restoreCombined } from "./combined-restore.ts";
 import { ImageStore, type PulledImage } from "./images/index.ts";
+import { type InPlaceSwitcher, switchInPlace } from "./in-place.ts";
 import { type ActorRecord, NodeLayout } from "./layout.ts";
 import { type NodeWorker, NodeWorkers } from "./node-workers.ts";
 import { checkRestorable } from "./restore-checks.ts";
@@ -330,53 +331,21 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   freeze(req: InPlaceRequest, options?: NodeCallOptions): Promise<void> {
-    return withCall(options, () => this.inPlace(req, "pause"));
+    return withCall(options, () => switchInPlace(this.inPlace(), req, "pause"));
   }
 
   thaw(req: InPlaceRequest, options?: NodeCallOptions): Promise<void> {
-    return withCall(options, () => this.inPlace(req, "resume"));
+    return withCall(options, () => switchInPlace(this.inPlace(), req, "resume"));
   }
 
-  /**
-   * The frozen tier: pauses or resumes the worker's sandbox in place, holding the worker
-   * meanwhile; only the sandbox of the actor the caller names (as checkpoint checks).
-   */
-  private async inPlace(req: InPlaceRequest, step: "pause" | "resume"): Promise<void> {
-    const name = req.worker;
-    const worker = this.workers.get(name);
-    const what = step === "pause" ? "freeze" : "thaw";
-    const timedStep = timed(this.log, { worker: name, actor: req.actor.actorId });
-    const record = await timedStep(`${what}.record`, () => this.record(name));
-    if (!record)
-      throw new AteError(
-        Code.FailedPrecondition,
-        `worker ${name} runs no actor; nothing to ${what}`,
-      );
-    if (record.actor.actorId !== req.actor.actorId || record.actor.atespace !== req.actor.atespace)
-      throw new AteError(
-        Code.FailedPrecondition,
-        `worker ${name} runs actor ${record.actor.atespace}/${record.actor.actorId}, not ${req.actor.atespace}/${req.actor.actorId}; not ${what === "freeze" ? "freezing" : "thawing"} it`,
-      );
-    if (worker.busy)
-      throw new AteError(Code.Aborted, `worker ${name} is busy with another operation`);
-    const driver = this.driver(record.sandboxClass);
-    const inPlace = driver[step]?.bind(driver);
-    if (!inPlace)
-      throw new AteError(
-        Code.Unimplemented,
-        `sandbox class "${record.sandboxClass}" cannot ${what} a sandbox in place`,
-      );
-    worker.busy = true;
-    try {
-      await timedStep(`${what}.runsc`, () =>
-        inPlace(worker, {
-          sandboxClass: record.sandboxClass,
-          assets: record.runtimePaths,
-        }),
-      );
-    } finally {
-      worker.busy = false;
-    }
+  /** The frozen tier: see in-place.ts. */
+  private inPlace(): InPlaceSwitcher {
+    return {
+      workers: this.workers,
+      log: this.log,
+      record: (w) => this.record(w),
+      driver: (c) => this.driver(c),
+    };
   }
 
   async *logs(actor: ActorIdentity, options: NodeLogsOptions = {}): AsyncGenerator<Uint8Array> {

@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import { AteError, Code, httpStatus } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
 import { ActivityReporter, routeActivity } from "./activity-reporter.ts";
+import { ActorLocator } from "./actor-locator.ts";
 import { ActorView } from "./actor-view.ts";
 import { type ActorAddress, resolveActor } from "./address.ts";
 import type { RoutedActor, RouterBackend } from "./backend.ts";
@@ -56,9 +57,7 @@ export class Router {
   private readonly log: Logger;
   private readonly reporter: ActivityReporter;
   private running?: { stop: AbortController; done: Promise<unknown> };
-  private unknownChecks = { second: 0, count: 0 };
-  /** When the watch last showed an actor leaving its worker (a worker freed: swaps go on). */
-  private lastFreedAt = 0;
+  private readonly locator: ActorLocator;
 
   constructor(private readonly o: RouterOptions) {
     this.domain = o.domain ?? "resources.substrate.ate.dev";
@@ -98,6 +97,14 @@ export class Router {
       o.reportIntervalMs ?? 1000,
       this.log,
     );
+    this.locator = new ActorLocator(o, {
+      view: this.view,
+      routes: this.routes,
+      queue: this.queue,
+      reporter: this.reporter,
+      metrics: this.metrics,
+      log: this.log,
+    });
   }
 
   /** Follows the actor watch and reports activity until stop(). */
@@ -159,153 +166,12 @@ export class Router {
   }
 
   /**
-   * Where the actor runs, resuming it (once, for all waiting requests) when it does not.
-   * While the watch is not live a route is never trusted: each request asks.
-   */
-  private async ensure(r: Route, fresh = false): Promise<NonNullable<Route["target"]>> {
-    for (;;) {
-      if (r.draining) await r.draining.done;
-      if (r.target && !fresh && this.view.isLive && !this.frozen(r)) return r.target;
-      if (!r.resuming) {
-        const started = Date.now();
-        const ask = fresh || !this.view.isLive;
-        r.resuming = this.resume(r, ask)
-          .then(() => this.metrics.resumed((Date.now() - started) / 1000))
-          .finally(() => {
-            r.resuming = undefined;
-            r.queued = false;
-          });
-      }
-      fresh = false;
-      await r.resuming;
-      if (r.target) return r.target;
-    }
-  }
-
-  /** Finds the running actor (from the watch, or by asking) or resumes it. */
-  private async resume(r: Route, ask: boolean): Promise<void> {
-    const wait = this.o.queueWaitMs ?? 30_000;
-    const started = Date.now();
-    for (;;) {
-      const tried = Date.now();
-      try {
-        const known = ask || !this.view.isLive ? undefined : this.view.get(r.key);
-        if (!known && !ask && this.view.isLive && this.view.version(r.key) === 0)
-          this.checkUnknown(r.key);
-        if (known && known.status !== "RUNNING") {
-          // Another resume, or a checkpoint, is under way: its end comes through the watch.
-          await this.view.nextChange(r.key, 1000);
-          continue;
-        }
-        // A frozen actor is thawed by ResumeActor (concurrent requests share this one call).
-        const asked = performance.now();
-        const actor =
-          known && !known.frozen ? known : await this.o.backend.resumeActor(r.atespace, r.actor);
-        const answered = performance.now();
-        ask = false;
-        const learned = await this.learn(r, actor);
-        if (actor !== known)
-          this.log.debug("route.resume", {
-            actor: r.key,
-            frozen: !!known?.frozen,
-            ms: Math.round(answered - asked),
-            learnMs: Math.round(performance.now() - answered),
-          });
-        if (learned) return;
-        // The watch knows newer: look there, at once when it shows the actor running (a
-        // thaw's answer is overtaken by its own mark coming off).
-        const newer = this.view.get(r.key);
-        if (newer?.status !== "RUNNING" || newer.frozen) await this.view.nextChange(r.key, 50);
-      } catch (err) {
-        const e = AteError.from(err);
-        if (e.code === Code.Aborted) {
-          await this.view.nextChange(r.key, this.view.isLive ? 1000 : 50);
-        } else if (e.code !== Code.ResourceExhausted) {
-          throw e;
-        } else {
-          if (!r.queued) {
-            if (this.queue.size >= (this.o.maxQueue ?? 1000))
-              throw new AteError(
-                Code.Unavailable,
-                `actor ${r.key}: no free worker and the queue of waiting requests is full`,
-              );
-            r.queued = true;
-            this.reporter.soon(); // the control plane makes room from the reports
-          }
-          // A request waits while workers keep being freed (swaps under oversubscription make
-          // progress), failing after queueWaitMs without one, and after 10× that in any case.
-          const deadline = Math.min(
-            started + 10 * wait,
-            Math.max(started, this.lastFreedAt) + wait,
-          );
-          const left = deadline - Date.now();
-          if (left <= 0)
-            throw new AteError(
-              Code.Unavailable,
-              `actor ${r.key}: no free worker after ${Math.round((Date.now() - started) / 1000)}s`,
-            );
-          // A worker freed while this try was under way woke no one for it: try again now.
-          if (this.lastFreedAt >= tried) continue;
-          // Woken when the watch shows a worker freed; while it is live, a try without that
-          // finds none (each a ResumeActor call: 30 waiting actors asked ~15 times a second).
-          const pollMs = this.view.isLive ? 3000 : 1000;
-          // A worker was freed: the demand stands again only if the next try finds none.
-          if (await this.queue.wait(left, pollMs)) r.queued = false;
-        }
-      }
-    }
-  }
-
-  /** The watch shows the actor frozen (paused in place) since the route was learned. */
-  private frozen(r: Route): boolean {
-    const a = this.view.get(r.key);
-    return !!a?.frozen && a.version > r.version;
-  }
-
-  /** A name the live watch never showed: NOT_FOUND, unless this second's checks are left. */
-  private checkUnknown(key: string): void {
-    const second = Math.floor(Date.now() / 1000);
-    if (this.unknownChecks.second !== second) this.unknownChecks = { second, count: 0 };
-    if (++this.unknownChecks.count <= (this.o.unknownChecksPerSecond ?? 50)) return;
-    throw new AteError(Code.NotFound, `actor ${key} not found`);
-  }
-
-  /** Routes by a running actor; false when the watch has seen it change since. */
-  private async learn(r: Route, actor: RoutedActor): Promise<boolean> {
-    if (actor.status !== "RUNNING" || !actor.worker)
-      throw new AteError(Code.Unavailable, `actor ${r.key} is ${actor.status}`);
-    const { address, entry, entryToken, name } = actor.worker;
-    // Only through its node's entry point, or directly to what can be a worker (never, say,
-    // this host's loopback because a record named it).
-    if (!entry && !this.o.backend.directAllowed(address))
-      throw new AteError(
-        Code.FailedPrecondition,
-        `actor ${r.key}: its worker ${name} is at ${JSON.stringify(address.slice(0, 64))}, which is not an address this router connects to directly, and its node has no entry point`,
-      );
-    const port = await this.o.backend.actorPort(actor);
-    if (this.view.isLive && this.view.version(r.key) > actor.version) return false;
-    if (!sameTarget(r.target, actor.worker)) this.routes.unroute(r);
-    r.target = {
-      host: address,
-      port,
-      worker: name,
-      ...(entry ? { entry } : {}),
-      ...(entry && entryToken ? { entryToken } : {}),
-    };
-    r.version = actor.version;
-    return true;
-  }
-
-  /**
    * The watch says the actor changed (`a`: it holds a worker; undefined: it does not) at
    * `version`; news older than what a route was learned from (by asking) is no news.
    */
   private changed(key: string, a: RoutedActor | undefined, version: number): void {
     const route = this.routes.peek(key);
-    if (!a) {
-      this.lastFreedAt = Date.now();
-      this.queue.wakeOne(); // a worker may be free now
-    }
+    if (!a) this.locator.workerFreed(); // a worker may be free now
     const r = route && version > route.version ? route : undefined;
     // Freezing waits for every router's word that it has seen the mark: say so at once.
     if (a?.frozen) this.reporter.soon();
@@ -362,7 +228,7 @@ export class Router {
       for (;;) {
         let target: NonNullable<Route["target"]>;
         try {
-          target = await this.ensure(r, refusals > 0);
+          target = await this.locator.ensure(r, refusals > 0);
         } catch (err) {
           return this.failWith(res, err);
         }
@@ -419,7 +285,7 @@ export class Router {
     r.lastActive = Date.now();
     let target: NonNullable<Route["target"]>;
     try {
-      target = await this.ensure(r);
+      target = await this.locator.ensure(r);
     } catch (err) {
       const e = AteError.from(err);
       this.metrics.request(e.code === Code.NotFound ? "not_found" : "error");
@@ -433,7 +299,7 @@ export class Router {
     // As for a request: refused, ask where the actor runs now (a fresh token) and try once more.
     const again = () => {
       this.routes.unroute(r);
-      return this.ensure(r, true);
+      return this.locator.ensure(r, true);
     };
     tunnelUpgrade((done) => connectOrRetry(target, again, done), t.path, req, client, head, {
       opened: () => this.metrics.request("upgraded"),

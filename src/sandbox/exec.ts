@@ -1,41 +1,42 @@
-import { execFile } from "node:child_process";
 import { AteError, Code } from "../errors/index.ts";
+import { runShort, type ShortResult } from "./launcher/index.ts";
 
 export interface ExecResult {
   stdout: string;
   stderr: string;
 }
 
-/** Runs a command; a non-zero exit becomes an AteError carrying its stderr. */
-export function exec(
+/**
+ * Runs a command; a non-zero exit becomes an AteError carrying its stderr. It runs from the
+ * launcher (launcher/): a spawn from the agent would block its event loop for a fork of it.
+ */
+export async function exec(
   file: string,
   args: readonly string[],
   options: { signal?: AbortSignal; timeoutMs?: number; code?: Code } = {},
 ): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
+  const command = [file, ...args].join(" ");
+  const fail = (message: string, stderr: string, cause: unknown) => {
+    const detail = (stderr || message).trim().split("\n").slice(-3).join(" | ");
+    return new AteError(options.code ?? Code.Internal, `${command} failed: ${detail}`, [], {
+      cause,
+    });
+  };
+  let r: ShortResult;
+  try {
+    r = await runShort({
       file,
       args,
-      {
-        encoding: "utf8",
-        maxBuffer: 16 * 1024 * 1024,
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
-      },
-      (err, stdout, stderr) => {
-        if (!err) return resolve({ stdout, stderr });
-        const detail = (stderr || err.message).trim().split("\n").slice(-3).join(" | ");
-        reject(
-          new AteError(
-            options.code ?? Code.Internal,
-            `${[file, ...args].join(" ")} failed: ${detail}`,
-            [],
-            { cause: err },
-          ),
-        );
-      },
-    );
-  });
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    });
+  } catch (err) {
+    throw fail((err as Error).message, "", err);
+  }
+  if (r.code === 0 && !r.error && !r.timedOut) return { stdout: r.stdout, stderr: r.stderr };
+  // The messages execFile gave (callers and logs match on them).
+  const message = r.error ?? `Command failed: ${command}\n${r.stderr}`;
+  throw fail(message, r.stderr, Object.assign(new Error(message), r));
 }
 
 /** Like exec, but a failure is ignored (for idempotent clean-up). */

@@ -21,9 +21,10 @@ import { type NodeRecord, openRecordStore, Records } from "../records/index.ts";
 import { openResourceStore, type ResourceStore } from "../resources/index.ts";
 import { type RunningApiServer, ServedAssets, startApiServer } from "../server/index.ts";
 import { Controllers } from "./controllers.ts";
+import { type Compiled, compile, controlPlaneDefaults } from "./controlplane-options.ts";
 import { type DefaultRuntimeResult, ensureDefaultRuntime, httpUrl } from "./default-runtime.ts";
 import { releaseFormerRuns } from "./former-runs.ts";
-import { ensureListenable, parseAddr } from "./listen.ts";
+import { ensureListenable } from "./listen.ts";
 import { Presence } from "./presence.ts";
 import { controlPlaneLock, lockStateDir } from "./state-lock.ts";
 
@@ -69,13 +70,7 @@ export interface ControlPlaneComponentOptions {
   logger: Logger;
 }
 
-/** What ate controlplane and ate up assume when nothing is said (compiled once, below). */
-export const controlPlaneDefaults = {
-  apiAddr: "127.0.0.1:7443",
-  resyncMs: 10_000,
-  leaseName: "controllers",
-  leaseTtlMs: 10_000,
-} as const;
+export { controlPlaneDefaults } from "./controlplane-options.ts";
 
 export interface RunningControlPlane {
   /** Where the API listens. */
@@ -142,29 +137,6 @@ export async function startControlPlane(
     unlock();
     throw err;
   }
-}
-
-interface Compiled {
-  apiAddr: { host: string; port: number };
-  shared: boolean;
-  resyncMs: number;
-  leaseTtlMs: number;
-}
-
-function compile(o: ControlPlaneComponentOptions): Compiled {
-  const apiAddr = parseAddr(o.apiAddr ?? controlPlaneDefaults.apiAddr, "--api-addr");
-  if (o.advertiseUrl !== undefined) checkAdvertiseUrl(o.advertiseUrl);
-  else if (isUnspecified(apiAddr.host))
-    throw new AteError(
-      Code.InvalidArgument,
-      `--api-addr ${apiAddr.host}:${apiAddr.port} listens on every address, so it names none nodes and routers could use: give --advertise-url, the API's URL as they reach it (e.g. http://10.0.0.2:${apiAddr.port || 7443})`,
-    );
-  return {
-    apiAddr,
-    shared: /^rediss?:\/\//.test(o.records ?? ""),
-    resyncMs: o.resyncMs ?? controlPlaneDefaults.resyncMs,
-    leaseTtlMs: o.leaseTtlMs ?? controlPlaneDefaults.leaseTtlMs,
-  };
 }
 
 async function start(
@@ -377,31 +349,4 @@ async function start(
       new PoolController({ resources, records, nodes: registry, logger: log }).wipe(node),
     stop,
   };
-}
-
-function isUnspecified(host: string): boolean {
-  return host === "0.0.0.0" || host === "::" || host === "[::]" || host === "";
-}
-
-/** An http(s) URL with a host and nothing after it but a port (and a trailing slash). */
-function checkAdvertiseUrl(u: string): void {
-  let url: URL | undefined;
-  try {
-    url = new URL(u);
-  } catch {}
-  const ok =
-    url &&
-    (url.protocol === "http:" || url.protocol === "https:") &&
-    url.hostname &&
-    !isUnspecified(url.hostname) &&
-    !url.username &&
-    !url.password &&
-    (url.pathname === "/" || url.pathname === "") &&
-    !url.search &&
-    !url.hash;
-  if (!ok)
-    throw new AteError(
-      Code.InvalidArgument,
-      `--advertise-url ${JSON.stringify(u.slice(0, 200))}: give the API's base URL as nodes and routers reach it, e.g. http://10.0.0.2:7443 (http or https, a host other than 0.0.0.0, no path)`,
-    );
 }

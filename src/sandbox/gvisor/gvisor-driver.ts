@@ -1,8 +1,7 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AteError, Code } from "../../errors/index.ts";
-import { privateDir, privateDirSync, privateFileMode } from "../../private-files/index.ts";
 import type {
   CheckpointOptions,
   SandboxDriver,
@@ -14,11 +13,11 @@ import type {
 import { hasLimits, WorkerCgroups } from "./cgroups.ts";
 import { type LimitedCgroup, SandboxExits } from "./cgroups-exits.ts";
 import { type EgressOptions, WorkerEgress } from "./egress-worker.ts";
-import { FormerSandboxes, newSandboxId, sandboxOf, waitForExit } from "./former-sandboxes.ts";
+import { FormerSandboxes, newSandboxId, waitForExit } from "./former-sandboxes.ts";
 import type { Gated } from "./gated.ts";
 import { defaultNetwork, type NetworkOptions, WorkerNetworks } from "./network.ts";
-import { ociSpec } from "./oci-spec.ts";
 import { type Foreground, Runsc } from "./runsc.ts";
+import { StateDir } from "./state-dir.ts";
 
 /** A checkpointed sandbox's clean-up processes, started ahead (see gated.ts). */
 interface Prepared {
@@ -56,23 +55,24 @@ export class GvisorDriver implements SandboxDriver {
   private readonly ids = new Map<string, string>();
   /** Workers' former sandboxes, deleted in the background. */
   private readonly former: FormerSandboxes;
+  /** runsc's root, each worker's bundle and pid file. */
+  private readonly files: StateDir;
   /** The workers' cgroups, for their limits. */
   readonly cgroups: WorkerCgroups;
   private readonly exits: SandboxExits;
   private exitListener: ((worker: WorkerRef, exit: SandboxExit) => void) | undefined;
 
-  constructor(private readonly options: GvisorDriverOptions) {
+  constructor(options: GvisorDriverOptions) {
     this.networks = new WorkerNetworks(options.network);
-    // runsc's state and the bundles hold each sandbox's spec, resolved secrets included: root's.
-    for (const d of ["runsc", "bundles", "pids"]) privateDirSync(join(options.stateDir, d));
-    const root = join(options.stateDir, "runsc");
+    this.files = new StateDir(options.stateDir);
+    const root = this.files.runsc;
     this.former = new FormerSandboxes(
       (worker) => this.ids.get(worker),
-      join(options.stateDir, "pids", "former"),
+      join(this.files.pids, "former"),
       (binary) => new Runsc(binary, root),
     );
     this.cgroups = new WorkerCgroups(options.network?.prefix ?? defaultNetwork.prefix);
-    this.exits = new SandboxExits(this.cgroups, join(options.stateDir, "pids"), (w, e, still) =>
+    this.exits = new SandboxExits(this.cgroups, this.files.pids, (w, e, still) =>
       this.stoppedOnItsOwn(w, e, still),
     );
     this.egress = new WorkerEgress(this.networks, options.stateDir, options.egress);
@@ -107,7 +107,7 @@ export class GvisorDriver implements SandboxDriver {
     await this.cgroups.release(worker.index);
     await this.networks.destroy(worker.index);
     await this.egress.close(worker);
-    await rm(this.bundleDir(worker), { recursive: true, force: true });
+    await this.files.removeBundle(worker.name);
   }
 
   run(
@@ -142,7 +142,9 @@ export class GvisorDriver implements SandboxDriver {
     await this.egress.open(worker);
     const runsc = this.runsc(runtime);
     const cgroup = await this.sandboxCgroup(worker);
-    const bundle = await this.writeBundle(worker, spec, cgroup);
+    const netns = this.networks.sandboxNsPath(worker.index);
+    const dns = this.egress.resolvConfMount;
+    const bundle = await this.files.writeBundle(worker.name, spec, netns, dns, cgroup);
     this.running.set(worker.name, runsc);
     this.former.ranWith(worker.name, runsc);
     await this.exits.claim(worker.name);
@@ -156,16 +158,15 @@ export class GvisorDriver implements SandboxDriver {
     );
     this.foreground.set(worker.name, fg);
     this.exits.watch(worker, fg.started, fg.exited, cgroup);
-    await privateDir(dirname(this.pidFile(worker)));
     // The foreground runsc's pid and the sandbox id, for an agent that restarts meanwhile.
-    await writeFile(this.pidFile(worker), `${fg.pid} ${id}`, { mode: privateFileMode });
+    await this.files.writePid(worker.name, fg.pid, id);
     await fg.started;
   }
 
   /**
    * Closes every connection into the sandbox first (gVisor restores an endpoint that was open
-   * at checkpoint into a spinning, dead process): new ones are refused, in-flight ones get
-   * drainTimeoutMs to finish, the rest are reset from the node's side, and none may remain.
+   * at checkpoint into a spinning, dead process): in-flight ones get drainTimeoutMs to finish,
+   * the rest are reset from the node's side, and none may remain (WorkerDrain.closeAll).
    */
   async checkpoint(
     worker: WorkerRef,
@@ -185,28 +186,14 @@ export class GvisorDriver implements SandboxDriver {
     try {
       const deadline = Date.now() + (options.drainTimeoutMs ?? 5000);
       await mkdir(imageDir, { recursive: true });
-      // New connections refused, then the open ones listed (one process chain).
-      let open = await net.blockNew(worker.index);
-      while (open.length && Date.now() < deadline) {
-        await sleep(25, undefined, options.signal ? { signal: options.signal } : {});
-        open = await net.openFlows(worker.index);
-      }
-      // Checked again only after a reset: with new connections refused, none found stays none.
-      if (open.length) await net.resetFlows(worker.index, open);
-      const left = open.length ? await net.openFlows(worker.index) : open;
-      if (left.length) {
-        throw new AteError(
-          Code.FailedPrecondition,
-          `worker ${worker.name}: ${left.length} connection(s) into the sandbox could not be closed (${left.map((f) => `${f.state} :${f.innerPort}`).join(", ")}); not checkpointing, the actor keeps running`,
-        );
-      }
+      await net.drain.closeAll(worker.index, worker.name, deadline, options.signal);
       // The clean-up's processes start while runsc checkpoints, when the agent only waits.
       pre = { reset: net.gatedReset(worker.index), remove: runsc.gatedDelete(id) };
       await runsc.checkpoint(id, imageDir, options.compress ?? true, options.signal);
     } catch (err) {
       pre?.reset.cancel();
       pre?.remove.cancel();
-      await net.unblock(worker.index);
+      await net.drain.unblock(worker.index);
       await this.exits.unquiet(worker.name);
       throw err;
     }
@@ -227,7 +214,7 @@ export class GvisorDriver implements SandboxDriver {
 
   async adopt(worker: WorkerRef, runtime: SandboxRuntime): Promise<boolean> {
     const runsc = this.runsc(runtime);
-    const recorded = await this.readPidFile(worker);
+    const recorded = await this.files.readPid(worker.name);
     this.ids.set(worker.name, recorded.id);
     await this.former.recover(worker.name);
     this.former.ranWith(worker.name, runsc);
@@ -237,10 +224,10 @@ export class GvisorDriver implements SandboxDriver {
     if (state === "paused") this.paused.add(worker.name);
     if (alive) {
       this.running.set(worker.name, runsc);
-      const config = join(this.bundleDir(worker), "config.json");
+      const config = join(this.files.bundleDir(worker.name), "config.json");
       await this.exits.adopt(worker, recorded.pid, recorded.id, config);
-      await this.networks.unblock(worker.index);
-      await this.networks.unblockLegacy(worker.index);
+      await this.networks.drain.unblock(worker.index);
+      await this.networks.drain.unblockLegacy(worker.index);
       await this.egress.open(worker, true);
     }
     return alive;
@@ -359,7 +346,7 @@ export class GvisorDriver implements SandboxDriver {
     // Recorded before the pid file goes: an agent that dies during the delete deletes it on
     // its restart (FormerSandboxes.recover).
     if (runsc) await this.former.record(worker.name, id, runsc);
-    await rm(this.pidFile(worker), { force: true });
+    await this.files.removePid(worker.name);
     // A sandbox that may still run (its kill failed or its runsc hangs) is deleted before the
     // worker is used again: it could still write to the actor's volumes. One that is gone is
     // deleted once the worker is ready again (the delete's processes would slow the reset).
@@ -387,7 +374,7 @@ export class GvisorDriver implements SandboxDriver {
         `the gvisor driver needs a gvisor runtime with a runsc asset (got class ${runtime.sandboxClass}, assets ${Object.keys(runtime.assets).join(", ") || "none"})`,
       );
     }
-    return new Runsc(binary, join(this.options.stateDir, "runsc"));
+    return new Runsc(binary, this.files.runsc);
   }
 
   /** The worker's current sandbox id (the worker's name for one an older agent started). */
@@ -397,14 +384,7 @@ export class GvisorDriver implements SandboxDriver {
 
   private async foregroundPid(worker: WorkerRef): Promise<number> {
     const fg = this.foreground.get(worker.name);
-    return fg?.pid ?? (await this.readPidFile(worker)).pid;
-  }
-
-  /** The pid file: `<pid> <sandbox id>` (an older agent wrote the pid alone: id = worker). */
-  private async readPidFile(worker: WorkerRef): Promise<{ pid: number; id: string }> {
-    const text = await readFile(this.pidFile(worker), "utf8").catch(() => "");
-    const [pid = "0", id = worker.name] = text.trim().split(" ");
-    return { pid: Number(pid) || 0, id: sandboxOf(id, worker.name) ? id : worker.name };
+    return fg?.pid ?? (await this.files.readPid(worker.name)).pid;
   }
 
   /** Whether the foreground runsc of the worker's last sandbox exited within ms. */
@@ -416,40 +396,5 @@ export class GvisorDriver implements SandboxDriver {
         sleep(ms, false, { ref: false }), // never holds the process open
       ]);
     return waitForExit(await this.foregroundPid(worker), this.sandboxId(worker), ms);
-  }
-
-  private pidFile(worker: WorkerRef): string {
-    return join(this.options.stateDir, "pids", worker.name);
-  }
-
-  private bundleDir(worker: WorkerRef): string {
-    return join(this.options.stateDir, "bundles", worker.name);
-  }
-
-  private async writeBundle(
-    worker: WorkerRef,
-    spec: SandboxSpec,
-    cgroup?: LimitedCgroup,
-  ): Promise<string> {
-    if (spec.containers.length !== 1) {
-      throw new AteError(
-        Code.Unimplemented,
-        `the gvisor driver runs one container per actor; this actor has ${spec.containers.length} (${spec.containers.map((c) => c.name).join(", ")})`,
-      );
-    }
-    const dir = this.bundleDir(worker);
-    await privateDir(dir);
-    const first = spec.containers[0] as (typeof spec.containers)[0];
-    const container = { ...first, mounts: [...first.mounts, this.egress.resolvConfMount] };
-    await writeFile(
-      join(dir, "config.json"),
-      JSON.stringify(
-        ociSpec(container, spec.hostname, this.networks.sandboxNsPath(worker.index), cgroup),
-        null,
-        2,
-      ),
-      { mode: privateFileMode },
-    );
-    return dir;
   }
 }

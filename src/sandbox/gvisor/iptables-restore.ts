@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
 import { AteError, Code } from "../../errors/index.ts";
+import { runShort } from "../launcher/index.ts";
 
 /**
  * Applies `iptables-restore --noflush` input, in a network namespace if one is named: each
@@ -40,26 +40,17 @@ export async function iptablesRestoreThen(
 /** The shell's exit code when the restore failed (neither iptables-restore's nor conntrack's). */
 const restoreFailed = 97;
 
-/** Runs file with input on its stdin: its exit code, stdout and (the end of) stderr. */
-export function run(
+/**
+ * Runs file with input on its stdin, from the launcher (../launcher: a spawn from the agent
+ * blocks its event loop for a fork of the agent): its exit code, stdout and (the end of) stderr.
+ */
+export async function run(
   file: string,
   args: readonly string[],
   input: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      if (stderr.length < 4096) stderr += d;
-    });
-    child.on("error", reject);
-    // A command that exits before reading its input (no such namespace): its exit code says so.
-    child.stdin.on("error", () => {});
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end(input);
-  });
+  // A command that exits before reading its input (no such namespace): its exit code says so.
+  const r = await runShort({ file, args, input });
+  if (r.error && r.code === null && r.signal === null) throw new Error(r.error); // could not start
+  return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr.slice(0, 4096) };
 }

@@ -1,10 +1,11 @@
-import { fileURLToPath } from "node:url";
 import { AteError, Code } from "../../errors/index.ts";
 import { exec, execQuiet } from "../exec.ts";
+import { drainChain, WorkerDrain } from "./drain.ts";
 import { workerNatRestore } from "./egress-rules.ts";
 import { type Gated, gated } from "./gated.ts";
+import { gatewayMac, innerAddress, innerGateway, innerMac } from "./inner-network.ts";
 import { ipBatch } from "./ip-batch.ts";
-import { iptablesRestore, iptablesRestoreThen, run } from "./iptables-restore.ts";
+import { iptablesRestore, run } from "./iptables-restore.ts";
 
 /**
  * Worker networking. Every sandbox wakes up in the same network wherever it lands: its own
@@ -109,19 +110,11 @@ export async function machineNetworkUse(): Promise<MachineNetworkUse> {
   return { names: [...netns.map((n) => n.name), ...links.map((l) => l.ifname)], linkLocal };
 }
 
-export const innerAddress = "10.88.0.2";
-const innerGateway = "10.88.0.1";
-const innerMac = "02:00:0a:58:00:02";
-const gatewayMac = "02:00:0a:58:00:01";
-
-export interface Flow {
-  state: string;
-  /** The port the sandbox sees the client on (after masquerading). */
-  innerClientPort: number;
-  innerPort: number;
-}
+export { innerAddress } from "./inner-network.ts";
 
 export class WorkerNetworks {
+  /** Closing the connections into a worker's sandbox before a checkpoint. */
+  readonly drain = new WorkerDrain((index) => this.natNs(index));
   private readonly prefix: string;
   private readonly base: number;
   private readonly subnets: number;
@@ -206,7 +199,7 @@ export class WorkerNetworks {
       innerAddress,
     );
     await ipt("-t", "nat", "-A", "POSTROUTING", "-o", "gw0", "-j", "MASQUERADE");
-    // The drain's chain (empty) and its jump, first in FORWARD: see blockNew.
+    // The drain's chain (empty) and its jump, first in FORWARD: see WorkerDrain.blockNew.
     const drain = [
       "*filter",
       `:${drainChain} - [0:0]`,
@@ -248,7 +241,7 @@ export class WorkerNetworks {
   async resetAfterSandbox(index: number, reuse: boolean, pre?: Gated): Promise<void> {
     if (!reuse) {
       pre?.cancel();
-      await Promise.all([this.resetSandbox(index, false), this.unblock(index)]);
+      await Promise.all([this.resetSandbox(index, false), this.drain.unblock(index)]);
       return;
     }
     const code = pre
@@ -322,125 +315,6 @@ export class WorkerNetworks {
     await execQuiet("ip", ["netns", "del", this.natNs(index)]);
     await execQuiet("ip", ["link", "del", this.hostLink(index)]);
   }
-
-  /**
-   * Refuses new connections into the sandbox (clients get a reset at once), then lists the
-   * connections still open, in one process chain (this runs on every checkpoint: ≈25 ms where
-   * three `iptables`/`conntrack` runs took ≈75). The refusal lives in a chain of its own that
-   * the input empties and refills, so blocking twice never stacks rules; its jump from FORWARD
-   * is deleted and inserted first in the same atomic input, so there is exactly one, first.
-   * A namespace without the jump (made by an older agent, or never blocked) fails that input
-   * as a whole; the jump is then added and the rule an older agent inserted removed.
-   */
-  async blockNew(index: number): Promise<Flow[]> {
-    const nat = this.natNs(index);
-    const fill = [`:${drainChain} - [0:0]`, `-A ${drainChain} ${drainRule}`];
-    const fast = await iptablesRestoreThen(
-      [
-        "*filter",
-        ...fill,
-        `-D FORWARD -j ${drainChain}`,
-        `-I FORWARD 1 -j ${drainChain}`,
-        "COMMIT",
-        "",
-      ].join("\n"),
-      nat,
-      listFlows,
-    );
-    if (fast.restored) return parseFlows(fast.code === 0 ? fast.stdout : "");
-    // A failure here (the xtables lock, say) may leave a second jump: harmless, both lead to
-    // the one chain, empty or not.
-    await iptablesRestore(
-      ["*filter", ...fill, `-I FORWARD 1 -j ${drainChain}`, "COMMIT", ""].join("\n"),
-      nat,
-    );
-    await this.unblockLegacy(index);
-    return this.openFlows(index);
-  }
-
-  /** Lets new connections in again (empties the drain chain; creates it where missing). */
-  async unblock(index: number): Promise<void> {
-    await iptablesRestore(`*filter\n:${drainChain} - [0:0]\nCOMMIT\n`, this.natNs(index)).catch(
-      () => {},
-    );
-  }
-
-  /** Also removes the refusal an older agent inserted into FORWARD itself (adopting its workers). */
-  async unblockLegacy(index: number): Promise<void> {
-    await execQuiet("ip", [
-      "netns",
-      "exec",
-      this.natNs(index),
-      "iptables",
-      "-w",
-      "-D",
-      "FORWARD",
-      ...legacyDrainRule,
-    ]);
-  }
-
-  /** TCP connections to the sandbox that are not yet closed (TIME_WAIT is closed enough). */
-  async openFlows(index: number): Promise<Flow[]> {
-    const { stdout } = await exec("ip", ["netns", "exec", this.natNs(index), ...listFlows], {
-      code: Code.Internal,
-    }).catch(() => ({ stdout: "" }));
-    return parseFlows(stdout);
-  }
-
-  /**
-   * Resets connections from the node's side so the sandbox's endpoints close for real. The
-   * flow's tracking is dropped, then a SYN from the gateway on the same 4-tuple draws the
-   * sandbox's challenge ACK, which the kernel answers with an in-window RST.
-   */
-  async resetFlows(index: number, flows: Flow[]): Promise<void> {
-    const nat = this.natNs(index);
-    for (const f of flows) {
-      await execQuiet("ip", [
-        "netns",
-        "exec",
-        nat,
-        "conntrack",
-        "-D",
-        "-p",
-        "tcp",
-        "--reply-src",
-        innerAddress,
-        "--reply-port-dst",
-        String(f.innerClientPort),
-      ]);
-    }
-    const args = flows.map((f) => `${f.innerClientPort}:${f.innerPort}`);
-    await exec(
-      "ip",
-      ["netns", "exec", nat, process.execPath, resetHelper, innerGateway, innerAddress, ...args],
-      { timeoutMs: 10000 },
-    );
-  }
-}
-
-/** The drain's chain in the worker's NAT namespace, and its one rule. */
-const drainChain = "ate-drain";
-const drainRule = "-o gw0 -p tcp --syn -j REJECT --reject-with tcp-reset";
-/** The rule older agents inserted into FORWARD directly (found by its comment). */
-const legacyDrainRule =
-  "-o gw0 -p tcp --syn -m comment --comment ate-drain -j REJECT --reject-with tcp-reset".split(" ");
-
-/** Lists the tracked TCP connections to the sandbox (run in the worker's NAT namespace). */
-const listFlows = ["conntrack", "-L", "-p", "tcp", "--reply-src", innerAddress] as const;
-
-/** `conntrack -L` lines → the connections not yet closed (TIME_WAIT is closed enough). */
-export function parseFlows(stdout: string): Flow[] {
-  const flows: Flow[] = [];
-  for (const line of stdout.split("\n")) {
-    const m = line.match(
-      /^tcp\s+\d+\s+\d+\s+(\S+)\s.*src=10\.88\.0\.2 dst=\S+ sport=(\d+) dport=(\d+)/,
-    );
-    if (!m) continue;
-    const state = m[1] as string;
-    if (state === "TIME_WAIT" || state === "CLOSE") continue;
-    flows.push({ state, innerPort: Number(m[2]), innerClientPort: Number(m[3]) });
-  }
-  return flows;
 }
 
 /** A sandbox namespace's eth0 and routes, as `ip -batch` lines (see resetSandbox). */
@@ -451,5 +325,3 @@ const sandboxSetUp = [
   "link set lo up",
   `route replace default via ${innerGateway}`,
 ];
-
-const resetHelper = fileURLToPath(new URL("./reset-connections.mjs", import.meta.url));
