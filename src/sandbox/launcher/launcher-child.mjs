@@ -4,7 +4,7 @@
 // Protocol, one JSON object a line. In (stdin): {id, file, args, input?, env?, cwd?,
 // timeoutMs?, maxOutput?} runs a command; {kill: id} ends one (SIGTERM). Out (stdout):
 // {ready: true} once, then per command {id, code, signal, stdout, stderr, error?, timedOut?}.
-import { spawn } from "node:child_process";
+import { runCommand } from "./run-command.mjs";
 
 // Its life is its stdin's: a Ctrl-C or a SIGTERM meant for `ate up` reaches this process too
 // (same process group), and the agent still needs it while it shuts down cleanly.
@@ -21,71 +21,12 @@ const running = new Map();
 const send = (msg) => process.stdout.write(`${JSON.stringify(msg)}\n`);
 
 function start(req) {
-  const { id, file, args, input, env, cwd, timeoutMs } = req;
-  const max = req.maxOutput ?? 16 * 1024 * 1024;
-  let child;
-  try {
-    child = spawn(file, args, {
-      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-      ...(env ? { env } : {}),
-      ...(cwd ? { cwd } : {}),
-    });
-  } catch (err) {
-    send({ id, code: null, signal: null, stdout: "", stderr: "", error: String(err?.message) });
-    return;
-  }
-  running.set(id, child);
-  const out = { stdout: [], stderr: [] };
-  const size = { stdout: 0, stderr: 0 };
-  let error;
-  let timedOut = false;
-  for (const name of ["stdout", "stderr"]) {
-    child[name].on("data", (d) => {
-      if (error) return;
-      size[name] += d.length;
-      if (size[name] > max) {
-        // As execFile's maxBuffer: the command is stopped, the call fails.
-        error = `${name} maxBuffer length exceeded`;
-        child.kill("SIGTERM");
-        return;
-      }
-      out[name].push(d);
-    });
-  }
-  const timer =
-    timeoutMs > 0
-      ? setTimeout(() => {
-          timedOut = true;
-          child.kill("SIGTERM");
-        }, timeoutMs)
-      : undefined;
-  let done = false;
-  const finish = (code, signal) => {
-    if (done) return;
-    done = true;
-    clearTimeout(timer);
-    running.delete(id);
-    send({
-      id,
-      code,
-      signal,
-      stdout: Buffer.concat(out.stdout).toString("utf8"),
-      stderr: Buffer.concat(out.stderr).toString("utf8"),
-      ...(error ? { error } : {}),
-      ...(timedOut ? { timedOut } : {}),
-    });
-  };
-  child.on("error", (err) => {
-    error ??= err.message;
-    // A child that never started emits no close.
-    if (child.pid === undefined) finish(null, null);
+  const { child, done } = runCommand(req);
+  if (child) running.set(req.id, child);
+  done.then((result) => {
+    running.delete(req.id);
+    send({ id: req.id, ...result });
   });
-  child.on("close", finish);
-  if (input !== undefined) {
-    // A command may exit before reading its input: its exit code says so.
-    child.stdin.on("error", () => {});
-    child.stdin.end(input);
-  }
 }
 
 let buffered = "";
