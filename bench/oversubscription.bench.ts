@@ -99,7 +99,8 @@ try {
     const r = await raw.restore(img);
     rawRs.push(r.ms);
     img = join(dir, `raw-img-${i}`);
-    rawCk.push(await raw.checkpoint(r.id, img));
+    // Uncompressed, as the agent's local snapshots (the ones its swaps here take).
+    rawCk.push(await raw.checkpoint(r.id, img, false));
     await raw.remove(r.id);
   }
   const ck = quantile(rawCk, 0.5);
@@ -116,7 +117,7 @@ try {
       for (let i = 0; i < rawRounds; i++) {
         const r = await p.restore(from);
         from = join(dir, `raw-pair-img-${k}-${i}`);
-        await p.checkpoint(r.id, from);
+        await p.checkpoint(r.id, from, false);
         deletes.push((await p.removeInBackground(r.id)).deleted);
       }
     }),

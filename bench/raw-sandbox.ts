@@ -96,11 +96,14 @@ export class RawSandbox {
     return { ms: performance.now() - t, id };
   }
 
-  /** `runsc checkpoint` of a raw sandbox (as the agent's: flate-best-speed): ms. */
-  async checkpoint(id: string, imageDir: string): Promise<number> {
+  /**
+   * `runsc checkpoint` of a raw sandbox: ms. `compress`: flate-best-speed, as the agent's
+   * checkpoints for an external store; without it `--compression=none`, as its local ones.
+   */
+  async checkpoint(id: string, imageDir: string, compress: boolean): Promise<number> {
     mkdirSync(imageDir, { recursive: true });
     const t = performance.now();
-    await this.runsc.checkpoint(id, imageDir, true);
+    await this.runsc.checkpoint(id, imageDir, compress);
     return performance.now() - t;
   }
 

@@ -28,6 +28,8 @@ import { counterActor, counterWorkload, machineRunscAssets } from "./counter-act
 import { benchInfo, benchLine } from "./summary.ts";
 
 const rounds = Number(process.env.ROUNDS ?? 3);
+/** Download pairs (ours, the S3 client's) per snapshot: see the download step below. */
+const downloadPairs = Number(process.env.DOWNLOAD_PAIRS ?? 5);
 const concurrency = 4; // the node agent's default uploadConcurrency, and the raw client's
 const bucket = "snap";
 const dir = mkdtempSync(join(tmpdir(), "ate-transfer-bench-"));
@@ -230,22 +232,37 @@ try {
       r.upload.push(upload);
 
       // The restore's download step alone (the function the agent's restore runs), then the
-      // S3 client alone on the same files; alternating which goes first.
+      // S3 client alone on the same files; alternating which goes first. A download takes
+      // 20–100 ms, so one pair per snapshot left the ratio to chance (0.68 and 1.40 in two
+      // runs of the same code): downloadPairs pairs, each pair's ratio counted.
       const store = openBlobStore(uri);
       const manifest = await readManifest(store, uri);
       const ours = join(dir, "ours");
       const theirs = join(dir, "theirs");
       const agentDl = () => time(() => downloadSnapshot(store, uri, manifest, ours, "Full"));
       const rawDl = () => time(() => rawDownload(`agent/${kind}-${i}`, files, theirs));
-      let down: number;
-      let rawDownMs: number;
-      if ((i + (compress ? 1 : 0)) % 2) {
-        down = await agentDl();
-        rawDownMs = await rawDl();
-      } else {
-        rawDownMs = await rawDl();
-        down = await agentDl();
+      const downs: number[] = [];
+      const rawDowns: number[] = [];
+      for (let k = 0; k < downloadPairs; k++) {
+        if (k > 0) {
+          await rm(ours, { recursive: true, force: true });
+          await rm(theirs, { recursive: true, force: true });
+        }
+        let down: number;
+        let rawDownMs: number;
+        if ((i + k + (compress ? 1 : 0)) % 2) {
+          down = await agentDl();
+          rawDownMs = await rawDl();
+        } else {
+          rawDownMs = await rawDl();
+          down = await agentDl();
+        }
+        downs.push(down);
+        rawDowns.push(rawDownMs);
+        downRatios.push(rawDownMs / down);
       }
+      const down = median(downs);
+      const rawDownMs = median(rawDowns);
       r.download.push(down);
       const upMs = await time(() => rawUpload(ours, `raw/${kind}-${i}`, files));
       // The agent's upload function again, now that no checkpoint's tear-down runs beside it.
@@ -261,7 +278,6 @@ try {
       agentDown.push(mb(bytes) / (down / 1000));
       rawDown.push(mb(bytes) / (rawDownMs / 1000));
       upRatios.push(upMs / upload);
-      downRatios.push(rawDownMs / down);
 
       r.restore.push(
         await time(() => agent.restore({ worker: "tb", actor, source: uri, scope: "Full" })),

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -9,6 +9,7 @@ import { type RunningS3, startS3 } from "../../test/support/s3rver.ts";
 import { Code, isAteError } from "../errors/index.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { openBlobStore } from "./factory.ts";
+import { FileBlobStore } from "./file-blob-store.ts";
 
 function contract(name: string, open: () => Promise<BlobStore>, close: () => Promise<void>) {
   describe(`${name} blob store`, () => {
@@ -84,6 +85,53 @@ describe("file blob store modes", () => {
       assert.equal(statSync(join(root, "snapshots/a/b/checkpoint.img")).mode & 0o777, 0o600);
     } finally {
       rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("file blob store putFile", () => {
+  it("links a local file into place (no copy, 0600), leaving it where it was", async () => {
+    const root = mkdtempSync(join(tmpdir(), "ate-blob-putfile-"));
+    try {
+      const local = join(root, "pages.img");
+      writeFileSync(local, "memory pages", { mode: 0o644 });
+      const store = new FileBlobStore(join(root, "snapshots"));
+      await store.putFile("a/checkpoint/pages.img", local);
+      const stored = join(root, "snapshots", "a", "checkpoint", "pages.img");
+      assert.equal(statSync(stored).ino, statSync(local).ino, "the same file, not a copy");
+      assert.equal(statSync(stored).mode & 0o777, 0o600);
+      assert.equal(readFileSync(local, "utf8"), "memory pages", "still there for the caller");
+      rmSync(local); // as takeSnapshot removes its tmp dir
+      assert.equal(
+        (await buffer(await store.get("a/checkpoint/pages.img"))).toString(),
+        "memory pages",
+      );
+      assert.deepEqual(
+        (await store.list("a/")).map((b) => b.key),
+        ["a/checkpoint/pages.img"],
+        "no temp name left",
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("copies where no hard link can be made (another filesystem)", async () => {
+    const root = mkdtempSync(join(tmpdir(), "ate-blob-putfile-"));
+    const shm = mkdtempSync("/dev/shm/ate-blob-putfile-");
+    try {
+      const local = join(shm, "pages.img");
+      writeFileSync(local, "memory pages");
+      const store = new FileBlobStore(join(root, "snapshots"));
+      await store.putFile("pages.img", local);
+      const stored = join(root, "snapshots", "pages.img");
+      if (statSync(stored).dev !== statSync(local).dev)
+        assert.notEqual(statSync(stored).ino, statSync(local).ino);
+      assert.equal(readFileSync(stored, "utf8"), "memory pages");
+      assert.equal(statSync(stored).mode & 0o777, 0o600);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(shm, { recursive: true, force: true });
     }
   });
 });

@@ -280,6 +280,7 @@ export class NodeAgent implements NodeAgentApi {
       const { runtime, images, dir } = await restoreInputs(
         { arch: this.arch, assets: this.assets, images: this.images, layout: this.layout },
         driver,
+        worker,
         store,
         manifest,
         req,

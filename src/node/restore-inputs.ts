@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { BlobStore } from "../blob/index.ts";
-import type { SandboxDriver, SandboxRuntime } from "../sandbox/index.ts";
+import type { SandboxDriver, SandboxRuntime, WorkerRef } from "../sandbox/index.ts";
 import type { SnapshotManifest } from "../snapshots/index.ts";
 import type { RestoreRequest } from "./api.ts";
 import type { AssetCache } from "./assets/index.ts";
@@ -29,13 +29,19 @@ export interface RestoreInputs {
 
 /**
  * Everything a restore starts from, made ready on a held worker: the runtime, the images, the
- * snapshot's files (verified, see snapshotFiles) and the volumes with the snapshot's data laid
- * in. The four are independent and run at once; only the unpacking waits for the files and
- * the volumes. Nothing is started here, so a snapshot that fails its checks starts nothing.
+ * snapshot's memory image and the volumes with the snapshot's data laid in, each of its files
+ * verified first (see snapshotFiles). They are independent and run at once: the data is
+ * unpacked as soon as its own files are verified and the volumes prepared, while the memory
+ * image is still being fetched. Nothing is started here, so a snapshot that fails its checks
+ * starts nothing (verified data may have been laid into the held worker's volumes, which the
+ * next start on it prepares afresh). Meanwhile the worker's former sandbox finishes its
+ * tear-down (right after a checkpoint it may still get its fresh network): the start would
+ * wait for that after these steps.
  */
 export async function restoreInputs(
   n: RestoreInputsNode,
   driver: SandboxDriver,
+  worker: WorkerRef,
   store: BlobStore,
   manifest: SnapshotManifest,
   req: Pick<RestoreRequest, "worker" | "source" | "scope">,
@@ -43,35 +49,52 @@ export async function restoreInputs(
   step: Step,
   signal: AbortSignal | undefined,
 ): Promise<RestoreInputs> {
+  // The snapshot's files in two parts (memory, data): both land in the same place.
+  const files = (data: boolean) =>
+    snapshotFiles({
+      snapshotsDir: n.layout.snapshotsDir,
+      store,
+      uri: req.source,
+      manifest: {
+        ...manifest,
+        snapshotFiles: manifest.snapshotFiles.filter((f) => f.name.startsWith("data/") === data),
+      },
+      tmp,
+      scope: req.scope,
+      ...(signal ? { signal } : {}),
+    });
   const [runtime, dir, images] = await together([
     step("restore.runtime", () =>
       fetchRuntime(n.assets, driver, manifest.assets, n.arch, signal).catch((err) => {
         throw runtimeUnavailable(manifest, req.source, err);
       }),
     ),
-    step("restore.files", () =>
-      snapshotFiles({
-        snapshotsDir: n.layout.snapshotsDir,
-        store,
-        uri: req.source,
-        manifest,
-        tmp,
-        scope: req.scope,
-        ...(signal ? { signal } : {}),
-      }),
-    ),
+    step("restore.files", () => files(false)),
     step("restore.images", () => pullImages(n.images, manifest.workload, signal)),
-    step("restore.volumes", () => n.layout.prepareVolumes(req.worker, manifest.workload)),
+    layInData(n, manifest, req.worker, step, () => files(true)),
+    step("restore.settle", async () => driver.settled?.(worker)),
+  ] as const);
+  return { runtime, images, dir };
+}
+
+/** The worker's volumes, prepared, with the snapshot's data (once verified) unpacked into them. */
+async function layInData(
+  n: RestoreInputsNode,
+  manifest: SnapshotManifest,
+  worker: string,
+  step: Step,
+  dataFiles: () => Promise<string>,
+): Promise<void> {
+  const [dir] = await together([
+    step("restore.data", dataFiles),
+    step("restore.volumes", () => n.layout.prepareVolumes(worker, manifest.workload)),
   ] as const);
   await step("restore.unpack", () =>
     Promise.all(
-      Object.entries(n.layout.volumeDirs(req.worker, manifest.workload)).map(([name, into]) => {
-        const file = `data/${name}.tar.gz`;
-        return manifest.snapshotFiles.some((f) => f.name === file)
-          ? unpackDir(join(dir, file), into)
-          : undefined;
+      Object.entries(n.layout.volumeDirs(worker, manifest.workload)).map(([name, into]) => {
+        const file = manifest.snapshotFiles.find((f) => f.name === `data/${name}.tar.gz`);
+        return file ? unpackDir(join(dir, file.name), into, file.size) : undefined;
       }),
     ),
   );
-  return { runtime, images, dir };
 }

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -31,6 +39,10 @@ describe("snapshotFiles", () => {
   const root = mkdtempSync(join(tmpdir(), "ate-snapshot-files-"));
   const snapshotsDir = join(root, "state", "snapshots");
   mkdirSync(snapshotsDir, { recursive: true });
+  // A location any user may write to (not sticky): its snapshots must be verified.
+  const shared = join(root, "shared");
+  mkdirSync(shared);
+  chmodSync(shared, 0o777);
   after(() => rmSync(root, { recursive: true, force: true }));
   let n = 0;
 
@@ -90,8 +102,36 @@ describe("snapshotFiles", () => {
     await assert.rejects(snapshotFiles(escaping), refused(/bad file name/));
   });
 
+  it("uses a file:// location only root (the agent's user) can write in place, as its own", async () => {
+    const dir = join(root, "location", "a", "x", "1");
+    const s = await snapshot(dir);
+    assert.equal(await snapshotFiles(request(s)), dir);
+    assert.equal(existsSync(s.tmp), false, "no download");
+    writeFileSync(join(dir, "data", "vol.tar.gz"), "durable");
+    await assert.rejects(snapshotFiles(request(s)), refused(/data\/vol.tar.gz is 7 bytes/));
+  });
+
+  it("uses one in place under a sticky directory (like /tmp) too", async () => {
+    const sticky = join(root, "sticky");
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    const s = await snapshot(join(sticky, "mine", "1"));
+    assert.equal(await snapshotFiles(request(s)), join(sticky, "mine", "1"));
+  });
+
+  it("verifies a root-only location where one file or directory is writable by others", async () => {
+    const dir = join(root, "location", "a", "x", "2");
+    const s = await snapshot(dir);
+    chmodSync(join(dir, "checkpoint", "pages.img"), 0o666);
+    assert.equal(await snapshotFiles(request(s)), s.tmp, "downloaded into tmp");
+    chmodSync(join(dir, "checkpoint", "pages.img"), 0o600);
+    chmodSync(join(dir, "data"), 0o777);
+    const again = { ...request(s), tmp: join(root, "tmp-data-dir") };
+    assert.equal(await snapshotFiles(again), again.tmp, "downloaded into tmp");
+  });
+
   it("downloads and verifies every other snapshot: a tampered file of the same size is refused", async () => {
-    const outside = join(root, "shared", "x", "1");
+    const outside = join(shared, "x", "1");
     const s = await snapshot(outside);
     assert.equal(await snapshotFiles(request(s)), s.tmp, "downloaded into tmp");
     writeFileSync(join(outside, "checkpoint", "pages.img"), "memory PAGES");
@@ -100,9 +140,9 @@ describe("snapshotFiles", () => {
   });
 
   it("treats a path that only looks local (a symlink out of the snapshots) as foreign", async () => {
-    const outside = join(root, "shared", "x", "2");
+    const outside = join(shared, "x", "2");
     const s = await snapshot(outside);
-    symlinkSync(join(root, "shared"), join(snapshotsDir, "link"));
+    symlinkSync(shared, join(snapshotsDir, "link"));
     const looking = { ...s, uri: pathToFileURL(join(snapshotsDir, "link", "x", "2")).href };
     writeFileSync(join(outside, "data", "vol.tar.gz"), "DURABLE bytes");
     await assert.rejects(

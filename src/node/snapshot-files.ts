@@ -1,5 +1,6 @@
+import type { Stats } from "node:fs";
 import { lstat, realpath } from "node:fs/promises";
-import { isAbsolute, join, relative } from "node:path";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BlobStore } from "../blob/index.ts";
 import { AteError, Code } from "../errors/index.ts";
@@ -28,24 +29,41 @@ export interface SnapshotFilesRequest {
  * What is still checked here, cheaply: every file the manifest lists is a regular file (not
  * a symlink) of the recorded size, so a truncated or missing file is refused as before.
  *
- * Every other snapshot (S3, GCS, HTTP, a file:// outside this node's snapshots) is
- * downloaded into `tmp` and each file verified against the manifest's sha256 before
- * anything is started from it (downloadSnapshot).
+ * A snapshot in a file:// location elsewhere on this node (a template's snapshot location,
+ * as `ate up` sets one) is used in place on the same grounds when only the agent's user (root)
+ * can have written it: every directory from / down to each file is owned by root (or the
+ * agent's user) and writable by no one else (a sticky directory, like /tmp, may be: no one
+ * else can rename or remove a root-owned entry in it), and every file is too. A snapshot
+ * written there by ate (0700 directories, 0600 files, manifest last) passes; then a check of
+ * its sha256 would only catch what root did, like one in the node's own directory. Owner and
+ * mode bits bound POSIX ACLs too (the group bits are the ACL mask). A location another user or
+ * tenant can write to anywhere along the path fails and is verified as below. (An NFS export
+ * shared by nodes counts as written by root: ate nodes of one cluster trust each other.)
+ *
+ * Every other snapshot (S3, GCS, HTTP, a file:// another user could write) is downloaded
+ * into `tmp` and each file verified against the manifest's sha256 before anything is started
+ * from it (downloadSnapshot).
  */
 export async function snapshotFiles(r: SnapshotFilesRequest): Promise<string> {
-  const own = await ownSnapshotDir(r.uri, r.snapshotsDir);
-  if (!own) {
-    await downloadSnapshot(r.store, r.uri, r.manifest, r.tmp, r.scope, r.signal);
-    return r.tmp;
-  }
   const wanted = r.manifest.snapshotFiles.filter(
     (f) => r.scope === "Full" || f.name.startsWith("data/"),
   );
+  for (const f of wanted)
+    if (f.name.split("/").some((s) => s === ".." || s === "." || s === ""))
+      throw new AteError(Code.DataLoss, `snapshot ${r.uri}: bad file name ${f.name}`);
+  const dir =
+    (await ownSnapshotDir(r.uri, r.snapshotsDir)) ??
+    (await agentOnlySnapshotDir(
+      r.uri,
+      wanted.map((f) => f.name),
+    ));
+  if (!dir) {
+    await downloadSnapshot(r.store, r.uri, r.manifest, r.tmp, r.scope, r.signal);
+    return r.tmp;
+  }
   await Promise.all(
     wanted.map(async (f) => {
-      if (f.name.split("/").some((s) => s === ".." || s === "." || s === ""))
-        throw new AteError(Code.DataLoss, `snapshot ${r.uri}: bad file name ${f.name}`);
-      const s = await lstat(join(own, f.name)).catch(() => undefined);
+      const s = await lstat(join(dir, f.name)).catch(() => undefined);
       if (!s?.isFile() || s.size !== f.size)
         throw new AteError(
           Code.DataLoss,
@@ -53,7 +71,47 @@ export async function snapshotFiles(r: SnapshotFilesRequest): Promise<string> {
         );
     }),
   );
-  return own;
+  return dir;
+}
+
+/**
+ * The snapshot's real directory when `uri` is a file:// url that only the agent's user can
+ * have written: every directory from / down to each of `names` and each file itself pass
+ * agentOnlyEntry. Anything else (a file missing, not regular, another's) is left to the
+ * download, which verifies it.
+ */
+async function agentOnlySnapshotDir(uri: string, names: string[]): Promise<string | undefined> {
+  if (!uri.startsWith("file:")) return undefined;
+  let real: string;
+  try {
+    real = await realpath(fileURLToPath(uri)); // no symlink left on the path to check
+  } catch {
+    return undefined;
+  }
+  const ok = async (path: string, dir: boolean) => {
+    const s = await lstat(path).catch(() => undefined);
+    return !!s && (dir ? s.isDirectory() : s.isFile()) && agentOnlyEntry(s);
+  };
+  for (let d = real; ; d = dirname(d)) {
+    if (!(await ok(d, true))) return undefined;
+    if (d === dirname(d)) break;
+  }
+  const inner = new Set(names.map((n) => dirname(n)).filter((d) => d !== "."));
+  for (const d of [...inner]) for (let p = dirname(d); p !== "."; p = dirname(p)) inner.add(p);
+  const checks = [
+    ...[...inner].map((d) => ok(join(real, d), true)),
+    ...names.map((n) => ok(join(real, n), false)),
+  ];
+  return (await Promise.all(checks)).every(Boolean) ? real : undefined;
+}
+
+/**
+ * Owned by root or the agent's user, and writable by no one else: a directory may be if it is
+ * sticky (others cannot rename or remove what they do not own in it).
+ */
+function agentOnlyEntry(s: Stats): boolean {
+  if (s.uid !== 0 && s.uid !== process.geteuid?.()) return false;
+  return (s.mode & 0o022) === 0 || (s.isDirectory() && (s.mode & 0o1000) !== 0);
 }
 
 /** The snapshot's real directory when `uri` is a file:// url inside this node's snapshots. */

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { AteError, Code } from "../errors/index.ts";
-import type { RecordKind, RecordWrite } from "./store.ts";
+import type { RecordKind, RecordWrite } from "./record-write.ts";
 
 /**
  * The records whose changes a store feeds, in commit order: actors, so that routers (through

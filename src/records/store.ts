@@ -1,31 +1,8 @@
 import type { ChangeFeed } from "./change-feed.ts";
 
-/**
- * `orphans` keeps the snapshots of deleted actors for a garbage collector to find; `token`
- * holds API bearer tokens (src/auth: a hash of the secret, never the secret); `node` the
- * registered nodes and their heartbeats; `lease` who leads the controllers; `activity` each
- * router's latest report of the requests it forwards (src/controlplane/activity*.ts).
- */
-export type RecordKind =
-  | "actor"
-  | "worker"
-  | "atespace"
-  | "orphans"
-  | "token"
-  | "node"
-  | "lease"
-  | "activity";
+export type { RecordKind, RecordWrite } from "./record-write.ts";
 
-/**
- * One compare-and-set write. `expectVersion` 0 means "must not exist"; `value` undefined
- * means delete. The stored value gets `version: expectVersion + 1`.
- */
-export interface RecordWrite {
-  kind: RecordKind;
-  key: string;
-  expectVersion: number;
-  value?: Record<string, unknown>;
-}
+import type { RecordKind, RecordWrite } from "./record-write.ts";
 
 export interface RecordPage {
   items: Record<string, unknown>[];

@@ -120,6 +120,12 @@ export interface SandboxDriver {
     signal?: AbortSignal,
   ): Promise<void>;
   /**
+   * Resolves once the worker is emptied of its former sandbox (a tear-down after a checkpoint
+   * may still run in the background). run and restore wait for it themselves; a caller that
+   * holds the worker may wait here meanwhile, while it gathers what the start needs.
+   */
+  settled?(worker: WorkerRef): Promise<void>;
+  /**
    * Takes over a worker's sandbox after the agent restarted: true when it still runs, and then
    * it is reachable again (an interrupted checkpoint's blocks are lifted).
    */

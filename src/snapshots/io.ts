@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readFile, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { BlobStore } from "../blob/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
@@ -11,7 +12,8 @@ import type { SnapshotFile } from "./types.ts";
 
 /**
  * Writes a snapshot's files, then its manifest last: a snapshot without a manifest does not
- * exist. `moveTo` (a directory on the same filesystem) moves the files instead of copying.
+ * exist. `moveTo` (a directory on the same filesystem) moves the files instead of copying;
+ * a store with putFile is handed the files (which stay in `dir`), any other is sent them.
  */
 export async function writeSnapshot(
   store: BlobStore,
@@ -30,6 +32,13 @@ export async function writeSnapshot(
     const uploader = async () => {
       for (let f = queue.shift(); f; f = queue.shift()) {
         const path = join(dir, f.name);
+        // A store that can take the file as it is (a file:// directory: a hard link) does;
+        // the files stay in `dir` either way, so a caller that must write the snapshot
+        // elsewhere after a failure here (takeSnapshot keeps it on the node) still has them.
+        if (store.putFile) {
+          await store.putFile(f.name, path, signal);
+          continue;
+        }
         // A small file is read in one go: the S3 client buffers whole parts anyway, and one
         // buffer spares it gathering 64 KiB stream chunks into one (a copy of every byte).
         const body = f.size <= wholeFileBytes ? await readFile(path) : createReadStream(path);
@@ -118,16 +127,20 @@ export async function downloadSnapshot(
           Code.DataLoss,
           `snapshot ${uri}: ${f.name} is longer than the ${f.size} bytes the manifest says; refusing to restore it`,
         );
+      // A plain Transform, not an async generator: a generator stage costs a few promise
+      // turns per chunk (S3 bodies come in 16–64 KiB chunks): 45 vs 41 ms of CPU for a 9.8 MB
+      // snapshot from s3rver (medians of 20, a busy machine). The sha256 itself is ≈10 ms.
+      const check = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          size += chunk.length;
+          if (size > f.size) return done(tooLong());
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      });
       await pipeline(
         await store.get(f.name, signal ? { signal } : {}),
-        async function* (body: AsyncIterable<Buffer>) {
-          for await (const chunk of body) {
-            size += chunk.length;
-            if (size > f.size) throw tooLong();
-            hash.update(chunk);
-            yield chunk;
-          }
-        },
+        check,
         createWriteStream(path, { mode: privateFileMode }),
       );
       const sha256 = hash.digest("hex");

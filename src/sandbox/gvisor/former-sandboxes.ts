@@ -87,7 +87,7 @@ export class FormerSandboxes {
 
   /**
    * Deletes a former sandbox, then kills its foreground runsc if that hangs on. `pre`: its
-   * `runsc delete`, started ahead (Runsc.gatedDelete).
+   * `runsc delete`, prepared with the checkpoint (Runsc.gatedDelete).
    */
   async remove(
     runsc: Runsc | undefined,
@@ -96,7 +96,7 @@ export class FormerSandboxes {
     fg: Foreground | undefined,
     pre?: Gated,
   ): Promise<void> {
-    // A failed delete is tried once more without the process started ahead (it may not have).
+    // A failed delete is tried once more without the prepared one (it may not have run).
     if (!pre || (await pre.go()) !== 0) await runsc?.delete(id);
     const gone = fg
       ? await Promise.race([fg.exited.then(() => true), sleep(10_000, false, { ref: false })])

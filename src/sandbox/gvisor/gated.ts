@@ -1,42 +1,40 @@
-import { spawn } from "node:child_process";
+import { runShort } from "../launcher/index.ts";
 
 /**
- * A process started ahead of time that runs its command only when told to. Starting a process
- * blocks the agent's event loop for its fork and exec (≈10–30 ms each on a busy 2-core
- * machine); started while the agent only waits (for `runsc checkpoint`), that cost is paid
- * where nothing else is held up. Until `go`, it waits on its stdin; `cancel` (or the agent's
- * death, which closes the pipe) has it exit without running anything.
+ * A clean-up command prepared while `runsc checkpoint` runs and run only when told to. It
+ * runs through the launcher (../launcher): a spawn from the agent forks the whole agent,
+ * blocking its event loop 10–30 ms on a busy 2-core machine. Before the launcher, the process
+ * was started ahead here (a shell waiting on its stdin) so that this cost fell while the agent
+ * only waited; that spawn still sat between the drain and `runsc checkpoint` (≈13 ms of every
+ * checkpoint, bench/node-agent.bench.ts). The launcher's fork is of a small process and
+ * blocks nothing of the agent's, so nothing needs starting ahead any more.
  */
 export interface Gated {
-  /** Runs the command; its exit code (1 if it could not start). */
+  /** Runs the command; its exit code (1 if it could not start). Once only: again, same result. */
   go(): Promise<number>;
-  /** Has it exit without running anything (nothing after a go). */
+  /** Nothing is to run (nothing after a go). */
   cancel(): void;
 }
 
 export function gated(command: readonly string[]): Gated {
-  const script = `read -r go && [ "$go" = go ] || exit ${cancelled}; exec "$@"`;
-  const child = spawn("/bin/sh", ["-c", script, "sh", ...command], {
-    stdio: ["pipe", "ignore", "ignore"],
-  });
-  const exited = new Promise<number>((resolve) => {
-    child.once("close", (code) => resolve(code ?? 1));
-    child.once("error", () => resolve(1));
-  });
-  child.stdin.on("error", () => {});
-  let told = false;
+  const [file, ...args] = command;
+  let ran: Promise<number> | undefined;
+  let cancelled = false;
   return {
     go: () => {
-      if (!told) child.stdin.end("go\n");
-      told = true;
-      return exited;
+      ran ??= cancelled
+        ? Promise.resolve(cancelledCode)
+        : runShort({ file: file as string, args }).then(
+            (r) => r.code ?? 1,
+            () => 1,
+          );
+      return ran;
     },
     cancel: () => {
-      if (!told) child.stdin.end();
-      told = true;
+      cancelled = true;
     },
   };
 }
 
-/** The exit code of a gated process that was cancelled. */
-const cancelled = 125;
+/** The exit code go gives for a gated command that was cancelled (as the shell's was). */
+const cancelledCode = 125;

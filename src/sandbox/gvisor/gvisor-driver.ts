@@ -19,7 +19,7 @@ import { defaultNetwork, type NetworkOptions, WorkerNetworks } from "./network.t
 import { type Foreground, Runsc } from "./runsc.ts";
 import { StateDir } from "./state-dir.ts";
 
-/** A checkpointed sandbox's clean-up processes, started ahead (see gated.ts). */
+/** A checkpointed sandbox's clean-up commands, prepared with the checkpoint (see gated.ts). */
 interface Prepared {
   reset: Gated;
   remove: Gated;
@@ -187,7 +187,7 @@ export class GvisorDriver implements SandboxDriver {
       const deadline = Date.now() + (options.drainTimeoutMs ?? 5000);
       await mkdir(imageDir, { recursive: true });
       await net.drain.closeAll(worker.index, worker.name, deadline, options.signal);
-      // The clean-up's processes start while runsc checkpoints, when the agent only waits.
+      // The clean-up's commands, run through the launcher once the image is taken (gated.ts).
       pre = { reset: net.gatedReset(worker.index), remove: runsc.gatedDelete(id) };
       await runsc.checkpoint(id, imageDir, options.compress ?? true, options.signal);
     } catch (err) {
@@ -208,7 +208,7 @@ export class GvisorDriver implements SandboxDriver {
   }
 
   /** Waits for a background clean-up of the worker, if one is running. */
-  private async settled(worker: WorkerRef): Promise<void> {
+  async settled(worker: WorkerRef): Promise<void> {
     await this.cleanups.get(worker.name)?.catch(() => {});
   }
 
@@ -321,8 +321,8 @@ export class GvisorDriver implements SandboxDriver {
   /**
    * teardown's work. After a checkpoint (`pre`, `after`), no process is started from here (each
    * start blocks the agent's event loop ≈10–30 ms on a busy 2-core machine, which had the
-   * image's hashing take 2–3× longer): the reset's runs at once, the delete's once the caller
-   * is done with the image (`after`).
+   * image's hashing take 2–3× longer): the reset and the delete run through the launcher
+   * (gated.ts), once the caller is done with the image (`after`).
    */
   private async emptyWorker(
     worker: WorkerRef,
@@ -355,6 +355,9 @@ export class GvisorDriver implements SandboxDriver {
       await this.former.remove(runsc, id, pid, fg);
     }
     try {
+      // After a checkpoint, the reset's processes wait until the caller is done with the image
+      // too: run at once they took the machine's other core from its hashing.
+      await after?.catch(() => {});
       await this.networks.resetAfterSandbox(worker.index, gone, pre?.reset);
     } finally {
       const remove = async () => {

@@ -17,23 +17,19 @@ export async function iptablesRestore(text: string, netns?: string): Promise<voi
 }
 
 /**
- * iptablesRestore in netns, then `command` in the same namespace, from one process chain: every
- * process costs a fork and exec (≈10–25 ms on a busy 2-core machine), and a checkpoint's drain
- * needs both at once. `restored` is false when the restore failed (nothing applied: its input
- * applies whole or not at all), and the command was then not run; else `stdout` and `code` are
- * the command's.
+ * iptablesRestore in netns, then `then` (a shell command) in the same namespace, from one
+ * process chain: every process costs a fork and exec (≈10–25 ms on a busy 2-core machine), and
+ * a checkpoint's drain needs both at once. `restored` is false when the restore failed
+ * (nothing applied: its input applies whole or not at all), and `then` was then not run; else
+ * `stdout` and `code` are those of `then`.
  */
 export async function iptablesRestoreThen(
   text: string,
   netns: string,
-  command: readonly string[],
+  then: string,
 ): Promise<{ restored: boolean; code: number; stdout: string }> {
-  const script = `iptables-restore -w --noflush || exit ${restoreFailed}; exec "$@"`;
-  const r = await run(
-    "ip",
-    ["netns", "exec", netns, "/bin/sh", "-c", script, "sh", ...command],
-    text,
-  );
+  const script = `iptables-restore -w --noflush || exit ${restoreFailed}\n${then}`;
+  const r = await run("ip", ["netns", "exec", netns, "/bin/sh", "-c", script], text);
   return { restored: r.code !== restoreFailed, code: r.code, stdout: r.stdout };
 }
 

@@ -236,7 +236,7 @@ export class WorkerNetworks {
   /**
    * resetSandbox and unblock after a sandbox stopped, from one process (a shell: the agent's
    * own fork and exec of each process blocks its event loop ≈10–30 ms on a busy machine).
-   * `pre`: that shell, started ahead (gatedReset).
+   * `pre`: that shell, prepared with the checkpoint (gatedReset).
    */
   async resetAfterSandbox(index: number, reuse: boolean, pre?: Gated): Promise<void> {
     if (!reuse) {
@@ -254,7 +254,7 @@ export class WorkerNetworks {
     if (code !== 0) await this.newSandboxNs(index, sandboxSetUp);
   }
 
-  /** The shell of resetAfterSandbox, started now, run when resetAfterSandbox is given it. */
+  /** resetAfterSandbox's shell, run through the launcher when resetAfterSandbox is given it. */
   gatedReset(index: number): Gated {
     return gated(["/bin/sh", "-c", this.resetScript(index)]);
   }

@@ -149,7 +149,7 @@ export class Runsc {
     await execQuiet(this.binary, [`--root=${this.root}`, "delete", "--force", id]);
   }
 
-  /** `runsc delete --force`, started now and run when told to (gated.ts). */
+  /** `runsc delete --force`, run (through the launcher) when told to (gated.ts). */
   gatedDelete(id: string): Gated {
     return gated([this.binary, `--root=${this.root}`, "delete", "--force", id]);
   }
