@@ -52,7 +52,8 @@ for (const name of readdirSync(tmpdir())) {
   }
 }
 const cache = mkdtempSync(join(tmpdir(), `ate-test-cache-${process.pid}-`));
-const env = { ...process.env, ATE_TEST_CACHE: cache };
+// XDG_CACHE_HOME: the CLI's own cache (src/cli/atespace-cache.ts) goes with this run's.
+const env = { ...process.env, ATE_TEST_CACHE: cache, XDG_CACHE_HOME: join(cache, "xdg") };
 const nodeTest = (list, stdio, nice = false) => {
   const args = ["--import", "tsx", "--test", "--test-reporter=spec", ...list];
   return nice

@@ -1,5 +1,6 @@
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
+import { cachedAtespace, rememberAtespace } from "./atespace-cache.ts";
 import type { AdminClient, ControlClient } from "./control-client.ts";
 import { type Credential, configPath, resolveCredential, resolveServer } from "./endpoint.ts";
 import type { CliIO } from "./io.ts";
@@ -93,15 +94,21 @@ export class CliContext {
    */
   atespace(flag: string | undefined): Promise<string> {
     if (flag) return Promise.resolve(flag);
-    if (!this.token()) return Promise.resolve("default");
+    const token = this.token();
+    if (!token) return Promise.resolve("default");
     this.ownAtespace ??= (async () => {
+      const server = this.server();
+      const known = cachedAtespace(server, token);
+      if (known) return known;
       const [admin, { Role }] = await Promise.all([
         this.adminApi(),
         import("../proto/gen/ateapi/admin_pb.ts"),
       ]);
       try {
-        const { token } = await admin.whoAmI({});
-        return token?.role === Role.TENANT && token.atespace ? token.atespace : "default";
+        const { token: who } = await admin.whoAmI({});
+        const own = who?.role === Role.TENANT && who.atespace ? who.atespace : "default";
+        rememberAtespace(server, token, own);
+        return own;
       } catch (err) {
         // A server without the Admin API knows no tenants.
         if (isAteError(err, Code.Unimplemented)) return "default";
