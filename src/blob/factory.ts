@@ -4,6 +4,9 @@ import type { BlobStore } from "./blob-store.ts";
 import { FileBlobStore } from "./file-blob-store.ts";
 import { S3BlobStore, type S3Options } from "./s3-blob-store.ts";
 
+/** The schemes openBlobStore can write snapshots to (the controllers refuse other locations). */
+export const snapshotSchemes: readonly string[] = ["file:", "s3:"];
+
 /** The one place a snapshot storage backend is chosen, by the location's scheme. */
 export function openBlobStore(location: string, options: { s3?: S3Options } = {}): BlobStore {
   let url: URL;

@@ -1,21 +1,32 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ActorTemplate } from "../api/v1alpha1/index.ts";
-import { ActorTemplateType } from "../api/v1alpha1/index.ts";
+import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import type { Clock } from "../clock/index.ts";
-import { type ControlPlane, goldenAtespace } from "../controlplane/index.ts";
+import { type ControlPlane, goldenAtespace, type NodeDirectory } from "../controlplane/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import { goldenActorId } from "../node/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
+import { type SupportView, templateRefusal, unsupportedReasons } from "./golden-support.ts";
+import type { Refusal } from "./pool-refusal.ts";
 
 export interface GoldenControllerOptions {
   resources: ResourceStore;
   controlPlane: ControlPlane;
+  /**
+   * The nodes (a NodeRegistry), to fail at once a template whose sandbox class or architecture
+   * no live node offers. Without it only the snapshot location is judged before a boot.
+   */
+  nodes?: NodeDirectory;
   clock: Clock;
   logger: Logger;
   /** Settling time for templates without readyz before the golden snapshot. Default 2000 ms. */
   warmupMs?: number;
-  /** How long a Failed template waits before its golden snapshot is tried again. Default 60 s. */
+  /**
+   * How long a Failed template waits before its golden snapshot is tried again. Default 60 s.
+   * One that nothing can run (see golden-support.ts) waits for a change instead: it is judged
+   * again on every pass, without a boot, and goes on once a node can run it.
+   */
   retryMs?: number;
   /**
    * Makes room when the golden actor's pools are full (the control plane's ActivityController,
@@ -41,6 +52,8 @@ export const goldenDefaults = { warmupMs: 2000, retryMs: 60_000 } as const;
  * ActorTemplate → golden snapshot: boots a golden actor, waits until it is ready, suspends it
  * (scope Full) and records the snapshot; the template's actors then start from it (each
  * learning its own id), and those of a Data template also resume from it with their data.
+ * A template nothing can run (its snapshot location, sandbox class or architecture) is Failed
+ * at once, with no boot, until a node that can run it registers or the template is applied anew.
  */
 export class GoldenController {
   private readonly working = new Set<string>();
@@ -76,21 +89,87 @@ export class GoldenController {
   }
 
   private async pass(): Promise<void> {
-    const templates = (await this.o.resources.list(ActorTemplateType)).items;
-    const due = (t: ActorTemplate) => {
-      const phase = t.status?.phase ?? "";
-      if (phase === "Ready") return false;
-      if (phase !== "Failed") return true;
-      // A failed golden snapshot is tried again later (the cause may have been fixed since).
-      const at = Date.parse(t.status?.conditions?.[0]?.lastTransitionTime ?? "");
-      return !(at > this.o.clock.now().getTime() - this.retryMs);
-    };
-    await Promise.all(templates.filter(due).map((t) => this.prepare(t)));
+    const templates = (await this.o.resources.list(ActorTemplateType)).items.filter(
+      (t) => t.status?.phase !== "Ready",
+    );
+    if (!templates.length) return;
+    const view = await this.supportView();
+    await Promise.all(
+      templates.map(async (t) => {
+        if (this.working.has(keyOf(t))) return;
+        const refusal = templateRefusal(t, view);
+        if (refusal) await this.refuse(t, refusal);
+        else if (this.due(t)) await this.prepare(t);
+      }),
+    );
+  }
+
+  /** Whether a template that something can run gets its golden snapshot now. */
+  private due(t: ActorTemplate): boolean {
+    if (t.status?.phase !== "Failed") return true;
+    const failure = t.status.conditions?.[0];
+    // It failed for want of support and is supported now (a node came, or it is new): at once.
+    if (unsupportedReasons.has(failure?.reason ?? "")) return true;
+    // A failed golden snapshot is tried again later (the cause may have been fixed since).
+    const at = Date.parse(failure?.lastTransitionTime ?? "");
+    return !(at > this.o.clock.now().getTime() - this.retryMs);
+  }
+
+  /** What templateRefusal judges by: read once per pass. */
+  private async supportView(): Promise<SupportView> {
+    const [pools, configs, live] = await Promise.all([
+      this.o.resources.list(WorkerPoolType),
+      this.o.resources.list(SandboxConfigType),
+      this.o.nodes?.list().catch((err: unknown) => {
+        // Not judged this pass rather than no golden snapshots while the node list fails.
+        this.o.logger.warn("listing nodes failed; templates not judged against them", {
+          error: String(err),
+        });
+        return undefined;
+      }),
+    ]);
+    // No live node at all (an `ate up` whose node registers after its controllers start, a
+    // cluster whose nodes restart) is not judged: nothing is known yet, the boot waits as before.
+    return { pools: pools.items, configs: configs.items, ...(live?.length ? { live } : {}) };
+  }
+
+  /**
+   * Fails a template nothing can run, with no boot. Written only when the verdict changed, so
+   * a template waiting for a node costs one judgement per pass and no write.
+   */
+  private async refuse(t: ActorTemplate, refusal: Refusal): Promise<void> {
+    const old = t.status?.conditions?.[0];
+    const generation = t.metadata.generation;
+    if (
+      t.status?.phase === "Failed" &&
+      old?.reason === refusal.reason &&
+      old.message === refusal.message &&
+      old.observedGeneration === generation
+    )
+      return;
+    const condition = this.condition("Ready", "False", refusal.reason, refusal.message, t);
+    // Still not Ready: the condition's transition time stays (as Kubernetes keeps it).
+    if (t.status?.phase === "Failed" && old?.type === "Ready" && old.status === "False")
+      condition.lastTransitionTime = old.lastTransitionTime;
+    try {
+      await this.setStatus(t, { ...t.status, phase: "Failed", conditions: [condition] });
+      this.o.logger.warn("template cannot run; failed until a node or the template changes", {
+        template: keyOf(t),
+        reason: refusal.reason,
+        message: refusal.message,
+      });
+    } catch (err) {
+      // Changed or deleted meanwhile: the next pass judges it again.
+      this.o.logger.info("could not mark a template failed", {
+        template: keyOf(t),
+        error: String(err),
+      });
+    }
   }
 
   private async prepare(template: ActorTemplate): Promise<void> {
     const ns = template.metadata.namespace ?? "default";
-    const key = `${ns}/${template.metadata.name}`;
+    const key = keyOf(template);
     if (this.working.has(key)) return;
     this.working.add(key);
     const id = goldenActorId(ns, template.metadata.name);
@@ -227,6 +306,10 @@ export class GoldenController {
       ...(t.metadata.generation ? { observedGeneration: t.metadata.generation } : {}),
     };
   }
+}
+
+function keyOf(t: ActorTemplate): string {
+  return `${t.metadata.namespace ?? "default"}/${t.metadata.name}`;
 }
 
 function ignore(code: Code) {

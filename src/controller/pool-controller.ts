@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import type { SandboxConfig, WorkerPool } from "../api/v1alpha1/index.ts";
+import type { WorkerPool } from "../api/v1alpha1/index.ts";
 import { SandboxConfigType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { type Clock, systemClock } from "../clock/index.ts";
-import { type NodeDirectory, type NodeInfo, resolveSandboxConfig } from "../controlplane/index.ts";
+import type { NodeDirectory, NodeInfo } from "../controlplane/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import { checkWorkerAddress, type WorkerInfo } from "../node/index.ts";
@@ -10,6 +10,7 @@ import type { Records, Worker } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 import type { WorkerSettings } from "../sandbox/index.ts";
 import type { ActorSuspender } from "./evacuate.ts";
+import { canRunPool, poolArchs } from "./node-support.ts";
 import { NodeWorkers } from "./node-workers.ts";
 import { type PoolAsk, type PoolPlan, placePools } from "./pool-placement.ts";
 import { noNodeRefusal, type Refusal, shortRefusal } from "./pool-refusal.ts";
@@ -83,7 +84,7 @@ export class PoolController {
         (w) => w.namespace === pool.metadata.namespace && w.pool === pool.metadata.name,
       );
     const settings = new Map(pools.map((p) => [poolKey(p), poolSettings(p)]));
-    const archs = new Map(pools.map((p) => [poolKey(p), archsOf(p, configs)]));
+    const archs = new Map(pools.map((p) => [poolKey(p), poolArchs(p, configs)]));
     const asks: PoolAsk[] = [];
     for (const p of pools) {
       const s = settings.get(poolKey(p)) as PoolSettings;
@@ -97,7 +98,7 @@ export class PoolController {
         key: poolKey(p),
         want: p.spec.replicas,
         requests: s.requests,
-        eligible: live.filter((n) => canRun(n, p, archs.get(poolKey(p)))).map((n) => n.name),
+        eligible: live.filter((n) => canRunPool(n, p, archs.get(poolKey(p)))).map((n) => n.name),
         have,
       });
     }
@@ -272,23 +273,6 @@ export class PoolController {
       ...(this.o.actors ? { actors: this.o.actors } : {}),
     });
   }
-}
-
-/** The architectures the pool's SandboxConfig has assets for; undefined: any (none resolved). */
-function archsOf(pool: WorkerPool, configs: readonly SandboxConfig[]): string[] | undefined {
-  try {
-    const archs = Object.keys(resolveSandboxConfig(pool, configs).spec.assets ?? {});
-    return archs.length ? archs.sort() : undefined;
-  } catch {
-    return undefined; // no runtime yet: placing is not where that is reported
-  }
-}
-
-function canRun(node: NodeInfo, pool: WorkerPool, archs: readonly string[] | undefined): boolean {
-  return (
-    node.sandboxClasses.includes(pool.spec.sandboxClass ?? "gvisor") &&
-    (!archs || archs.includes(node.arch))
-  );
 }
 
 function workerName(pool: string): string {

@@ -1,6 +1,7 @@
 import { formatCpu, formatMemory } from "../api/quantity/index.ts";
 import type { WorkerPool } from "../api/v1alpha1/index.ts";
 import type { NodeInfo } from "../controlplane/index.ts";
+import { liveNodesClause, needsClause } from "./node-support.ts";
 import type { NodeShort } from "./pool-placement.ts";
 
 /** What goes into a refused pool's ReplicaFailure condition. */
@@ -49,17 +50,9 @@ export function noNodeRefusal(
   live: readonly NodeInfo[],
   archs: readonly string[] | undefined,
 ): Refusal {
-  const cls = pool.spec.sandboxClass ?? "gvisor";
-  const needs = `sandboxClass ${cls}${archs ? `, arch ${archs.join(" or ")} (its SandboxConfig's assets)` : ""}`;
-  const nodes = live.length
-    ? `the live nodes are ${live
-        .slice(0, 10)
-        .map((n) => `${n.name} (${n.sandboxClasses.join(", ")}; ${n.arch})`)
-        .join(", ")}${live.length > 10 ? ` and ${live.length - 10} more` : ""}`
-    : "no node is live (registered and heartbeating)";
   return {
     reason: "NoSuitableNode",
-    message: `spec.replicas ${pool.spec.replicas} cannot be placed: no live node can run this pool (${needs}); ${nodes}: start a node agent that can, or change the pool`,
+    message: `spec.replicas ${pool.spec.replicas} cannot be placed: no live node can run this pool (${needsClause(pool.spec.sandboxClass ?? "gvisor", archs)}); ${liveNodesClause(live)}: start a node agent that can, or change the pool`,
   };
 }
 

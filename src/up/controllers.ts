@@ -75,6 +75,8 @@ export class Controllers {
     const golden = new GoldenController({
       resources,
       controlPlane,
+      // A template no live node can run fails at once, before a boot.
+      nodes: registry,
       clock: systemClock,
       logger: log,
       // A full pool makes room for a golden snapshot by suspending an idle actor.

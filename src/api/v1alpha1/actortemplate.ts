@@ -29,6 +29,34 @@ const dnsLabelName = (description: string) =>
 const argv = (description: string) =>
   s.array(s.string(), { maxItems: 64, "x-kubernetes-list-type": "atomic", description });
 
+const secretKeySelector = s.object({
+  name: s.required(
+    s.rules(s.string({ maxLength: 253, description: "The Secret's name." }), dnsSubdomainRule),
+  ),
+  key: s.required(
+    s.string({
+      minLength: 1,
+      pattern: "^[-._a-zA-Z0-9]+$",
+      description: "The key within the Secret.",
+    }),
+  ),
+  optional: s.boolean({ description: "Whether a missing Secret or key is allowed." }),
+});
+
+// Kubernetes' EnvVarSource (and the anchor's): one source of several, none required, exactly
+// one set (MinProperties=1, MaxProperties=1), so `valueFrom: {}` is refused as the API server
+// refuses it ("… should have at least 1 properties"), not as a missing secretKeyRef. Its only
+// source here is secretKeyRef, and unknown fields never pass, so a valid valueFrom always has
+// it: the type keeps it present.
+const { required: _sources, ...envVarSourceProps } = s.object({
+  secretKeyRef: s.required(secretKeySelector),
+});
+const envVarSource = {
+  ...envVarSourceProps,
+  minProperties: 1,
+  maxProperties: 1,
+} as typeof envVarSourceProps;
+
 const envVar = s.rules(
   s.object({
     name: s.required(
@@ -39,26 +67,10 @@ const envVar = s.rules(
       }),
     ),
     value: s.string({ description: "The literal value; $(VAR) references are not expanded." }),
-    valueFrom: s.object({
-      secretKeyRef: s.required(
-        s.object({
-          name: s.required(
-            s.rules(
-              s.string({ maxLength: 253, description: "The Secret's name." }),
-              dnsSubdomainRule,
-            ),
-          ),
-          key: s.required(
-            s.string({
-              minLength: 1,
-              pattern: "^[-._a-zA-Z0-9]+$",
-              description: "The key within the Secret.",
-            }),
-          ),
-          optional: s.boolean({ description: "Whether a missing Secret or key is allowed." }),
-        }),
-      ),
-    }),
+    valueFrom: {
+      ...envVarSource,
+      description: "Where the value comes from (exactly one source): a key of a Secret.",
+    },
   }),
   exactlyOne(["value", "valueFrom"]),
 );
