@@ -1,8 +1,20 @@
 #!/usr/bin/env node
 // Builds the CLI into dist/ (npm's `prepare` runs it on `npm install`): bin/ate then starts
-// plain JavaScript instead of compiling TypeScript through tsx at every start (≈1 s).
+// plain JavaScript instead of compiling TypeScript through tsx at every start (≈1 s). And the
+// TypeScript SDK (src/sdk) into dist/sdk/, its declarations into dist/types/: the package's
+// `exports` (`import { connect } from "ate"`).
 //   node scripts/build.mjs   (or npm run build)
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
@@ -184,6 +196,63 @@ const prebuiltPlugin = {
 };
 
 /**
+ * The SDK (src/sdk/index.ts) into `tmp`/sdk: a library, so not minified; the packages the CLI
+ * bundles are bundled here too (the SDK's lazy imports become chunks beside its index.js).
+ */
+async function buildSdk(tmp, outdir) {
+  await build({
+    absWorkingDir: root,
+    entryPoints: ["src/sdk/index.ts"],
+    outdir: join(tmp, "sdk"),
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    keepNames: true,
+    sourcemap: "linked",
+    logLevel: "warning",
+    banner: {
+      js: 'import { createRequire as __ateRequire } from "node:module"; const require = __ateRequire(import.meta.url);',
+    },
+    plugins: [prebuiltPlugin, externals, sourceRelativeUrls(join(outdir, "sdk"))],
+  });
+}
+
+/**
+ * The SDK's declarations (src/sdk/tsconfig.json) into `tmp`/types, their relative imports
+ * ending in .js as a consumer's TypeScript resolves them (to the .d.ts beside). Skipped, with
+ * a warning, where TypeScript is not installed (an install without devDependencies).
+ */
+function buildSdkTypes(tmp) {
+  let tsc;
+  try {
+    tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+  } catch {
+    console.warn("ate: typescript is not installed: the SDK's declarations are not built");
+    return;
+  }
+  const types = join(tmp, "types");
+  execFileSync(
+    process.execPath,
+    [tsc, "-p", join(root, "src/sdk/tsconfig.json"), "--declarationDir", types],
+    { stdio: "inherit" },
+  );
+  const fix = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) fix(path);
+      else if (e.name.endsWith(".d.ts"))
+        writeFileSync(
+          path,
+          readFileSync(path, "utf8").replace(/(from\s+["']\.{1,2}\/[^"']*)\.ts(["'])/g, "$1.js$2"),
+        );
+    }
+  };
+  fix(types);
+}
+
+/**
  * Builds the CLI into root/dist (replaced whole, so a reader never sees half a build). The
  * root is this script's repository: bin/ate looks for the build there.
  */
@@ -236,6 +305,8 @@ export async function buildCli() {
       startMs,
     );
     writeFileSync(join(tmp, stampName), `${JSON.stringify(stamp)}\n`);
+    await buildSdk(tmp, outdir);
+    buildSdkTypes(tmp);
     rmSync(outdir, { recursive: true, force: true });
     mkdirSync(dirname(outdir), { recursive: true });
     renameSync(tmp, outdir);

@@ -61,13 +61,14 @@ export class CliContext {
   /**
    * The Control API (actors, workers, atespaces) of the ate server. Its client and the API's
    * descriptors load on first use: commands that make no call (version) skip them. The client
-   * is unary-client.ts's, which answers as control-client.ts's without loading Connect.
+   * is the SDK's (src/sdk/unary-client.ts): it answers as control-client.ts's without loading
+   * Connect.
    */
   controlApi(): Promise<ControlClient> {
     this.control ??= (async () => {
       const [server, token] = [this.server(), this.token()];
       const [{ unaryClient }, { Control }] = await Promise.all([
-        import("./unary-client.ts"),
+        import("../sdk/unary-client.ts"),
         import("../proto/gen/ateapi/control_pb.ts"),
       ]);
       return unaryClient(Control, server, token);
@@ -80,7 +81,7 @@ export class CliContext {
     this.admin ??= (async () => {
       const [server, token] = [this.server(), this.token()];
       const [{ unaryClient }, { Admin }] = await Promise.all([
-        import("./unary-client.ts"),
+        import("../sdk/unary-client.ts"),
         import("../proto/gen/ateapi/admin_pb.ts"),
       ]);
       return unaryClient(Admin, server, token);

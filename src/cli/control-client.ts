@@ -4,12 +4,11 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { AteError, type Code } from "../errors/index.ts";
 import { Admin } from "../proto/gen/ateapi/admin_pb.ts";
 import { Control } from "../proto/gen/ateapi/control_pb.ts";
+import type { AdminClient, ControlClient } from "../sdk/control.ts";
 import { bearer, fromCallError } from "./call.ts";
 
+export type { AdminClient, ControlClient } from "../sdk/control.ts";
 export { bearer, bearerHeaders } from "./call.ts";
-
-export type ControlClient = Client<typeof Control>;
-export type AdminClient = Client<typeof Admin>;
 
 /** A Connect error as an AteError with its code and the server's own message. */
 function fromConnect(err: unknown): AteError {

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { fromErrorBody } from "../../errors/index.ts";
-import { bearerHeaders, fromCallError } from "../call.ts";
+import { actorLogs } from "../../sdk/logs.ts";
 import type { CliContext } from "../context.ts";
 import { requireKind } from "./record-kinds.ts";
 
@@ -27,19 +26,16 @@ export function registerLogs(program: Command, ctx: CliContext): void {
       requireKind(kindArg, ["actor"], "logs");
       const server = ctx.server();
       const atespace = await ctx.atespace(opts.atespace);
-      const url = `${server}/ate/v1/atespaces/${encodeURIComponent(atespace)}/actors/${encodeURIComponent(id)}/logs${opts.follow ? "?follow=true" : ""}`;
       const ac = new AbortController();
       const stop = () => ac.abort();
       process.once("SIGINT", stop);
       try {
-        const res = await fetch(url, { signal: ac.signal, headers: bearerHeaders(ctx.token()) });
-        if (!res.ok) throw fromErrorBody(res.status, await res.text());
-        const decoder = new TextDecoder();
-        for await (const chunk of res.body ?? [])
-          ctx.io.write(decoder.decode(chunk as Uint8Array, { stream: true }));
-      } catch (err) {
-        if (ac.signal.aborted) return;
-        throw fromCallError(err, server);
+        // The SDK's reader: ends quietly on Ctrl-C, errors as the server gave them.
+        const chunks = actorLogs({ server, token: ctx.token(), tls: {} }, atespace, id, {
+          follow: opts.follow ?? false,
+          signal: ac.signal,
+        });
+        for await (const text of chunks) ctx.io.write(text);
       } finally {
         process.off("SIGINT", stop);
       }

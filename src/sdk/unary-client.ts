@@ -1,6 +1,6 @@
-// The CLI's client of an ate server's Connect services: unary calls in Connect's binary
-// protocol over node:http(s), as the Connect client (control-client.ts) makes them, without
-// loading it. Connect's client needs the fetch API's Headers, and Node loads its whole fetch
+// A client of an ate server's Connect services (the SDK's and the CLI's): unary calls in
+// Connect's binary protocol over node:http(s), as the Connect client (src/cli/control-client.ts)
+// makes them, without loading it. Connect's client needs the fetch API's Headers, and Node loads its whole fetch
 // implementation (undici) for that: ≈50 ms, more than the rest of `ate get actors`. A reply
 // that is not a plain success (an error, a content type or encoding the fast path does not
 // read) and a failed request are turned into errors by Connect's own code, loaded then, so
@@ -15,9 +15,10 @@ import {
   type MessageInitShape,
   toBinary,
 } from "@bufbuild/protobuf";
-import type { Client } from "@connectrpc/connect";
+import type { CallOptions, Client } from "@connectrpc/connect";
 import { AteError, type Code } from "../errors/index.ts";
-import { fromCallError } from "./call.ts";
+import { fromCallError } from "./call-error.ts";
+import { readBody, request, type TlsOptions } from "./request.ts";
 
 interface Reply {
   status: number;
@@ -30,27 +31,12 @@ async function post(
   url: string,
   headers: Record<string, string>,
   body: Uint8Array,
+  signal: AbortSignal | undefined,
+  tls: TlsOptions | undefined,
 ): Promise<Reply> {
-  const { request } = url.startsWith("https:")
-    ? await import("node:https")
-    : await import("node:http");
   try {
-    return await new Promise<Reply>((resolve, reject) => {
-      const req = request(url, { method: "POST", headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-      });
-      req.on("error", reject);
-      req.end(body);
-    });
+    const res = await request(url, { method: "POST", headers, body, signal, tls });
+    return { status: res.statusCode ?? 0, headers: res.headers, body: await readBody(res) };
   } catch (err) {
     throw await connectErrorFromNodeReason(err);
   }
@@ -121,6 +107,8 @@ async function call(
   token: string | undefined,
   method: DescMethodUnary,
   input: unknown,
+  signal: AbortSignal | undefined,
+  tls: TlsOptions | undefined,
 ): Promise<unknown> {
   const message = create(method.input, input as MessageInitShape<DescMethodUnary["input"]>);
   const headers: Record<string, string> = {
@@ -129,7 +117,7 @@ async function call(
     ...(token ? { authorization: `Bearer ${token}` } : {}),
   };
   const url = `${server.replace(/\/$/, "")}/${method.parent.typeName}/${method.name}`;
-  const reply = await post(url, headers, toBinary(method.input, message));
+  const reply = await post(url, headers, toBinary(method.input, message), signal, tls);
   const encoding = reply.headers["content-encoding"];
   if (
     reply.status !== 200 ||
@@ -141,28 +129,35 @@ async function call(
 }
 
 /**
- * A client of `service` at `server`: its unary methods (the only ones the CLI calls);
- * errors come back as AteErrors, as control-client.ts gives them.
+ * A client of `service` at `server`: its unary methods (the only ones the SDK and the CLI
+ * call), each taking Connect's call options' `signal`. Errors come back as AteErrors, as
+ * src/cli/control-client.ts gives them; a call whose signal aborted fails as Canceled.
  */
 export function unaryClient<S extends DescService>(
   service: S,
   server: string,
   token: string | undefined,
+  tls?: TlsOptions,
 ): Client<S> {
-  const client: Record<string, (input: unknown) => Promise<unknown>> = {};
+  const client: Record<string, (input: unknown, options?: CallOptions) => Promise<unknown>> = {};
   for (const method of service.methods) {
     if (method.methodKind !== "unary") continue;
     const unary = method as DescMethodUnary;
-    client[method.localName] = async (input) => {
+    client[method.localName] = async (input, options) => {
+      const signal = options?.signal;
       try {
-        return await call(server, token, unary, input);
+        return await call(server, token, unary, input, signal, tls);
       } catch (err) {
         // As control-client.ts: a Connect error keeps its code and the server's message.
         const { ConnectError } = await import("@connectrpc/connect");
-        throw fromCallError(err, server, (e) =>
-          e instanceof ConnectError
-            ? new AteError(e.code as unknown as Code, e.rawMessage, [], { cause: e })
-            : AteError.from(e),
+        throw fromCallError(
+          err,
+          server,
+          (e) =>
+            e instanceof ConnectError
+              ? new AteError(e.code as unknown as Code, e.rawMessage, [], { cause: e })
+              : AteError.from(e),
+          signal,
         );
       }
     };
