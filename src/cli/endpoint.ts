@@ -2,10 +2,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { AteError, Code } from "../errors/index.ts";
+import { checkServerUrl, defaultServer } from "../sdk/options.ts";
 import { parseConfigText } from "./config-text.ts";
 
-/** Where `ate up` serves its API unless told otherwise. */
-export const defaultServer = "http://127.0.0.1:7443";
+// The SDK's: one check of a server URL, one default, for the CLI and library users alike.
+export { checkServerUrl, defaultServer };
 
 /** The CLI's config file: $ATE_CONFIG, else $XDG_CONFIG_HOME/ate/config.yaml (~/.config/ate/config.yaml). */
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -81,21 +82,6 @@ function parseConfig(path: string, text: string): CliConfig {
       );
   }
   return config;
-}
-
-/** A server URL as given, checked: http(s) with a host. */
-export function checkServerUrl(value: unknown, what: string): string {
-  if (typeof value === "string") {
-    try {
-      const url = new URL(value);
-      if ((url.protocol === "http:" || url.protocol === "https:") && url.host)
-        return value.replace(/\/+$/, "");
-    } catch {}
-  }
-  throw new AteError(
-    Code.InvalidArgument,
-    `${what}: ${JSON.stringify(value)} is not a server URL: use http://HOST:PORT, e.g. ${defaultServer}`,
-  );
 }
 
 /** The API endpoint: --server, else $ATE_SERVER, else the config file, else the local `ate up`. */

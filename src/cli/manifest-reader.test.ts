@@ -31,4 +31,27 @@ describe("reading manifests", () => {
     const [doc] = decodeManifests(deep("[", "]", 63), "ok.yaml");
     assert.equal(doc?.object.kind, "WorkerPool");
   });
+
+  it("reads Kubernetes RBAC documents beside ate's, names them as skipped and sends none", () => {
+    const text = [
+      head,
+      "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: reader, namespace: demo}\nrules: []\n",
+      "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: bind}\nsubjects: []\n",
+    ].join("---\n");
+    const skipped: string[] = [];
+    const docs = decodeManifests(text, "demo.yaml", skipped);
+    assert.deepEqual(
+      docs.map((d) => d.object.kind),
+      ["WorkerPool"],
+    );
+    assert.deepEqual(skipped, [
+      "role.rbac.authorization.k8s.io/reader skipped: ate enforces its own access rules (API tokens scoped to atespaces), not Kubernetes RBAC",
+      "rolebinding.rbac.authorization.k8s.io/bind skipped: ate enforces its own access rules (API tokens scoped to atespaces), not Kubernetes RBAC",
+    ]);
+    // Another kind of that group is no RBAC rule ate knows to skip: refused as any unknown kind.
+    assert.throws(
+      () => decodeManifests("apiVersion: rbac.authorization.k8s.io/v1\nkind: Other\n", "x.yaml"),
+      (e) => isAteError(e, Code.InvalidArgument) && /no matches for kind "Other"/.test(e.message),
+    );
+  });
 });

@@ -55,16 +55,39 @@ export function manifestFiles(paths: readonly string[]): string[] {
 export function readManifests(
   paths: readonly string[],
   stdin: () => string = () => readFileSync(0, "utf8"),
+  skipped: string[] = [],
 ): ManifestDocument[] {
   const docs: ManifestDocument[] = [];
   for (const file of manifestFiles(paths)) {
     const text = file === "-" ? stdin() : readFileSync(file, "utf8");
-    docs.push(...decodeManifests(text, file === "-" ? "STDIN" : file));
+    docs.push(...decodeManifests(text, file === "-" ? "STDIN" : file, skipped));
   }
   return docs;
 }
 
-export function decodeManifests(text: string, file: string): ManifestDocument[] {
+/**
+ * The API group of Kubernetes RBAC. Manifests written for Agent Substrate carry Roles and
+ * RoleBindings beside their ate.dev documents; ate has no use for them (its API tokens, scoped
+ * to atespaces, are its access rules), so they are read, named in `skipped`, and not sent.
+ */
+const rbacGroup = "rbac.authorization.k8s.io";
+const rbacKinds = new Set(["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"]);
+
+function rbacSkip(object: Record<string, unknown>): string | undefined {
+  const { apiVersion, kind } = object;
+  if (typeof apiVersion !== "string" || !apiVersion.startsWith(`${rbacGroup}/`)) return undefined;
+  if (typeof kind !== "string" || !rbacKinds.has(kind)) return undefined;
+  const meta = object.metadata as { name?: unknown } | undefined;
+  const name = typeof meta?.name === "string" ? meta.name : "";
+  return `${kind.toLowerCase()}.${rbacGroup}/${name} skipped: ate enforces its own access rules (API tokens scoped to atespaces), not Kubernetes RBAC`;
+}
+
+/** `skipped` gets a line for each document read but not meant for ate (see rbacSkip). */
+export function decodeManifests(
+  text: string,
+  file: string,
+  skipped: string[] = [],
+): ManifestDocument[] {
   checkDepth(text, file, maxManifestDepth);
   // YAML 1.1, as sigs.k8s.io/yaml reads manifests (so `yes` is a boolean, as kubectl users expect).
   const parsed = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true, version: "1.1" });
@@ -81,12 +104,18 @@ export function decodeManifests(text: string, file: string): ManifestDocument[] 
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) return; // an empty document, e.g. after a trailing ---
-    for (const object of expandLists(value, source))
+    for (const object of expandLists(value, source)) {
+      const skip = rbacSkip(object);
+      if (skip) {
+        skipped.push(skip);
+        continue;
+      }
       docs.push({
         source,
         type: decodeType(object, source),
         object: object as unknown as Resource,
       });
+    }
   });
   return docs;
 }

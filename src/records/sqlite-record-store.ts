@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import { prepareSqliteFile } from "../private-files/index.ts";
+import { StatementCache } from "../sqlite/index.ts";
 import { MemoryChangeFeed } from "./change-feed.ts";
 import { conflict } from "./conflict.ts";
 import type { RecordKind, RecordPage, RecordStore, RecordWrite } from "./store.ts";
@@ -9,15 +10,12 @@ export class SqliteRecordStore implements RecordStore {
   private readonly db: Database.Database;
   /** In memory: one process writes a SQLite store. */
   readonly changes = new MemoryChangeFeed();
-  /**
-   * Statements by SQL text, prepared once: preparing parses and plans the SQL each time
-   * (≈7 ms of CPU per actor swap, which reads and commits records several times).
-   */
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements: StatementCache;
 
   constructor(path: string) {
     prepareSqliteFile(path); // root only: the records name every actor and token
     this.db = new Database(path);
+    this.statements = new StatementCache(this.db);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
@@ -90,14 +88,7 @@ export class SqliteRecordStore implements RecordStore {
     this.db.close();
   }
 
-  private sql<P extends unknown[] = unknown[], R = unknown>(
-    text: string,
-  ): Database.Statement<P, R> {
-    let s = this.statements.get(text);
-    if (!s) {
-      s = this.db.prepare(text);
-      this.statements.set(text, s);
-    }
-    return s as unknown as Database.Statement<P, R>;
+  private sql<P extends unknown[] = unknown[], R = unknown>(text: string) {
+    return this.statements.sql<P, R>(text);
   }
 }

@@ -5,6 +5,7 @@ import { matchesSelector, parseSelector } from "../api/labels/index.ts";
 import type { Resource, ResourceType } from "../api/schema/index.ts";
 import type { Clock } from "../clock/index.ts";
 import { prepareSqliteFile } from "../private-files/index.ts";
+import { StatementCache } from "../sqlite/index.ts";
 import { alreadyExists, conflict, notFound, parseWatchVersion, tooOld } from "./object-errors.ts";
 import { nsFor, ObjectStore, type WriteExpectation, watchWants } from "./object-store.ts";
 import type {
@@ -60,16 +61,13 @@ export class SqliteResourceStore extends ObjectStore {
   private readonly retention: number;
   /** Wakes this process's watches at once; other processes' writes are seen by polling. */
   private readonly changes = new EventEmitter().setMaxListeners(0);
-  /**
-   * Statements by SQL text, prepared once: preparing parses and plans the SQL each time, and
-   * every read and write here would pay it (it showed in an actor swap's CPU profile).
-   */
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements: StatementCache;
 
   constructor(options: SqliteResourceStoreOptions) {
     super(options.clock);
     prepareSqliteFile(options.path); // root only, with its -wal and -shm
     this.db = new Database(options.path);
+    this.statements = new StatementCache(this.db);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(schemaSql);
@@ -141,15 +139,8 @@ export class SqliteResourceStore extends ObjectStore {
     this.db.close();
   }
 
-  private sql<P extends unknown[] = unknown[], R = unknown>(
-    text: string,
-  ): Database.Statement<P, R> {
-    let s = this.statements.get(text);
-    if (!s) {
-      s = this.db.prepare(text);
-      this.statements.set(text, s);
-    }
-    return s as unknown as Database.Statement<P, R>;
+  private sql<P extends unknown[] = unknown[], R = unknown>(text: string) {
+    return this.statements.sql<P, R>(text);
   }
 
   private waitForChange(signal: AbortSignal | undefined): Promise<void> {

@@ -28,21 +28,26 @@ export interface Endpoints {
   atespace: string;
 }
 
-/** A server URL as given, checked: http(s) with a host, no trailing slash. */
-function checkUrl(value: string, what: string): string {
-  try {
-    const url = new URL(value);
-    if ((url.protocol === "http:" || url.protocol === "https:") && url.host)
-      return value.replace(/\/+$/, "");
-  } catch {}
+/**
+ * A server URL as given, checked: http(s) with a host; returned without a trailing slash.
+ * The CLI checks its --server, $ATE_SERVER and config file with it too.
+ */
+export function checkServerUrl(value: unknown, what: string): string {
+  if (typeof value === "string") {
+    try {
+      const url = new URL(value);
+      if ((url.protocol === "http:" || url.protocol === "https:") && url.host)
+        return value.replace(/\/+$/, "");
+    } catch {}
+  }
   throw new AteError(
     Code.InvalidArgument,
-    `${what}: ${JSON.stringify(value)} is not a URL: use http(s)://HOST:PORT, e.g. ${defaultServer}`,
+    `${what}: ${JSON.stringify(value)} is not a server URL: use http(s)://HOST:PORT, e.g. ${defaultServer}`,
   );
 }
 
 export function resolveEndpoints(o: ConnectOptions, env = process.env): Endpoints {
-  const server = checkUrl(o.server ?? env.ATE_SERVER ?? defaultServer, "server");
+  const server = checkServerUrl(o.server ?? env.ATE_SERVER ?? defaultServer, "server");
   let router = o.router ?? env.ATE_ROUTER;
   if (router === undefined) {
     const url = new URL(server);
@@ -55,7 +60,7 @@ export function resolveEndpoints(o: ConnectOptions, env = process.env): Endpoint
   if (o.rejectUnauthorized !== undefined) tls.rejectUnauthorized = o.rejectUnauthorized;
   return {
     server,
-    router: checkUrl(router, "router"),
+    router: checkServerUrl(router, "router"),
     token: o.token ?? (env.ATE_TOKEN || undefined),
     tls,
     atespace: o.atespace ?? "default",

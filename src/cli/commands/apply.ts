@@ -23,8 +23,11 @@ export function registerApply(program: Command, ctx: CliContext): void {
       const dryRun = parseDryRun(opts.dryRun);
       // The YAML parser and the resource kinds load here, not at every command's start.
       const { readManifests } = await import("../manifest-reader.ts");
-      const docs = readManifests(opts.filename, ctx.io.stdin);
-      if (docs.length === 0) throw new AteError(Code.InvalidArgument, "no objects passed to apply");
+      const skipped: string[] = [];
+      const docs = readManifests(opts.filename, ctx.io.stdin, skipped);
+      for (const line of skipped) ctx.io.out(line);
+      if (docs.length === 0 && skipped.length === 0)
+        throw new AteError(Code.InvalidArgument, "no objects passed to apply");
       if (dryRun === "client") return validateOffline(ctx, docs);
       return applyAll(ctx, docs, dryRun === "server");
     });

@@ -39,7 +39,10 @@ export function registerDelete(program: Command, ctx: CliContext): void {
         if (kindArg)
           throw new AteError(Code.InvalidArgument, "give either -f or a kind and names, not both");
         const { readManifests } = await import("../manifest-reader.ts");
-        for (const { type, object } of readManifests(opts.filename, ctx.io.stdin)) {
+        const skipped: string[] = [];
+        const docs = readManifests(opts.filename, ctx.io.stdin, skipped);
+        for (const line of skipped) ctx.io.out(line);
+        for (const { type, object } of docs) {
           targets.push({
             type,
             namespace: object.metadata?.namespace ?? opts.namespace,
