@@ -92,6 +92,21 @@ describe("the built CLI (npm install builds dist/)", () => {
     assert.ok(existsSync(named[0] as URL));
   });
 
+  it("prints -o yaml from dist/ (yaml, loaded lazily, is bundled as CommonJS there)", () => {
+    const home = join(copy, "home");
+    const pool = join(copy, "pool.yaml");
+    writeFileSync(
+      pool,
+      'apiVersion: ate.dev/v1alpha1\nkind: WorkerPool\nmetadata: {name: p1}\nspec: {replicas: 1, ateomImage: "ateom:latest"}\n',
+    );
+    const applied = ate("ate", "--home", home, "apply", "-f", pool);
+    assert.equal(applied.status, 0, applied.stderr);
+    const got = ate("ate", "--home", home, "get", "workerpool", "p1", "-o", "yaml");
+    assert.equal(got.status, 0, got.stderr);
+    assert.match(got.stdout, /^apiVersion: ate.dev\/v1alpha1\nkind: WorkerPool\nmetadata:\n/);
+    assert.match(got.stdout, /\n {2}name: p1\n/);
+  });
+
   it("runs the sources through tsx, with a one-line hint, once a source changed", () => {
     const source = join(copy, "src", "cli", "commands", "version.ts");
     appendFileSync(source, "\n// changed after the build\n");

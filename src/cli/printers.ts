@@ -97,6 +97,10 @@ export async function yamlText(
   value: unknown,
   options?: { lineWidth: number; aliasDuplicateObjects?: boolean },
 ): Promise<string> {
-  const { stringify } = await import("yaml");
+  const yaml = await import("yaml");
+  // Built into dist/, this is yaml's CommonJS build, whose dynamic import has only a default
+  // export (from source, Node also gives its named exports).
+  const { stringify } =
+    "stringify" in yaml ? yaml : (yaml as unknown as { default: typeof yaml }).default;
   return stringify(value, options).trimEnd();
 }
