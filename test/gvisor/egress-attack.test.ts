@@ -393,17 +393,24 @@ describe("egress and limits under attack", { timeout: 600_000 }, () => {
   });
 
   it("an actor spraying new flows gets a bounded share of the node's connection tracking", async () => {
-    const tracked = (ns?: string) =>
-      Number(
-        ns
-          ? execFileSync(
-              "ip",
-              ["netns", "exec", ns, "cat", "/proc/sys/net/netfilter/nf_conntrack_count"],
-              { encoding: "utf8" },
-            )
-          : readFileSync("/proc/sys/net/netfilter/nf_conntrack_count", "utf8"),
-      );
-    const before = tracked();
+    // Flows to the outside server only: the count is the sprayer's, whatever else the machine
+    // (or an earlier test's DNS flood, still tracked) has open.
+    const flowsToOutside = (ns?: string) => {
+      const args = ["-L", "-d", outside.address];
+      const out = ns
+        ? execFileSync("ip", ["netns", "exec", ns, "conntrack", ...args], {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "ignore"],
+            maxBuffer: 64 * Mi,
+          })
+        : execFileSync("conntrack", args, {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "ignore"],
+            maxBuffer: 64 * Mi,
+          });
+      return out.split("\n").filter((l) => l.trim() !== "").length;
+    };
+    const before = { nat: flowsToOutside("atka-w0"), node: flowsToOutside() };
     // UDP to every port of the test's outside server, as fast as the sandbox can.
     const spray = await inside(
       "a",
@@ -416,13 +423,14 @@ describe("egress and limits under attack", { timeout: 600_000 }, () => {
        return sent;`,
       60_000,
     );
-    assert.ok((spray.value as number) > 20_000, `sent ${JSON.stringify(spray)}`);
-    const nat = tracked("atka-w0");
-    const node = tracked();
-    // Unbounded: 65 000 in the NAT namespace and on the node, 30 s each.
-    // Beside the sandbox's 4096: the test's own connections into it (closed, lingering).
-    assert.ok(nat <= 4096 + 256, `the worker's NAT namespace tracks ${nat} flows`);
-    assert.ok(node - before < 6000, `the node tracks ${node} flows (${before} before)`);
+    // Twice the bound is enough to prove it holds (a loaded machine sends fewer in 4 s).
+    assert.ok((spray.value as number) > 2 * 4096, `sent ${JSON.stringify(spray)}`);
+    const nat = flowsToOutside("atka-w0");
+    const node = flowsToOutside();
+    // Unbounded: one flow per port sent to, in the NAT namespace and on the node, 30 s each.
+    const counts = `sent ${spray.value}; NAT namespace ${before.nat} → ${nat}; node ${before.node} → ${node}`;
+    assert.ok(nat <= before.nat + 4096 + 64, `the worker's NAT namespace tracks too many flows: ${counts}`);
+    assert.ok(node <= before.node + 4096 + 64, `the node tracks too many flows: ${counts}`);
     // The sprayer's new connections are refused at once; another actor's go out.
     assert.deepEqual((await inside("a", connectCode(outside.address, 80))).value, "EHOSTUNREACH");
     assert.deepEqual((await inside("b", connectCode(outside.address, 80))).value, "connected");
