@@ -13,6 +13,9 @@
 #   curl            the demo's requests through the router
 #   dnsmasq-base    a DNS server for the egress tests' "outside" network (/usr/sbin/dnsmasq; not
 #                   the dnsmasq package, which starts a system-wide service)
+#   kubernetes-client  Debian's kubectl (1.20), which the kubectl tests run against ate's API;
+#                   unpacked under /opt/ate/kubernetes-client, not installed: a machine may have
+#                   another kubectl at /usr/bin/kubectl (its own package), which it must keep
 set -euo pipefail
 
 need=()
@@ -26,6 +29,8 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v valkey-server >/dev/null || need+=(valkey-server)
 command -v curl >/dev/null || need+=(curl)
 [[ -x /usr/sbin/dnsmasq ]] || need+=(dnsmasq-base)
+kubectl_dir=/opt/ate/kubernetes-client
+[[ -x $kubectl_dir/usr/bin/kubectl ]] || need+=(kubernetes-client)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -46,7 +51,14 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 backports=() others=()
 for p in "${need[@]}"; do
-  if [[ $p == runsc || $p == valkey-server ]]; then backports+=("$p"); else others+=("$p"); fi
+  if [[ $p == kubernetes-client ]]; then
+    # Downloaded and unpacked whole (one static binary); apt fetches into root's private temp
+    # dir as root, not as its _apt user (its warning saying so is expected).
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download -qq kubernetes-client >/dev/null)
+    rm -rf "$kubectl_dir.new" && dpkg -x "$tmp"/kubernetes-client_*.deb "$kubectl_dir.new"
+    rm -rf "$kubectl_dir" && mv "$kubectl_dir.new" "$kubectl_dir" && rm -rf "$tmp"
+  elif [[ $p == runsc || $p == valkey-server ]]; then backports+=("$p"); else others+=("$p"); fi
 done
 [[ ${#others[@]} -gt 0 ]] && apt-get install -y -qq --no-install-recommends "${others[@]}" >/dev/null
 [[ ${#backports[@]} -gt 0 ]] &&
@@ -54,3 +66,5 @@ done
 runsc_ok || { echo "setup-system: runsc from bookworm-backports did not install" >&2; exit 1; }
 command -v valkey-server >/dev/null ||
   { echo "setup-system: valkey-server from bookworm-backports did not install" >&2; exit 1; }
+[[ -x $kubectl_dir/usr/bin/kubectl ]] ||
+  { echo "setup-system: kubernetes-client did not unpack into $kubectl_dir" >&2; exit 1; }

@@ -47,3 +47,22 @@ export function actorTemplate(
     },
   };
 }
+
+/** A v1 Namespace document. */
+export function namespaceObject(name: string): Resource {
+  return { apiVersion: "v1", kind: "Namespace", metadata: { name }, spec: {} };
+}
+
+/** A v1 Secret document with these stringData values. */
+export function secretObject(
+  name: string,
+  stringData: Record<string, string> = {},
+  namespace = "default",
+): Resource {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name, namespace },
+    stringData,
+  } as unknown as Resource;
+}

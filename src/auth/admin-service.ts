@@ -21,6 +21,7 @@ const roleToWire: Record<Role, RoleMsg> = {
   tenant: RoleMsg.TENANT,
   node: RoleMsg.NODE,
   router: RoleMsg.ROUTER,
+  actor: RoleMsg.ACTOR,
 };
 
 /** A wire role as ours; unspecified is a tenant (the proto's documented default). */
@@ -40,6 +41,7 @@ export function tokenToWire(t: TokenInfo): TokenMsg {
     name: t.name,
     role: roleToWire[t.role],
     atespace: t.atespace ?? "",
+    actor: t.actor ?? "",
     createdAt: t.createdAt,
     expiresAt: t.expiresAt ?? "",
   });

@@ -65,6 +65,7 @@ export function authorizeControl(
   if ((method === "CreateAtespace" || method === "DeleteAtespace") && req.name === goldenAtespace)
     throw reserved(`${method} ${req.name}`);
   if (p.role === "admin") return "allow";
+  if (p.role === "actor") return authorizeActorSelf(p, method, ref);
   if (isMachineRole(p.role)) {
     authorizeMachineCall(p, "ateapi.Control", method);
     // A router serves every atespace; the ids are still checked as for anyone.
@@ -113,6 +114,40 @@ export function authorizeControl(
   throw new AteError(
     Code.PermissionDenied,
     `${describePrincipal(p)} may not ${what}: that needs an admin token`,
+  );
+}
+
+/** What an actor may do with its own token: these, on itself. */
+const selfMethods: Record<string, string> = {
+  GetActor: "get",
+  SuspendActor: "suspend",
+  PauseActor: "pause",
+};
+
+/**
+ * An actor's own token (/run/ate/token) reaches the Control API for that actor only: it may
+ * get, suspend or pause itself. Anything else — another actor, a listing, a create, another
+ * atespace — is PERMISSION_DENIED naming what the token is for: the actor knows who it is,
+ * so nothing is hidden by answering "not found" instead.
+ */
+function authorizeActorSelf(
+  p: Principal,
+  method: string,
+  ref: { atespace: string; name: string },
+): ControlDecision {
+  const self = `${p.atespace}/${p.actor}`;
+  const verb = selfMethods[method];
+  if (!verb)
+    throw new AteError(
+      Code.PermissionDenied,
+      `${describePrincipal(p)} may not call ${method}: an actor's token may only get, suspend or pause ${self} itself`,
+    );
+  checkLabel("actor_ref.atespace", ref.atespace);
+  checkLabel("actor_ref.name", ref.name);
+  if (ref.atespace === p.atespace && ref.name === p.actor) return "allow";
+  throw new AteError(
+    Code.PermissionDenied,
+    `${describePrincipal(p)} may not ${verb} actor ${ref.atespace}/${ref.name}: an actor's token may only get, suspend or pause ${self} itself`,
   );
 }
 

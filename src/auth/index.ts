@@ -1,3 +1,4 @@
+export { type ActorTokenSubject, ActorTokens, parseActorToken } from "./actor-token.ts";
 export {
   type AdminCredential,
   adminTokenNameFor,

@@ -34,6 +34,7 @@ export const roleScope: Record<Role, string> = {
   node: "a node token may only register and heartbeat as a node and fetch runtime assets",
   router:
     "a router token may only get, resume and watch actors, report their activity and read actortemplates",
+  actor: "an actor's token may only get, suspend or pause that actor itself",
 };
 
 export function isMachineRole(role: Role): role is "node" | "router" {

@@ -12,6 +12,7 @@ const readable: Record<Exclude<Role, "admin">, ReadonlySet<string>> = {
   tenant: new Set(["actortemplates"]),
   router: new Set(["actortemplates"]),
   node: new Set(),
+  actor: new Set(),
 };
 
 const verbText: Record<ResourceVerb, string> = {
@@ -54,7 +55,7 @@ export function authorizeResource(
  */
 export function authorizeActorLogs(p: Principal, ref: { atespace: string; name: string }): void {
   if (p.role === "admin") return;
-  if (isMachineRole(p.role))
+  if (isMachineRole(p.role) || p.role === "actor")
     throw new AteError(
       Code.PermissionDenied,
       `${describePrincipal(p)} may not read actors' logs: ${roleScope[p.role]}`,

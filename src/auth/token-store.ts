@@ -2,6 +2,7 @@ import { isDNS1123Label } from "../api/names/index.ts";
 import { type Clock, systemClock } from "../clock/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import { type Atespace, type RecordStore, Records } from "../records/index.ts";
+import { ActorTokens, maxActorTokenLength } from "./actor-token.ts";
 import { type Principal, type Role, roles, type TokenInfo } from "./principal.ts";
 import {
   formatToken,
@@ -47,12 +48,15 @@ const notValid = () =>
  */
 export class TokenStore {
   private readonly records: Records;
+  /** Actors' own tokens (/run/ate/token), issued by the control plane at each start. */
+  readonly actors: ActorTokens;
 
   constructor(
     private readonly store: RecordStore,
     private readonly clock: Clock = systemClock,
   ) {
     this.records = new Records(store);
+    this.actors = new ActorTokens(store, clock);
   }
 
   /**
@@ -166,7 +170,9 @@ export class TokenStore {
 
   /**
    * Who an `authorization` header's bearer token is; UNAUTHENTICATED when there is none, or
-   * it is unknown, revoked, wrong or expired, or its tenant's atespace is gone.
+   * it is unknown, revoked, wrong or expired, or its tenant's atespace is gone. An actor's own
+   * token (`ateact_…`) is checked by ActorTokens: every API edge that authenticates here
+   * knows actors too.
    */
   async authenticate(authorization: string | undefined): Promise<Principal> {
     if (!authorization)
@@ -175,13 +181,15 @@ export class TokenStore {
         'this API needs a token: send the header "authorization: Bearer <token>"',
       );
     // Longer than any "Bearer <token>": refused whole, never cut down to something that matches.
+    const longest = Math.max(maxTokenLength, maxActorTokenLength);
     const m =
-      authorization.length <= maxTokenLength + 16 ? /^bearer +(\S+) *$/i.exec(authorization) : null;
+      authorization.length <= longest + 16 ? /^bearer +(\S+) *$/i.exec(authorization) : null;
     if (!m)
       throw new AteError(
         Code.Unauthenticated,
         'the authorization header is not "Bearer <token>": send the header "authorization: Bearer <token>"',
       );
+    if ((m[1] as string).startsWith("ateact_")) return this.actors.authenticate(m[1] as string);
     const parsed = parseToken(m[1] as string);
     if (!parsed) throw notValid();
     const r = await this.record(parsed.name);

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { stringify } from "yaml";
-import { actorTemplate, sandboxConfig, workerPool } from "../api/testing.ts";
+import { actorTemplate, namespaceObject, sandboxConfig, workerPool } from "../api/testing.ts";
 import type { CliIO } from "./io.ts";
 import { runCli } from "./main.ts";
 
@@ -104,7 +104,9 @@ describe("ate CLI", () => {
   });
 
   it("gets by name, kind/name, across namespaces, and as yaml, json or wide", async () => {
-    await ate("apply", "-f", file("p.yaml", workerPool("p1"), workerPool("p2", {}, "other")));
+    // The namespace's document may come last: apply writes Namespaces first.
+    const docs = [workerPool("p1"), workerPool("p2", {}, "other"), namespaceObject("other")];
+    assert.equal((await ate("apply", "-f", file("p.yaml", ...docs))).code, 0);
     assert.match(
       (await ate("get", "workerpool", "p1")).out,
       /^NAME\s+DESIRED\s+REPLICAS\s+AGE\np1\s+2\s+<none>\s+\d+s$/,
@@ -142,7 +144,7 @@ describe("ate CLI", () => {
     assert.equal(unknown.code, 1);
     assert.match(
       unknown.err,
-      /doesn't have a resource type "pods": known types are sandboxconfigs, workerpools, actortemplates/,
+      /doesn't have a resource type "pods": known types are namespaces, secrets, sandboxconfigs, workerpools, actortemplates/,
     );
   });
 

@@ -50,9 +50,19 @@ export class CliContext {
       const local = !server && !process.env.ATE_SERVER && (home || store || process.env.ATE_HOME);
       // Computed before the import, so a bad --server or config file fails as it did.
       const remote = local ? undefined : { server: this.server(), token: this.token() };
-      const { openResourceStore, RemoteResourceStore } = await import("../resources/index.ts");
-      if (!remote)
-        return openResourceStore({ ...(home ? { home } : {}), ...(store ? { url: store } : {}) });
+      const { ensureDefaultNamespace, openResourceStore, RemoteResourceStore } = await import(
+        "../resources/index.ts"
+      );
+      if (!remote) {
+        const opened = openResourceStore({
+          ...(home ? { home } : {}),
+          ...(store ? { url: store } : {}),
+        });
+        // As a server does at start: `default` always exists. A store this user cannot write
+        // still serves reads; its own error says why at the first write.
+        await ensureDefaultNamespace(opened).catch(() => {});
+        return opened;
+      }
       return new RemoteResourceStore(remote.server, remote.token ? { token: remote.token } : {});
     })();
     return this.client;

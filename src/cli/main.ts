@@ -5,6 +5,7 @@ import { registerApply } from "./commands/apply.ts";
 import { registerCreate } from "./commands/create.ts";
 import { registerDelete } from "./commands/delete.ts";
 import { registerGet } from "./commands/get.ts";
+import { registerKubeconfig } from "./commands/kubeconfig.ts";
 import { registerLifecycle } from "./commands/lifecycle.ts";
 import { registerLogs } from "./commands/logs.ts";
 import { registerVersion } from "./commands/version.ts";
@@ -84,6 +85,7 @@ export async function runCli(
   registerLifecycle(program, ctx);
   registerDelete(program, ctx);
   registerLogs(program, ctx);
+  registerKubeconfig(program, ctx);
   const named = commandWord(argv);
   const light =
     named === "version" ||

@@ -1,4 +1,9 @@
-import type { PrinterColumn, Resource, ResourceType } from "../api/schema/index.ts";
+import {
+  groupOf,
+  type PrinterColumn,
+  type Resource,
+  type ResourceType,
+} from "../api/schema/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import { humanAge } from "./age.ts";
 
@@ -17,9 +22,15 @@ export function parseOutputFormat(output: string | undefined): OutputFormat {
   );
 }
 
-/** `sandboxconfig.ate.dev/gvisor-default`, as kubectl names objects. */
+/** `sandboxconfig.ate.dev/gvisor-default`, or `secret/db` for a core kind, as kubectl names objects. */
 export function qualifiedName(type: ResourceType, name: string): string {
-  return `${type.singular}.ate.dev/${name}`;
+  return `${qualifiedKind(type)}/${name}`;
+}
+
+/** `sandboxconfig.ate.dev`, or `secret` for a core kind. */
+export function qualifiedKind(type: ResourceType): string {
+  const group = groupOf(type);
+  return group ? `${type.singular}.${group}` : type.singular;
 }
 
 /** Reads a printer column's simple JSONPath (`.spec.sandboxClass`) from an object. */
@@ -33,7 +44,7 @@ function readPath(object: unknown, jsonPath: string): unknown {
 }
 
 function cell(column: PrinterColumn, object: Resource, now: Date): string {
-  const value = readPath(object, column.jsonPath);
+  const value = column.value ? column.value(object) : readPath(object, column.jsonPath);
   if (column.type === "date")
     return typeof value === "string" ? humanAge(now.getTime() - Date.parse(value)) : "<unknown>";
   if (column.type === "boolean") return value === true ? "true" : "false";

@@ -2,7 +2,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ActorTemplate } from "../api/v1alpha1/index.ts";
 import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import type { Clock } from "../clock/index.ts";
-import { type ControlPlane, goldenAtespace, type NodeDirectory } from "../controlplane/index.ts";
+import {
+  type ControlPlane,
+  goldenAtespace,
+  type NodeDirectory,
+  readSecrets,
+  type SecretLookup,
+  secretLookupOf,
+} from "../controlplane/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import { goldenActorId } from "../node/index.ts";
@@ -34,7 +41,16 @@ export interface GoldenControllerOptions {
    * a full pool fails the golden snapshot until it frees up.
    */
   evictor?: IdleEvictor;
+  /** Where the golden boot's Secret references are read; default: the resource store. */
+  secrets?: SecretLookup;
 }
+
+/**
+ * The reason of a template Failed because a required Secret or key of its env is missing. Like
+ * the unsupported reasons it waits for a change, not a timer: judged again on every pass (a
+ * Secret's creation or change starts one), without a boot, and made once the Secret is there.
+ */
+export const secretNotFoundReason = "SecretNotFound";
 
 /** Frees a worker for an actor by suspending an idle one (state kept) that holds such a worker. */
 export interface IdleEvictor {
@@ -61,10 +77,12 @@ export class GoldenController {
   private readonly passes = new Set<Promise<void>>();
   private readonly warmupMs: number;
   private readonly retryMs: number;
+  private readonly secrets: SecretLookup;
 
   constructor(private readonly o: GoldenControllerOptions) {
     this.warmupMs = o.warmupMs ?? goldenDefaults.warmupMs;
     this.retryMs = o.retryMs ?? goldenDefaults.retryMs;
+    this.secrets = o.secrets ?? secretLookupOf(o.resources);
   }
 
   /** One pass over the templates; none after stop(). */
@@ -97,7 +115,7 @@ export class GoldenController {
     await Promise.all(
       templates.map(async (t) => {
         if (this.working.has(keyOf(t))) return;
-        const refusal = templateRefusal(t, view);
+        const refusal = templateRefusal(t, view) ?? (await this.secretRefusal(t));
         if (refusal) await this.refuse(t, refusal);
         else if (this.due(t)) await this.prepare(t);
       }),
@@ -110,6 +128,7 @@ export class GoldenController {
     const failure = t.status.conditions?.[0];
     // It failed for want of support and is supported now (a node came, or it is new): at once.
     if (unsupportedReasons.has(failure?.reason ?? "")) return true;
+    if (failure?.reason === secretNotFoundReason) return true; // the Secret is there now
     // A failed golden snapshot is tried again later (the cause may have been fixed since).
     const at = Date.parse(failure?.lastTransitionTime ?? "");
     return !(at > this.o.clock.now().getTime() - this.retryMs);
@@ -134,6 +153,26 @@ export class GoldenController {
   }
 
   /**
+   * Why the golden actor cannot boot for want of a Secret: its required references read now,
+   * as the boot would read them. Names Secrets and keys, never a value. A store that cannot be
+   * read is not a verdict: the boot then meets (and reports) the same failure.
+   */
+  private async secretRefusal(t: ActorTemplate): Promise<Refusal | undefined> {
+    const reading = await readSecrets(t, this.secrets).catch((err: unknown) => {
+      this.o.logger.warn("reading a template's Secrets failed", {
+        template: keyOf(t),
+        error: String(err),
+      });
+      return undefined;
+    });
+    if (!reading?.missing.length) return undefined;
+    return {
+      reason: secretNotFoundReason,
+      message: `${reading.missing.join("; ")}: create the Secret with that key (or mark the reference optional: true); the golden snapshot is made once it exists`,
+    };
+  }
+
+  /**
    * Fails a template nothing can run, with no boot. Written only when the verdict changed, so
    * a template waiting for a node costs one judgement per pass and no write.
    */
@@ -153,7 +192,7 @@ export class GoldenController {
       condition.lastTransitionTime = old.lastTransitionTime;
     try {
       await this.setStatus(t, { ...t.status, phase: "Failed", conditions: [condition] });
-      this.o.logger.warn("template cannot run; failed until a node or the template changes", {
+      this.o.logger.warn("template cannot run; failed until what it lacks changes", {
         template: keyOf(t),
         reason: refusal.reason,
         message: refusal.message,
@@ -235,7 +274,11 @@ export class GoldenController {
       const latest = await this.o.resources
         .get(ActorTemplateType, ns, template.metadata.name)
         .catch(() => undefined);
-      if (latest) {
+      // A Secret deleted between the pass's judgement and the boot: waits for it, not a timer.
+      const refusal = latest && (await this.secretRefusal(latest));
+      if (latest && refusal) {
+        await this.refuse(latest, refusal);
+      } else if (latest) {
         await this.setStatus(latest, {
           ...latest.status,
           phase: "Failed",

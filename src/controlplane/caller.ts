@@ -6,7 +6,7 @@ import { createContextKey } from "@connectrpc/connect";
  * that depend on the caller read it: a router is given its nodes' entry tokens.
  */
 export interface ControlCaller {
-  role: "admin" | "tenant" | "node" | "router";
+  role: "admin" | "tenant" | "node" | "router" | "actor";
   name: string;
   atespace?: string;
 }

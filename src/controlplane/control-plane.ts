@@ -28,6 +28,7 @@ import type { NodeDirectory } from "./nodes.ts";
 import { Operations } from "./operations.ts";
 import { reconcileActors } from "./reconciler.ts";
 import { eligiblePools, servingWorkers } from "./scheduler.ts";
+import type { ActorTokenIssuer } from "./transitions.ts";
 
 export interface ControlPlaneOptions {
   records: Records;
@@ -60,6 +61,8 @@ export interface ControlPlaneOptions {
   watchLimits?: Partial<WatchLimits>;
   /** Names this instance in the transitions it marks. Default `controlplane-<random>`. */
   owner?: string;
+  /** Issues each actor's own token (/run/ate/token) at every start; absent: actors get none. */
+  actorTokens?: ActorTokenIssuer;
 }
 
 /** Where suspends write when nothing else says (see ControlPlaneOptions.fallbackSnapshotLocation). */
@@ -112,6 +115,7 @@ export class ControlPlane {
       owner: this.owner,
       transitionTimeoutMs: options.transitionTimeoutMs ?? 10 * 60_000,
       fallbackSnapshotLocation: options.fallbackSnapshotLocation ?? defaultSnapshotLocation,
+      ...(options.actorTokens ? { actorTokens: options.actorTokens } : {}),
       hooks: {
         // Routers learn of every change from the records' feed (watchActors); before a
         // checkpoint the lifecycle waits for them to finish the requests under way.
@@ -282,6 +286,8 @@ export class ControlPlane {
       );
     }
     await this.records.deleteActor(actor, this.clock.now());
+    // Its token is refused from now on anyway (the actor is gone); the record goes too.
+    await this.options.actorTokens?.revoke(actor.atespace, actor.actorId).catch(() => {});
     this.log.info("actor deleted", {
       actor: `${ref.atespace}/${ref.name}`,
       snapshots: actor.snapshots ?? [],

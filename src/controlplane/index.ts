@@ -35,4 +35,6 @@ export {
   type SandboxAssets,
 } from "./sandbox-assets.ts";
 export { candidateWorkers, eligiblePools } from "./scheduler.ts";
+export { readSecrets, type SecretLookup, type SecretReading } from "./secret-env.ts";
+export { secretLookupOf } from "./secret-lookup.ts";
 export { workloadOf } from "./workload.ts";

@@ -1,7 +1,7 @@
 import type { ActorTemplate, WorkerPool } from "../api/v1alpha1/index.ts";
 import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
-import { goldenAtespace } from "../node/index.ts";
+import { goldenAtespace, type SecretValue } from "../node/index.ts";
 import {
   type Actor,
   type ActorSnapshotsConfig,
@@ -12,6 +12,8 @@ import {
 import { thawActor } from "./freeze.ts";
 import { resolveSandboxAssets } from "./sandbox-assets.ts";
 import { eligiblePools, workersToTry } from "./scheduler.ts";
+import { readSecrets } from "./secret-env.ts";
+import { secretLookupOf } from "./secret-lookup.ts";
 import { snapshotsConfigOf } from "./snapshots-config.ts";
 import { busy, identityOf, type LifecycleDeps, transitionMark } from "./transitions.ts";
 import { workloadOf } from "./workload.ts";
@@ -39,7 +41,7 @@ export async function resumeActor(
   if (pools.length === 0) {
     throw new AteError(
       Code.FailedPrecondition,
-      `no WorkerPool matches actor ${atespace}/${actorId} (sandboxClass ${template.spec.sandboxClass}, template and actor worker selectors)`,
+      `no WorkerPool matches actor ${atespace}/${actorId} (sandboxClass ${template.spec.sandboxClass}, template and actor worker selectors, workerPoolRef, resources.limits)`,
     );
   }
   // Claim a free worker and mark the actor RESUMING in one atomic step; on a lost race for a
@@ -95,6 +97,8 @@ export async function resumeActor(
     const call = options.signal ? { signal: options.signal } : {};
     const snapshot = actor.latestSnapshot;
     const golden = template.status?.phase === "Ready" ? template.status.goldenSnapshot : undefined;
+    // A new token for every start; issuing it revokes the last one (see actorTokenFor).
+    const token = await actorTokenFor(d, actor);
     if (snapshot) {
       await node.restore(
         {
@@ -103,8 +107,10 @@ export async function resumeActor(
           source: snapshot.uri,
           scope: snapshot.scope,
           origin: "own", // the node checks the manifest: only this actor's own snapshot
+          ...token,
           // Data only: the golden's memory with this data laid in, rather than a cold boot.
           ...(snapshot.scope === "Data" && golden ? { base: golden } : {}),
+          ...(await bootSecrets(d, template, snapshot.scope)),
         },
         call,
       );
@@ -119,7 +125,9 @@ export async function resumeActor(
           source: golden,
           scope,
           origin: "golden", // the node checks the manifest: this template's golden actor's
+          ...token,
           ...(scope === "Data" ? { base: golden } : {}),
+          ...(await bootSecrets(d, template, scope)),
         },
         call,
       );
@@ -129,7 +137,14 @@ export async function resumeActor(
       ) as WorkerPool;
       const sandboxAssets = await resolveSandboxAssets(d.resources, pool);
       await node.run(
-        { worker: worker.name, actor: identity, workload: workloadOf(template), sandboxAssets },
+        {
+          worker: worker.name,
+          actor: identity,
+          // A cold boot: the template's Secrets read now (a missing required one refuses it).
+          workload: await workloadOf(template, secretLookupOf(d.resources)),
+          sandboxAssets,
+          ...token,
+        },
         call,
       );
     }
@@ -170,6 +185,34 @@ async function templateToResume(d: LifecycleDeps, actor: Actor): Promise<ActorTe
       `ActorTemplate ${name} no longer exists: actor ${actor.atespace}/${actor.actorId} cannot resume without it; apply the template again (the actor's snapshots are kept), or delete the actor`,
     );
   }
+}
+
+/**
+ * What a restore may need of the template's Secrets: nothing for a Full one (the memory holds
+ * what the process read, so a deleted or rotated Secret does not touch it); for a Data one,
+ * which boots the image when no memory serves, the values the references read now. Missing
+ * ones are left out: the node fails only if it really boots and a required one is absent.
+ */
+async function bootSecrets(
+  d: LifecycleDeps,
+  template: ActorTemplate,
+  scope: "Full" | "Data",
+): Promise<{ secretValues?: SecretValue[] }> {
+  if (scope === "Full") return {};
+  const { values } = await readSecrets(template, secretLookupOf(d.resources));
+  return values.length ? { secretValues: values } : {};
+}
+
+/**
+ * The actor's own token for the start about to happen (/run/ate/token in its sandbox), when
+ * this control plane issues them. Issued before the node is called, so the token the actor's
+ * memory may hold from its last run stops working before that memory runs again. Golden
+ * actors get none: their memory becomes every new actor's, which must not inherit a live
+ * credential.
+ */
+async function actorTokenFor(d: LifecycleDeps, actor: Actor): Promise<{ actorToken?: string }> {
+  if (!d.actorTokens || actor.atespace === goldenAtespace) return {};
+  return { actorToken: await d.actorTokens.issue(actor) };
 }
 
 async function rollBackResume(d: LifecycleDeps, actor: Actor, worker: Worker): Promise<void> {

@@ -4,10 +4,13 @@ import type { Actor, Worker } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 import type { NodeDirectory, NodeInfo } from "./nodes.ts";
 import { resolveSandboxAssets } from "./sandbox-assets.ts";
+import { fitsLimits, matchesPoolRef } from "./template-pools.ts";
 
 /**
  * The pools an actor may run in: the template's class is a hard gate; the template's
- * workerSelector and the actor's own worker_selector both filter pools by label.
+ * workerSelector and the actor's own worker_selector both filter pools by label; the template's
+ * workerPoolRef (when set) names the one pool, and its resources.limits pass over pools whose
+ * workers are smaller.
  */
 export function eligiblePools(
   template: ActorTemplate,
@@ -19,7 +22,9 @@ export function eligiblePools(
     (p) =>
       (p.spec.sandboxClass ?? "gvisor") === cls &&
       matchesSelector(template.spec.workerSelector, p.metadata.labels) &&
-      matchesSelector({ matchLabels: actor.workerSelector ?? {} }, p.metadata.labels),
+      matchesSelector({ matchLabels: actor.workerSelector ?? {} }, p.metadata.labels) &&
+      matchesPoolRef(template, p) &&
+      fitsLimits(template, p),
   );
 }
 

@@ -23,6 +23,15 @@ export interface LifecycleDeps {
    * snapshot says (actors resumed by older versions whose template was deleted since).
    */
   fallbackSnapshotLocation: string;
+  /** Issues each actor's own token at every start (src/auth's ActorTokens); absent: none. */
+  actorTokens?: ActorTokenIssuer;
+}
+
+/** Issues an actor's token for its next start, revoking the one before; its text. */
+export interface ActorTokenIssuer {
+  issue(actor: { atespace: string; actorId: string; createdAt: string }): Promise<string>;
+  /** Forgets the actor's token (the actor is deleted). */
+  revoke(atespace: string, actorId: string): Promise<void>;
 }
 
 /** What the control plane does around transitions besides the records (see activity.ts). */

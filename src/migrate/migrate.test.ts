@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import { NamespaceType, SecretType, secretValues } from "../api/v1/index.ts";
 import {
   type ActorTemplate,
   ActorTemplateType,
@@ -114,6 +115,32 @@ describe("ate migrate", () => {
     assert.ok(
       lines.some((l) => /token admin: ate up's own admin credential .* not copied/.test(l)),
     );
+  });
+
+  it("moves namespaces and Secrets first, printing no value; a re-run leaves them", async () => {
+    const up = new SqliteResourceStore({ path: join(f.stateDir, "ate.db") });
+    await up.create(NamespaceType, {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "team", labels: { tier: "a" } },
+      spec: {},
+    });
+    await up.create(SecretType, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "api", namespace: "team" },
+      stringData: { token: "s3cr3t-value" },
+    } as never);
+    await up.close();
+    assert.deepEqual((await run()).resources, { create: 5, unchanged: 0, status: 0 });
+    const ns = await resources.get(NamespaceType, undefined, "team");
+    assert.deepEqual(ns.metadata.labels, { tier: "a" });
+    const secret = await resources.get(SecretType, "team", "api");
+    assert.deepEqual(secretValues(secret as never), { token: "s3cr3t-value" });
+    assert.ok(lines.some((l) => l.includes("created Secret team/api")));
+    assert.ok(!lines.some((l) => l.includes("s3cr3t")));
+    lines = [];
+    assert.deepEqual((await run()).resources, { create: 0, unchanged: 5, status: 0 });
   });
 
   it("writes nothing in a dry run, and says what it would do", async () => {

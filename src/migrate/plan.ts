@@ -14,6 +14,7 @@ import { AteError, Code, isAteError } from "../errors/index.ts";
 import { goldenActorId, goldenAtespace } from "../node/index.ts";
 import { type Actor, actorKey, type RecordKind, type SnapshotInfo } from "../records/index.ts";
 import { fileLocationPath, localSnapshot, type SnapshotsTarget } from "./locations.ts";
+import { namespacesAndSecrets } from "./plan-core.ts";
 import type { RuntimeAssets } from "./runtime-assets.ts";
 import type { ExpectedOwner, SnapshotCopier } from "./snapshot-copy.ts";
 import type { UpState } from "./source.ts";
@@ -80,7 +81,7 @@ export async function buildPlan(c: PlanContext): Promise<Plan> {
       return undefined;
     }
   };
-  const resources: PlannedResource[] = [];
+  const resources: PlannedResource[] = namespacesAndSecrets(c.state);
   for (const sc of c.state.sandboxConfigs) {
     const r = await attempt(() => sandboxConfig(c, sc));
     if (r) resources.push(r);

@@ -1,5 +1,7 @@
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { Resource } from "../api/schema/index.ts";
+import { type Namespace, NamespaceType, SecretType } from "../api/v1/index.ts";
 import {
   type ActorTemplate,
   ActorTemplateType,
@@ -35,6 +37,9 @@ export interface UpState {
   actors: Actor[];
   /** Token records as stored (a hash of each secret, never the secret). */
   tokens: Record<string, unknown>[];
+  namespaces: Namespace[];
+  /** Secrets as stored (their values base64 in `data`); never printed. */
+  secrets: Resource[];
   sandboxConfigs: SandboxConfig[];
   pools: WorkerPool[];
   templates: ActorTemplate[];
@@ -107,6 +112,8 @@ export async function readUpState(stateDir: string): Promise<UpState> {
       atespaces: (await all(records, "atespace")) as unknown as Atespace[],
       actors: (await all(records, "actor")) as unknown as Actor[],
       tokens: await all(records, "token"),
+      namespaces: (await resources.list(NamespaceType)).items,
+      secrets: (await resources.list(SecretType)).items,
       sandboxConfigs: (await resources.list(SandboxConfigType)).items,
       pools: (await resources.list(WorkerPoolType)).items,
       templates: (await resources.list(ActorTemplateType)).items,

@@ -1,4 +1,5 @@
-import type { Resource } from "../api/schema/index.ts";
+import { admitResource, type Resource } from "../api/schema/index.ts";
+import { NamespaceType } from "../api/v1/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { RecordStore } from "../records/index.ts";
 import { type ResourceStore, sameJson } from "../resources/index.ts";
@@ -26,9 +27,12 @@ export interface CheckedPlan {
 export async function checkTargets(plan: Plan, t: Targets): Promise<CheckedPlan> {
   const conflicts: string[] = [];
   const resources: CheckedPlan["resources"] = [];
+  const declared = new Set(
+    plan.resources.filter((p) => p.type.kind === "Namespace").map((p) => p.object.metadata.name),
+  );
   for (const planned of plan.resources) {
     try {
-      const step = await resourceStep(planned, t.resources);
+      const step = await resourceStep(planned, t.resources, declared);
       if (step) resources.push({ planned, step });
       else conflicts.push(differs(planned.what));
     } catch (err) {
@@ -104,8 +108,16 @@ export async function writeTargets(
 async function resourceStep(
   planned: PlannedResource,
   store: ResourceStore,
+  declared: ReadonlySet<string>,
 ): Promise<Step | undefined> {
   const { type, object } = planned;
+  const ns = object.metadata.namespace;
+  // An object in a namespace this plan creates cannot be dry-run before the namespace is
+  // there: admitted as the server would admit it, and nothing of it can be there yet.
+  if (ns !== undefined && declared.has(ns) && !(await exists(store, ns))) {
+    admitResource(type, object);
+    return "create";
+  }
   // Admission as on any create: a rewritten resource that would be refused fails here.
   const admitted = await store.create(type, object, { dryRun: true });
   let there: Resource;
@@ -116,7 +128,7 @@ async function resourceStep(
     throw err;
   }
   const same =
-    sameJson(admitted.spec, there.spec) &&
+    sameJson(content(admitted), content(there)) &&
     sameJson(admitted.metadata.labels ?? {}, there.metadata.labels ?? {}) &&
     sameJson(admitted.metadata.annotations ?? {}, there.metadata.annotations ?? {});
   if (!same) return undefined;
@@ -125,6 +137,22 @@ async function resourceStep(
   // cluster's own (its controller ran since), and is not overwritten.
   const empty = there.status === undefined || sameJson(there.status, {});
   return empty ? "status" : undefined;
+}
+
+async function exists(store: ResourceStore, namespace: string): Promise<boolean> {
+  try {
+    await store.get(NamespaceType, undefined, namespace);
+    return true;
+  } catch (err) {
+    if (isAteError(err, Code.NotFound)) return false;
+    throw err;
+  }
+}
+
+/** What an object holds beside its metadata and status: spec, or a Secret's type and data. */
+function content(r: Resource): Record<string, unknown> {
+  const { apiVersion: _a, kind: _k, metadata: _m, status: _s, ...rest } = r;
+  return rest;
 }
 
 function sameRecord(there: Record<string, unknown>, value: Record<string, unknown>): boolean {

@@ -5,10 +5,12 @@ import type { ActorIdentity, SnapshotFile, SnapshotScope, Workload } from "../sn
 // What a snapshot's manifest pins is defined with the manifest format (src/snapshots).
 export type {
   ActorIdentity,
+  SecretKeyRef,
   SnapshotFile,
   SnapshotScope,
   Workload,
   WorkloadContainer,
+  WorkloadEnvVar,
 } from "../snapshots/index.ts";
 
 /** The runtime, exactly the SandboxConfig shape: arch → asset name → {url, sha256}. */
@@ -28,6 +30,11 @@ export interface RunRequest {
   actor: ActorIdentity;
   workload: Workload;
   sandboxAssets: SandboxAssets;
+  /**
+   * The actor's own token for this start, written to /run/ate/token in the sandbox (see
+   * src/auth/actor-token.ts); absent: none is written (golden actors get none).
+   */
+  actorToken?: string;
 }
 
 /** A freeze or thaw: the worker, and the actor the caller believes it runs. */
@@ -66,6 +73,24 @@ export interface RestoreRequest {
    * always Full) falls back to that boot.
    */
   base?: string;
+  /**
+   * The values of the template's Secret references, for a Data restore only: one that boots
+   * the image (no memory to restore) fills the manifest's references from these; a required one
+   * missing here fails that boot naming the Secret and key. Never stored by the node.
+   */
+  secretValues?: SecretValue[];
+  /**
+   * The actor's own token for this start, written to /run/ate/token in the sandbox (see
+   * src/auth/actor-token.ts); absent: none is written (golden actors get none).
+   */
+  actorToken?: string;
+}
+
+/** One key of a Secret (in the template's namespace), resolved by the control plane. */
+export interface SecretValue {
+  secret: string;
+  key: string;
+  value: string;
 }
 
 /**

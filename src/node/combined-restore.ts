@@ -37,6 +37,8 @@ export interface CombinedRestorer {
     record: ActorRecord,
     images: Record<string, PulledImage>,
     checkpointDir: string,
+    /** Written to /run/ate/token in the sandbox (see RestoreRequest.actorToken). */
+    actorToken: string | undefined,
     signal?: AbortSignal,
   ) => Promise<void>;
   /** The restore without a base: the cold boot with the data laid in. */
@@ -143,7 +145,8 @@ export async function restoreCombined(
         workload: base.workload,
       };
       try {
-        await n.start(worker, driver, runtime, record, images, join(baseDir, "checkpoint"), signal);
+        const checkpoint = join(baseDir, "checkpoint");
+        await n.start(worker, driver, runtime, record, images, checkpoint, req.actorToken, signal);
         return { ...n.workers.info(worker), actor: req.actor };
       } catch (err) {
         if (signal?.aborted) throw err;

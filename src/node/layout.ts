@@ -17,6 +17,7 @@ import {
   privateFileMode,
 } from "../private-files/index.ts";
 import type { SandboxRuntime } from "../sandbox/index.ts";
+import { redactSecrets } from "../snapshots/index.ts";
 import { type ActorIdentity, maxLogPieceBytes, type Workload } from "./api.ts";
 
 /** What the agent records on the node for the actor a worker runs (written at Run and Restore). */
@@ -99,14 +100,30 @@ export class NodeLayout {
   }
 
   /**
-   * Writes the identity the sandbox sees at /run/ate: the directory and file stay readable
-   * (a container user must read them); the worker directory around them is root's.
+   * Writes the identity the sandbox sees at /run/ate, before each start (a run or a restore):
+   * `actor-id`, `atespace`, and when given the actor's own `token` for this start and the
+   * `api` URL it reaches the Control API at. The directory and files stay readable (a
+   * container user must read them); the worker directory around them is root's. Made anew
+   * each time (new files, not rewritten ones), so a restored sandbox, whose gVisor revalidates
+   * its bind mounts, finds this start's token and never the one its memory was taken with.
    */
-  async writeIdentity(worker: string, actor: ActorIdentity): Promise<string> {
+  async writeIdentity(
+    worker: string,
+    actor: ActorIdentity,
+    extra: { token?: string | undefined; apiUrl?: string | undefined } = {},
+  ): Promise<string> {
     await privateDir(this.workerDir(worker));
     const dir = this.identityDir(worker);
+    await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true, mode: 0o755 });
-    await writeFile(join(dir, "actor-id"), actor.actorId, { mode: 0o444 });
+    const files: [string, string | undefined][] = [
+      ["actor-id", actor.actorId],
+      ["atespace", actor.atespace],
+      ["token", extra.token],
+      ["api", extra.apiUrl],
+    ];
+    for (const [name, text] of files)
+      if (text !== undefined) await writeFile(join(dir, name), text, { mode: 0o444 });
     return dir;
   }
 
@@ -143,8 +160,10 @@ export class NodeLayout {
     return text ? (JSON.parse(text) as ActorRecord) : undefined;
   }
 
+  /** Written without Secret values: nothing after the start needs them (see redactSecrets). */
   writeRecord(worker: string, record: ActorRecord): Promise<void> {
-    return writeJsonAtomic(join(this.workerDir(worker), "actor.json"), record);
+    const stored = { ...record, workload: redactSecrets(record.workload) };
+    return writeJsonAtomic(join(this.workerDir(worker), "actor.json"), stored);
   }
 
   /** The last lines of the actor's log (from its last 64 KiB), for errors. */
@@ -183,7 +202,7 @@ export class NodeLayout {
   }
 }
 
-/** Root-only JSON (records hold the workload, its resolved secrets included), replaced atomically. */
+/** Root-only JSON, replaced atomically. */
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await privateDir(dirname(path));
   await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2), { mode: privateFileMode });

@@ -30,6 +30,7 @@ import { type NodeWorker, NodeWorkers } from "./node-workers.ts";
 import { checkRestorable } from "./restore-checks.ts";
 import { restoreInputs } from "./restore-inputs.ts";
 import { fetchRuntime, pullImages } from "./runtime-inputs.ts";
+import { withSecretValues } from "./secret-values.ts";
 import { startSandbox } from "./start-sandbox.ts";
 import { timed } from "./steps.ts";
 import { type SnapshotTaker, takeSnapshot } from "./take-snapshot.ts";
@@ -192,7 +193,7 @@ export class NodeAgent implements NodeAgentApi {
         images: Object.fromEntries(req.workload.containers.map((c) => [c.name, c.image])),
         workload: req.workload,
       };
-      await this.start(worker, driver, runtime, record, images, undefined, signal);
+      await this.start(worker, driver, runtime, record, images, undefined, req.actorToken, signal);
       return { ...this.workers.info(worker), actor: req.actor };
     } finally {
       worker.busy = false;
@@ -258,7 +259,8 @@ export class NodeAgent implements NodeAgentApi {
       images: this.images,
       openStore: this.openStore,
       driver: (c) => this.driver(c),
-      start: (w, d, rt, record, images, dir, s) => this.start(w, d, rt, record, images, dir, s),
+      start: (w, d, rt, record, images, dir, token, s) =>
+        this.start(w, d, rt, record, images, dir, token, s),
       restoreData: (r, s) => this.restoreIn(r, s),
     };
   }
@@ -273,6 +275,12 @@ export class NodeAgent implements NodeAgentApi {
     const manifest = await step("restore.manifest", () => readManifest(store, req.source, signal));
     // Whose snapshot, scope, arch: refused here, before the worker is held or anything fetched.
     checkRestorable(manifest, req, this.arch);
+    // A Data restore boots the image: its Secret references filled from the request (a
+    // required one missing fails here, before the worker is held). A Full restore needs none.
+    const workload =
+      req.scope === "Full"
+        ? manifest.workload
+        : withSecretValues(manifest.workload, req.secretValues, req.actor);
     const worker = await this.workers.claim(req.worker);
     const tmp = join(this.options.stateDir, "tmp", `restore-${randomBytes(6).toString("hex")}`);
     try {
@@ -295,7 +303,7 @@ export class NodeAgent implements NodeAgentApi {
         assets: manifest.assets,
         runtimePaths: runtime.assets,
         images: manifest.images,
-        workload: manifest.workload,
+        workload,
       };
       await this.start(
         worker,
@@ -304,6 +312,7 @@ export class NodeAgent implements NodeAgentApi {
         record,
         images,
         req.scope === "Full" ? join(dir, "checkpoint") : undefined,
+        req.actorToken,
         signal,
       );
       return { ...this.workers.info(worker), actor: req.actor };
@@ -372,10 +381,15 @@ export class NodeAgent implements NodeAgentApi {
     record: ActorRecord,
     images: Record<string, PulledImage>,
     checkpointDir: string | undefined,
+    actorToken: string | undefined,
     signal?: AbortSignal,
   ): Promise<void> {
     const deps = { layout: this.layout, exits: this.exits, log: this.log };
-    return startSandbox(deps, { worker, driver, runtime, record, images, checkpointDir }, signal);
+    return startSandbox(
+      deps,
+      { worker, driver, runtime, record, images, checkpointDir, actorToken },
+      signal,
+    );
   }
 
   private driver(sandboxClass: string): SandboxDriver {

@@ -6,7 +6,7 @@ import type { ActorRecord, NodeLayout } from "./layout.ts";
 import type { NodeWorker } from "./node-workers.ts";
 import { timed } from "./steps.ts";
 import type { WorkerExits } from "./worker-exits.ts";
-import { sandboxSpec } from "./workload.ts";
+import { checkContainers, sandboxSpec } from "./workload.ts";
 
 /** What starting a sandbox needs of the node agent. */
 export interface SandboxStarter {
@@ -24,6 +24,8 @@ export interface SandboxStart {
   images: Record<string, PulledImage>;
   /** A checkpoint image to restore; a cold boot without. */
   checkpointDir: string | undefined;
+  /** The actor's own token for this start, for /run/ate/token; none without. */
+  actorToken?: string | undefined;
 }
 
 /**
@@ -32,16 +34,21 @@ export interface SandboxStart {
  */
 export async function startSandbox(
   t: SandboxStarter,
-  { worker, driver, runtime, record, images, checkpointDir }: SandboxStart,
+  { worker, driver, runtime, record, images, checkpointDir, actorToken }: SandboxStart,
   signal?: AbortSignal,
 ): Promise<void> {
+  // Before the record is written: a refused workload leaves the worker as empty as it was.
+  checkContainers(record.workload);
   const step = timed(t.log, { worker: worker.name, actor: record.actor.actorId });
   const what = checkpointDir ? "restore" : "run";
   const volumes = t.layout.volumeDirs(worker.name, record.workload);
   const logPath = t.layout.logPath(record.actor);
   const [identityDir] = await step(`${what}.record`, () =>
     Promise.all([
-      t.layout.writeIdentity(worker.name, record.actor),
+      t.layout.writeIdentity(worker.name, record.actor, {
+        token: actorToken,
+        apiUrl: driver.controlApiUrl?.(worker),
+      }),
       t.layout.writeRecord(worker.name, record),
     ]),
   );

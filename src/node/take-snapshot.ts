@@ -8,6 +8,7 @@ import { privateDir, privateTree } from "../private-files/index.ts";
 import type { SandboxDriver, SandboxRuntime } from "../sandbox/index.ts";
 import {
   manifestFormatVersion,
+  redactSecrets,
   type SnapshotManifest,
   snapshotName,
   writeSnapshot,
@@ -111,7 +112,9 @@ export async function takeSnapshot(
       sandboxClass: record.sandboxClass,
       assets: record.assets,
       images: record.images,
-      workload: record.workload,
+      // References only, never a Secret's value (the record is stored so already; this holds
+      // for a record an older agent wrote): the memory image holds what the process read.
+      workload: redactSecrets(record.workload),
       snapshotFiles: files,
     };
     const localUri = pathToFileURL(

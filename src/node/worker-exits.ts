@@ -36,17 +36,23 @@ export class WorkerExits {
     const both = signal ? AbortSignal.any([signal, stopped.signal]) : stopped.signal;
     return {
       signal: both,
+      // Every container's readyz at once (they share the sandbox's address, each on its own
+      // port): the actor is ready when all are; the first that fails names its container.
       ready: async (address, workload) => {
-        for (const c of workload.containers) {
-          if (c.readyz)
-            await waitReady(
-              address,
-              c.readyz.port,
-              c.readyz.path,
-              (c.readyz.timeoutSeconds ?? 30) * 1000,
-              both,
-            );
-        }
+        const several = workload.containers.length > 1;
+        await Promise.all(
+          workload.containers.map(async (c) => {
+            if (!c.readyz) return;
+            const timeoutMs = (c.readyz.timeoutSeconds ?? 30) * 1000;
+            await waitReady(address, c.readyz.port, c.readyz.path, timeoutMs, both).catch((err) => {
+              if (!several) throw err;
+              const e = AteError.from(err, Code.Internal);
+              throw new AteError(e.code, `container ${c.name}: ${e.message}`, e.details, {
+                cause: err,
+              });
+            });
+          }),
+        );
       },
       done: () => {
         if (this.starts.get(worker) === stopped) this.starts.delete(worker);

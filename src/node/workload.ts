@@ -1,5 +1,6 @@
 import { AteError, Code } from "../errors/index.ts";
 import type { SandboxContainer, SandboxSpec } from "../sandbox/index.ts";
+import { maxContainers } from "../sandbox/index.ts";
 import type { Workload, WorkloadContainer } from "./api.ts";
 import type { PulledImage } from "./images/index.ts";
 
@@ -16,7 +17,10 @@ export function argv(c: WorkloadContainer, image: PulledImage): string[] {
   return args;
 }
 
-/** Image env first, the template's env over it by name. */
+/**
+ * Image env first, the template's env over it by name. A variable without a value (an optional
+ * Secret reference that found nothing) is not set, as Kubernetes leaves it.
+ */
 export function environment(c: WorkloadContainer, image: PulledImage): string[] {
   const env = new Map<string, string>();
   for (const kv of image.config.config?.Env ?? [
@@ -25,7 +29,7 @@ export function environment(c: WorkloadContainer, image: PulledImage): string[] 
     const i = kv.indexOf("=");
     if (i > 0) env.set(kv.slice(0, i), kv.slice(i + 1));
   }
-  for (const { name, value } of c.env ?? []) env.set(name, value);
+  for (const { name, value } of c.env ?? []) if (value !== undefined) env.set(name, value);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
@@ -53,7 +57,37 @@ export interface SpecInputs {
   logPath: string;
 }
 
+/**
+ * The containers all run in one sandbox (see src/sandbox/gvisor/subcontainers.ts): 1 to 10 of
+ * them (the ActorTemplate CRD's limit), each name once (images, bundles, logs and a
+ * checkpoint's container set are keyed by it).
+ */
+/** A DNS label, as the ActorTemplate CRD requires of container names (they name files too). */
+const containerName = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export function checkContainers(workload: Workload): void {
+  const names = workload.containers.map((c) => c.name);
+  if (names.length < 1 || names.length > maxContainers)
+    throw new AteError(
+      Code.InvalidArgument,
+      `containers: Invalid value: ${names.length}: an actor runs 1 to ${maxContainers} containers`,
+    );
+  const bad = names.find((n) => !containerName.test(n));
+  if (bad !== undefined)
+    throw new AteError(
+      Code.InvalidArgument,
+      `containers: Invalid value: ${JSON.stringify(bad.slice(0, 80))}: a container name is a DNS label (lower-case letters, digits, '-'; at most 63)`,
+    );
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined)
+    throw new AteError(
+      Code.InvalidArgument,
+      `containers: Duplicate value: "${twice}": each container needs a name of its own`,
+    );
+}
+
 export function sandboxSpec(inputs: SpecInputs): SandboxSpec {
+  checkContainers(inputs.workload);
   const containers: SandboxContainer[] = inputs.workload.containers.map((c) => {
     const image = inputs.images[c.name] as PulledImage;
     return {

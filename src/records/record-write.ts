@@ -5,7 +5,8 @@
  * `orphans` keeps the snapshots of deleted actors for a garbage collector to find; `token`
  * holds API bearer tokens (src/auth: a hash of the secret, never the secret); `node` the
  * registered nodes and their heartbeats; `lease` who leads the controllers; `activity` each
- * router's latest report of the requests it forwards (src/controlplane/activity*.ts).
+ * router's latest report of the requests it forwards (src/controlplane/activity*.ts);
+ * `actortoken` each actor's own credential (src/auth/actor-token.ts: a hash, never the secret).
  */
 export type RecordKind =
   | "actor"
@@ -15,7 +16,8 @@ export type RecordKind =
   | "token"
   | "node"
   | "lease"
-  | "activity";
+  | "activity"
+  | "actortoken";
 
 /**
  * One compare-and-set write. `expectVersion` 0 means "must not exist"; `value` undefined

@@ -12,7 +12,7 @@ export interface ApplyResult {
 
 /**
  * Create-or-update, as `kubectl apply` reports it. The applied document owns labels,
- * annotations and spec; status stays with the controllers. A concurrent change between the
+ * annotations and its fields (spec, or a Secret's data); status stays with the controllers. A concurrent change between the
  * read and the write surfaces as ABORTED, never as a lost update.
  */
 export async function applyResource(
@@ -33,9 +33,15 @@ export async function applyResource(
     metadata: { ...object.metadata, resourceVersion: existing.metadata.resourceVersion },
   };
   const updated = await store.update(type, desired, options);
-  const changed = !sameJson(
-    { m: updated.metadata.labels, a: updated.metadata.annotations, s: updated.spec },
-    { m: existing.metadata.labels, a: existing.metadata.annotations, s: existing.spec },
-  );
+  const changed = !sameJson(owned(updated), owned(existing));
   return { outcome: changed ? "configured" : "unchanged", object: updated };
+}
+
+/**
+ * What an applied document owns: labels, annotations and every top-level field but status
+ * (spec; a Secret's type, data and immutable).
+ */
+function owned(o: Resource): unknown {
+  const { status: _status, metadata, ...fields } = o;
+  return { labels: metadata.labels, annotations: metadata.annotations, fields };
 }

@@ -2,10 +2,12 @@
 // calls resourceStoreContract with a way to make fresh storage for it.
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { actorTemplate, sandboxConfig, workerPool } from "../api/testing.ts";
+import { actorTemplate, namespaceObject, sandboxConfig, workerPool } from "../api/testing.ts";
+import { NamespaceType } from "../api/v1/index.ts";
 import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { Code, isAteError } from "../errors/index.ts";
 import { applyResource } from "./apply.ts";
+import { coreKindsContract } from "./contract-core-kinds.ts";
 import type { ResourceStore, WatchEvent } from "./store.ts";
 
 /** Storage of one backend that several stores (processes, control planes) can open at once. */
@@ -193,6 +195,8 @@ export function resourceStoreContract(name: string, backend: ContractBackend): v
     });
 
     it("scopes namespaced kinds and lists by namespace and label", async () => {
+      for (const ns of ["team-a", "team-b", "team"])
+        await store.create(NamespaceType, namespaceObject(ns));
       const a = workerPool("a", {}, "team-a");
       a.metadata.labels = { tier: "gpu" };
       await store.create(WorkerPoolType, a);
@@ -257,6 +261,8 @@ export function resourceStoreContract(name: string, backend: ContractBackend): v
       assert.equal((await store.get(WorkerPoolType, "default", "p")).spec.replicas, 7);
     });
 
+    describe("v1 Namespace and Secret", () => coreKindsContract(() => store));
+
     describe("watch", () => {
       it("replays ordered changes after a list's resourceVersion, then follows new ones", async () => {
         await store.create(SandboxConfigType, sandboxConfig("before"));
@@ -279,6 +285,7 @@ export function resourceStoreContract(name: string, backend: ContractBackend): v
       });
 
       it("filters by kind and namespace, and ends when aborted", async () => {
+        for (const ns of ["a", "b"]) await store.create(NamespaceType, namespaceObject(ns));
         const ac = new AbortController();
         const events = collect(
           store.watch({ type: WorkerPoolType, namespace: "b", signal: ac.signal }),

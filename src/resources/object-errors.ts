@@ -1,9 +1,9 @@
-import { GROUP, type ResourceType } from "../api/schema/index.ts";
+import { qualifiedResource, type ResourceType } from "../api/schema/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 
 // The errors every resource store gives, worded as a Kubernetes API server words them.
 
-const qualified = (type: ResourceType) => `${type.plural}.${GROUP}`;
+const qualified = qualifiedResource;
 
 export function notFound(type: ResourceType, name: string): AteError {
   return new AteError(Code.NotFound, `${qualified(type)} "${name}" not found`);

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { admitResource, type Resource, type ResourceType } from "../api/schema/index.ts";
+import { NamespaceType } from "../api/v1/index.ts";
 import { type Clock, systemClock } from "../clock/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import { sameJson } from "./canonical-json.ts";
+import { emptyNamespace, refuseDefaultDeletion, requireActiveNamespace } from "./namespaces.ts";
 import { conflict } from "./object-errors.ts";
 import type {
   ListOptions,
@@ -62,17 +64,28 @@ export abstract class ObjectStore implements ResourceStore {
   ): Promise<Resource<Spec, Status>> {
     const { status: _ignored, ...withoutStatus } = input; // status is written only through updateStatus
     const object = admitResource(type, withoutStatus as Resource);
+    if (type.scope === "Namespaced") {
+      const namespace = nsFor(type, object.metadata.namespace);
+      await requireActiveNamespace(
+        (ns) => this.get(NamespaceType, undefined, ns),
+        type,
+        namespace,
+        object.metadata.name,
+      );
+      object.metadata.namespace = namespace;
+    }
     object.metadata = {
       ...object.metadata,
-      ...(type.scope === "Namespaced" ? { namespace: nsFor(type, object.metadata.namespace) } : {}),
       uid: randomUUID(),
-      generation: 1,
+      // Kinds without a spec (Secret) have no generation, as in Kubernetes.
+      ...(type.spec ? { generation: 1 } : {}),
       creationTimestamp: this.clock
         .now()
         .toISOString()
         .replace(/\.\d{3}Z$/, "Z"),
     };
     delete object.metadata.resourceVersion;
+    if (type.initialStatus !== undefined) object.status = structuredClone(type.initialStatus);
     if (options.dryRun) return object as Resource<Spec, Status>;
     return (await this.write(type, "ADDED", object, { absent: true })) as Resource<Spec, Status>;
   }
@@ -93,6 +106,9 @@ export abstract class ObjectStore implements ResourceStore {
         creationTimestamp: old.metadata.creationTimestamp,
         generation: old.metadata.generation,
         resourceVersion: old.metadata.resourceVersion,
+        ...(old.metadata.deletionTimestamp
+          ? { deletionTimestamp: old.metadata.deletionTimestamp }
+          : {}),
       },
     };
     if (type.scope === "Cluster") delete merged.metadata.namespace;
@@ -126,10 +142,42 @@ export abstract class ObjectStore implements ResourceStore {
     name: string,
     options: { resourceVersion?: string } = {},
   ): Promise<Resource<Spec, Status>> {
-    const old: Resource = await this.get(type, namespace, name);
+    if (type.kind === NamespaceType.kind) refuseDefaultDeletion(name);
+    let old: Resource = await this.get(type, namespace, name);
     if (options.resourceVersion && options.resourceVersion !== old.metadata.resourceVersion)
       throw conflict(type, name);
+    if (type.kind === NamespaceType.kind) old = await this.terminate(old);
     return (await this.write(type, "DELETED", old, versionOf(old))) as Resource<Spec, Status>;
+  }
+
+  /**
+   * A namespace's deletion, as Kubernetes does it: Terminating first (so nothing new lands in
+   * it; watchers see the change), then everything in it deleted, then the namespace itself
+   * (by the caller). A deletion cut short leaves it Terminating; deleting it again goes on.
+   */
+  private async terminate(ns: Resource): Promise<Resource> {
+    let current = ns;
+    if ((ns.status as { phase?: string } | undefined)?.phase !== "Terminating") {
+      const terminating: Resource = {
+        ...ns,
+        metadata: {
+          ...ns.metadata,
+          deletionTimestamp: this.clock
+            .now()
+            .toISOString()
+            .replace(/\.\d{3}Z$/, "Z"),
+        },
+        status: { phase: "Terminating" },
+      };
+      current = await this.write(
+        NamespaceType as ResourceType,
+        "MODIFIED",
+        terminating,
+        versionOf(ns),
+      );
+    }
+    await emptyNamespace(this, ns.metadata.name);
+    return current;
   }
 }
 

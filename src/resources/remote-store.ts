@@ -1,4 +1,4 @@
-import { GROUP, type Resource, type ResourceType, VERSION } from "../api/schema/index.ts";
+import { apiPathOf, type Resource, type ResourceType } from "../api/schema/index.ts";
 import { AteError, Code, fromErrorBody, serverUnreachable } from "../errors/index.ts";
 import type {
   ListOptions,
@@ -31,7 +31,7 @@ export class RemoteResourceStore implements ResourceStore {
       type.scope === "Namespaced" && namespace !== undefined
         ? `namespaces/${encodeURIComponent(namespace)}/`
         : "";
-    return `${this.server.replace(/\/+$/, "")}/apis/${GROUP}/${VERSION}/${ns}${type.plural}${name ? `/${encodeURIComponent(name)}` : ""}${sub ? `/${sub}` : ""}`;
+    return `${this.server.replace(/\/+$/, "")}${apiPathOf(type)}/${ns}${type.plural}${name ? `/${encodeURIComponent(name)}` : ""}${sub ? `/${sub}` : ""}`;
   }
 
   private async call<T>(

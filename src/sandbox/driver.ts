@@ -67,8 +67,12 @@ export interface SandboxContainer {
   mounts: SandboxMount[];
 }
 
+/** The most containers one sandbox runs (the ActorTemplate CRD's `maxItems`, as the anchor's). */
+export const maxContainers = 10;
+
 export interface SandboxSpec {
   hostname: string;
+  /** 1 to maxContainers, all in the one sandbox; the first is its root (its end ends it). */
   containers: SandboxContainer[];
   /** Where the containers' stdout and stderr are appended. */
   logPath: string;
@@ -95,6 +99,12 @@ export interface SandboxDriver {
   readonly sandboxClass: SandboxClass;
   /** Asset names a SandboxConfig of this class must provide on every architecture. */
   readonly requiredAssets: readonly string[];
+  /**
+   * The URL the worker's sandbox reaches the Control API at (for its own actor, with
+   * /run/ate/token), written to /run/ate/api; undefined: it has none (not served here, or the
+   * worker's egress is `none`).
+   */
+  controlApiUrl?(worker: WorkerRef): string | undefined;
   /** Makes the worker ready to take an actor; idempotent. Returns the worker's address. */
   prepareWorker(worker: WorkerRef): Promise<{ address: string }>;
   /** Stops anything on the worker and removes it. */

@@ -10,4 +10,5 @@ export type {
   WorkerRef,
   WorkerSettings,
 } from "./driver.ts";
+export { maxContainers } from "./driver.ts";
 export { GvisorDriver, type GvisorDriverOptions } from "./gvisor/index.ts";

@@ -23,12 +23,22 @@ import { Admin } from "../proto/gen/ateapi/admin_pb.ts";
 import { Control } from "../proto/gen/ateapi/control_pb.ts";
 import { NodeRegistry } from "../proto/gen/ateapi/node_pb.ts";
 import type { ResourceStore } from "../resources/index.ts";
-import { ateVersion } from "../version.ts";
 import { handleAsset, isAssetsPath } from "./asset-route.ts";
+import { bearerFromBasic } from "./basic-token.ts";
 import { withContractStatuses } from "./contract-status.ts";
+import { versionInfo } from "./discovery.ts";
+import { isKubeDocumentPath, serveKubeDocument } from "./kube-routes.ts";
 import { handleLogs, logsPath } from "./logs-route.ts";
+import { handleRbac, isRbacPath } from "./rbac-routes.ts";
 import { maxBodyBytes } from "./request-body.ts";
-import { apiPrefix, handleResources, type RequestAccess, sendError } from "./resource-routes.ts";
+import {
+  apiPrefix,
+  coreApiPrefix,
+  handleResources,
+  isResourcePath,
+  type RequestAccess,
+  sendError,
+} from "./resource-routes.ts";
 import type { ServedAssets } from "./served-assets.ts";
 
 export interface ApiServerOptions {
@@ -88,19 +98,21 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       }
       if (url.pathname === "/version") {
         res.writeHead(200, { "content-type": "application/json" });
-        return void res.end(`${JSON.stringify({ version: ateVersion })}\n`);
+        return void res.end(`${JSON.stringify(versionInfo())}\n`);
       }
       const who = principals.get(req);
       if (!who || who instanceof AteError)
         return sendError(res, who ?? new AteError(Code.Unauthenticated, "no credentials"), req);
+      // Discovery and OpenAPI, for kubectl: any caller with a valid token may read them.
+      if (isKubeDocumentPath(url.pathname)) return serveKubeDocument(url.pathname, req, res);
       const access: RequestAccess = {
         principal: who,
         debug,
         // Only REST and logs stream for long; Connect calls need no re-checks.
         revoked: watchRevocation(authorizationHeader(req.rawHeaders) as string, res),
       };
-      if (url.pathname.startsWith(apiPrefix))
-        return void handleResources(o.resources, access, req, res);
+      if (isResourcePath(url.pathname)) return void handleResources(o.resources, access, req, res);
+      if (isRbacPath(url.pathname)) return void handleRbac(access, req, res);
       // Matched as sent, before URL parsing resolves dot segments.
       const rawPath = (req.url ?? "/").split("?")[0] as string;
       if (isAssetsPath(rawPath)) return void handleAsset(o.assets, access, rawPath, req, res);
@@ -110,7 +122,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
         res,
         new AteError(
           Code.NotFound,
-          `no route for ${url.pathname}: the API is /ateapi.Control/<Method>, /ateapi.Admin/<Method>, ${apiPrefix}..., /ate/v1/atespaces/<atespace>/actors/<id>/logs and /assets/sha256/<hex>`,
+          `no route for ${url.pathname}: the API is /ateapi.Control/<Method>, /ateapi.Admin/<Method>, ${apiPrefix}..., ${coreApiPrefix}..., /ate/v1/atespaces/<atespace>/actors/<id>/logs and /assets/sha256/<hex>`,
         ),
       );
     },
@@ -128,7 +140,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
               'the request has several authorization headers: send one, "authorization: Bearer <token>"',
             ),
           )
-        : o.tokens.authenticate(header);
+        : o.tokens.authenticate(bearerFromBasic(header));
     authenticated.then(
       (who) => {
         principals.set(req, who);
@@ -156,7 +168,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   ) => {
     const ac = new AbortController();
     const timer = setInterval(() => {
-      o.tokens.authenticate(header).catch((err) => {
+      o.tokens.authenticate(bearerFromBasic(header)).catch((err) => {
         if (isAteError(err, Code.Unauthenticated)) ac.abort(err);
       });
     }, recheckMs);

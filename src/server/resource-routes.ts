@@ -1,18 +1,23 @@
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Resource } from "../api/schema/index.ts";
-import { GROUP, VERSION } from "../api/schema/index.ts";
-import { typeForName } from "../api/v1alpha1/index.ts";
+import { apiVersionOf, groupOf } from "../api/schema/index.ts";
 import { authorizeResource, type Principal, type ResourceVerb } from "../auth/index.ts";
 import { AteError, Code, httpStatus, toErrorBody } from "../errors/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
+import { readDeleteOptions } from "./delete-options.ts";
+import { parseFieldSelector } from "./field-selector.ts";
+import { patchResource, UnsupportedPatch } from "./kube-patch.ts";
+import { isKubeClient, kubeStatus, type StatusSubject } from "./kube-status.ts";
 import { PayloadTooLarge, readJsonBody } from "./request-body.ts";
+import { apiPrefix, coreApiPrefix, parseResourcePath } from "./resource-path.ts";
+import { includeObjectParam, toTable, wantedTableVersion } from "./table.ts";
 
 /** The request and response types connect-node hands to its fallback handler. */
 type Fallback = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
 export type Req = Parameters<Fallback>[0];
 export type Res = Parameters<Fallback>[1];
 
-export const apiPrefix = `/apis/${GROUP}/${VERSION}/`;
+export { apiPrefix, coreApiPrefix, isResourcePath } from "./resource-path.ts";
 
 /** Who a REST request comes from, as the server's edge found it. */
 export interface RequestAccess {
@@ -24,13 +29,18 @@ export interface RequestAccess {
 }
 
 /** JSON error body: the gRPC code name, the message, and one line per problem. */
-export function sendError(res: Res, err: unknown, req?: Req): void {
+export function sendError(res: Res, err: unknown, req?: Req, subject?: StatusSubject): void {
   const e = AteError.from(err);
   const headers: Record<string, string> = {};
   if (e.code === Code.Unauthenticated) headers["www-authenticate"] = 'Bearer realm="ate"';
   // Whatever is left of an oversized body is not read: the connection goes with it.
   if (e instanceof PayloadTooLarge && req?.httpVersionMajor === 1) headers.connection = "close";
-  send(res, e instanceof PayloadTooLarge ? 413 : httpStatus(e.code), toErrorBody(e), headers);
+  const http = e instanceof PayloadTooLarge ? 413 : e instanceof UnsupportedPatch ? 415 : undefined;
+  // Kubernetes clients read a meta/v1 Status; ate's clients read ate's error body.
+  if (req && isKubeClient(req.headers)) {
+    const { status, body } = kubeStatus(e, subject ?? {}, http);
+    send(res, status, body, headers);
+  } else send(res, http ?? httpStatus(e.code), toErrorBody(e), headers);
 }
 
 function send(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -62,7 +72,8 @@ export function decodeSegments(pathname: string): string[] {
 
 /**
  * Kubernetes-style REST for ate's resources:
- * `/apis/ate.dev/v1alpha1/[namespaces/NS/]PLURAL[/NAME[/status]]`, with `?watch=1` (NDJSON
+ * `/apis/ate.dev/v1alpha1/[namespaces/NS/]PLURAL[/NAME[/status]]`, and the core kinds it
+ * serves under `/api/v1/` (resource-path.ts), with `?watch=1` (NDJSON
  * stream), `?labelSelector=`, `?resourceVersion=` and `?dryRun=All`.
  */
 export async function handleResources(
@@ -71,18 +82,19 @@ export async function handleResources(
   req: Req,
   res: Res,
 ): Promise<void> {
+  let subject: StatusSubject | undefined;
   try {
     const url = new URL(req.url ?? "/", "http://x");
-    const parts = decodeSegments(url.pathname.slice(apiPrefix.length));
-    let namespace: string | undefined;
-    if (parts[0] === "namespaces") {
-      namespace = parts[1];
-      parts.splice(0, 2);
-    }
-    const [plural, name, sub] = parts;
-    if (!plural || parts.length > 3 || (sub && sub !== "status"))
-      throw new AteError(Code.NotFound, `no route for ${url.pathname}`);
-    const type = typeForName(plural);
+    const prefix = url.pathname.startsWith(coreApiPrefix) ? coreApiPrefix : apiPrefix;
+    const { type, namespace, name, sub } = parseResourcePath(
+      url.pathname,
+      decodeSegments(url.pathname.slice(prefix.length)),
+    );
+    subject = { kind: type.plural, group: groupOf(type), ...(name ? { name } : {}) };
+    // kubectl's server-side printing and selection (src/server/table.ts, field-selector.ts).
+    const table = wantedTableVersion(req.headers.accept);
+    const include = includeObjectParam(url.searchParams.get("includeObject"));
+    const selected = parseFieldSelector(url.searchParams.get("fieldSelector"));
     const dryRun = url.searchParams.get("dryRun") === "All";
     const method = req.method ?? "GET";
     const watch = method === "GET" && !name && !!url.searchParams.get("watch");
@@ -93,7 +105,9 @@ export async function handleResources(
       const ac = new AbortController();
       res.on("close", () => ac.abort());
       const signal = AbortSignal.any([ac.signal, access.revoked]);
-      res.writeHead(200, { "content-type": "application/x-ndjson" });
+      // client-go picks its decoder by content-type: JSON, one WatchEvent after another.
+      const kube = isKubeClient(req.headers);
+      res.writeHead(200, { "content-type": kube ? "application/json" : "application/x-ndjson" });
       // The status now, not with the first event (which may be long in coming).
       (res as { flushHeaders?: () => void }).flushHeaders?.();
       const rv = url.searchParams.get("resourceVersion") ?? "";
@@ -104,10 +118,18 @@ export async function handleResources(
           resourceVersion: rv,
           signal,
         })) {
-          res.write(`${JSON.stringify(event)}\n`);
+          if (selected && !selected(event.object)) continue;
+          const object = table
+            ? toTable(type, [event.object], { apiVersion: table, include })
+            : event.object;
+          res.write(`${JSON.stringify({ type: event.type, object })}\n`);
         }
       } catch (err) {
-        if (!signal.aborted) throw err;
+        if (signal.aborted) return void res.end();
+        if (!kube) throw err;
+        // A Kubernetes watch reports its end as an ERROR event (410 Expired: list again).
+        const status = kubeStatus(AteError.from(err), subject).body;
+        res.write(`${JSON.stringify({ type: "ERROR", object: status })}\n`);
       }
       res.end();
       return;
@@ -118,14 +140,34 @@ export async function handleResources(
         ...(namespace ? { namespace } : {}),
         ...(selector ? { labelSelector: selector } : {}),
       });
+      const items = selected ? list.items.filter(selected) : list.items;
+      if (table) {
+        const rv = list.resourceVersion;
+        return send(
+          res,
+          200,
+          toTable(type, items, { apiVersion: table, resourceVersion: rv, include }),
+        );
+      }
       return send(res, 200, {
-        apiVersion: `${GROUP}/${VERSION}`,
+        apiVersion: apiVersionOf(type),
         kind: `${type.kind}List`,
         metadata: { resourceVersion: list.resourceVersion },
-        items: list.items,
+        items,
       });
     }
-    if (verb === "get") return send(res, 200, await store.get(type, namespace, name as string));
+    if (verb === "get") {
+      const object = await store.get(type, namespace, name as string);
+      return send(
+        res,
+        200,
+        table ? toTable(type, [object], { apiVersion: table, include }) : object,
+      );
+    }
+    if (method === "PATCH") {
+      const o = { dryRun, status: verb === "status" };
+      return send(res, 200, await patchResource(store, type, namespace, name as string, req, o));
+    }
     if (verb === "create") {
       const body = await readResource(req);
       return send(res, 201, await store.create(type, withNamespace(body, namespace), { dryRun }));
@@ -141,7 +183,18 @@ export async function handleResources(
       if (verb === "status") return send(res, 200, await store.updateStatus(type, body));
       return send(res, 200, await store.update(type, body, { dryRun }));
     }
-    const rv = url.searchParams.get("resourceVersion");
+    const options = await readDeleteOptions(req);
+    const rv = url.searchParams.get("resourceVersion") ?? options.resourceVersion;
+    if (dryRun || options.dryRun) {
+      // What would be deleted, checked as the delete would check it; nothing is.
+      const current = await store.get(type, namespace, name as string);
+      if (rv && current.metadata.resourceVersion !== rv)
+        throw new AteError(
+          Code.Aborted,
+          `the object has been modified (resourceVersion ${current.metadata.resourceVersion}, not ${rv}): get it again`,
+        );
+      return send(res, 200, current);
+    }
     return send(
       res,
       200,
@@ -149,7 +202,7 @@ export async function handleResources(
     );
   } catch (err) {
     if (res.headersSent) res.end();
-    else sendError(res, err, req);
+    else sendError(res, err, req, subject);
   }
 }
 
@@ -161,7 +214,8 @@ function verbOf(
 ): ResourceVerb | undefined {
   if (method === "GET") return watch ? "watch" : name ? "get" : "list";
   if (method === "POST" && !name) return "create";
-  if (method === "PUT" && name) return sub === "status" ? "status" : "update";
+  if ((method === "PUT" || method === "PATCH") && name)
+    return sub === "status" ? "status" : "update";
   if (method === "DELETE" && name && !sub) return "delete";
   return undefined;
 }

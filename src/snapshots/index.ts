@@ -14,10 +14,13 @@ export {
   parseManifest,
   type SnapshotManifest,
 } from "./manifest.ts";
+export { redactSecrets } from "./redact.ts";
 export type {
   ActorIdentity,
+  SecretKeyRef,
   SnapshotFile,
   SnapshotScope,
   Workload,
   WorkloadContainer,
+  WorkloadEnvVar,
 } from "./types.ts";

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { SecretType } from "../api/v1/index.ts";
 import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { systemClock } from "../clock/index.ts";
 import { GoldenController, PoolController } from "../controller/index.ts";
@@ -26,7 +27,7 @@ export interface ControllersOptions {
 /**
  * What only the leading control plane runs: the lost-node pass, the reconciler of interrupted
  * transitions, the WorkerPool controller, the golden-snapshot controller and the idle/eviction
- * policy, in passes when a WorkerPool or ActorTemplate changes, a node's sandbox exits
+ * policy, in passes when a WorkerPool, ActorTemplate or Secret changes, a node's sandbox exits
  * (`wake`), or every resyncMs.
  */
 export class Controllers {
@@ -97,7 +98,9 @@ export class Controllers {
       // Golden boots take long: they run on their own, and the term's end waits for them.
       if (!signal.aborted) void golden.reconcile().catch(warn("golden reconcile failed"));
     };
-    const watchKind = async (type: typeof WorkerPoolType | typeof ActorTemplateType) => {
+    const watchKind = async (
+      type: typeof WorkerPoolType | typeof ActorTemplateType | typeof SecretType,
+    ) => {
       while (!signal.aborted) {
         try {
           for await (const _ of resources.watch({ type, signal })) this.wake();
@@ -111,6 +114,8 @@ export class Controllers {
     const watches = [
       watchKind(WorkerPoolType),
       watchKind(ActorTemplateType),
+      // A template waiting for a Secret (SecretNotFound) gets its golden snapshot once it exists.
+      watchKind(SecretType),
       activity.run({ signal }),
     ];
     let last = 0;

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import {
+  ActorTokens,
   type AdminCredential,
   adminTokenNameFor,
   ensureAdminCredential,
@@ -18,7 +19,12 @@ import type { Logger } from "../log/index.ts";
 import { type NodeAgentApi, NodeClient, nodeHttpTransport } from "../node/index.ts";
 import { privateDirSync } from "../private-files/index.ts";
 import { type NodeRecord, openRecordStore, Records } from "../records/index.ts";
-import { openResourceStore, type ResourceStore } from "../resources/index.ts";
+import {
+  adoptNamespacesInUse,
+  ensureDefaultNamespace,
+  openResourceStore,
+  type ResourceStore,
+} from "../resources/index.ts";
 import { type RunningApiServer, ServedAssets, startApiServer } from "../server/index.ts";
 import { Controllers } from "./controllers.ts";
 import { type Compiled, compile, controlPlaneDefaults } from "./controlplane-options.ts";
@@ -154,6 +160,9 @@ async function start(
     ? openResourceStore({ url: o.records as string })
     : openResourceStore({ home: o.stateDir });
   undo.push(() => resources.close());
+  await ensureDefaultNamespace(resources); // as Kubernetes: `default` always exists
+  const adopted = await adoptNamespacesInUse(resources);
+  if (adopted.length) log.info("declared the namespaces objects were already in", { adopted });
   const records = new Records(openRecordStore(o.records, o.stateDir));
   undo.push(() => records.store.close());
   // The runtime this control plane declares, served by its API to nodes on other hosts.
@@ -195,6 +204,8 @@ async function start(
     // Where suspends go for actors of older versions whose template was deleted since.
     fallbackSnapshotLocation: pathToFileURL(join(o.stateDir, "snapshots")).href,
     ...(o.debug ? { debug: true } : {}),
+    // Each actor's own token (/run/ate/token), checked where every token is (TokenStore).
+    actorTokens: new ActorTokens(records.store),
   });
 
   // Shared: its presence before its first transition (see Presence), so a leader elsewhere

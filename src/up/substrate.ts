@@ -190,7 +190,8 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
         ...(o.maxWorkers !== undefined ? { maxWorkers: o.maxWorkers } : {}),
         ...(o.network ? { network: o.network } : {}),
         ...(o.networkClaims ? { networkClaims: o.networkClaims } : {}),
-        ...(o.egress ? { egress: o.egress } : {}),
+        // Actors reach this API for themselves (their /run/ate/token) through their gateways.
+        egress: { ...o.egress, controlApi: { ...o.egress?.controlApi, url: cp.apiUrl } },
         ...(o.assetAllowHosts?.length ? { assetAllowHosts: o.assetAllowHosts } : {}),
         logger: log,
       }),

@@ -1,6 +1,7 @@
 // The counter demo end to end, as a user runs it: only the CLI binary (bin/ate), the demo's
 // files and its scenario script; `ate up` in a child process, stopped with Ctrl-C (SIGINT)
-// and started again over the same state.
+// and started again over the same state; after the restart, the actor reached through the
+// TypeScript SDK (actor.fetch through the router), as a program would.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -9,6 +10,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { Actor_Status, connect } from "../../src/sdk/index.ts";
 import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
 import { freePort } from "../support/ports.ts";
 import { type RunningRegistry, startRegistry } from "../support/registry.ts";
@@ -89,8 +91,15 @@ describe("the counter demo through the ate binary", { timeout: 12 * 60_000 }, ()
     child.kill("SIGINT");
     return exited;
   };
+  /** The TypeScript SDK as a user of this ate up holds it (its admin token, API and router). */
+  const sdk = () =>
+    connect({
+      server: api,
+      token: readFileSync(join(state, "admin.token"), "utf8").trim(),
+      router,
+    });
   const count = async (actor: string) => {
-    const res = await fetch(`${router}/actors/default/${actor}/`);
+    const res = await sdk().actor(actor).fetch("/");
     assert.equal(res.status, 200);
     return (await res.json()) as { actor: string; memory: number; file: number };
   };
@@ -192,6 +201,8 @@ describe("the counter demo through the ate binary", { timeout: 12 * 60_000 }, ()
       { ...(await count("alice")), startedAt: undefined },
       { actor: "alice", memory: 5, file: 5, startedAt: undefined },
     );
+    const alice = await sdk().actor("alice").get();
+    assert.equal(alice.status, Actor_Status.RUNNING, "resumed by the request");
     assert.equal(await interrupt(), 0);
   });
 });

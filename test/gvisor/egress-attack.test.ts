@@ -429,7 +429,10 @@ describe("egress and limits under attack", { timeout: 600_000 }, () => {
     const node = flowsToOutside();
     // Unbounded: one flow per port sent to, in the NAT namespace and on the node, 30 s each.
     const counts = `sent ${spray.value}; NAT namespace ${before.nat} → ${nat}; node ${before.node} → ${node}`;
-    assert.ok(nat <= before.nat + 4096 + 64, `the worker's NAT namespace tracks too many flows: ${counts}`);
+    assert.ok(
+      nat <= before.nat + 4096 + 64,
+      `the worker's NAT namespace tracks too many flows: ${counts}`,
+    );
     assert.ok(node <= before.node + 4096 + 64, `the node tracks too many flows: ${counts}`);
     // The sprayer's new connections are refused at once; another actor's go out.
     assert.deepEqual((await inside("a", connectCode(outside.address, 80))).value, "EHOSTUNREACH");

@@ -6,11 +6,11 @@
 import { AteError, Code } from "../../errors/index.ts";
 
 /** sign, mantissa, then a binary suffix, a decimal suffix or a decimal exponent. */
-const syntax =
+export const syntax =
   /^([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:([KMGTPE]i)|([numkMGTPE])|[eE]([+-]?[0-9]+(?:\.[0-9]*)?|[+-]?\.[0-9]+))?$/;
 
-const binaryPowers: Record<string, number> = { Ki: 1, Mi: 2, Gi: 3, Ti: 4, Pi: 5, Ei: 6 };
-const decimalPowers: Record<string, number> = {
+export const binaryPowers: Record<string, number> = { Ki: 1, Mi: 2, Gi: 3, Ti: 4, Pi: 5, Ei: 6 };
+export const decimalPowers: Record<string, number> = {
   n: -9,
   u: -6,
   m: -3,

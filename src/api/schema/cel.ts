@@ -11,6 +11,7 @@ import {
   isQualifiedName,
   isValidLabelValue,
 } from "../names/index.ts";
+import { compareQuantities, type ExactQuantity, exactQuantity } from "../quantity/index.ts";
 import type { JSONSchemaProps } from "./schema.ts";
 
 /** Kubernetes' `format` library: `format.dns1123Label().validate(s)` → optional list of errors. */
@@ -20,6 +21,20 @@ class NamedFormat {
     readonly name: string,
     readonly check: (v: string) => string[],
   ) {}
+}
+
+/** Kubernetes' `quantity` library (the part ate's rules use), compared exactly. */
+class Quantity {
+  constructor(readonly exact: ExactQuantity) {}
+}
+
+function toQuantity(text: string): Quantity {
+  const exact = exactQuantity(text);
+  if (!exact)
+    throw new Error(
+      `quantities must match the regular expression for a quantity: ${JSON.stringify(text.slice(0, 64))}`,
+    );
+  return new Quantity(exact);
 }
 
 const formats: Record<string, (v: string) => string[]> = {
@@ -34,7 +49,31 @@ function buildEnvironment(): Environment {
   const env = new Environment({ enableOptionalTypes: true, homogeneousAggregateLiterals: false })
     .registerType("kubernetes.FormatLibrary", FormatLibrary)
     .registerType("kubernetes.NamedFormat", NamedFormat)
-    .registerConstant("format", "kubernetes.FormatLibrary", new FormatLibrary());
+    .registerConstant("format", "kubernetes.FormatLibrary", new FormatLibrary())
+    .registerType("kubernetes.Quantity", Quantity);
+  env.registerFunction({
+    name: "quantity",
+    returnType: "kubernetes.Quantity",
+    params: [{ name: "value", type: "string" }],
+    handler: toQuantity,
+  });
+  env.registerFunction({
+    name: "isQuantity",
+    returnType: "bool",
+    params: [{ name: "value", type: "string" }],
+    handler: (value: string) => exactQuantity(value) !== undefined,
+  });
+  const compare = (name: string, returnType: string, of: (c: -1 | 0 | 1) => unknown) =>
+    env.registerFunction({
+      name,
+      receiverType: "kubernetes.Quantity",
+      returnType,
+      params: [{ name: "other", type: "kubernetes.Quantity" }],
+      handler: (a: Quantity, b: Quantity) => of(compareQuantities(a.exact, b.exact)),
+    });
+  compare("isLessThan", "bool", (c) => c < 0);
+  compare("isGreaterThan", "bool", (c) => c > 0);
+  compare("compareTo", "int", (c) => BigInt(c));
   for (const [name, check] of Object.entries(formats)) {
     env.registerFunction({
       name,

@@ -2,6 +2,7 @@ import { stringify } from "yaml";
 import {
   type AdmissionPolicy,
   GROUP,
+  groupOf,
   objectSchema,
   type ResourceType,
   VERSION,
@@ -91,7 +92,8 @@ export function generatedManifests(types: readonly ResourceType[]): Map<string, 
     docs
       .map((d) => `---\n${stringify(d, { lineWidth: 0, aliasDuplicateObjects: false })}`)
       .join("");
-  for (const rt of types) {
+  // Kubernetes serves its core kinds (v1 Namespace, Secret) itself: CRDs only for ate's own.
+  for (const rt of types.filter((t) => groupOf(t) === GROUP)) {
     files.set(`manifests/crds/${GROUP}_${rt.plural}.yaml`, yaml([customResourceDefinition(rt)]));
     for (const policy of rt.admissionPolicies ?? []) {
       files.set(`manifests/policies/${policy.name}.yaml`, yaml(admissionPolicyObjects(rt, policy)));

@@ -1,13 +1,17 @@
 export { compileCel } from "./cel.ts";
 export { generatedManifests } from "./crd.ts";
-export type { FieldError } from "./field-error.ts";
+export { type FieldError, fieldErrors, formatFieldError } from "./field-error.ts";
 export {
   type AdmissionPolicy,
   API_VERSION,
+  apiPathOf,
+  apiVersionOf,
   GROUP,
+  groupOf,
   type ObjectMeta,
   objectSchema,
   type PrinterColumn,
+  qualifiedResource,
   type Resource,
   type ResourceType,
   VERSION,

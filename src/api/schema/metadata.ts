@@ -35,8 +35,15 @@ export function unknownMetadataFields(meta: unknown): string[] {
 const stringMap = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 
-/** Kubernetes' ValidateObjectMeta, for the fields ate uses. */
-export function validateObjectMeta(meta: unknown, namespaced: boolean): FieldError[] {
+/**
+ * Kubernetes' ValidateObjectMeta, for the fields ate uses. `nameIsLabel`: the kind's names are
+ * DNS-1123 labels (Namespace), as its own name validation demands.
+ */
+export function validateObjectMeta(
+  meta: unknown,
+  namespaced: boolean,
+  nameIsLabel = false,
+): FieldError[] {
   if (!stringMap(meta)) return [fieldErrors.required("metadata")];
   const errs: FieldError[] = [];
   const { name, namespace, labels, annotations } = meta;
@@ -45,7 +52,7 @@ export function validateObjectMeta(meta: unknown, namespaced: boolean): FieldErr
   } else if (typeof name !== "string") {
     errs.push(fieldErrors.typeInvalid("metadata.name", name, "metadata.name must be a string"));
   } else {
-    for (const m of isDNS1123Subdomain(name))
+    for (const m of nameIsLabel ? isDNS1123Label(name) : isDNS1123Subdomain(name))
       errs.push(fieldErrors.invalid("metadata.name", name, m));
   }
   if (namespaced && namespace !== undefined) {

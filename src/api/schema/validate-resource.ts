@@ -40,35 +40,60 @@ export function validateResource<R extends Resource>(
       errors: [`strict decoding error: ${unknown.map((p) => `unknown field "${p}"`).join(", ")}`],
     };
   }
+  const undecodable = rt.decode?.(object as unknown as Record<string, unknown>);
+  if (undecodable) return { object, errors: [undecodable] };
   if (rt.scope === "Cluster" && object.metadata) delete object.metadata.namespace;
   applyDefaults(object, schema);
 
   const fieldErrs: FieldError[] = [
-    ...validateObjectMeta(object.metadata, rt.scope === "Namespaced"),
+    ...validateObjectMeta(object.metadata, rt.scope === "Namespaced", rt.nameIsLabel ?? false),
   ];
-  for (const part of ["spec", "status"] as const) {
+  const parts = Object.keys(schema.properties ?? {}).filter((k) => !envelope.has(k));
+  const record = object as unknown as Record<string, unknown>;
+  for (const part of parts) {
     const sub = schema.properties?.[part];
-    const value = object[part];
+    const value = record[part];
     if (value === undefined) {
       if (schema.required?.includes(part)) fieldErrs.push({ type: "Required value", path: part });
       continue;
     }
-    if (sub) fieldErrs.push(...validateStructure(value, sub, part));
+    if (sub) fieldErrs.push(...redact(rt, validateStructure(value, sub, part)));
   }
+  // The kind's own checks name keys, never values (see ResourceType.validate).
+  if (!fieldErrs.some((e) => e.blocking)) fieldErrs.push(...(rt.validate?.(object, old) ?? []));
   const errors = fieldErrs.map(formatFieldError);
   if (fieldErrs.some((e) => e.blocking)) {
     errors.push(rulesNotChecked);
     return { object, errors };
   }
-  for (const part of ["spec", "status"] as const) {
+  const oldRecord = old as unknown as Record<string, unknown> | undefined;
+  for (const part of parts) {
     const sub = schema.properties?.[part];
-    if (sub && object[part] !== undefined) {
-      errors.push(...validateRules(object[part], sub, part, old?.[part]).map(formatFieldError));
+    if (sub && record[part] !== undefined) {
+      errors.push(
+        ...validateRules(record[part], sub, part, oldRecord?.[part]).map(formatFieldError),
+      );
     }
   }
   if (errors.length) return { object, errors };
   const operation: Operation = old ? "UPDATE" : "CREATE";
   return { object, errors: admit(rt.admissionPolicies ?? [], schema, operation, object, old) };
+}
+
+/** Top-level fields every kind has, validated apart from its own fields. */
+const envelope = new Set(["apiVersion", "kind", "metadata"]);
+
+/** Schema errors about a secret field name the field but never print its value. */
+function redact(rt: ResourceType, errs: FieldError[]): FieldError[] {
+  const secret = rt.secretFields ?? [];
+  if (!secret.length) return errs;
+  const inSecret = (path: string) =>
+    secret.some((f) => path === f || path.startsWith(`${f}.`) || path.startsWith(`${f}[`));
+  return errs.map((e) => {
+    if (!inSecret(e.path) || e.value === undefined) return e;
+    const { value: _hidden, ...rest } = e;
+    return rest;
+  });
 }
 
 /** Validates like `validateResource`, throwing an InvalidArgument AteError with one line per problem. */

@@ -1,6 +1,14 @@
 import type { Resource, ResourceType } from "../schema/resource-type.ts";
 import { type Static, s } from "../schema/schema.ts";
 import {
+  actorResources,
+  actorResourcesRules,
+  containerPort,
+  decodeEarlierScopeNames,
+  snapshotScopeNames,
+  workerPoolRef,
+} from "./anchor-fields.ts";
+import {
   condition,
   dnsLabelRule,
   dnsSubdomainRule,
@@ -131,6 +139,10 @@ const container = s.object({
     maxItems: 32,
     description: "Volumes mounted into this container.",
   }),
+  ports: s.array(containerPort, {
+    maxItems: 64,
+    description: "Ports the container listens on: informational, as in Kubernetes.",
+  }),
 });
 
 const volume = s.rules(
@@ -140,12 +152,23 @@ const volume = s.rules(
       {},
       { description: "A directory that persists across resumes and travels in snapshots." },
     ),
+    // The anchor's earlier name for durableDir (its counter demo mounts one at the user's
+    // home): the same volume, counted and kept exactly as durableDir.
+    homeDir: s.object({}, { description: "The earlier name of durableDir; the same volume." }),
   }),
-  exactlyOne(["durableDir"]),
+  // The contract's message for what it knows (durableDir); the alias gets its own.
+  {
+    rule: "has(self.durableDir) || has(self.homeDir)",
+    message: exactlyOne(["durableDir"]).message,
+  },
+  {
+    rule: "!(has(self.durableDir) && has(self.homeDir))",
+    message: exactlyOne(["durableDir", "homeDir"]).message,
+  },
 );
 
 const snapshotScope = (description: string) =>
-  s.defaulted(s.enum(["Full", "Data"] as const, { description }), "Full");
+  s.defaulted(s.enum(snapshotScopeNames, { description }), "Full" as const);
 
 const snapshotsConfig = s.rules(
   s.object({
@@ -166,15 +189,18 @@ const snapshotsConfig = s.rules(
   },
 );
 
-const durableDirs = "self.volumes.filter(v, has(v.durableDir))";
+const durableDirs = "self.volumes.filter(v, has(v.durableDir) || has(v.homeDir))";
 
 const actorTemplateSpec = s.rules(
   s.object({
-    pauseImage: s.required(
-      s.rules(
-        s.string({ description: "The sandbox's pause image, pinned by digest." }),
-        pinnedRule,
-      ),
+    // Optional, as in the anchor's current API (which dropped it): ate's gvisor driver runs the
+    // containers in the sandbox without a pause container, so it is checked and not used.
+    pauseImage: s.rules(
+      s.string({
+        description:
+          "The sandbox's pause image, pinned by digest; accepted for older manifests and not used (ate's sandboxes have no pause container).",
+      }),
+      pinnedRule,
     ),
     containers: s.array(container, { maxItems: 10, description: "The actor's containers." }),
     snapshotsConfig: s.required(snapshotsConfig),
@@ -186,8 +212,19 @@ const actorTemplateSpec = s.rules(
       description: "Which pools (by label) may run this template's actors; unset: any.",
     },
     volumes: s.array(volume, { maxItems: 32, description: "Volumes the containers may mount." }),
+    workerPoolRef: {
+      ...workerPoolRef,
+      description:
+        "The one WorkerPool (name; namespace default the template's) its actors run in; ANDed with workerSelector.",
+    },
+    resources: {
+      ...actorResources,
+      description:
+        "Each actor's size, limits only: only pools whose workers' limits are at least these run its actors.",
+    },
   }),
   { rule: "self == oldSelf", message: "Spec is immutable" },
+  ...actorResourcesRules,
   {
     rule: `!has(self.volumes) || ${durableDirs}.size() <= 1`,
     message: "At most one DurableDir-typed volume is supported per ActorTemplate",
@@ -227,6 +264,7 @@ export const ActorTemplateType: ResourceType<ActorTemplateSpec, ActorTemplateSta
     "ActorTemplate describes an actor: its images (by digest), command, env, readiness, volumes and snapshots. Its spec is immutable.",
   spec: actorTemplateSpec,
   status: actorTemplateStatus,
+  decode: decodeEarlierScopeNames,
   printerColumns: [
     { name: "Class", type: "string", jsonPath: ".spec.sandboxClass" },
     { name: "Phase", type: "string", jsonPath: ".status.phase", priority: 1 },

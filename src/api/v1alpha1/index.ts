@@ -5,6 +5,7 @@ export type {
   TemplatePhase,
 } from "./actortemplate.ts";
 export { ActorTemplateType } from "./actortemplate.ts";
+export type { SnapshotScopeName } from "./anchor-fields.ts";
 export { type SandboxClass, sandboxClasses } from "./common.ts";
 export { resourceTypes, typeForName, typeForObject } from "./registry.ts";
 export type { SandboxAsset, SandboxConfig, SandboxConfigSpec } from "./sandboxconfig.ts";

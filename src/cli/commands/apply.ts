@@ -1,5 +1,7 @@
 import type { Command } from "commander";
+import type { Resource, ResourceType } from "../../api/schema/index.ts";
 import { AteError, Code } from "../../errors/index.ts";
+import type { ApplyOutcome } from "../../resources/index.ts";
 import type { CliContext } from "../context.ts";
 import type { ManifestDocument } from "../manifest-reader.ts";
 import { qualifiedName } from "../printers.ts";
@@ -59,7 +61,8 @@ async function validateOffline(ctx: CliContext, docs: ManifestDocument[]): Promi
 
 /**
  * Every document is checked by a server-side dry run first; only when all pass is anything
- * written, so one bad document never leaves a half-applied set behind.
+ * written, so one bad document never leaves a half-applied set behind. Namespaces are written
+ * first, so the objects a file puts in a namespace it declares find it there.
  */
 async function applyAll(
   ctx: CliContext,
@@ -67,21 +70,54 @@ async function applyAll(
   dryRunOnly: boolean,
 ): Promise<void> {
   const store = await ctx.resources();
-  const { applyResource } = await import("../../resources/index.ts");
-  const invalid: string[] = [];
-  for (const { type, object } of docs) {
+  const { applyResource, isNamespaceNotFound } = await import("../../resources/index.ts");
+  const ordered = namespacesFirst(docs);
+  const declared = new Set(
+    ordered.filter((d) => d.type.kind === "Namespace").map((d) => d.object.metadata?.name),
+  );
+  /**
+   * A server dry run; an object in a namespace this apply creates cannot be dry-run before the
+   * namespace exists, so it is validated as the server would validate it, without the server.
+   */
+  const dryRun = async ({ type, object }: ManifestDocument): Promise<ApplyOutcome> => {
     try {
-      await applyResource(store, type, object, { dryRun: true });
+      return (await applyResource(store, type, object, { dryRun: true })).outcome;
+    } catch (err) {
+      const ns = object.metadata?.namespace ?? "default";
+      if (!declared.has(ns) || !isNamespaceNotFound(err, ns)) throw err;
+      await validateOne(type, object);
+      return "created";
+    }
+  };
+  const invalid: string[] = [];
+  for (const doc of ordered) {
+    try {
+      await dryRun(doc);
     } catch (err) {
       const e = AteError.from(err);
       invalid.push(...(e.details.length ? e.details : [e.message]));
     }
   }
   if (invalid.length) throw new AteError(Code.InvalidArgument, invalid.join("\n"), invalid);
-  for (const { type, object } of docs) {
-    const { outcome } = await applyResource(store, type, object, { dryRun: dryRunOnly });
+  for (const doc of ordered) {
+    const { type, object } = doc;
+    const outcome = dryRunOnly
+      ? await dryRun(doc)
+      : (await applyResource(store, type, object)).outcome;
     ctx.io.out(
       `${qualifiedName(type, object.metadata.name)} ${outcome}${dryRunOnly ? " (server dry run)" : ""}`,
     );
   }
+}
+
+/** The documents with every Namespace moved to the front, the rest in their order. */
+function namespacesFirst(docs: ManifestDocument[]): ManifestDocument[] {
+  const isNs = (d: ManifestDocument) => d.type.kind === "Namespace";
+  return [...docs.filter(isNs), ...docs.filter((d) => !isNs(d))];
+}
+
+/** Validation as a create, offline; throws the server's InvalidArgument when invalid. */
+async function validateOne(type: ResourceType, object: Resource): Promise<void> {
+  const { admitResource } = await import("../../api/schema/index.ts");
+  admitResource(type, object);
 }

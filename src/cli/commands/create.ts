@@ -3,9 +3,12 @@ import { AteError, Code } from "../../errors/index.ts";
 import type { Actor } from "../../proto/gen/ateapi/control_pb.ts";
 import type { CliContext } from "../context.ts";
 import { parseOutputFormat } from "../printers.ts";
+import type { CreateResourceOptions } from "./create-resource.ts";
 import { isTokenKind, requireKind } from "./record-kinds.ts";
 
-interface CreateOptions {
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+interface CreateOptions extends CreateResourceOptions {
   template?: string;
   atespace?: string;
   selector?: string;
@@ -20,10 +23,14 @@ export function registerCreate(program: Command, ctx: CliContext): void {
   program
     .command("create")
     .description(
-      "Create an actor (stored SUSPENDED; the router or `ate resume` starts it), an atespace, or an API token",
+      "Create an actor (stored SUSPENDED; the router or `ate resume` starts it), an atespace, an API token, a namespace, or a secret (ate create secret generic NAME --from-literal key=value)",
     )
-    .argument("<kind>", "actor, atespace or token")
-    .argument("<name>", "the actor's id, the atespace's or the token's name (a DNS-1123 label)")
+    .argument("<kind>", "actor, atespace, token, namespace or secret")
+    .argument(
+      "<name>",
+      "the actor's id, the atespace's, token's or namespace's name (a DNS-1123 label); for a secret: generic",
+    )
+    .argument("[more...]", "secret: the secret's NAME, after generic")
     .option(
       "-t, --template <ns/name>",
       "the actor's ActorTemplate, NAMESPACE/NAME (namespace default if omitted)",
@@ -41,7 +48,46 @@ export function registerCreate(program: Command, ctx: CliContext): void {
     .option("--admin", "token: an admin token (everything) instead of one atespace's")
     .option("--node", "token: a node's (register as a node, fetch runtime assets; for ate node)")
     .option("--router", "token: a router's (get, resume and watch actors; for ate router)")
-    .action(async (kindArg: string, name: string, opts: CreateOptions) => {
+    .option("-n, --namespace <ns>", "secret: its namespace", "default")
+    .option(
+      "--from-literal <key=value>",
+      "secret: a key and its literal value (repeat for more)",
+      collect,
+      [],
+    )
+    .option(
+      "--from-file <[key=]path>",
+      "secret: a file's content under its basename or key; a directory: each file in it (repeat for more)",
+      collect,
+      [],
+    )
+    .option("--type <type>", "secret: its type (default Opaque)")
+    .option(
+      "--dry-run [strategy]",
+      "namespace, secret: client (validate offline) or server (validate on the server); nothing is stored",
+    )
+    .action(async (kindArg: string, name: string, more: string[], opts: CreateOptions) => {
+      if (/^(namespaces?|ns|secrets?)$/i.test(kindArg)) {
+        const made = await import("./create-resource.ts");
+        return /^s/i.test(kindArg)
+          ? made.createSecret(ctx, [name, ...more], opts)
+          : made.createNamespace(ctx, name, more, opts);
+      }
+      if (more.length)
+        throw new AteError(
+          Code.InvalidArgument,
+          `ate create ${kindArg} takes one NAME, not ${1 + more.length}`,
+        );
+      if (
+        opts.fromLiteral?.length ||
+        opts.fromFile?.length ||
+        opts.type !== undefined ||
+        opts.dryRun !== undefined
+      )
+        throw new AteError(
+          Code.InvalidArgument,
+          "--from-literal, --from-file, --type and --dry-run are for ate create secret and ate create namespace",
+        );
       if (isTokenKind(kindArg))
         return (await import("./tokens.ts")).createToken(ctx, name, {
           ...(opts.atespace ? { atespace: opts.atespace } : {}),

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { ResourceType } from "../../api/schema/index.ts";
 import { AteError, Code, isAteError } from "../../errors/index.ts";
 import type { CliContext } from "../context.ts";
+import { qualifiedKind } from "../printers.ts";
 import { parseTargets } from "./get.ts";
 import { isTokenKind, recordKind } from "./record-kinds.ts";
 
@@ -65,12 +66,16 @@ export function registerDelete(program: Command, ctx: CliContext): void {
         for (const { type, names: n } of requests)
           for (const name of n) targets.push({ type, namespace: opts.namespace, name });
       }
+      // Namespaces last: deleting one deletes what it holds, which would then be "not found".
+      targets.sort(
+        (x, y) => Number(x.type.kind === "Namespace") - Number(y.type.kind === "Namespace"),
+      );
       const store = await ctx.resources();
       const failures: AteError[] = [];
       for (const { type, namespace, name } of targets) {
         try {
           await store.delete(type, namespace, name);
-          ctx.io.out(`${type.singular}.ate.dev "${name}" deleted`);
+          ctx.io.out(`${qualifiedKind(type)} "${name}" deleted`);
         } catch (err) {
           if (opts.ignoreNotFound && isAteError(err, Code.NotFound)) continue;
           failures.push(AteError.from(err));

@@ -25,7 +25,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
     .description("List resources or records, or show some by name")
     .argument(
       "<kind>",
-      "actors, workers, atespaces, tokens; or sandboxconfigs, workerpools, actortemplates (plural, singular or short name; kind/name works too; comma-separate kinds)",
+      "actors, workers, atespaces, tokens; or sandboxconfigs, workerpools, actortemplates, namespaces (ns), secrets (plural, singular or short name; kind/name works too; comma-separate kinds)",
     )
     .argument("[names...]", "only these objects")
     .option("-n, --namespace <ns>", "namespace of namespaced kinds", "default")

@@ -34,9 +34,18 @@ export function registerImage(program: Command, ctx: CliContext): void {
     .argument("<entry>", "the app's entry file, e.g. demos/counter/server.ts")
     .argument("<reference>", "registry/repository[:tag], e.g. 127.0.0.1:5000/demo/counter:v1")
     .option("--env <KEY=VALUE...>", "the image's environment")
-    .action(async (entry: string, reference: string, opts: { env?: string[] }) => {
+    .option(
+      "--with <program...>",
+      "host programs to add as /usr/bin/NAME with the libraries they link, e.g. --with sh ls cat",
+    )
+    .action(async (entry: string, reference: string, opts: { env?: string[]; with?: string[] }) => {
       ctx.io.out(
-        await buildNodeAppImage({ entry, reference, ...(opts.env ? { env: opts.env } : {}) }),
+        await buildNodeAppImage({
+          entry,
+          reference,
+          ...(opts.env ? { env: opts.env } : {}),
+          ...(opts.with ? { programs: opts.with } : {}),
+        }),
       );
     });
   image

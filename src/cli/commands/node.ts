@@ -144,7 +144,8 @@ docs/cluster.md.`,
           listen: { address: f.address, nodePort, entryPort },
           // The runtime the control plane declared is served to node tokens.
           assetBearerTokens: [{ url: api, token }],
-          egress,
+          // Actors reach the API for themselves (their /run/ate/token) through their gateways.
+          egress: { ...egress, controlApi: { url: api } },
           network: {
             ...(f.netPrefix !== undefined ? { prefix: f.netPrefix } : {}),
             ...(subnet !== undefined ? { subnetBase: subnet } : {}),

@@ -21,6 +21,7 @@ const roleNames: Record<Role, string> = {
   [Role.TENANT]: "tenant",
   [Role.NODE]: "node",
   [Role.ROUTER]: "router",
+  [Role.ACTOR]: "actor",
 };
 
 /** The role the flags ask for: exactly one of --atespace, --admin, --node, --router. */

@@ -12,6 +12,8 @@ export interface NodeAppImageOptions {
   /** registry/repository[:tag] to push to. */
   reference: string;
   env?: string[];
+  /** Host programs to add as /usr/bin/<name>, with the libraries they link (e.g. sh, ls). */
+  programs?: string[];
 }
 
 /**
@@ -46,7 +48,7 @@ export async function buildNodeAppImage(o: NodeAppImageOptions): Promise<string>
   }
   const dir = mkdtempSync(join(tmpdir(), "ate-node-app-"));
   try {
-    buildNodeRootfs(dir, { files: { "main.mjs": code } });
+    buildNodeRootfs(dir, { files: { "main.mjs": code } }, o.programs);
     return await packAndPush({
       dir,
       reference: o.reference,

@@ -2,6 +2,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { toConnectError, withConnectErrors } from "../../errors/connect.ts";
 import type { Node } from "../../proto/gen/ateapi/node_pb.ts";
 import type { NodeAgentApi, NodeCallOptions } from "../api.ts";
+import { actorTokenFromWire } from "./actor-token-wire.ts";
 import {
   checkpointRequestFromWire,
   checkpointResultToWire,
@@ -52,6 +53,9 @@ export function nodeService(agent: NodeAgentApi): ServiceImpl<typeof Node> {
             actor: identityFromWire(req.actor, "actor"),
             workload: workloadFromWire(req.workload, "workload"),
             sandboxAssets: sandboxAssetsFromWire(req.sandboxAssets, "sandbox_assets"),
+            ...(req.actorToken !== undefined
+              ? { actorToken: actorTokenFromWire(req.actorToken) }
+              : {}),
           },
           call(ctx),
         ),

@@ -16,8 +16,10 @@ import type {
   SnapshotDestination,
   SnapshotScope,
 } from "../api.ts";
-import { count, invalid, required, text } from "./wire-checks.ts";
+import { actorTokenFromWire } from "./actor-token-wire.ts";
+import { count, invalid, required, subdomain, text } from "./wire-checks.ts";
 import { identityFromWire, workerName } from "./worker-convert.ts";
+import { secretKey } from "./workload-convert.ts";
 
 export const scopeToWire = (s: SnapshotScope) =>
   s === "Full" ? NodeSnapshotScope.FULL : NodeSnapshotScope.DATA;
@@ -78,6 +80,16 @@ export function restoreRequestFromWire(m: NodeRestoreRequest): RestoreRequest {
     scope: scopeFromWire(m.scope, "scope"),
     ...(origin ? { origin } : {}),
     ...(m.base !== undefined ? { base: text("base", m.base) } : {}),
+    ...(m.actorToken !== undefined ? { actorToken: actorTokenFromWire(m.actorToken) } : {}),
+    ...(m.secretValues.length
+      ? {
+          secretValues: m.secretValues.map((v, i) => ({
+            secret: subdomain(`secret_values[${i}].secret`, v.secret),
+            key: secretKey(`secret_values[${i}].key`, v.key),
+            value: v.value,
+          })),
+        }
+      : {}),
   };
 }
 

@@ -1,13 +1,15 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type SandboxAsset, sandboxClasses } from "../../api/v1alpha1/index.ts";
 import type {
+  NodeEnvVar,
+  NodeEnvVarSchema,
   NodeSandboxAssets,
   NodeSandboxAssetsSchema,
   NodeWorkload,
   NodeWorkloadSchema,
 } from "../../proto/gen/ateapi/node_pb.ts";
-import type { SandboxAssets, Workload, WorkloadContainer } from "../api.ts";
-import { invalid, label, oneOf, required, text } from "./wire-checks.ts";
+import type { SandboxAssets, Workload, WorkloadContainer, WorkloadEnvVar } from "../api.ts";
+import { invalid, label, oneOf, required, subdomain, text } from "./wire-checks.ts";
 
 /** What runs, as the wire's NodeWorkload: every optional list keeps its presence. */
 export function workloadToWire(w: Workload): MessageInitShape<typeof NodeWorkloadSchema> {
@@ -17,7 +19,7 @@ export function workloadToWire(w: Workload): MessageInitShape<typeof NodeWorkloa
       image: c.image,
       ...(c.command ? { command: { values: c.command } } : {}),
       ...(c.args ? { args: { values: c.args } } : {}),
-      ...(c.env ? { env: { vars: c.env } } : {}),
+      ...(c.env ? { env: { vars: c.env.map(envVarToWire) } } : {}),
       ...(c.readyz ? { readyz: c.readyz } : {}),
       ...(c.volumeMounts ? { volumeMounts: { mounts: c.volumeMounts } } : {}),
     })),
@@ -48,7 +50,7 @@ export function workloadFromWire(m: NodeWorkload | undefined, field: string): Wo
       image: text(`${f}.image`, c.image),
       ...(c.command ? { command: [...c.command.values] } : {}),
       ...(c.args ? { args: [...c.args.values] } : {}),
-      ...(c.env ? { env: c.env.vars.map((e) => ({ name: e.name, value: e.value })) } : {}),
+      ...(c.env ? { env: c.env.vars.map((e, j) => envVarFromWire(e, `${f}.env.vars[${j}]`)) } : {}),
       ...(readyz
         ? {
             readyz: {
@@ -83,6 +85,43 @@ export function workloadFromWire(m: NodeWorkload | undefined, field: string): Wo
         }
       : {}),
   };
+}
+
+function envVarToWire(e: WorkloadEnvVar): MessageInitShape<typeof NodeEnvVarSchema> {
+  return {
+    name: e.name,
+    ...(e.value !== undefined ? { value: e.value } : {}),
+    ...(e.secretKeyRef ? { secretKeyRef: e.secretKeyRef } : {}),
+  };
+}
+
+/** Names checked (they reach config.json and error messages); a value is never quoted back. */
+function envVarFromWire(e: NodeEnvVar, field: string): WorkloadEnvVar {
+  const name = text(`${field}.name`, e.name);
+  if (name.includes("=")) throw invalid(`${field}.name`, name, "must not contain '='");
+  const ref = e.secretKeyRef;
+  // Neither: the empty literal, as a control plane from before `optional value` encodes it.
+  const value = e.value ?? (ref ? undefined : "");
+  return {
+    name,
+    ...(value !== undefined ? { value } : {}),
+    ...(ref
+      ? {
+          secretKeyRef: {
+            name: subdomain(`${field}.secret_key_ref.name`, ref.name),
+            key: secretKey(`${field}.secret_key_ref.key`, ref.key),
+            ...(ref.optional ? { optional: true } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/** A Secret's key as Kubernetes allows it: letters, digits, '-', '_' and '.'. */
+export function secretKey(field: string, key: string): string {
+  if (!/^[-._a-zA-Z0-9]{1,253}$/.test(key))
+    throw invalid(field, key, "must consist of alphanumeric characters, '-', '_' or '.'");
+  return key;
 }
 
 export function sandboxAssetsToWire(

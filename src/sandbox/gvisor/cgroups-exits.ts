@@ -6,7 +6,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { privateFileMode } from "../../private-files/index.ts";
 import type { SandboxExit, WorkerLimits, WorkerRef } from "../driver.ts";
 import { formatBytes, type OomBaseline, type WorkerCgroups } from "./cgroups.ts";
-import { runsIn } from "./runsc.ts";
+import type { ContainerEnd } from "./container-waits.ts";
+import { type Runsc, runsIn } from "./runsc.ts";
 
 /** A sandbox's cgroup leaf, its worker's limits and what its start recorded. */
 export interface LimitedCgroup {
@@ -27,6 +28,11 @@ interface Watched {
   quiet: boolean;
   /** The OOM watch found a process of it killed at its memory limit and killed the rest. */
   oomKilled: boolean;
+  /** The waits on its further containers (container-waits.ts), and how to start them again. */
+  containers?: { cancel(): void };
+  rewatch?: () => void;
+  /** Why it was stopped from here: a further container of it ended. */
+  because?: ContainerEnd;
 }
 
 /** How often running sandboxes with a memory limit are checked for OOM kills. */
@@ -81,6 +87,28 @@ export class SandboxExits {
     void exited.then((code) => this.ended(w, code));
   }
 
+  /**
+   * Watches the further containers of the worker's watched sandbox too: the first to end on
+   * its own has the sandbox killed (`kill`), and that is the exit reported, naming it.
+   */
+  watchContainers(
+    worker: string,
+    runsc: Runsc,
+    id: string,
+    subs: { id: string; name: string }[],
+  ): void {
+    const w = this.live.get(worker);
+    if (!w || !subs.length || this.closed.signal.aborted) return;
+    w.rewatch = () => {
+      w.containers = runsc.waitFor(subs, async (end) => {
+        if (!(await this.mine(w))) return;
+        w.because = end;
+        await runsc.kill(id);
+      });
+    };
+    w.rewatch();
+  }
+
   /** Takes over a sandbox that runs since before a restart: its runsc is no child of ours. */
   async adopt(worker: WorkerRef, pid: number, id: string, bundleConfig: string): Promise<void> {
     await this.claim(worker.name);
@@ -106,6 +134,7 @@ export class SandboxExits {
   async quiet(worker: string): Promise<void> {
     const w = this.live.get(worker);
     if (w) w.quiet = true;
+    w?.containers?.cancel(); // a checkpoint or stop ends them too: no exit of theirs
     await writeFile(this.ownerFile(worker), "quiet", { mode: privateFileMode });
   }
 
@@ -117,11 +146,13 @@ export class SandboxExits {
     const w = this.live.get(worker);
     if (!w) return;
     w.quiet = false;
+    w.rewatch?.(); // quiet ended the waits on its further containers
     await writeFile(this.ownerFile(worker), this.id, { mode: privateFileMode });
   }
 
   /** The worker's sandbox is gone; nothing left to watch. */
   forget(worker: string): void {
+    this.live.get(worker)?.containers?.cancel();
     this.live.delete(worker);
     if (![...this.live.values()].some((w) => w.cgroup?.limits.memoryBytes)) {
       clearInterval(this.timer);
@@ -135,6 +166,7 @@ export class SandboxExits {
    */
   close(): void {
     this.closed.abort();
+    for (const w of this.live.values()) w.containers?.cancel();
     this.live.clear();
     clearInterval(this.timer);
     this.timer = undefined;
@@ -185,6 +217,14 @@ export class SandboxExits {
           .exitedOnOom(w.worker.index, w.cgroup.path, w.cgroup.baseline, memory)
           .catch(() => false)));
     const exitCode = code === undefined ? {} : { exitCode: code };
+    const ended = w.because;
+    if (ended && !oom)
+      return {
+        reason: "Exited",
+        message: `container ${ended.name} exited${ended.exitStatus === undefined ? "" : ` with code ${ended.exitStatus}`}; the actor's sandbox, every container of it, was stopped`,
+        ...(ended.exitStatus === undefined ? {} : { exitCode: ended.exitStatus }),
+        at,
+      };
     if (oom)
       return {
         reason: "OOMKilled",

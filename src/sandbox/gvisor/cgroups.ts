@@ -11,7 +11,8 @@ import {
 import { mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AteError, Code } from "../../errors/index.ts";
-import type { WorkerLimits } from "../driver.ts";
+import type { WorkerLimits, WorkerRef } from "../driver.ts";
+import type { LimitedCgroup } from "./cgroups-exits.ts";
 
 /**
  * How this machine's cgroups are mounted. v1: one directory per hierarchy under the root
@@ -134,6 +135,18 @@ export class WorkerCgroups {
         });
       }
     }
+  }
+
+  /**
+   * A fresh cgroup leaf for the worker's next sandbox, if the worker has limits: prepared again
+   * at every start (the node may have rebooted since the worker was made), its baseline taken.
+   */
+  async forSandbox(worker: WorkerRef): Promise<LimitedCgroup | undefined> {
+    const limits = worker.settings?.limits;
+    if (!hasLimits(worker.name, limits)) return undefined;
+    await this.prepare(worker.index, limits);
+    const baseline = await this.beforeStart(worker.index);
+    return { path: this.newLeaf(worker.index), limits, baseline };
   }
 
   /** Before each start: v1 resets the worker's peak memory, v2 notes its OOM kills so far. */

@@ -118,4 +118,40 @@ describe("egress rules", () => {
     assert.doesNotMatch(none, /DNAT|MASQUERADE/);
     assert.match(none, /-A FORWARD -i gw0 -j DROP/);
   });
+
+  it("with a Control API gateway: port 80 of a default worker's gateway leads there, new connections bounded; a none worker's still nowhere", () => {
+    const input = hostChainsRestore({ ...policy, apiPort: 7447 })
+      .split("\n")
+      .filter((l) => l.startsWith("-A ate-atx-in "));
+    assert.deepEqual(input, [
+      "-A ate-atx-in -i lo -j RETURN",
+      "-A ate-atx-in -p udp -m udp --dport 53 -m hashlimit --hashlimit-above 500/sec --hashlimit-burst 1000 --hashlimit-mode srcip --hashlimit-name ate-atx-dns -j DROP",
+      "-A ate-atx-in -p tcp -m tcp --dport 53 -m hashlimit --hashlimit-above 500/sec --hashlimit-burst 1000 --hashlimit-mode srcip --hashlimit-name ate-atx-dns -j DROP",
+      // Counted before conntrack's ESTABLISHED lets anything pass: a flood of new connections
+      // is dropped, more than a few open at once refused.
+      "-A ate-atx-in -p tcp -m tcp --dport 7447 -m conntrack --ctstate NEW -m hashlimit --hashlimit-above 20/sec --hashlimit-burst 40 --hashlimit-mode srcip --hashlimit-name ate-atx-api -j DROP",
+      "-A ate-atx-in -p tcp -m tcp --dport 7447 -m conntrack --ctstate NEW -m connlimit --connlimit-above 8 --connlimit-mask 32 -j REJECT --reject-with tcp-reset",
+      "-A ate-atx-in -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+      "-A ate-atx-in -p udp -m udp --dport 53 -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT",
+      "-A ate-atx-in -p tcp -m tcp --dport 53 -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT",
+      // Only on the worker's own link, as DNS: not the node's other addresses.
+      "-A ate-atx-in -p tcp -m tcp --dport 7447 -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT",
+      "-A ate-atx-in -j DROP",
+    ]);
+    // Forwarding is untouched: the gateway is on the node, not beyond it.
+    assert.equal(
+      hostChainsRestore({ ...policy, apiPort: 7447 }).replace(/.*7447.*\n/g, ""),
+      hostChainsRestore(policy),
+    );
+    const def = workerNatRestore("default", "169.254.201.5", "10.88.0.1", 7447);
+    assert.match(
+      def,
+      /-A PREROUTING -d 10\.88\.0\.1\/32 -i gw0 -p tcp -m tcp --dport 80 -j DNAT --to-destination 169\.254\.201\.5:7447\n/,
+    );
+    assert.equal(def.match(/DNAT/g)?.length, 3, "DNS (udp, tcp) and the API, nothing else");
+    assert.equal(
+      workerNatRestore("none", "169.254.201.5", "10.88.0.1", 7447),
+      workerNatRestore("none", "169.254.201.5", "10.88.0.1"),
+    );
+  });
 });

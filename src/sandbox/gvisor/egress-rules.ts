@@ -15,6 +15,11 @@ export interface HostEgressPolicy {
   allow: readonly string[];
   /** Checked ranges denied besides the built-in ones. */
   deny: readonly string[];
+  /**
+   * The port of the workers' Control API gateways (api-gateway.ts) on the node's side of each
+   * link; absent: there are none, and nothing but DNS reaches the node.
+   */
+  apiPort?: number;
 }
 
 export interface Chains {
@@ -71,12 +76,25 @@ export function hostChainsRestore(p: HostEgressPolicy): string {
       (proto) =>
         `-A ${c.input} -p ${proto} -m ${proto} --dport 53 -m hashlimit --hashlimit-above ${dnsRate} --hashlimit-burst ${dnsBurst} --hashlimit-mode srcip --hashlimit-name ${dnsLimitName(p.prefix)} -j DROP`,
     ),
+    // The Control API gateway: new connections at a bounded rate per worker, and a few open
+    // at once (the gateway bounds requests, sizes and time; this keeps a SYN flood off it).
+    ...(p.apiPort
+      ? [
+          `-A ${c.input} -p tcp -m tcp --dport ${p.apiPort} -m conntrack --ctstate NEW -m hashlimit --hashlimit-above ${apiConnectRate} --hashlimit-burst ${apiConnectBurst} --hashlimit-mode srcip --hashlimit-name ${apiLimitName(p.prefix)} -j DROP`,
+          `-A ${c.input} -p tcp -m tcp --dport ${p.apiPort} -m conntrack --ctstate NEW -m connlimit --connlimit-above ${apiConnections} --connlimit-mask 32 -j REJECT --reject-with tcp-reset`,
+        ]
+      : []),
     // Answers to the node's own connections (the agent and the router reach workers) and DNS
     // to the worker's relay, on the worker's own link. Nothing else: not the node's other
     // addresses, the API or the router.
     `-A ${c.input} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
     `-A ${c.input} -p udp -m udp --dport 53 -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT`,
     `-A ${c.input} -p tcp -m tcp --dport 53 -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT`,
+    ...(p.apiPort
+      ? [
+          `-A ${c.input} -p tcp -m tcp --dport ${p.apiPort} -m addrtype --dst-type LOCAL --limit-iface-in -j ACCEPT`,
+        ]
+      : []),
     `-A ${c.input} -j DROP`,
     // Into a worker: only answers to its own connections (no worker reaches another).
     `-A ${c.forward} -o ${w} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
@@ -104,6 +122,21 @@ export const dnsBurst = 1000;
 /** The rate limit's table (at most 15 characters: the prefix has at most 5). */
 export function dnsLimitName(prefix: string): string {
   return `ate-${prefix}-dns`;
+}
+
+/**
+ * Where a sandbox reaches the Control API: its gateway's port 80, which its NAT namespace
+ * sends to the worker's gateway on the node (api-gateway.ts).
+ */
+export const sandboxApiPort = 80;
+/** New connections a worker may open to its Control API gateway per second, in a burst, at once. */
+export const apiConnectRate = "20/sec";
+export const apiConnectBurst = 40;
+export const apiConnections = 8;
+
+/** The gateway's connection rate table (at most 15 characters: the prefix has at most 5). */
+export function apiLimitName(prefix: string): string {
+  return `ate-${prefix}-api`;
 }
 
 /** The node's worker addresses, first and last. */
@@ -159,12 +192,14 @@ export function guardRestore(): string {
  * A worker's NAT namespace (out0 towards the node, gw0 towards the sandbox) as
  * `iptables-restore --noflush` input. `default`: the sandbox's traffic leaves masqueraded as
  * the worker's address, and DNS to its gateway (10.88.0.1) goes to the relay on the node's
- * side of the link. `none`: nothing the sandbox starts leaves the namespace.
+ * side of the link, and its port 80 to the Control API gateway there (`apiPort`, when the
+ * node has one). `none`: nothing the sandbox starts leaves the namespace (no gateway either).
  */
 export function workerNatRestore(
   egress: "default" | "none",
   hostAddress: string,
   gateway: string,
+  apiPort?: number,
 ): string {
   if (egress === "none")
     return [
@@ -180,6 +215,12 @@ export function workerNatRestore(
       (proto) =>
         `-A PREROUTING -d ${gateway}/32 -i gw0 -p ${proto} -m ${proto} --dport 53 -j DNAT --to-destination ${hostAddress}:53`,
     ),
+    // The Control API (for the actor itself, with its token) through the worker's gateway.
+    ...(apiPort
+      ? [
+          `-A PREROUTING -d ${gateway}/32 -i gw0 -p tcp -m tcp --dport ${sandboxApiPort} -j DNAT --to-destination ${hostAddress}:${apiPort}`,
+        ]
+      : []),
     "-A POSTROUTING -o out0 -j MASQUERADE",
     "COMMIT",
     // Every flow the sandbox starts is tracked here and on the node, whose table is shared by

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { privateDir, privateFileMode } from "../../private-files/index.ts";
 import type { Gated } from "./gated.ts";
 import { type Foreground, type Runsc, runsIn } from "./runsc.ts";
+import { maxContainers, subcontainerIds, subcontainerOf } from "./subcontainers.ts";
 
 /** A fresh sandbox id, `<worker>-s<6 hex>`: short, as runsc's `<root>/runsc-<id>.sock` must be. */
 export function newSandboxId(worker: string, current?: string): string {
@@ -131,12 +132,17 @@ export class FormerSandboxes {
     for (const w of [...this.deletes.keys()]) await this.deleted(w);
   }
 
-  /** Deletes sandboxes of the worker's that are not its current one (`runsc list`). */
+  /**
+   * Deletes sandboxes of the worker's that are not its current one (`runsc list`), and further
+   * containers (subcontainers.ts) of none but the current one.
+   */
   async deleteStrays(worker: string, runsc = this.runscs.get(worker)): Promise<void> {
     if (!runsc) return;
     const ids = await runsc.list();
     const current = this.current(worker); // after the list: a start meanwhile is no stray
+    const kept = new Set(current ? [current, ...subcontainerIds(current, maxContainers)] : []);
     for (const id of ids)
-      if (id !== current && sandboxOf(id, worker)) await runsc.delete(id).catch(() => {});
+      if (!kept.has(id) && (sandboxOf(id, worker) || subcontainerOf(id, worker)))
+        await runsc.delete(id).catch(() => {});
   }
 }

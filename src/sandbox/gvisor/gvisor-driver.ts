@@ -1,7 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { AteError, Code } from "../../errors/index.ts";
 import type {
   CheckpointOptions,
   SandboxDriver,
@@ -11,13 +10,14 @@ import type {
   WorkerRef,
 } from "../driver.ts";
 import { hasLimits, WorkerCgroups } from "./cgroups.ts";
-import { type LimitedCgroup, SandboxExits } from "./cgroups-exits.ts";
-import { type EgressOptions, WorkerEgress } from "./egress-worker.ts";
+import { SandboxExits } from "./cgroups-exits.ts";
+import { type EgressOptions, sandboxApiUrl, WorkerEgress } from "./egress-worker.ts";
 import { FormerSandboxes, newSandboxId, waitForExit } from "./former-sandboxes.ts";
 import type { Gated } from "./gated.ts";
 import { defaultNetwork, type NetworkOptions, WorkerNetworks } from "./network.ts";
-import { type Foreground, Runsc } from "./runsc.ts";
+import { type Foreground, Runsc, runscFor } from "./runsc.ts";
 import { StateDir } from "./state-dir.ts";
+import { checkContainerSet, keepContainerSet, startSubcontainers } from "./subcontainers.ts";
 
 /** A checkpointed sandbox's clean-up commands, prepared with the checkpoint (see gated.ts). */
 interface Prepared {
@@ -78,10 +78,16 @@ export class GvisorDriver implements SandboxDriver {
     this.egress = new WorkerEgress(this.networks, options.stateDir, options.egress);
   }
 
+  /** Where a sandbox reaches the Control API for its actor: default egress only, if served. */
+  controlApiUrl(worker: WorkerRef): string | undefined {
+    return this.egress.apiPort && worker.settings?.egress !== "none" ? sandboxApiUrl : undefined;
+  }
+
   async prepareWorker(worker: WorkerRef): Promise<{ address: string }> {
     const limits = worker.settings?.limits;
     if (hasLimits(worker.name, limits)) await this.cgroups.prepare(worker.index, limits);
-    const address = await this.networks.create(worker.index, worker.settings?.egress);
+    const egress = worker.settings?.egress;
+    const address = await this.networks.create(worker.index, egress, this.egress.apiPort);
     await this.egress.open(worker, true);
     return { address };
   }
@@ -137,36 +143,40 @@ export class GvisorDriver implements SandboxDriver {
     imageDir: string | undefined,
     signal?: AbortSignal,
   ): Promise<void> {
+    const names = spec.containers.map((c) => c.name);
+    if (imageDir) await checkContainerSet(imageDir, names);
     await this.settled(worker);
     // After an agent restart an emptied worker has no relay yet.
     await this.egress.open(worker);
     const runsc = this.runsc(runtime);
-    const cgroup = await this.sandboxCgroup(worker);
+    const cgroup = await this.cgroups.forSandbox(worker);
     const netns = this.networks.sandboxNsPath(worker.index);
     const dns = this.egress.resolvConfMount;
-    const bundle = await this.files.writeBundle(worker.name, spec, netns, dns, cgroup);
+    const id = newSandboxId(worker.name, this.ids.get(worker.name));
+    const bundles = await this.files.writeBundle(worker.name, spec, netns, dns, id, cgroup);
     this.running.set(worker.name, runsc);
     this.former.ranWith(worker.name, runsc);
     await this.exits.claim(worker.name);
-    const id = newSandboxId(worker.name, this.ids.get(worker.name));
     this.ids.set(worker.name, id);
-    const fg = runsc.launch(
-      id,
-      { bundle, ...(imageDir ? { imageDir } : {}) },
-      spec.logPath,
-      signal,
-    );
+    // Several containers: each one's output labelled with its name (labelled-output.ts).
+    const label = bundles.subs.length ? names[0] : undefined;
+    const fg = runsc.launch(id, { bundle: bundles.root, imageDir, label }, spec.logPath, signal);
     this.foreground.set(worker.name, fg);
     this.exits.watch(worker, fg.started, fg.exited, cgroup);
     // The foreground runsc's pid and the sandbox id, for an agent that restarts meanwhile.
     await this.files.writePid(worker.name, fg.pid, id);
     await fg.started;
+    // The further containers join the running root (restored, the sandbox runs only once
+    // every one of them is: subcontainers.ts), and are watched from then on.
+    await startSubcontainers(runsc, bundles, imageDir, spec.logPath, signal);
+    this.exits.watchContainers(worker.name, runsc, id, bundles.subs);
   }
 
   /**
    * Closes every connection into the sandbox first (gVisor restores an endpoint that was open
    * at checkpoint into a spinning, dead process): in-flight ones get drainTimeoutMs to finish,
-   * the rest are reset from the node's side, and none may remain (WorkerDrain.closeAll).
+   * the rest are reset from the node's side, and none may remain (WorkerDrain.closeAll). So
+   * are its connections to its Control API gateway (api-drain.ts).
    */
   async checkpoint(
     worker: WorkerRef,
@@ -186,7 +196,10 @@ export class GvisorDriver implements SandboxDriver {
     try {
       const deadline = Date.now() + (options.drainTimeoutMs ?? 5000);
       await mkdir(imageDir, { recursive: true });
+      await keepContainerSet(this.files.bundleDir(worker.name), imageDir);
       await net.drain.closeAll(worker.index, worker.name, deadline, options.signal);
+      // The sandbox's own connections to its Control API gateway too (its own suspend's).
+      await this.egress.closeApiConnections(worker, deadline, options.signal);
       // The clean-up's commands, run through the launcher once the image is taken (gated.ts).
       pre = { reset: net.gatedReset(worker.index), remove: runsc.gatedDelete(id) };
       await runsc.checkpoint(id, imageDir, options.compress ?? true, options.signal);
@@ -226,6 +239,8 @@ export class GvisorDriver implements SandboxDriver {
       this.running.set(worker.name, runsc);
       const config = join(this.files.bundleDir(worker.name), "config.json");
       await this.exits.adopt(worker, recorded.pid, recorded.id, config);
+      const subs = await this.files.subcontainersOf(worker.name, recorded.id);
+      this.exits.watchContainers(worker.name, runsc, recorded.id, subs);
       await this.networks.drain.unblock(worker.index);
       await this.networks.drain.unblockLegacy(worker.index);
       await this.egress.open(worker, true);
@@ -282,16 +297,6 @@ export class GvisorDriver implements SandboxDriver {
     );
     this.cleanups.set(worker.name, cleanup);
     cleanup.then(report, report); // the actor is gone either way
-  }
-
-  /** A fresh cgroup leaf for the worker's next sandbox, if the worker has limits. */
-  private async sandboxCgroup(worker: WorkerRef): Promise<LimitedCgroup | undefined> {
-    const limits = worker.settings?.limits;
-    if (!hasLimits(worker.name, limits)) return undefined;
-    // Again at every start: the node may have rebooted since the worker was made.
-    await this.cgroups.prepare(worker.index, limits);
-    const baseline = await this.cgroups.beforeStart(worker.index);
-    return { path: this.cgroups.newLeaf(worker.index), limits, baseline };
   }
 
   /**
@@ -370,14 +375,7 @@ export class GvisorDriver implements SandboxDriver {
   }
 
   private runsc(runtime: SandboxRuntime): Runsc {
-    const binary = runtime.assets.runsc;
-    if (runtime.sandboxClass !== "gvisor" || !binary) {
-      throw new AteError(
-        Code.FailedPrecondition,
-        `the gvisor driver needs a gvisor runtime with a runsc asset (got class ${runtime.sandboxClass}, assets ${Object.keys(runtime.assets).join(", ") || "none"})`,
-      );
-    }
-    return new Runsc(binary, this.files.runsc);
+    return runscFor(runtime, this.files.runsc);
   }
 
   /** The worker's current sandbox id (the worker's name for one an older agent started). */

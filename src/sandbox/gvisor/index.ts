@@ -1,6 +1,6 @@
 export { parseResolver } from "./dns-resolvers.ts";
 export { checkEgressAllow, checkEgressDeny, defaultDeny } from "./egress-cidr.ts";
-export type { EgressOptions } from "./egress-worker.ts";
+export type { ControlApiGateway, EgressOptions } from "./egress-worker.ts";
 export { GvisorDriver, type GvisorDriverOptions } from "./gvisor-driver.ts";
 export {
   checkNetworkPrefix,

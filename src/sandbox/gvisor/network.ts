@@ -166,8 +166,16 @@ export class WorkerNetworks {
     return { host: `169.254.${third}.${fourth + 1}`, worker: `169.254.${third}.${fourth + 2}` };
   }
 
-  /** Creates the worker's namespaces from scratch (removing any leftovers first). */
-  async create(index: number, egress: "default" | "none" = "default"): Promise<string> {
+  /**
+   * Creates the worker's namespaces from scratch (removing any leftovers first). `apiPort`: the
+   * port of the node's Control API gateways, which a default worker's port 80 on its gateway
+   * address leads to (see workerNatRestore).
+   */
+  async create(
+    index: number,
+    egress: "default" | "none" = "default",
+    apiPort?: number,
+  ): Promise<string> {
     const { host, worker } = this.addresses(index);
     await this.destroy(index);
     await this.checkAddressFree(host);
@@ -207,7 +215,8 @@ export class WorkerNetworks {
       "COMMIT",
       "",
     ];
-    await iptablesRestore(workerNatRestore(egress, host, innerGateway) + drain.join("\n"), nat);
+    const rules = workerNatRestore(egress, host, innerGateway, apiPort);
+    await iptablesRestore(rules + drain.join("\n"), nat);
     if (egress === "default") await inNat("route", "add", "default", "via", host, "dev", "out0");
     await this.resetSandbox(index);
     return worker;

@@ -32,15 +32,22 @@ export function ociResources(limits: WorkerLimits): Record<string, unknown> {
   };
 }
 
-/** The OCI runtime spec (config.json) of a single-container sandbox. */
+/**
+ * The OCI runtime spec (config.json) of one container of a sandbox. `annotations`: a container
+ * of a multi-container sandbox (subcontainers.ts podAnnotations); a further container has no
+ * cgroup of its own (its processes run in the sandbox, and runsc starts its gofer in the
+ * sandbox's cgroup), so the worker's limits stay on the one cgroup, the root's.
+ */
 export function ociSpec(
   container: SandboxContainer,
   hostname: string,
   netnsPath: string,
   cgroup?: SandboxCgroup,
+  annotations?: Record<string, string>,
 ): Record<string, unknown> {
   return {
     ociVersion: "1.0.2",
+    ...(annotations ? { annotations } : {}),
     process: {
       terminal: false,
       user: { uid: container.uid, gid: container.gid },

@@ -4,8 +4,12 @@ import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AteError, Code } from "../../errors/index.ts";
+import type { SandboxRuntime } from "../driver.ts";
 import { exec, execQuiet } from "../exec.ts";
+import { type ContainerEnd, waitForContainers } from "./container-waits.ts";
 import { type Gated, gated } from "./gated.ts";
+import { labelledOutput } from "./labelled-output.ts";
+import { subcontainersIn } from "./subcontainers.ts";
 
 /**
  * A shell prelude, run in a fresh private mount namespace, that replaces /proc/sys with a
@@ -96,14 +100,17 @@ export class Runsc {
    */
   launch(
     id: string,
-    args: { bundle: string; imageDir?: string },
+    args: { bundle: string; imageDir?: string | undefined; label?: string | undefined },
     logPath: string,
     signal?: AbortSignal,
   ): Foreground {
     const command = args.imageDir
       ? ["restore", "--image-path", args.imageDir, "--bundle", args.bundle, id]
       : ["run", "--bundle", args.bundle, id];
-    const child = this.spawnWithoutNetSysctls(command, logPath, { detached: true });
+    const child = this.spawnWithoutNetSysctls(command, logPath, {
+      detached: true,
+      ...(args.label ? { label: args.label } : {}),
+    });
     child.unref();
     let code: number | undefined;
     const exited = new Promise<number>((resolve) => {
@@ -137,6 +144,14 @@ export class Runsc {
     return { pid: child.pid ?? 0, exited, started };
   }
 
+  /** Waits on a sandbox's further containers until one ends (container-waits.ts). */
+  waitFor(
+    subs: { id: string; name: string }[],
+    ended: (end: ContainerEnd) => void,
+  ): { cancel(): void } {
+    return waitForContainers(this.binary, this.root, subs, ended);
+  }
+
   /** Sends the container a signal (`runsc kill`); false when that failed (it runs no more). */
   async kill(id: string, signal = "KILL"): Promise<boolean> {
     return (
@@ -144,14 +159,43 @@ export class Runsc {
     );
   }
 
-  /** Removes the sandbox, killing it first if it still runs (`delete --force`). */
-  async delete(id: string): Promise<void> {
-    await execQuiet(this.binary, [`--root=${this.root}`, "delete", "--force", id]);
+  /**
+   * Starts a further container in the running sandbox of its bundle's annotations (`runsc run
+   * --detach`), or restores it from the sandbox's checkpoint (`runsc restore --detach`): see
+   * subcontainers.ts. Its output goes to the log, each line labelled with `label`.
+   */
+  async startSubcontainer(
+    id: string,
+    args: { bundle: string; imageDir?: string | undefined; label: string },
+    logPath: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const command = args.imageDir
+      ? ["restore", "--image-path", args.imageDir, "--bundle", args.bundle, "--detach", id]
+      : ["run", "--bundle", args.bundle, "--detach", id];
+    await this.detached(command, logPath, signal, args.label);
   }
 
-  /** `runsc delete --force`, run (through the launcher) when told to (gated.ts). */
+  /**
+   * Removes the sandbox, killing it first if it still runs (`delete --force`), and its further
+   * containers, which runsc keeps apart (a checkpoint or kill of the sandbox leaves them
+   * stopped, not gone): those first, at once (each waits 1–2 s for its gofer to be reaped),
+   * each by a runsc of its own (this runsc stops at the first id it does not find).
+   */
+  async delete(id: string): Promise<void> {
+    const del = (c: string) =>
+      execQuiet(this.binary, [`--root=${this.root}`, "delete", "--force", c]);
+    await Promise.all(subcontainersIn(this.root, id).map(del));
+    await del(id);
+  }
+
+  /** delete, run (through the launcher) when told to (gated.ts). */
   gatedDelete(id: string): Gated {
-    return gated([this.binary, `--root=${this.root}`, "delete", "--force", id]);
+    const subs = subcontainersIn(this.root, id);
+    if (!subs.length) return gated([this.binary, `--root=${this.root}`, "delete", "--force", id]);
+    const script =
+      'b=$1; r=$2; id=$3; shift 3; for c; do "$b" "--root=$r" delete --force "$c" & done; wait; exec "$b" "--root=$r" delete --force "$id"';
+    return gated(["/bin/sh", "-c", script, "sh", this.binary, this.root, id, ...subs]);
   }
 
   /** `runsc pause`: stops every process of the sandbox in place (the frozen tier). */
@@ -193,12 +237,15 @@ export class Runsc {
   private spawnWithoutNetSysctls(
     args: string[],
     logPath: string,
-    o: { signal?: AbortSignal; detached?: boolean } = {},
+    o: { signal?: AbortSignal; detached?: boolean; label?: string } = {},
   ): ChildProcess {
     // The actor's output is its own business: root only.
     mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
     const log = openSync(logPath, "a", 0o600);
+    let labelled: number | undefined;
     try {
+      labelled = o.label ? labelledOutput(dirname(logPath), log, o.label) : undefined;
+      const out = labelled ?? log;
       return spawn(
         "unshare",
         [
@@ -214,20 +261,29 @@ export class Runsc {
           ...args,
         ],
         {
-          stdio: ["ignore", log, log],
+          stdio: ["ignore", out, out],
           ...(o.signal ? { signal: o.signal } : {}),
           ...(o.detached ? { detached: true } : {}),
         },
       );
     } finally {
       closeSync(log);
+      if (labelled !== undefined) closeSync(labelled); // runsc has its own copy
     }
   }
 
   /** runsc run|restore --detach: returns once the container started. */
-  private detached(args: string[], logPath: string, signal?: AbortSignal): Promise<void> {
+  private detached(
+    args: string[],
+    logPath: string,
+    signal?: AbortSignal,
+    label?: string,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
-      const child = this.spawnWithoutNetSysctls(args, logPath, signal ? { signal } : {});
+      const child = this.spawnWithoutNetSysctls(args, logPath, {
+        ...(signal ? { signal } : {}),
+        ...(label ? { label } : {}),
+      });
       let failed: Error | undefined;
       child.on("error", (err) => {
         failed = err;
@@ -244,6 +300,18 @@ export class Runsc {
       });
     });
   }
+}
+
+/** The runsc of a gvisor runtime (its `runsc` asset) against the state root `root`. */
+export function runscFor(runtime: SandboxRuntime, root: string): Runsc {
+  const binary = runtime.assets.runsc;
+  if (runtime.sandboxClass !== "gvisor" || !binary) {
+    throw new AteError(
+      Code.FailedPrecondition,
+      `the gvisor driver needs a gvisor runtime with a runsc asset (got class ${runtime.sandboxClass}, assets ${Object.keys(runtime.assets).join(", ") || "none"})`,
+    );
+  }
+  return new Runsc(binary, root);
 }
 
 /** Whether pid is a live (not zombie) process whose command line names the sandbox id. */

@@ -6,6 +6,20 @@ import type { SandboxMount, SandboxSpec } from "../driver.ts";
 import type { LimitedCgroup } from "./cgroups-exits.ts";
 import { sandboxOf } from "./former-sandboxes.ts";
 import { ociSpec } from "./oci-spec.ts";
+import {
+  containerSetFile,
+  maxContainers,
+  podAnnotations,
+  readContainerSet,
+  subcontainerIds,
+  writeContainerSet,
+} from "./subcontainers.ts";
+
+/** A sandbox's bundles: its root's dir, and each further container's id, name and dir. */
+export interface Bundles {
+  root: string;
+  subs: { id: string; name: string; dir: string }[];
+}
 
 /**
  * The gvisor driver's state dir: runsc's state root (`runsc`), each worker's sandbox bundle
@@ -32,30 +46,72 @@ export class StateDir {
     await rm(this.bundleDir(worker), { recursive: true, force: true });
   }
 
-  /** Writes the bundle of the worker's next sandbox (one container, plus `mount`). */
+  /**
+   * Writes the bundles of the worker's next sandbox `id`: the first container's (the root) in
+   * the bundle dir, each further one's in `containers/<name>` (see subcontainers.ts), every
+   * one with `mount` added. Several containers also leave their names, in order, in the bundle
+   * dir: what a checkpoint of this sandbox holds (and an agent that restarts finds again).
+   */
   async writeBundle(
     worker: string,
     spec: SandboxSpec,
     netnsPath: string,
     mount: SandboxMount,
+    id: string,
     cgroup?: LimitedCgroup,
-  ): Promise<string> {
-    if (spec.containers.length !== 1) {
+  ): Promise<Bundles> {
+    const count = spec.containers.length;
+    if (count < 1 || count > maxContainers) {
       throw new AteError(
-        Code.Unimplemented,
-        `the gvisor driver runs one container per actor; this actor has ${spec.containers.length} (${spec.containers.map((c) => c.name).join(", ")})`,
+        Code.InvalidArgument,
+        `containers: a sandbox runs 1 to ${maxContainers} containers; this actor has ${count}`,
       );
     }
+    // Names become paths (and log labels): DNS labels only, as the CRD has them.
+    const odd = spec.containers.find((c) => !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(c.name));
+    if (odd)
+      throw new AteError(
+        Code.InvalidArgument,
+        `containers: Invalid value: ${JSON.stringify(odd.name.slice(0, 80))}: not a DNS label`,
+      );
     const dir = this.bundleDir(worker);
     await privateDir(dir);
-    const first = spec.containers[0] as (typeof spec.containers)[0];
-    const container = { ...first, mounts: [...first.mounts, mount] };
-    await writeFile(
-      join(dir, "config.json"),
-      JSON.stringify(ociSpec(container, spec.hostname, netnsPath, cgroup), null, 2),
-      { mode: privateFileMode },
-    );
-    return dir;
+    // What a former sandbox of several containers left must not describe this one.
+    await rm(join(dir, "containers"), { recursive: true, force: true });
+    await rm(join(dir, containerSetFile), { force: true });
+    const pod = count > 1;
+    const ids = [id, ...subcontainerIds(id, count)];
+    const bundles: Bundles = { root: dir, subs: [] };
+    for (const [i, c] of spec.containers.entries()) {
+      const into = i === 0 ? dir : join(dir, "containers", c.name);
+      const container = { ...c, mounts: [...c.mounts, mount] };
+      const annotations = pod ? podAnnotations(id, c.name, i === 0) : undefined;
+      const config = ociSpec(
+        container,
+        spec.hostname,
+        netnsPath,
+        i === 0 ? cgroup : undefined,
+        annotations,
+      );
+      await privateDir(into);
+      await writeFile(join(into, "config.json"), JSON.stringify(config, null, 2), {
+        mode: privateFileMode,
+      });
+      if (i > 0) bundles.subs.push({ id: ids[i] as string, name: c.name, dir: into });
+    }
+    if (pod)
+      await writeContainerSet(
+        dir,
+        spec.containers.map((c) => c.name),
+      );
+    return bundles;
+  }
+
+  /** The further containers of the worker's sandbox `id`, as its bundle recorded them. */
+  async subcontainersOf(worker: string, id: string): Promise<{ id: string; name: string }[]> {
+    const names = (await readContainerSet(this.bundleDir(worker))) ?? [];
+    const ids = subcontainerIds(id, names.length);
+    return names.slice(1).map((name, i) => ({ id: ids[i] as string, name }));
   }
 
   /** The foreground runsc's pid and the sandbox id, for an agent that restarts meanwhile. */

@@ -20,7 +20,7 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 export const file_ateapi_node: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChFhdGVhcGkvbm9kZS5wcm90bxIGYXRlYXBpIgsKCU5vZGVFbXB0eSJmChBOb2RlV29ya2VyTGltaXRzEhkKDG1lbW9yeV9ieXRlcxgBIAEoA0gAiAEBEhcKCmNwdV9taWxsaXMYAiABKANIAYgBAUIPCg1fbWVtb3J5X2J5dGVzQg0KC19jcHVfbWlsbGlzIl4KEk5vZGVXb3JrZXJTZXR0aW5ncxIoCgZsaW1pdHMYASABKAsyGC5hdGVhcGkuTm9kZVdvcmtlckxpbWl0cxITCgZlZ3Jlc3MYAiABKAlIAIgBAUIJCgdfZWdyZXNzImoKEU5vZGVBY3RvcklkZW50aXR5EhAKCGF0ZXNwYWNlGAEgASgJEhoKEnRlbXBsYXRlX25hbWVzcGFjZRgCIAEoCRIVCg10ZW1wbGF0ZV9uYW1lGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJIo0BCg5Ob2RlV29ya2VyRXhpdBIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCRIWCglleGl0X2NvZGUYAyABKAVIAIgBARIKCgJhdBgEIAEoCRIoCgVhY3RvchgFIAEoCzIZLmF0ZWFwaS5Ob2RlQWN0b3JJZGVudGl0eUIMCgpfZXhpdF9jb2RlIrIBCg5Ob2RlV29ya2VySW5mbxIMCgRuYW1lGAEgASgJEg8KB2FkZHJlc3MYAiABKAkSKAoFYWN0b3IYAyABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSLAoIc2V0dGluZ3MYBCABKAsyGi5hdGVhcGkuTm9kZVdvcmtlclNldHRpbmdzEikKCWxhc3RfZXhpdBgFIAEoCzIWLmF0ZWFwaS5Ob2RlV29ya2VyRXhpdCJVChdOb2RlQ3JlYXRlV29ya2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEiwKCHNldHRpbmdzGAIgASgLMhouYXRlYXBpLk5vZGVXb3JrZXJTZXR0aW5ncyInChdOb2RlRGVsZXRlV29ya2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFk5vZGVMaXN0V29ya2Vyc1JlcXVlc3QiQgoXTm9kZUxpc3RXb3JrZXJzUmVzcG9uc2USJwoHd29ya2VycxgBIAMoCzIWLmF0ZWFwaS5Ob2RlV29ya2VySW5mbyIhCg9Ob2RlU3RvcFJlcXVlc3QSDgoGd29ya2VyGAEgASgJIk0KEU5vZGVGcmVlemVSZXF1ZXN0Eg4KBndvcmtlchgBIAEoCRIoCgVhY3RvchgCIAEoCzIZLmF0ZWFwaS5Ob2RlQWN0b3JJZGVudGl0eSJLCg9Ob2RlVGhhd1JlcXVlc3QSDgoGd29ya2VyGAEgASgJEigKBWFjdG9yGAIgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5Ih0KC05vZGVTdHJpbmdzEg4KBnZhbHVlcxgBIAMoCSIpCgpOb2RlRW52VmFyEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkiKwoHTm9kZUVudhIgCgR2YXJzGAEgAygLMhIuYXRlYXBpLk5vZGVFbnZWYXIiWgoKTm9kZVJlYWR5ehIMCgRwYXRoGAEgASgJEgwKBHBvcnQYAiABKAUSHAoPdGltZW91dF9zZWNvbmRzGAMgASgFSACIAQFCEgoQX3RpbWVvdXRfc2Vjb25kcyIzCg9Ob2RlVm9sdW1lTW91bnQSDAoEbmFtZRgBIAEoCRISCgptb3VudF9wYXRoGAIgASgJIjsKEE5vZGVWb2x1bWVNb3VudHMSJwoGbW91bnRzGAEgAygLMhcuYXRlYXBpLk5vZGVWb2x1bWVNb3VudCLoAQoNTm9kZUNvbnRhaW5lchIMCgRuYW1lGAEgASgJEg0KBWltYWdlGAIgASgJEiQKB2NvbW1hbmQYAyABKAsyEy5hdGVhcGkuTm9kZVN0cmluZ3MSIQoEYXJncxgEIAEoCzITLmF0ZWFwaS5Ob2RlU3RyaW5ncxIcCgNlbnYYBSABKAsyDy5hdGVhcGkuTm9kZUVudhIiCgZyZWFkeXoYBiABKAsyEi5hdGVhcGkuTm9kZVJlYWR5ehIvCg12b2x1bWVfbW91bnRzGAcgASgLMhguYXRlYXBpLk5vZGVWb2x1bWVNb3VudHMiEAoOTm9kZUR1cmFibGVEaXIiRwoKTm9kZVZvbHVtZRIMCgRuYW1lGAEgASgJEisKC2R1cmFibGVfZGlyGAIgASgLMhYuYXRlYXBpLk5vZGVEdXJhYmxlRGlyIjIKC05vZGVWb2x1bWVzEiMKB3ZvbHVtZXMYASADKAsyEi5hdGVhcGkuTm9kZVZvbHVtZSJfCgxOb2RlV29ya2xvYWQSKQoKY29udGFpbmVycxgBIAMoCzIVLmF0ZWFwaS5Ob2RlQ29udGFpbmVyEiQKB3ZvbHVtZXMYAiABKAsyEy5hdGVhcGkuTm9kZVZvbHVtZXMiKAoJTm9kZUFzc2V0EgsKA3VybBgBIAEoCRIOCgZzaGEyNTYYAiABKAkihgEKDk5vZGVBcmNoQXNzZXRzEjIKBmFzc2V0cxgBIAMoCzIiLmF0ZWFwaS5Ob2RlQXJjaEFzc2V0cy5Bc3NldHNFbnRyeRpACgtBc3NldHNFbnRyeRILCgNrZXkYASABKAkSIAoFdmFsdWUYAiABKAsyES5hdGVhcGkuTm9kZUFzc2V0OgI4ASKoAQoRTm9kZVNhbmRib3hBc3NldHMSFQoNc2FuZGJveF9jbGFzcxgBIAEoCRI1CgZhc3NldHMYAiADKAsyJS5hdGVhcGkuTm9kZVNhbmRib3hBc3NldHMuQXNzZXRzRW50cnkaRQoLQXNzZXRzRW50cnkSCwoDa2V5GAEgASgJEiUKBXZhbHVlGAIgASgLMhYuYXRlYXBpLk5vZGVBcmNoQXNzZXRzOgI4ASKlAQoOTm9kZVJ1blJlcXVlc3QSDgoGd29ya2VyGAEgASgJEigKBWFjdG9yGAIgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5EiYKCHdvcmtsb2FkGAMgASgLMhQuYXRlYXBpLk5vZGVXb3JrbG9hZBIxCg5zYW5kYm94X2Fzc2V0cxgEIAEoCzIZLmF0ZWFwaS5Ob2RlU2FuZGJveEFzc2V0cyIWChROb2RlTG9jYWxEZXN0aW5hdGlvbiItChdOb2RlRXh0ZXJuYWxEZXN0aW5hdGlvbhISCgp1cmlfcHJlZml4GAEgASgJIu4BChVOb2RlQ2hlY2twb2ludFJlcXVlc3QSDgoGd29ya2VyGAEgASgJEigKBWFjdG9yGAIgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5EigKBXNjb3BlGAMgASgOMhkuYXRlYXBpLk5vZGVTbmFwc2hvdFNjb3BlEi0KBWxvY2FsGAQgASgLMhwuYXRlYXBpLk5vZGVMb2NhbERlc3RpbmF0aW9uSAASMwoIZXh0ZXJuYWwYBSABKAsyHy5hdGVhcGkuTm9kZUV4dGVybmFsRGVzdGluYXRpb25IAEINCgtkZXN0aW5hdGlvbiI+ChBOb2RlU25hcHNob3RGaWxlEgwKBG5hbWUYASABKAkSDAoEc2l6ZRgCIAEoAxIOCgZzaGEyNTYYAyABKAkihwEKFE5vZGVDaGVja3BvaW50UmVzdWx0EgsKA3VyaRgBIAEoCRINCgVsb2NhbBgCIAEoCBInCgVmaWxlcxgDIAMoCzIYLmF0ZWFwaS5Ob2RlU25hcHNob3RGaWxlEhkKDHVwbG9hZF9lcnJvchgEIAEoCUgAiAEBQg8KDV91cGxvYWRfZXJyb3IizwEKEk5vZGVSZXN0b3JlUmVxdWVzdBIOCgZ3b3JrZXIYASABKAkSKAoFYWN0b3IYAiABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSDgoGc291cmNlGAMgASgJEigKBXNjb3BlGAQgASgOMhkuYXRlYXBpLk5vZGVTbmFwc2hvdFNjb3BlEikKBm9yaWdpbhgFIAEoDjIZLmF0ZWFwaS5Ob2RlUmVzdG9yZU9yaWdpbhIRCgRiYXNlGAYgASgJSACIAQFCBwoFX2Jhc2UiSQoPTm9kZUxvZ3NSZXF1ZXN0EigKBWFjdG9yGAEgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5EgwKBGZyb20YAiABKAMiHQoNTm9kZUxvZ3NDaHVuaxIMCgRkYXRhGAEgASgMIlkKDE5vZGVDYXBhY2l0eRIPCgd3b3JrZXJzGAEgASgFEg4KBnNvdXJjZRgCIAEoCRIUCgxtZW1vcnlfYnl0ZXMYAyABKAMSEgoKY3B1X21pbGxpcxgEIAEoAyLZAQoQTm9kZVJlZ2lzdHJhdGlvbhIMCgRuYW1lGAEgASgJEgsKA3VybBgCIAEoCRISCgVlbnRyeRgDIAEoCUgAiAEBEg8KB2FkZHJlc3MYBCABKAkSDAoEYXJjaBgFIAEoCRIXCg9zYW5kYm94X2NsYXNzZXMYBiADKAkSJgoIY2FwYWNpdHkYByABKAsyFC5hdGVhcGkuTm9kZUNhcGFjaXR5EhUKDWNhY2hlZF9hc3NldHMYCCADKAkSFQoNY2FjaGVkX2ltYWdlcxgJIAMoCUIICgZfZW50cnkiWgoTTm9kZVJlZ2lzdGVyUmVxdWVzdBIuCgxyZWdpc3RyYXRpb24YASABKAsyGC5hdGVhcGkuTm9kZVJlZ2lzdHJhdGlvbhITCgtjYWxsX3NlY3JldBgCIAEoCSJGChROb2RlSGVhcnRiZWF0UmVxdWVzdBIuCgxyZWdpc3RyYXRpb24YASABKAsyGC5hdGVhcGkuTm9kZVJlZ2lzdHJhdGlvbiJcChZOb2RlUmVnaXN0cmF0aW9uUmVzdWx0EhQKDGhlYXJ0YmVhdF9tcxgBIAEoAxIVCg1sb3N0X2FmdGVyX21zGAIgASgDEhUKDXN0YWxlX3dvcmtlcnMYAyADKAkqdAoRTm9kZVNuYXBzaG90U2NvcGUSIwofTk9ERV9TTkFQU0hPVF9TQ09QRV9VTlNQRUNJRklFRBAAEhwKGE5PREVfU05BUFNIT1RfU0NPUEVfRlVMTBABEhwKGE5PREVfU05BUFNIT1RfU0NPUEVfREFUQRACKnUKEU5vZGVSZXN0b3JlT3JpZ2luEiMKH05PREVfUkVTVE9SRV9PUklHSU5fVU5TUEVDSUZJRUQQABIbChdOT0RFX1JFU1RPUkVfT1JJR0lOX09XThABEh4KGk5PREVfUkVTVE9SRV9PUklHSU5fR09MREVOEAIy/gQKBE5vZGUSRwoMQ3JlYXRlV29ya2VyEh8uYXRlYXBpLk5vZGVDcmVhdGVXb3JrZXJSZXF1ZXN0GhYuYXRlYXBpLk5vZGVXb3JrZXJJbmZvEkIKDERlbGV0ZVdvcmtlchIfLmF0ZWFwaS5Ob2RlRGVsZXRlV29ya2VyUmVxdWVzdBoRLmF0ZWFwaS5Ob2RlRW1wdHkSTgoLTGlzdFdvcmtlcnMSHi5hdGVhcGkuTm9kZUxpc3RXb3JrZXJzUmVxdWVzdBofLmF0ZWFwaS5Ob2RlTGlzdFdvcmtlcnNSZXNwb25zZRI1CgNSdW4SFi5hdGVhcGkuTm9kZVJ1blJlcXVlc3QaFi5hdGVhcGkuTm9kZVdvcmtlckluZm8SSQoKQ2hlY2twb2ludBIdLmF0ZWFwaS5Ob2RlQ2hlY2twb2ludFJlcXVlc3QaHC5hdGVhcGkuTm9kZUNoZWNrcG9pbnRSZXN1bHQSPQoHUmVzdG9yZRIaLmF0ZWFwaS5Ob2RlUmVzdG9yZVJlcXVlc3QaFi5hdGVhcGkuTm9kZVdvcmtlckluZm8SMgoEU3RvcBIXLmF0ZWFwaS5Ob2RlU3RvcFJlcXVlc3QaES5hdGVhcGkuTm9kZUVtcHR5EjYKBkZyZWV6ZRIZLmF0ZWFwaS5Ob2RlRnJlZXplUmVxdWVzdBoRLmF0ZWFwaS5Ob2RlRW1wdHkSMgoEVGhhdxIXLmF0ZWFwaS5Ob2RlVGhhd1JlcXVlc3QaES5hdGVhcGkuTm9kZUVtcHR5EjgKBExvZ3MSFy5hdGVhcGkuTm9kZUxvZ3NSZXF1ZXN0GhUuYXRlYXBpLk5vZGVMb2dzQ2h1bmswATKiAQoMTm9kZVJlZ2lzdHJ5EkcKCFJlZ2lzdGVyEhsuYXRlYXBpLk5vZGVSZWdpc3RlclJlcXVlc3QaHi5hdGVhcGkuTm9kZVJlZ2lzdHJhdGlvblJlc3VsdBJJCglIZWFydGJlYXQSHC5hdGVhcGkuTm9kZUhlYXJ0YmVhdFJlcXVlc3QaHi5hdGVhcGkuTm9kZVJlZ2lzdHJhdGlvblJlc3VsdGIGcHJvdG8z",
+    "ChFhdGVhcGkvbm9kZS5wcm90bxIGYXRlYXBpIgsKCU5vZGVFbXB0eSJmChBOb2RlV29ya2VyTGltaXRzEhkKDG1lbW9yeV9ieXRlcxgBIAEoA0gAiAEBEhcKCmNwdV9taWxsaXMYAiABKANIAYgBAUIPCg1fbWVtb3J5X2J5dGVzQg0KC19jcHVfbWlsbGlzIl4KEk5vZGVXb3JrZXJTZXR0aW5ncxIoCgZsaW1pdHMYASABKAsyGC5hdGVhcGkuTm9kZVdvcmtlckxpbWl0cxITCgZlZ3Jlc3MYAiABKAlIAIgBAUIJCgdfZWdyZXNzImoKEU5vZGVBY3RvcklkZW50aXR5EhAKCGF0ZXNwYWNlGAEgASgJEhoKEnRlbXBsYXRlX25hbWVzcGFjZRgCIAEoCRIVCg10ZW1wbGF0ZV9uYW1lGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJIo0BCg5Ob2RlV29ya2VyRXhpdBIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCRIWCglleGl0X2NvZGUYAyABKAVIAIgBARIKCgJhdBgEIAEoCRIoCgVhY3RvchgFIAEoCzIZLmF0ZWFwaS5Ob2RlQWN0b3JJZGVudGl0eUIMCgpfZXhpdF9jb2RlIrIBCg5Ob2RlV29ya2VySW5mbxIMCgRuYW1lGAEgASgJEg8KB2FkZHJlc3MYAiABKAkSKAoFYWN0b3IYAyABKAsyGS5hdGVhcGkuTm9kZUFjdG9ySWRlbnRpdHkSLAoIc2V0dGluZ3MYBCABKAsyGi5hdGVhcGkuTm9kZVdvcmtlclNldHRpbmdzEikKCWxhc3RfZXhpdBgFIAEoCzIWLmF0ZWFwaS5Ob2RlV29ya2VyRXhpdCJVChdOb2RlQ3JlYXRlV29ya2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEiwKCHNldHRpbmdzGAIgASgLMhouYXRlYXBpLk5vZGVXb3JrZXJTZXR0aW5ncyInChdOb2RlRGVsZXRlV29ya2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFk5vZGVMaXN0V29ya2Vyc1JlcXVlc3QiQgoXTm9kZUxpc3RXb3JrZXJzUmVzcG9uc2USJwoHd29ya2VycxgBIAMoCzIWLmF0ZWFwaS5Ob2RlV29ya2VySW5mbyIhCg9Ob2RlU3RvcFJlcXVlc3QSDgoGd29ya2VyGAEgASgJIk0KEU5vZGVGcmVlemVSZXF1ZXN0Eg4KBndvcmtlchgBIAEoCRIoCgVhY3RvchgCIAEoCzIZLmF0ZWFwaS5Ob2RlQWN0b3JJZGVudGl0eSJLCg9Ob2RlVGhhd1JlcXVlc3QSDgoGd29ya2VyGAEgASgJEigKBWFjdG9yGAIgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5Ih0KC05vZGVTdHJpbmdzEg4KBnZhbHVlcxgBIAMoCSI/ChBOb2RlU2VjcmV0S2V5UmVmEgwKBG5hbWUYASABKAkSCwoDa2V5GAIgASgJEhAKCG9wdGlvbmFsGAMgASgIImoKCk5vZGVFbnZWYXISDAoEbmFtZRgBIAEoCRISCgV2YWx1ZRgCIAEoCUgAiAEBEjAKDnNlY3JldF9rZXlfcmVmGAMgASgLMhguYXRlYXBpLk5vZGVTZWNyZXRLZXlSZWZCCAoGX3ZhbHVlIisKB05vZGVFbnYSIAoEdmFycxgBIAMoCzISLmF0ZWFwaS5Ob2RlRW52VmFyIloKCk5vZGVSZWFkeXoSDAoEcGF0aBgBIAEoCRIMCgRwb3J0GAIgASgFEhwKD3RpbWVvdXRfc2Vjb25kcxgDIAEoBUgAiAEBQhIKEF90aW1lb3V0X3NlY29uZHMiMwoPTm9kZVZvbHVtZU1vdW50EgwKBG5hbWUYASABKAkSEgoKbW91bnRfcGF0aBgCIAEoCSI7ChBOb2RlVm9sdW1lTW91bnRzEicKBm1vdW50cxgBIAMoCzIXLmF0ZWFwaS5Ob2RlVm9sdW1lTW91bnQi6AEKDU5vZGVDb250YWluZXISDAoEbmFtZRgBIAEoCRINCgVpbWFnZRgCIAEoCRIkCgdjb21tYW5kGAMgASgLMhMuYXRlYXBpLk5vZGVTdHJpbmdzEiEKBGFyZ3MYBCABKAsyEy5hdGVhcGkuTm9kZVN0cmluZ3MSHAoDZW52GAUgASgLMg8uYXRlYXBpLk5vZGVFbnYSIgoGcmVhZHl6GAYgASgLMhIuYXRlYXBpLk5vZGVSZWFkeXoSLwoNdm9sdW1lX21vdW50cxgHIAEoCzIYLmF0ZWFwaS5Ob2RlVm9sdW1lTW91bnRzIhAKDk5vZGVEdXJhYmxlRGlyIkcKCk5vZGVWb2x1bWUSDAoEbmFtZRgBIAEoCRIrCgtkdXJhYmxlX2RpchgCIAEoCzIWLmF0ZWFwaS5Ob2RlRHVyYWJsZURpciIyCgtOb2RlVm9sdW1lcxIjCgd2b2x1bWVzGAEgAygLMhIuYXRlYXBpLk5vZGVWb2x1bWUiXwoMTm9kZVdvcmtsb2FkEikKCmNvbnRhaW5lcnMYASADKAsyFS5hdGVhcGkuTm9kZUNvbnRhaW5lchIkCgd2b2x1bWVzGAIgASgLMhMuYXRlYXBpLk5vZGVWb2x1bWVzIigKCU5vZGVBc3NldBILCgN1cmwYASABKAkSDgoGc2hhMjU2GAIgASgJIoYBCg5Ob2RlQXJjaEFzc2V0cxIyCgZhc3NldHMYASADKAsyIi5hdGVhcGkuTm9kZUFyY2hBc3NldHMuQXNzZXRzRW50cnkaQAoLQXNzZXRzRW50cnkSCwoDa2V5GAEgASgJEiAKBXZhbHVlGAIgASgLMhEuYXRlYXBpLk5vZGVBc3NldDoCOAEiqAEKEU5vZGVTYW5kYm94QXNzZXRzEhUKDXNhbmRib3hfY2xhc3MYASABKAkSNQoGYXNzZXRzGAIgAygLMiUuYXRlYXBpLk5vZGVTYW5kYm94QXNzZXRzLkFzc2V0c0VudHJ5GkUKC0Fzc2V0c0VudHJ5EgsKA2tleRgBIAEoCRIlCgV2YWx1ZRgCIAEoCzIWLmF0ZWFwaS5Ob2RlQXJjaEFzc2V0czoCOAEizwEKDk5vZGVSdW5SZXF1ZXN0Eg4KBndvcmtlchgBIAEoCRIoCgVhY3RvchgCIAEoCzIZLmF0ZWFwaS5Ob2RlQWN0b3JJZGVudGl0eRImCgh3b3JrbG9hZBgDIAEoCzIULmF0ZWFwaS5Ob2RlV29ya2xvYWQSMQoOc2FuZGJveF9hc3NldHMYBCABKAsyGS5hdGVhcGkuTm9kZVNhbmRib3hBc3NldHMSGAoLYWN0b3JfdG9rZW4YFCABKAlIAIgBAUIOCgxfYWN0b3JfdG9rZW4iFgoUTm9kZUxvY2FsRGVzdGluYXRpb24iLQoXTm9kZUV4dGVybmFsRGVzdGluYXRpb24SEgoKdXJpX3ByZWZpeBgBIAEoCSLuAQoVTm9kZUNoZWNrcG9pbnRSZXF1ZXN0Eg4KBndvcmtlchgBIAEoCRIoCgVhY3RvchgCIAEoCzIZLmF0ZWFwaS5Ob2RlQWN0b3JJZGVudGl0eRIoCgVzY29wZRgDIAEoDjIZLmF0ZWFwaS5Ob2RlU25hcHNob3RTY29wZRItCgVsb2NhbBgEIAEoCzIcLmF0ZWFwaS5Ob2RlTG9jYWxEZXN0aW5hdGlvbkgAEjMKCGV4dGVybmFsGAUgASgLMh8uYXRlYXBpLk5vZGVFeHRlcm5hbERlc3RpbmF0aW9uSABCDQoLZGVzdGluYXRpb24iPgoQTm9kZVNuYXBzaG90RmlsZRIMCgRuYW1lGAEgASgJEgwKBHNpemUYAiABKAMSDgoGc2hhMjU2GAMgASgJIocBChROb2RlQ2hlY2twb2ludFJlc3VsdBILCgN1cmkYASABKAkSDQoFbG9jYWwYAiABKAgSJwoFZmlsZXMYAyADKAsyGC5hdGVhcGkuTm9kZVNuYXBzaG90RmlsZRIZCgx1cGxvYWRfZXJyb3IYBCABKAlIAIgBAUIPCg1fdXBsb2FkX2Vycm9yIqkCChJOb2RlUmVzdG9yZVJlcXVlc3QSDgoGd29ya2VyGAEgASgJEigKBWFjdG9yGAIgASgLMhkuYXRlYXBpLk5vZGVBY3RvcklkZW50aXR5Eg4KBnNvdXJjZRgDIAEoCRIoCgVzY29wZRgEIAEoDjIZLmF0ZWFwaS5Ob2RlU25hcHNob3RTY29wZRIpCgZvcmlnaW4YBSABKA4yGS5hdGVhcGkuTm9kZVJlc3RvcmVPcmlnaW4SEQoEYmFzZRgGIAEoCUgAiAEBEi4KDXNlY3JldF92YWx1ZXMYByADKAsyFy5hdGVhcGkuTm9kZVNlY3JldFZhbHVlEhgKC2FjdG9yX3Rva2VuGBQgASgJSAGIAQFCBwoFX2Jhc2VCDgoMX2FjdG9yX3Rva2VuIj0KD05vZGVTZWNyZXRWYWx1ZRIOCgZzZWNyZXQYASABKAkSCwoDa2V5GAIgASgJEg0KBXZhbHVlGAMgASgJIkkKD05vZGVMb2dzUmVxdWVzdBIoCgVhY3RvchgBIAEoCzIZLmF0ZWFwaS5Ob2RlQWN0b3JJZGVudGl0eRIMCgRmcm9tGAIgASgDIh0KDU5vZGVMb2dzQ2h1bmsSDAoEZGF0YRgBIAEoDCJZCgxOb2RlQ2FwYWNpdHkSDwoHd29ya2VycxgBIAEoBRIOCgZzb3VyY2UYAiABKAkSFAoMbWVtb3J5X2J5dGVzGAMgASgDEhIKCmNwdV9taWxsaXMYBCABKAMi2QEKEE5vZGVSZWdpc3RyYXRpb24SDAoEbmFtZRgBIAEoCRILCgN1cmwYAiABKAkSEgoFZW50cnkYAyABKAlIAIgBARIPCgdhZGRyZXNzGAQgASgJEgwKBGFyY2gYBSABKAkSFwoPc2FuZGJveF9jbGFzc2VzGAYgAygJEiYKCGNhcGFjaXR5GAcgASgLMhQuYXRlYXBpLk5vZGVDYXBhY2l0eRIVCg1jYWNoZWRfYXNzZXRzGAggAygJEhUKDWNhY2hlZF9pbWFnZXMYCSADKAlCCAoGX2VudHJ5IloKE05vZGVSZWdpc3RlclJlcXVlc3QSLgoMcmVnaXN0cmF0aW9uGAEgASgLMhguYXRlYXBpLk5vZGVSZWdpc3RyYXRpb24SEwoLY2FsbF9zZWNyZXQYAiABKAkiRgoUTm9kZUhlYXJ0YmVhdFJlcXVlc3QSLgoMcmVnaXN0cmF0aW9uGAEgASgLMhguYXRlYXBpLk5vZGVSZWdpc3RyYXRpb24iXAoWTm9kZVJlZ2lzdHJhdGlvblJlc3VsdBIUCgxoZWFydGJlYXRfbXMYASABKAMSFQoNbG9zdF9hZnRlcl9tcxgCIAEoAxIVCg1zdGFsZV93b3JrZXJzGAMgAygJKnQKEU5vZGVTbmFwc2hvdFNjb3BlEiMKH05PREVfU05BUFNIT1RfU0NPUEVfVU5TUEVDSUZJRUQQABIcChhOT0RFX1NOQVBTSE9UX1NDT1BFX0ZVTEwQARIcChhOT0RFX1NOQVBTSE9UX1NDT1BFX0RBVEEQAip1ChFOb2RlUmVzdG9yZU9yaWdpbhIjCh9OT0RFX1JFU1RPUkVfT1JJR0lOX1VOU1BFQ0lGSUVEEAASGwoXTk9ERV9SRVNUT1JFX09SSUdJTl9PV04QARIeChpOT0RFX1JFU1RPUkVfT1JJR0lOX0dPTERFThACMv4ECgROb2RlEkcKDENyZWF0ZVdvcmtlchIfLmF0ZWFwaS5Ob2RlQ3JlYXRlV29ya2VyUmVxdWVzdBoWLmF0ZWFwaS5Ob2RlV29ya2VySW5mbxJCCgxEZWxldGVXb3JrZXISHy5hdGVhcGkuTm9kZURlbGV0ZVdvcmtlclJlcXVlc3QaES5hdGVhcGkuTm9kZUVtcHR5Ek4KC0xpc3RXb3JrZXJzEh4uYXRlYXBpLk5vZGVMaXN0V29ya2Vyc1JlcXVlc3QaHy5hdGVhcGkuTm9kZUxpc3RXb3JrZXJzUmVzcG9uc2USNQoDUnVuEhYuYXRlYXBpLk5vZGVSdW5SZXF1ZXN0GhYuYXRlYXBpLk5vZGVXb3JrZXJJbmZvEkkKCkNoZWNrcG9pbnQSHS5hdGVhcGkuTm9kZUNoZWNrcG9pbnRSZXF1ZXN0GhwuYXRlYXBpLk5vZGVDaGVja3BvaW50UmVzdWx0Ej0KB1Jlc3RvcmUSGi5hdGVhcGkuTm9kZVJlc3RvcmVSZXF1ZXN0GhYuYXRlYXBpLk5vZGVXb3JrZXJJbmZvEjIKBFN0b3ASFy5hdGVhcGkuTm9kZVN0b3BSZXF1ZXN0GhEuYXRlYXBpLk5vZGVFbXB0eRI2CgZGcmVlemUSGS5hdGVhcGkuTm9kZUZyZWV6ZVJlcXVlc3QaES5hdGVhcGkuTm9kZUVtcHR5EjIKBFRoYXcSFy5hdGVhcGkuTm9kZVRoYXdSZXF1ZXN0GhEuYXRlYXBpLk5vZGVFbXB0eRI4CgRMb2dzEhcuYXRlYXBpLk5vZGVMb2dzUmVxdWVzdBoVLmF0ZWFwaS5Ob2RlTG9nc0NodW5rMAEyogEKDE5vZGVSZWdpc3RyeRJHCghSZWdpc3RlchIbLmF0ZWFwaS5Ob2RlUmVnaXN0ZXJSZXF1ZXN0Gh4uYXRlYXBpLk5vZGVSZWdpc3RyYXRpb25SZXN1bHQSSQoJSGVhcnRiZWF0EhwuYXRlYXBpLk5vZGVIZWFydGJlYXRSZXF1ZXN0Gh4uYXRlYXBpLk5vZGVSZWdpc3RyYXRpb25SZXN1bHRiBnByb3RvMw",
   );
 
 /**
@@ -363,6 +363,40 @@ export const NodeStringsSchema: GenMessage<NodeStrings> =
   messageDesc(file_ateapi_node, 13);
 
 /**
+ * Where a variable's value comes from, when a Secret: kept (without the value) in records
+ * and snapshot manifests, so a later cold boot knows what to read again.
+ *
+ * @generated from message ateapi.NodeSecretKeyRef
+ */
+export type NodeSecretKeyRef = Message<"ateapi.NodeSecretKeyRef"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string key = 2;
+   */
+  key: string;
+
+  /**
+   * @generated from field: bool optional = 3;
+   */
+  optional: boolean;
+};
+
+/**
+ * Describes the message ateapi.NodeSecretKeyRef.
+ * Use `create(NodeSecretKeyRefSchema)` to create a new message.
+ */
+export const NodeSecretKeyRefSchema: GenMessage<NodeSecretKeyRef> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_node, 14);
+
+/**
+ * A literal value, or one from a Secret: in a Run, the value resolved by the control plane
+ * (absent for an optional reference whose Secret or key is missing).
+ *
  * @generated from message ateapi.NodeEnvVar
  */
 export type NodeEnvVar = Message<"ateapi.NodeEnvVar"> & {
@@ -372,9 +406,14 @@ export type NodeEnvVar = Message<"ateapi.NodeEnvVar"> & {
   name: string;
 
   /**
-   * @generated from field: string value = 2;
+   * @generated from field: optional string value = 2;
    */
-  value: string;
+  value?: string | undefined;
+
+  /**
+   * @generated from field: ateapi.NodeSecretKeyRef secret_key_ref = 3;
+   */
+  secretKeyRef?: NodeSecretKeyRef | undefined;
 };
 
 /**
@@ -383,7 +422,7 @@ export type NodeEnvVar = Message<"ateapi.NodeEnvVar"> & {
  */
 export const NodeEnvVarSchema: GenMessage<NodeEnvVar> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 14);
+  messageDesc(file_ateapi_node, 15);
 
 /**
  * @generated from message ateapi.NodeEnv
@@ -399,7 +438,7 @@ export type NodeEnv = Message<"ateapi.NodeEnv"> & {
  * Describes the message ateapi.NodeEnv.
  * Use `create(NodeEnvSchema)` to create a new message.
  */
-export const NodeEnvSchema: GenMessage<NodeEnv> = /*@__PURE__*/ messageDesc(file_ateapi_node, 15);
+export const NodeEnvSchema: GenMessage<NodeEnv> = /*@__PURE__*/ messageDesc(file_ateapi_node, 16);
 
 /**
  * @generated from message ateapi.NodeReadyz
@@ -427,7 +466,7 @@ export type NodeReadyz = Message<"ateapi.NodeReadyz"> & {
  */
 export const NodeReadyzSchema: GenMessage<NodeReadyz> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 16);
+  messageDesc(file_ateapi_node, 17);
 
 /**
  * @generated from message ateapi.NodeVolumeMount
@@ -450,7 +489,7 @@ export type NodeVolumeMount = Message<"ateapi.NodeVolumeMount"> & {
  */
 export const NodeVolumeMountSchema: GenMessage<NodeVolumeMount> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 17);
+  messageDesc(file_ateapi_node, 18);
 
 /**
  * @generated from message ateapi.NodeVolumeMounts
@@ -468,7 +507,7 @@ export type NodeVolumeMounts = Message<"ateapi.NodeVolumeMounts"> & {
  */
 export const NodeVolumeMountsSchema: GenMessage<NodeVolumeMounts> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 18);
+  messageDesc(file_ateapi_node, 19);
 
 /**
  * @generated from message ateapi.NodeContainer
@@ -518,7 +557,7 @@ export type NodeContainer = Message<"ateapi.NodeContainer"> & {
  */
 export const NodeContainerSchema: GenMessage<NodeContainer> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 19);
+  messageDesc(file_ateapi_node, 20);
 
 /**
  * @generated from message ateapi.NodeDurableDir
@@ -531,7 +570,7 @@ export type NodeDurableDir = Message<"ateapi.NodeDurableDir"> & {};
  */
 export const NodeDurableDirSchema: GenMessage<NodeDurableDir> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 20);
+  messageDesc(file_ateapi_node, 21);
 
 /**
  * @generated from message ateapi.NodeVolume
@@ -554,7 +593,7 @@ export type NodeVolume = Message<"ateapi.NodeVolume"> & {
  */
 export const NodeVolumeSchema: GenMessage<NodeVolume> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 21);
+  messageDesc(file_ateapi_node, 22);
 
 /**
  * @generated from message ateapi.NodeVolumes
@@ -572,7 +611,7 @@ export type NodeVolumes = Message<"ateapi.NodeVolumes"> & {
  */
 export const NodeVolumesSchema: GenMessage<NodeVolumes> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 22);
+  messageDesc(file_ateapi_node, 23);
 
 /**
  * @generated from message ateapi.NodeWorkload
@@ -595,7 +634,7 @@ export type NodeWorkload = Message<"ateapi.NodeWorkload"> & {
  */
 export const NodeWorkloadSchema: GenMessage<NodeWorkload> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 23);
+  messageDesc(file_ateapi_node, 24);
 
 /**
  * @generated from message ateapi.NodeAsset
@@ -620,7 +659,7 @@ export type NodeAsset = Message<"ateapi.NodeAsset"> & {
  */
 export const NodeAssetSchema: GenMessage<NodeAsset> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 24);
+  messageDesc(file_ateapi_node, 25);
 
 /**
  * @generated from message ateapi.NodeArchAssets
@@ -640,7 +679,7 @@ export type NodeArchAssets = Message<"ateapi.NodeArchAssets"> & {
  */
 export const NodeArchAssetsSchema: GenMessage<NodeArchAssets> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 25);
+  messageDesc(file_ateapi_node, 26);
 
 /**
  * The runtime: exactly the SandboxConfig shape.
@@ -667,7 +706,7 @@ export type NodeSandboxAssets = Message<"ateapi.NodeSandboxAssets"> & {
  */
 export const NodeSandboxAssetsSchema: GenMessage<NodeSandboxAssets> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 26);
+  messageDesc(file_ateapi_node, 27);
 
 /**
  * @generated from message ateapi.NodeRunRequest
@@ -692,6 +731,14 @@ export type NodeRunRequest = Message<"ateapi.NodeRunRequest"> & {
    * @generated from field: ateapi.NodeSandboxAssets sandbox_assets = 4;
    */
   sandboxAssets?: NodeSandboxAssets | undefined;
+
+  /**
+   * The actor's own token for this start (written to /run/ate/token in the sandbox); absent:
+   * none (golden actors). A high number: fields added beside it keep the low ones.
+   *
+   * @generated from field: optional string actor_token = 20;
+   */
+  actorToken?: string | undefined;
 };
 
 /**
@@ -700,7 +747,7 @@ export type NodeRunRequest = Message<"ateapi.NodeRunRequest"> & {
  */
 export const NodeRunRequestSchema: GenMessage<NodeRunRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 27);
+  messageDesc(file_ateapi_node, 28);
 
 /**
  * @generated from message ateapi.NodeLocalDestination
@@ -713,7 +760,7 @@ export type NodeLocalDestination = Message<"ateapi.NodeLocalDestination"> & {};
  */
 export const NodeLocalDestinationSchema: GenMessage<NodeLocalDestination> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 28);
+  messageDesc(file_ateapi_node, 29);
 
 /**
  * @generated from message ateapi.NodeExternalDestination
@@ -733,7 +780,7 @@ export type NodeExternalDestination = Message<"ateapi.NodeExternalDestination"> 
  */
 export const NodeExternalDestinationSchema: GenMessage<NodeExternalDestination> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 29);
+  messageDesc(file_ateapi_node, 30);
 
 /**
  * @generated from message ateapi.NodeCheckpointRequest
@@ -785,7 +832,7 @@ export type NodeCheckpointRequest = Message<"ateapi.NodeCheckpointRequest"> & {
  */
 export const NodeCheckpointRequestSchema: GenMessage<NodeCheckpointRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 30);
+  messageDesc(file_ateapi_node, 31);
 
 /**
  * @generated from message ateapi.NodeSnapshotFile
@@ -815,7 +862,7 @@ export type NodeSnapshotFile = Message<"ateapi.NodeSnapshotFile"> & {
  */
 export const NodeSnapshotFileSchema: GenMessage<NodeSnapshotFile> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 31);
+  messageDesc(file_ateapi_node, 32);
 
 /**
  * Where the snapshot really is: `uri` (on the node when `local`). An external checkpoint
@@ -851,7 +898,7 @@ export type NodeCheckpointResult = Message<"ateapi.NodeCheckpointResult"> & {
  */
 export const NodeCheckpointResultSchema: GenMessage<NodeCheckpointResult> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 32);
+  messageDesc(file_ateapi_node, 33);
 
 /**
  * @generated from message ateapi.NodeRestoreRequest
@@ -892,6 +939,23 @@ export type NodeRestoreRequest = Message<"ateapi.NodeRestoreRequest"> & {
    * @generated from field: optional string base = 6;
    */
   base?: string | undefined;
+
+  /**
+   * Values of the template's Secret references, sent with a DATA restore only: such a restore
+   * may boot the image (no memory to restore), and a boot reads its Secrets anew. A FULL
+   * restore needs none: the memory holds what the process read.
+   *
+   * @generated from field: repeated ateapi.NodeSecretValue secret_values = 7;
+   */
+  secretValues: NodeSecretValue[];
+
+  /**
+   * The actor's own token for this start (written to /run/ate/token in the sandbox); absent:
+   * none (golden actors). A high number: fields added beside it keep the low ones.
+   *
+   * @generated from field: optional string actor_token = 20;
+   */
+  actorToken?: string | undefined;
 };
 
 /**
@@ -900,7 +964,37 @@ export type NodeRestoreRequest = Message<"ateapi.NodeRestoreRequest"> & {
  */
 export const NodeRestoreRequestSchema: GenMessage<NodeRestoreRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 33);
+  messageDesc(file_ateapi_node, 34);
+
+/**
+ * @generated from message ateapi.NodeSecretValue
+ */
+export type NodeSecretValue = Message<"ateapi.NodeSecretValue"> & {
+  /**
+   * The Secret's name (in the template's namespace) and key.
+   *
+   * @generated from field: string secret = 1;
+   */
+  secret: string;
+
+  /**
+   * @generated from field: string key = 2;
+   */
+  key: string;
+
+  /**
+   * @generated from field: string value = 3;
+   */
+  value: string;
+};
+
+/**
+ * Describes the message ateapi.NodeSecretValue.
+ * Use `create(NodeSecretValueSchema)` to create a new message.
+ */
+export const NodeSecretValueSchema: GenMessage<NodeSecretValue> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_node, 35);
 
 /**
  * @generated from message ateapi.NodeLogsRequest
@@ -925,7 +1019,7 @@ export type NodeLogsRequest = Message<"ateapi.NodeLogsRequest"> & {
  */
 export const NodeLogsRequestSchema: GenMessage<NodeLogsRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 34);
+  messageDesc(file_ateapi_node, 36);
 
 /**
  * @generated from message ateapi.NodeLogsChunk
@@ -943,7 +1037,7 @@ export type NodeLogsChunk = Message<"ateapi.NodeLogsChunk"> & {
  */
 export const NodeLogsChunkSchema: GenMessage<NodeLogsChunk> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 35);
+  messageDesc(file_ateapi_node, 37);
 
 /**
  * @generated from message ateapi.NodeCapacity
@@ -980,7 +1074,7 @@ export type NodeCapacity = Message<"ateapi.NodeCapacity"> & {
  */
 export const NodeCapacitySchema: GenMessage<NodeCapacity> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 36);
+  messageDesc(file_ateapi_node, 38);
 
 /**
  * @generated from message ateapi.NodeRegistration
@@ -1050,7 +1144,7 @@ export type NodeRegistration = Message<"ateapi.NodeRegistration"> & {
  */
 export const NodeRegistrationSchema: GenMessage<NodeRegistration> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 37);
+  messageDesc(file_ateapi_node, 39);
 
 /**
  * @generated from message ateapi.NodeRegisterRequest
@@ -1075,7 +1169,7 @@ export type NodeRegisterRequest = Message<"ateapi.NodeRegisterRequest"> & {
  */
 export const NodeRegisterRequestSchema: GenMessage<NodeRegisterRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 38);
+  messageDesc(file_ateapi_node, 40);
 
 /**
  * @generated from message ateapi.NodeHeartbeatRequest
@@ -1093,7 +1187,7 @@ export type NodeHeartbeatRequest = Message<"ateapi.NodeHeartbeatRequest"> & {
  */
 export const NodeHeartbeatRequestSchema: GenMessage<NodeHeartbeatRequest> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 39);
+  messageDesc(file_ateapi_node, 41);
 
 /**
  * @generated from message ateapi.NodeRegistrationResult
@@ -1123,7 +1217,7 @@ export type NodeRegistrationResult = Message<"ateapi.NodeRegistrationResult"> & 
  */
 export const NodeRegistrationResultSchema: GenMessage<NodeRegistrationResult> =
   /*@__PURE__*/
-  messageDesc(file_ateapi_node, 40);
+  messageDesc(file_ateapi_node, 42);
 
 /**
  * @generated from enum ateapi.NodeSnapshotScope
