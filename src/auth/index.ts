@@ -32,6 +32,11 @@ export {
   type TokenInfo,
 } from "./principal.ts";
 export { principalKey } from "./request-principal.ts";
-export { authorizeActorLogs, authorizeResource, type ResourceVerb } from "./resource-policy.ts";
+export {
+  authorizeActorLogs,
+  authorizeApiDiscovery,
+  authorizeResource,
+  type ResourceVerb,
+} from "./resource-policy.ts";
 export { maxTtlMs, type NewToken, TokenStore } from "./token-store.ts";
 export { parseToken } from "./token-text.ts";

@@ -50,6 +50,19 @@ export function authorizeResource(
 }
 
 /**
+ * Discovery and OpenAPI (/api, /apis, /openapi/v2): any caller with a valid token may read
+ * them, as on a Kubernetes API server, but an actor's own token: it opens its actor's
+ * get/suspend/pause and nothing else, a schema included.
+ */
+export function authorizeApiDiscovery(p: Principal): void {
+  if (p.role !== "actor") return;
+  throw new AteError(
+    Code.PermissionDenied,
+    `${describePrincipal(p)} may not read the API's discovery or OpenAPI documents: ${roleScope[p.role]}`,
+  );
+}
+
+/**
  * An actor's logs: admins any, a tenant its own atespace's; another atespace's actor is
  * answered as if it did not exist.
  */

@@ -10,8 +10,7 @@ import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
-import type { CliIO } from "./io.ts";
-import { runCli } from "./main.ts";
+import { runCliCaptured } from "../../test/support/cli.ts";
 
 const fixtures = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -25,17 +24,8 @@ const fixtures = join(
 describe("Agent Substrate's demo manifests", () => {
   let dir: string;
   const ate = async (...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIO = {
-      out: (t) => out.push(t),
-      write: (t) => out.push(t),
-      err: (t) => err.push(t),
-      stdin: () => "",
-      now: () => new Date(),
-    };
-    const code = await runCli(["--home", dir, ...args], io);
-    return { code, out: out.join("\n"), err: err.join("\n") };
+    const run = await runCliCaptured(["--home", dir, ...args]);
+    return { ...run, out: run.out.trimEnd() };
   };
 
   beforeEach(() => {

@@ -6,26 +6,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { stringify } from "yaml";
+import { runCliCaptured } from "../../test/support/cli.ts";
 import { namespaceObject, secretObject, workerPool } from "../api/testing.ts";
-import type { CliIO } from "./io.ts";
-import { runCli } from "./main.ts";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
 describe("ate CLI: namespaces and secrets", () => {
   let dir: string;
   const ate = async (...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIO = {
-      out: (t) => out.push(t),
-      write: (t) => out.push(t),
-      err: (t) => err.push(t),
-      stdin: () => "",
-      now: () => new Date(),
-    };
-    const code = await runCli(["--home", dir, ...args], io);
-    return { code, out: out.join("\n"), err: err.join("\n") };
+    const run = await runCliCaptured(["--home", dir, ...args]);
+    return { ...run, out: run.out.trimEnd() };
   };
   const file = (name: string, ...docs: unknown[]) => {
     const path = join(dir, name);

@@ -1,11 +1,12 @@
 import {
+  columnValue,
   groupOf,
+  humanAge,
   type PrinterColumn,
   type Resource,
   type ResourceType,
 } from "../api/schema/index.ts";
 import { AteError, Code } from "../errors/index.ts";
-import { humanAge } from "./age.ts";
 
 export type OutputFormat = "table" | "wide" | "yaml" | "json" | "name";
 
@@ -34,17 +35,8 @@ export function qualifiedKind(type: ResourceType): string {
 }
 
 /** Reads a printer column's simple JSONPath (`.spec.sandboxClass`) from an object. */
-function readPath(object: unknown, jsonPath: string): unknown {
-  let value: unknown = object;
-  for (const key of jsonPath.replace(/^\./, "").split(".")) {
-    if (value === null || typeof value !== "object") return undefined;
-    value = (value as Record<string, unknown>)[key];
-  }
-  return value;
-}
-
 function cell(column: PrinterColumn, object: Resource, now: Date): string {
-  const value = column.value ? column.value(object) : readPath(object, column.jsonPath);
+  const value = columnValue(column, object);
   if (column.type === "date")
     return typeof value === "string" ? humanAge(now.getTime() - Date.parse(value)) : "<unknown>";
   if (column.type === "boolean") return value === true ? "true" : "false";

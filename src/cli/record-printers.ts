@@ -1,5 +1,6 @@
 import { type DescMessage, type MessageShape, toJson } from "@bufbuild/protobuf";
 import { formatCpu, formatMemory } from "../api/quantity/index.ts";
+import { humanAge } from "../api/schema/index.ts";
 import {
   type Actor,
   Actor_Status,
@@ -10,7 +11,6 @@ import {
   type Worker,
   WorkerSchema,
 } from "../proto/gen/ateapi/control_pb.ts";
-import { humanAge } from "./age.ts";
 import { renderTable, yamlText } from "./printers.ts";
 
 /** RUNNING, SUSPENDED, … as Agent Substrate's tools print them. */

@@ -4,9 +4,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { actorTemplate, sandboxConfig, sha, workerPool } from "../api/testing.ts";
 import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../api/v1alpha1/index.ts";
-import { GoldenController, goldenDefaults } from "./golden-controller.ts";
-import { PoolController } from "./pool-controller.ts";
-import { testCluster } from "./testing.ts";
+import { goldenDefaults } from "./golden-controller.ts";
+import { controllerPass, testCluster } from "./testing.ts";
 
 const microvmAssets = Object.fromEntries(
   ["cloud-hypervisor", "kata-config", "kata-image", "kata-kernel", "virtiofsd"].map((name) => [
@@ -17,28 +16,10 @@ const microvmAssets = Object.fromEntries(
 
 describe("golden controller: templates nothing can run", async () => {
   const c = await testCluster([{ name: "n1" }]); // gvisor, amd64
-  const golden = new GoldenController({
-    resources: c.resources,
-    controlPlane: c.cp,
-    nodes: c.registry,
-    clock: c.clock,
-    logger: c.logger,
-    warmupMs: 0,
-  });
-  const pools = new PoolController({
-    resources: c.resources,
-    records: c.records,
-    nodes: c.registry,
-    clock: c.clock,
-    logger: c.logger,
-  });
   const template = (name: string) => c.resources.get(ActorTemplateType, "default", name);
   const boots = () =>
     [...c.agents.values()].reduce((sum, a) => sum + a.calls.run + a.calls.restore, 0);
-  const pass = async () => {
-    await pools.reconcile();
-    await golden.reconcile();
-  };
+  const pass = controllerPass(c);
 
   before(async () => {
     await c.resources.create(SandboxConfigType, sandboxConfig("gvisor", { default: true }));

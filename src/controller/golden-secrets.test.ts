@@ -4,14 +4,13 @@
 // requests it was sent.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Resource } from "../api/schema/resource-type.ts";
+import type { Resource } from "../api/schema/index.ts";
 import { actorTemplate, sandboxConfig, workerPool } from "../api/testing.ts";
 import { SecretType } from "../api/v1/index.ts";
 import { ActorTemplateType, SandboxConfigType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import type { RestoreRequest, RunRequest } from "../node/index.ts";
-import { GoldenController, goldenDefaults, secretNotFoundReason } from "./golden-controller.ts";
-import { PoolController } from "./pool-controller.ts";
-import { testCluster } from "./testing.ts";
+import { goldenDefaults, secretNotFoundReason } from "./golden-controller.ts";
+import { controllerPass, testCluster } from "./testing.ts";
 
 const secret = (name: string, stringData: Record<string, string>): Resource =>
   ({
@@ -44,25 +43,7 @@ describe("golden controller: env from Secrets", async () => {
     restores.push(req);
     return restore(req);
   };
-  const golden = new GoldenController({
-    resources: c.resources,
-    controlPlane: c.cp,
-    nodes: c.registry,
-    clock: c.clock,
-    logger: c.logger,
-    warmupMs: 0,
-  });
-  const pools = new PoolController({
-    resources: c.resources,
-    records: c.records,
-    nodes: c.registry,
-    clock: c.clock,
-    logger: c.logger,
-  });
-  const pass = async () => {
-    await pools.reconcile();
-    await golden.reconcile();
-  };
+  const pass = controllerPass(c);
   const template = () => c.resources.get(ActorTemplateType, "default", "app");
   const boots = () => c.agent.calls.run + c.agent.calls.restore;
 

@@ -13,6 +13,8 @@ import type {
 import { Records, SqliteRecordStore } from "../records/index.ts";
 import { SqliteResourceStore } from "../resources/index.ts";
 import type { SandboxExit, WorkerSettings } from "../sandbox/index.ts";
+import { GoldenController } from "./golden-controller.ts";
+import { PoolController } from "./pool-controller.ts";
 
 /**
  * A no-op node agent that keeps each worker's settings and whose sandboxes can be made to
@@ -176,4 +178,22 @@ export async function testCluster(specs: TestNodeSpec[] = [{ name: "n1" }]) {
 /** One node "n1" (see testCluster). */
 export function testNode(spec: Omit<TestNodeSpec, "name"> = {}) {
   return testCluster([{ name: "n1", ...spec }]);
+}
+
+/** One pass of the pool controller, then the golden one (no warm-up), over a testCluster. */
+export function controllerPass(c: Awaited<ReturnType<typeof testCluster>>): () => Promise<void> {
+  const { resources, records, registry: nodes, clock, logger } = c;
+  const golden = new GoldenController({
+    resources,
+    controlPlane: c.cp,
+    nodes,
+    clock,
+    logger,
+    warmupMs: 0,
+  });
+  const pools = new PoolController({ resources, records, nodes, clock, logger });
+  return async () => {
+    await pools.reconcile();
+    await golden.reconcile();
+  };
 }

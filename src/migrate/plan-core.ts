@@ -1,7 +1,14 @@
 import type { Resource, ResourceType } from "../api/schema/index.ts";
 import { defaultNamespace, NamespaceType, SecretType } from "../api/v1/index.ts";
-import type { PlannedResource } from "./plan.ts";
 import type { UpState } from "./source.ts";
+
+/** A resource as it goes to the cluster: metadata, spec and (templates) the status to keep. */
+export interface PlannedResource {
+  type: ResourceType;
+  object: Resource;
+  status?: unknown;
+  what: string;
+}
 
 /**
  * The namespaces and Secrets of ate up, planned before anything that lives in them: the

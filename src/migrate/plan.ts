@@ -14,18 +14,12 @@ import { AteError, Code, isAteError } from "../errors/index.ts";
 import { goldenActorId, goldenAtespace } from "../node/index.ts";
 import { type Actor, actorKey, type RecordKind, type SnapshotInfo } from "../records/index.ts";
 import { fileLocationPath, localSnapshot, type SnapshotsTarget } from "./locations.ts";
-import { namespacesAndSecrets } from "./plan-core.ts";
+import { namespacesAndSecrets, type PlannedResource } from "./plan-core.ts";
 import type { RuntimeAssets } from "./runtime-assets.ts";
 import type { ExpectedOwner, SnapshotCopier } from "./snapshot-copy.ts";
 import type { UpState } from "./source.ts";
 
-/** A resource as it goes to the cluster: metadata, spec and (templates) the status to keep. */
-export interface PlannedResource {
-  type: ResourceType;
-  object: Resource;
-  status?: unknown;
-  what: string;
-}
+export type { PlannedResource } from "./plan-core.ts";
 
 /** A record as it goes to the cluster (without its version: it starts at 1 there). */
 export interface PlannedRecord {

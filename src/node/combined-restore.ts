@@ -4,43 +4,19 @@ import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { list as tarList } from "tar";
 import type { BlobStore } from "../blob/index.ts";
-import type { Logger } from "../log/index.ts";
-import type { SandboxDriver, SandboxRuntime } from "../sandbox/index.ts";
 import { readManifest, type SnapshotManifest } from "../snapshots/index.ts";
 import type { RestoreRequest, WorkerInfo } from "./api.ts";
-import type { AssetCache } from "./assets/index.ts";
 import { unpackDir } from "./files.ts";
 import { goldenFiles } from "./golden-cache.ts";
-import type { ImageStore, PulledImage } from "./images/index.ts";
-import type { ActorRecord, NodeLayout } from "./layout.ts";
-import type { NodeWorker, NodeWorkers } from "./node-workers.ts";
+import type { ActorRecord } from "./layout.ts";
 import { checkCombined, runtimeUnavailable } from "./restore-checks.ts";
+import type { SnapshotRestorer } from "./restore-snapshot.ts";
 import { fetchRuntime, pullImages } from "./runtime-inputs.ts";
 import { snapshotFiles } from "./snapshot-files.ts";
 import { timed, together } from "./steps.ts";
 
 /** What a combined restore needs of the node agent. */
-export interface CombinedRestorer {
-  arch: string;
-  layout: NodeLayout;
-  workers: NodeWorkers;
-  assets: AssetCache;
-  images: ImageStore;
-  log: Logger;
-  openStore: (uri: string) => BlobStore;
-  driver: (sandboxClass: string) => SandboxDriver;
-  /** Starts the sandbox (from a checkpoint directory) and waits until it is ready. */
-  start: (
-    worker: NodeWorker,
-    driver: SandboxDriver,
-    runtime: SandboxRuntime,
-    record: ActorRecord,
-    images: Record<string, PulledImage>,
-    checkpointDir: string,
-    /** Written to /run/ate/token in the sandbox (see RestoreRequest.actorToken). */
-    actorToken: string | undefined,
-    signal?: AbortSignal,
-  ) => Promise<void>;
+export interface CombinedRestorer extends SnapshotRestorer {
   /** The restore without a base: the cold boot with the data laid in. */
   restoreData: (req: RestoreRequest, signal?: AbortSignal) => Promise<WorkerInfo>;
 }
@@ -145,8 +121,12 @@ export async function restoreCombined(
         workload: base.workload,
       };
       try {
-        const checkpoint = join(baseDir, "checkpoint");
-        await n.start(worker, driver, runtime, record, images, checkpoint, req.actorToken, signal);
+        const checkpointDir = join(baseDir, "checkpoint");
+        const { actorToken } = req;
+        await n.start(
+          { worker, driver, runtime, record, images, checkpointDir, actorToken },
+          signal,
+        );
         return { ...n.workers.info(worker), actor: req.actor };
       } catch (err) {
         if (signal?.aborted) throw err;

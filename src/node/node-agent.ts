@@ -1,11 +1,8 @@
-import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type BlobStore, openBlobStore } from "../blob/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
-import type { SandboxDriver, SandboxRuntime, WorkerSettings } from "../sandbox/index.ts";
-import { readManifest } from "../snapshots/index.ts";
+import type { SandboxDriver, WorkerSettings } from "../sandbox/index.ts";
 import {
   type ActorIdentity,
   type CheckpointRequest,
@@ -23,16 +20,13 @@ import {
 import { type AssetBearerToken, AssetCache, assetsForArch, nodeArch } from "./assets/index.ts";
 import { withCall } from "./call-options.ts";
 import { type CombinedRestorer, restoreCombined } from "./combined-restore.ts";
-import { ImageStore, type PulledImage } from "./images/index.ts";
+import { ImageStore } from "./images/index.ts";
 import { type InPlaceSwitcher, switchInPlace } from "./in-place.ts";
 import { type ActorRecord, NodeLayout } from "./layout.ts";
-import { type NodeWorker, NodeWorkers } from "./node-workers.ts";
-import { checkRestorable } from "./restore-checks.ts";
-import { restoreInputs } from "./restore-inputs.ts";
+import { NodeWorkers } from "./node-workers.ts";
+import { restoreSnapshot, type SnapshotRestorer } from "./restore-snapshot.ts";
 import { fetchRuntime, pullImages } from "./runtime-inputs.ts";
-import { withSecretValues } from "./secret-values.ts";
-import { startSandbox } from "./start-sandbox.ts";
-import { timed } from "./steps.ts";
+import { type SandboxStart, startSandbox } from "./start-sandbox.ts";
 import { type SnapshotTaker, takeSnapshot } from "./take-snapshot.ts";
 import { WorkerExits } from "./worker-exits.ts";
 
@@ -89,7 +83,7 @@ export class NodeAgent implements NodeAgentApi {
   private readonly exits: WorkerExits;
   private readonly snapshots: SnapshotTaker;
 
-  constructor(private readonly options: NodeAgentOptions) {
+  constructor(options: NodeAgentOptions) {
     this.log = options.logger ?? silentLogger;
     this.layout = new NodeLayout(options.stateDir);
     this.layout.securePrivateState(["assets", "images"]);
@@ -193,7 +187,10 @@ export class NodeAgent implements NodeAgentApi {
         images: Object.fromEntries(req.workload.containers.map((c) => [c.name, c.image])),
         workload: req.workload,
       };
-      await this.start(worker, driver, runtime, record, images, undefined, req.actorToken, signal);
+      const { actorToken } = req;
+      // A cold boot: no checkpoint to restore.
+      const start = { worker, driver, runtime, record, images, checkpointDir: undefined };
+      await this.start({ ...start, actorToken }, signal);
       return { ...this.workers.info(worker), actor: req.actor };
     } finally {
       worker.busy = false;
@@ -250,6 +247,14 @@ export class NodeAgent implements NodeAgentApi {
 
   /** The golden's memory with the actor's data laid in: see combined-restore.ts. */
   private combined(): CombinedRestorer {
+    return { ...this.restorer(), restoreData: (r, s) => this.restoreIn(r, s) };
+  }
+
+  private restoreIn(req: RestoreRequest, signal: AbortSignal | undefined): Promise<WorkerInfo> {
+    return restoreSnapshot(this.restorer(), req, signal);
+  }
+
+  private restorer(): SnapshotRestorer {
     return {
       arch: this.arch,
       layout: this.layout,
@@ -259,67 +264,8 @@ export class NodeAgent implements NodeAgentApi {
       images: this.images,
       openStore: this.openStore,
       driver: (c) => this.driver(c),
-      start: (w, d, rt, record, images, dir, token, s) =>
-        this.start(w, d, rt, record, images, dir, token, s),
-      restoreData: (r, s) => this.restoreIn(r, s),
+      start: (start, s) => this.start(start, s),
     };
-  }
-
-  private async restoreIn(
-    req: RestoreRequest,
-    signal: AbortSignal | undefined,
-  ): Promise<WorkerInfo> {
-    this.workers.get(req.worker); // an unknown worker fails before any download
-    const step = timed(this.log, { worker: req.worker, actor: req.actor.actorId });
-    const store = this.openStore(req.source);
-    const manifest = await step("restore.manifest", () => readManifest(store, req.source, signal));
-    // Whose snapshot, scope, arch: refused here, before the worker is held or anything fetched.
-    checkRestorable(manifest, req, this.arch);
-    // A Data restore boots the image: its Secret references filled from the request (a
-    // required one missing fails here, before the worker is held). A Full restore needs none.
-    const workload =
-      req.scope === "Full"
-        ? manifest.workload
-        : withSecretValues(manifest.workload, req.secretValues, req.actor);
-    const worker = await this.workers.claim(req.worker);
-    const tmp = join(this.options.stateDir, "tmp", `restore-${randomBytes(6).toString("hex")}`);
-    try {
-      const driver = this.driver(manifest.sandboxClass);
-      const { runtime, images, dir } = await restoreInputs(
-        { arch: this.arch, assets: this.assets, images: this.images, layout: this.layout },
-        driver,
-        worker,
-        store,
-        manifest,
-        req,
-        tmp,
-        step,
-        signal,
-      );
-      const record: ActorRecord = {
-        actor: req.actor,
-        sandboxClass: manifest.sandboxClass,
-        arch: manifest.arch,
-        assets: manifest.assets,
-        runtimePaths: runtime.assets,
-        images: manifest.images,
-        workload,
-      };
-      await this.start(
-        worker,
-        driver,
-        runtime,
-        record,
-        images,
-        req.scope === "Full" ? join(dir, "checkpoint") : undefined,
-        req.actorToken,
-        signal,
-      );
-      return { ...this.workers.info(worker), actor: req.actor };
-    } finally {
-      worker.busy = false;
-      await rm(tmp, { recursive: true, force: true });
-    }
   }
 
   stop(name: string, options?: NodeCallOptions): Promise<void> {
@@ -374,22 +320,8 @@ export class NodeAgent implements NodeAgentApi {
     return this.layout.readRecord(worker);
   }
 
-  private start(
-    worker: NodeWorker,
-    driver: SandboxDriver,
-    runtime: SandboxRuntime,
-    record: ActorRecord,
-    images: Record<string, PulledImage>,
-    checkpointDir: string | undefined,
-    actorToken: string | undefined,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    const deps = { layout: this.layout, exits: this.exits, log: this.log };
-    return startSandbox(
-      deps,
-      { worker, driver, runtime, record, images, checkpointDir, actorToken },
-      signal,
-    );
+  private start(start: SandboxStart, signal?: AbortSignal): Promise<void> {
+    return startSandbox({ layout: this.layout, exits: this.exits, log: this.log }, start, signal);
   }
 
   private driver(sandboxClass: string): SandboxDriver {

@@ -1,3 +1,4 @@
+import { isDNS1123Label } from "../api/names/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import type { SandboxContainer, SandboxSpec } from "../sandbox/index.ts";
 import { maxContainers } from "../sandbox/index.ts";
@@ -59,12 +60,10 @@ export interface SpecInputs {
 
 /**
  * The containers all run in one sandbox (see src/sandbox/gvisor/subcontainers.ts): 1 to 10 of
- * them (the ActorTemplate CRD's limit), each name once (images, bundles, logs and a
- * checkpoint's container set are keyed by it).
+ * them (the ActorTemplate CRD's limit), each name a DNS label, as the CRD requires (they name
+ * files too), and each name once (images, bundles, logs and a checkpoint's container set are
+ * keyed by it).
  */
-/** A DNS label, as the ActorTemplate CRD requires of container names (they name files too). */
-const containerName = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 export function checkContainers(workload: Workload): void {
   const names = workload.containers.map((c) => c.name);
   if (names.length < 1 || names.length > maxContainers)
@@ -72,7 +71,7 @@ export function checkContainers(workload: Workload): void {
       Code.InvalidArgument,
       `containers: Invalid value: ${names.length}: an actor runs 1 to ${maxContainers} containers`,
     );
-  const bad = names.find((n) => !containerName.test(n));
+  const bad = names.find((n) => isDNS1123Label(n).length > 0);
   if (bad !== undefined)
     throw new AteError(
       Code.InvalidArgument,

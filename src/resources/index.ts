@@ -7,6 +7,7 @@ export {
   ensureDefaultNamespace,
   isNamespaceNotFound,
   namespaceNotFound,
+  refuseDefaultDeletion,
 } from "./namespaces.ts";
 export { RedisResourceStore, type RedisResourceStoreOptions } from "./redis-store.ts";
 export { RemoteResourceStore } from "./remote-store.ts";

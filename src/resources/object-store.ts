@@ -85,6 +85,7 @@ export abstract class ObjectStore implements ResourceStore {
         .replace(/\.\d{3}Z$/, "Z"),
     };
     delete object.metadata.resourceVersion;
+    delete object.metadata.deletionTimestamp; // a deletion's mark, never a client's
     if (type.initialStatus !== undefined) object.status = structuredClone(type.initialStatus);
     if (options.dryRun) return object as Resource<Spec, Status>;
     return (await this.write(type, "ADDED", object, { absent: true })) as Resource<Spec, Status>;
@@ -106,11 +107,12 @@ export abstract class ObjectStore implements ResourceStore {
         creationTimestamp: old.metadata.creationTimestamp,
         generation: old.metadata.generation,
         resourceVersion: old.metadata.resourceVersion,
-        ...(old.metadata.deletionTimestamp
-          ? { deletionTimestamp: old.metadata.deletionTimestamp }
-          : {}),
       },
     };
+    // Set by a deletion only (a namespace's: Terminating), never by a client's write.
+    if (old.metadata.deletionTimestamp)
+      merged.metadata.deletionTimestamp = old.metadata.deletionTimestamp;
+    else delete merged.metadata.deletionTimestamp;
     if (type.scope === "Cluster") delete merged.metadata.namespace;
     if (old.status !== undefined) merged.status = old.status;
     else delete merged.status;

@@ -2,46 +2,25 @@
 // with openssl signs: trusted through `ca`, refused without it, accepted with
 // rejectUnauthorized: false. The server answers as an ate API and router would.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fromJson, toBinary } from "@bufbuild/protobuf";
+import { makeTestCertificates } from "../../test/support/test-certificates.ts";
 import { ListActorsResponseSchema } from "../proto/gen/ateapi/control_pb.ts";
 import { AteError, connect } from "./index.ts";
 
 const work = mkdtempSync(join(tmpdir(), "ate-sdk-tls-"));
 const file = (name: string) => join(work, name);
 
-/** A CA, and a certificate for 127.0.0.1 signed by it. */
-function makeCertificates(): void {
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  openssl(
-    ...["req", "-x509", ...ec, "-keyout", file("ca.key"), "-out", file("ca.pem")],
-    ...["-days", "1", "-subj", "/CN=ate test CA"],
-    ...["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"],
-  );
-  openssl(
-    ...["req", ...ec, "-keyout", file("server.key"), "-out", file("server.csr")],
-    ...["-subj", "/CN=127.0.0.1"],
-  );
-  writeFileSync(file("server.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
-  openssl(
-    ...["x509", "-req", "-in", file("server.csr"), "-CA", file("ca.pem")],
-    ...["-CAkey", file("ca.key"), "-CAcreateserial", "-out", file("server.pem")],
-    ...["-days", "1", "-extfile", file("server.ext")],
-  );
-}
-
 describe("the SDK over TLS", () => {
   let server: Server;
   let url = "";
   before(async () => {
-    makeCertificates();
+    makeTestCertificates(work);
     server = createServer(
       { key: readFileSync(file("server.key")), cert: readFileSync(file("server.pem")) },
       (req, res) => {

@@ -4,6 +4,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
   adminService,
   authorizeAdmin,
+  authorizeApiDiscovery,
   authorizeControlCall,
   authorizeMachineCall,
   authorizeNodeRegistry,
@@ -103,8 +104,15 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       const who = principals.get(req);
       if (!who || who instanceof AteError)
         return sendError(res, who ?? new AteError(Code.Unauthenticated, "no credentials"), req);
-      // Discovery and OpenAPI, for kubectl: any caller with a valid token may read them.
-      if (isKubeDocumentPath(url.pathname)) return serveKubeDocument(url.pathname, req, res);
+      // Discovery and OpenAPI, for kubectl: any caller with a valid token but an actor's.
+      if (isKubeDocumentPath(url.pathname)) {
+        try {
+          authorizeApiDiscovery(who);
+        } catch (err) {
+          return sendError(res, err, req);
+        }
+        return serveKubeDocument(url.pathname, req, res);
+      }
       const access: RequestAccess = {
         principal: who,
         debug,

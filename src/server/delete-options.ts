@@ -3,8 +3,8 @@
 // (`preconditions.resourceVersion`) must hold or nothing is deleted. Propagation and grace
 // periods mean nothing to ate (no dependents, nothing to drain) and are accepted as is.
 import { AteError, Code } from "../errors/index.ts";
+import type { Req } from "./http-types.ts";
 import { maxBodyBytes, PayloadTooLarge, readJsonBody } from "./request-body.ts";
-import type { Req } from "./resource-routes.ts";
 
 export interface DeleteOptions {
   dryRun: boolean;

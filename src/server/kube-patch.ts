@@ -6,8 +6,8 @@
 import type { Resource, ResourceType } from "../api/schema/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
+import type { Req } from "./http-types.ts";
 import { readJsonBody } from "./request-body.ts";
-import type { Req } from "./resource-routes.ts";
 
 /** A PATCH whose media type ate does not take: HTTP 415 with what to send instead. */
 export class UnsupportedPatch extends AteError {
@@ -24,13 +24,24 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 const isObject = (v: unknown): v is Record<string, Json> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 
+/**
+ * A key's value, and setting one, as own properties whatever the key: a patch's `__proto__`
+ * key (own in parsed JSON) would otherwise read Object.prototype and, set, replace the
+ * object's prototype, through which a removed field (`kind: null`) would still seem there.
+ */
+const own = (o: Record<string, Json>, key: string): Json | undefined =>
+  Object.hasOwn(o, key) ? o[key] : undefined;
+const put = (o: Record<string, Json>, key: string, value: Json): void => {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+};
+
 /** RFC 7386: objects merge key by key, null deletes, anything else replaces. */
 export function applyMergePatch(target: Json | undefined, patch: Json): Json {
   if (!isObject(patch)) return patch;
   const out: Record<string, Json> = isObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
-    else out[key] = applyMergePatch(out[key], value);
+    else put(out, key, applyMergePatch(own(out, key), value));
   }
   return out;
 }
@@ -59,8 +70,13 @@ export function applyStrategicMergePatch(target: Json | undefined, patch: Json, 
     if (key.startsWith("$deleteFromPrimitiveList/")) {
       const field = key.slice("$deleteFromPrimitiveList/".length);
       const gone = new Set((Array.isArray(value) ? value : []).map((v) => JSON.stringify(v)));
-      const list = out[field];
-      if (Array.isArray(list)) out[field] = list.filter((v) => !gone.has(JSON.stringify(v)));
+      const list = own(out, field);
+      if (Array.isArray(list))
+        put(
+          out,
+          field,
+          list.filter((v) => !gone.has(JSON.stringify(v))),
+        );
       continue;
     }
     if (key.startsWith("$"))
@@ -68,9 +84,9 @@ export function applyStrategicMergePatch(target: Json | undefined, patch: Json, 
         `strategic merge patch: directive ${JSON.stringify(key)} at ${path || "the top"} is not supported by ate: send a JSON merge patch (application/merge-patch+json)`,
       );
     const merged =
-      value === null ? null : applyStrategicMergePatch(out[key], value, `${path}.${key}`);
+      value === null ? null : applyStrategicMergePatch(own(out, key), value, `${path}.${key}`);
     if (merged === null) delete out[key];
-    else out[key] = merged;
+    else put(out, key, merged);
   }
   return out;
 }
@@ -114,11 +130,19 @@ export async function patchResource(
     const patched = patcher(current as unknown as Json, patch) as unknown as Resource;
     if (!isObject(patched as unknown) || !isObject(patched.metadata as unknown))
       throw new AteError(Code.InvalidArgument, "the patch removes the object or its metadata");
-    for (const field of ["name", "namespace"] as const)
-      if (patched.metadata[field] !== current.metadata[field])
+    // What the object is and where it lives stay as they are: a changed kind would be stored
+    // under this kind's key (a Secret that reads as a Namespace).
+    const fixed = [
+      ["apiVersion", current.apiVersion, patched.apiVersion],
+      ["kind", current.kind, patched.kind],
+      ["metadata.name", current.metadata.name, patched.metadata.name],
+      ["metadata.namespace", current.metadata.namespace, patched.metadata.namespace],
+    ] as const;
+    for (const [field, before, after] of fixed)
+      if (after !== before)
         throw new AteError(
           Code.InvalidArgument,
-          `metadata.${field}: the patch changes it from ${JSON.stringify(current.metadata[field] ?? "")} to ${JSON.stringify(patched.metadata[field] ?? "")}: an object's ${field} cannot be changed`,
+          `${field}: the patch changes it from ${JSON.stringify(before ?? "")} to ${JSON.stringify(after ?? "").slice(0, 100)}: an object's ${field.replace("metadata.", "")} cannot be changed`,
         );
     if (!pinned) patched.metadata.resourceVersion = current.metadata.resourceVersion as string;
     try {

@@ -1,10 +1,11 @@
 // The documents a Kubernetes client reads before it touches a resource: discovery (/api,
 // /apis, each group version's resource list) and the OpenAPI schema. Any authenticated caller
-// may read them, as on a Kubernetes API server: they say what exists, never what is stored.
+// but an actor's own token may read them (src/auth's authorizeApiDiscovery), as on a
+// Kubernetes API server: they say what exists, never what is stored.
 import { discoveryDocument } from "./discovery.ts";
+import type { Req, Res } from "./http-types.ts";
 import { openApiV2 } from "./openapi.ts";
 import { openApiProtoAnswerType, openApiProtoTypes, openApiV2Proto } from "./openapi-proto.ts";
-import type { Req, Res } from "./resource-routes.ts";
 
 /** Whether `pathname` is one of these documents (then `serveKubeDocument` answers it). */
 export function isKubeDocumentPath(pathname: string): boolean {

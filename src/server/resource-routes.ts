@@ -1,21 +1,19 @@
-import type { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { Resource } from "../api/schema/index.ts";
+import type { Resource, ResourceType } from "../api/schema/index.ts";
 import { apiVersionOf, groupOf } from "../api/schema/index.ts";
+import { NamespaceType } from "../api/v1/index.ts";
 import { authorizeResource, type Principal, type ResourceVerb } from "../auth/index.ts";
 import { AteError, Code, httpStatus, toErrorBody } from "../errors/index.ts";
-import type { ResourceStore } from "../resources/index.ts";
+import { type ResourceStore, refuseDefaultDeletion } from "../resources/index.ts";
 import { readDeleteOptions } from "./delete-options.ts";
 import { parseFieldSelector } from "./field-selector.ts";
+import type { Req, Res } from "./http-types.ts";
 import { patchResource, UnsupportedPatch } from "./kube-patch.ts";
 import { isKubeClient, kubeStatus, type StatusSubject } from "./kube-status.ts";
 import { PayloadTooLarge, readJsonBody } from "./request-body.ts";
 import { apiPrefix, coreApiPrefix, parseResourcePath } from "./resource-path.ts";
 import { includeObjectParam, toTable, wantedTableVersion } from "./table.ts";
 
-/** The request and response types connect-node hands to its fallback handler. */
-type Fallback = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
-export type Req = Parameters<Fallback>[0];
-export type Res = Parameters<Fallback>[1];
+export type { Req, Res } from "./http-types.ts";
 
 export { apiPrefix, coreApiPrefix, isResourcePath } from "./resource-path.ts";
 
@@ -101,6 +99,12 @@ export async function handleResources(
     const verb = verbOf(method, name, sub, watch);
     if (!verb) throw new AteError(Code.Unimplemented, `${method} ${url.pathname} is not supported`);
     authorizeResource(access.principal, verb, type.plural, { debug: access.debug });
+    // The store's status write has no dry run: refused, rather than written for real.
+    if (verb === "status" && dryRun)
+      throw new AteError(
+        Code.Unimplemented,
+        `dryRun of a status write is not supported: leave dryRun out, or dry-run the object's own path`,
+      );
     if (verb === "watch") {
       const ac = new AbortController();
       res.on("close", () => ac.abort());
@@ -169,12 +173,12 @@ export async function handleResources(
       return send(res, 200, await patchResource(store, type, namespace, name as string, req, o));
     }
     if (verb === "create") {
-      const body = await readResource(req);
+      const body = await readResource(req, type);
       return send(res, 201, await store.create(type, withNamespace(body, namespace), { dryRun }));
     }
     if (verb === "status" || verb === "update") {
       // The object the path names is the one written: never another one the body names.
-      const body = withNamespace(await readResource(req), namespace);
+      const body = withNamespace(await readResource(req, type), namespace);
       if (body.metadata?.name !== name)
         throw new AteError(
           Code.InvalidArgument,
@@ -187,6 +191,7 @@ export async function handleResources(
     const rv = url.searchParams.get("resourceVersion") ?? options.resourceVersion;
     if (dryRun || options.dryRun) {
       // What would be deleted, checked as the delete would check it; nothing is.
+      if (type.kind === NamespaceType.kind) refuseDefaultDeletion(name as string);
       const current = await store.get(type, namespace, name as string);
       if (rv && current.metadata.resourceVersion !== rv)
         throw new AteError(
@@ -220,14 +225,26 @@ function verbOf(
   return undefined;
 }
 
-async function readResource(req: Req): Promise<Resource> {
+async function readResource(req: Req, type: ResourceType): Promise<Resource> {
   const body = await readJsonBody(req);
   if (body === null || typeof body !== "object" || Array.isArray(body))
     throw new AteError(
       Code.InvalidArgument,
       "request body is not a JSON object: send one resource (apiVersion, kind, metadata, spec)",
     );
-  return body as Resource;
+  // The path says what is written: a body naming another kind would be stored as that kind
+  // under this one's key (a Secret that reads as a Namespace). Absent, they are the path's.
+  const { apiVersion, kind } = body as { apiVersion?: unknown; kind?: unknown };
+  const wanted = apiVersionOf(type);
+  if (
+    (apiVersion !== undefined && apiVersion !== wanted) ||
+    (kind !== undefined && kind !== type.kind)
+  )
+    throw new AteError(
+      Code.InvalidArgument,
+      `apiVersion/kind ${JSON.stringify(String(apiVersion).slice(0, 60))}/${JSON.stringify(String(kind).slice(0, 60))}: this path takes ${wanted} ${type.kind}`,
+    );
+  return { ...(body as Resource), apiVersion: wanted, kind: type.kind };
 }
 
 function withNamespace(body: Resource, namespace: string | undefined): Resource {

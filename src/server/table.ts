@@ -2,7 +2,13 @@
 // meta.k8s.io Table with the kind's printer columns (the CRDs' additionalPrinterColumns), as
 // a Kubernetes API server renders custom resources. kubectl asks for it with
 // `Accept: application/json;as=Table;v=v1;g=meta.k8s.io` and prints the cells as they are.
-import type { PrinterColumn, Resource, ResourceType } from "../api/schema/index.ts";
+import {
+  columnValue,
+  humanAge,
+  type PrinterColumn,
+  type Resource,
+  type ResourceType,
+} from "../api/schema/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 
 /** The Table version the client asked for, or undefined when it wants the objects. */
@@ -64,20 +70,11 @@ function columnDefinitions(rt: ResourceType): Record<string, unknown>[] {
 }
 
 /** Reads a printer column's JSONPath: dotted field names, as every ate kind declares them. */
-function readPath(object: unknown, jsonPath: string): unknown {
-  let value: unknown = object;
-  for (const key of jsonPath.replace(/^\./, "").split(".")) {
-    if (value === null || typeof value !== "object") return undefined;
-    value = (value as Record<string, unknown>)[key];
-  }
-  return value;
-}
-
 function cell(column: PrinterColumn, object: Resource, now: number): unknown {
-  const value = column.value ? column.value(object) : readPath(object, column.jsonPath);
+  const value = columnValue(column, object);
   if (value === undefined || value === null) return null; // kubectl prints <none>
   if (column.type === "date")
-    return typeof value === "string" ? humanDuration(now - Date.parse(value)) : null;
+    return typeof value === "string" ? humanAge(now - Date.parse(value)) : null;
   if (typeof value === "object") return JSON.stringify(value);
   return value;
 }
@@ -114,22 +111,4 @@ export function toTable(
     columnDefinitions: columnDefinitions(rt),
     rows: objects.map((obj) => row(rt, obj, o.include, now)),
   };
-}
-
-/** Kubernetes' duration.HumanDuration: how kubectl shows an age (`45s`, `3m20s`, `5h`, `12d`). */
-export function humanDuration(ms: number): string {
-  const seconds = Math.max(0, Math.floor(ms / 1000));
-  if (seconds < 120) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 10) return seconds % 60 === 0 ? `${minutes}m` : `${minutes}m${seconds % 60}s`;
-  if (minutes < 180) return `${minutes}m`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 8) return minutes % 60 === 0 ? `${hours}h` : `${hours}h${minutes % 60}m`;
-  if (hours < 48) return `${hours}h`;
-  const days = Math.floor(hours / 24);
-  if (hours < 192) return hours % 24 === 0 ? `${days}d` : `${days}d${hours % 24}h`;
-  if (days < 730) return `${days}d`;
-  const years = Math.floor(days / 365);
-  if (years < 8) return days % 365 === 0 ? `${years}y` : `${years}y${days % 365}d`;
-  return `${years}y`;
 }

@@ -2,13 +2,13 @@
 // loopback with a certificate a CA made here with openssl signs, every request passed on to
 // the plain-HTTP API as it came (streams too: watches), and the authorization scheme of each
 // remembered so a test can see what a client sent.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:https";
 import type net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeTestCertificates } from "./test-certificates.ts";
 
 export interface TlsProxy {
   /** e.g. https://127.0.0.1:4443 */
@@ -20,30 +20,9 @@ export interface TlsProxy {
   close(): Promise<void>;
 }
 
-function makeCertificates(dir: string): void {
-  const file = (name: string) => join(dir, name);
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  openssl(
-    ...["req", "-x509", ...ec, "-keyout", file("ca.key"), "-out", file("ca.pem")],
-    ...["-days", "1", "-subj", "/CN=ate test CA"],
-    ...["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"],
-  );
-  openssl(
-    ...["req", ...ec, "-keyout", file("server.key"), "-out", file("server.csr")],
-    ...["-subj", "/CN=127.0.0.1"],
-  );
-  writeFileSync(file("server.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
-  openssl(
-    ...["x509", "-req", "-in", file("server.csr"), "-CA", file("ca.pem")],
-    ...["-CAkey", file("ca.key"), "-CAcreateserial", "-out", file("server.pem")],
-    ...["-days", "1", "-extfile", file("server.ext")],
-  );
-}
-
 export async function startTlsProxy(target: string): Promise<TlsProxy> {
   const dir = mkdtempSync(join(tmpdir(), "ate-tls-proxy-"));
-  makeCertificates(dir);
+  makeTestCertificates(dir);
   const schemes: string[] = [];
   const to = new URL(target);
   const server = createServer(

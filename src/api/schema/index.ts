@@ -1,6 +1,7 @@
 export { compileCel } from "./cel.ts";
 export { generatedManifests } from "./crd.ts";
 export { type FieldError, fieldErrors, formatFieldError } from "./field-error.ts";
+export { columnValue, humanAge } from "./printer-columns.ts";
 export {
   type AdmissionPolicy,
   API_VERSION,

@@ -46,6 +46,14 @@ export function isConfigMapKey(key: string): string[] {
 const isMap = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 
+/**
+ * `map[key] = value` as an own property whatever the key: `__proto__` is a valid key, which a
+ * plain assignment would take as the map's prototype and so drop.
+ */
+function setKey(map: Record<string, string>, key: string, value: string): void {
+  Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** What Go's encoding/json calls a JSON value's type in an UnmarshalTypeError. */
 function jsonType(v: unknown): string {
   if (Array.isArray(v)) return "array";
@@ -69,13 +77,13 @@ function decodeSecret(o: Record<string, unknown>): string | undefined {
     if (!isMap(o.data)) return unmarshal(o.data, "data", "map[string][]uint8");
     for (const [key, value] of Object.entries(o.data)) {
       if (value === null) {
-        data[key] = "";
+        setKey(data, key, "");
         continue;
       }
       if (typeof value !== "string") return unmarshal(value, "data", "[]uint8");
       const bytes = decodeStdBase64(value);
       if (bytes instanceof Error) return fail(bytes.message);
-      data[key] = bytes.toString("base64");
+      setKey(data, key, bytes.toString("base64"));
     }
   }
   if (o.stringData !== undefined && o.stringData !== null) {
@@ -83,7 +91,7 @@ function decodeSecret(o: Record<string, unknown>): string | undefined {
     for (const [key, value] of Object.entries(o.stringData)) {
       if (typeof value !== "string" && value !== null)
         return unmarshal(value, "stringData", "string");
-      data[key] = Buffer.from(value ?? "", "utf8").toString("base64");
+      setKey(data, key, Buffer.from(value ?? "", "utf8").toString("base64"));
     }
   }
   delete o.stringData;
@@ -205,6 +213,6 @@ export const SecretType: ResourceType = {
 export function secretValues(object: Resource | Secret): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries((object as Secret).data ?? {}))
-    out[key] = Buffer.from(value, "base64").toString("utf8");
+    setKey(out, key, Buffer.from(value, "base64").toString("utf8"));
   return out;
 }

@@ -3,7 +3,13 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Resource, ResourceType } from "../../api/schema/index.ts";
-import { isConfigMapKey, maxSecretBytes, type Secret } from "../../api/v1/index.ts";
+import {
+  isConfigMapKey,
+  maxSecretBytes,
+  NamespaceType,
+  type Secret,
+  SecretType,
+} from "../../api/v1/index.ts";
 import { AteError, Code } from "../../errors/index.ts";
 import type { CliContext } from "../context.ts";
 import { formatObjects, parseOutputFormat, qualifiedName } from "../printers.ts";
@@ -45,7 +51,6 @@ export async function createNamespace(
       Code.InvalidArgument,
       "--from-literal, --from-file and --type are for ate create secret generic",
     );
-  const { NamespaceType } = await import("../../api/v1/index.ts");
   const object: Resource = { apiVersion: "v1", kind: "Namespace", metadata: { name }, spec: {} };
   await createOne(ctx, NamespaceType as ResourceType, object, opts);
 }
@@ -67,7 +72,6 @@ export async function createSecret(
       Code.InvalidArgument,
       `exactly one NAME is required, got ${name ? "more" : "none"}`,
     );
-  const { SecretType } = await import("../../api/v1/index.ts");
   const secret = buildSecret(name, opts);
   await createOne(ctx, SecretType, secret as unknown as Resource, opts);
 }

@@ -1,7 +1,8 @@
 // Tokens (the API's bearer credentials) through the server's Admin API.
+
+import { humanAge } from "../../api/schema/index.ts";
 import { AteError, Code } from "../../errors/index.ts";
 import { Role, type Token, TokenSchema } from "../../proto/gen/ateapi/admin_pb.ts";
-import { humanAge } from "../age.ts";
 import type { CliContext } from "../context.ts";
 import { parseDuration } from "../duration.ts";
 import { parseOutputFormat, renderTable } from "../printers.ts";

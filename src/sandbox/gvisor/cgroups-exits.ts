@@ -4,17 +4,10 @@ import { constants } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { privateFileMode } from "../../private-files/index.ts";
-import type { SandboxExit, WorkerLimits, WorkerRef } from "../driver.ts";
-import { formatBytes, type OomBaseline, type WorkerCgroups } from "./cgroups.ts";
+import type { SandboxExit, WorkerRef } from "../driver.ts";
+import { formatBytes, type LimitedCgroup, type WorkerCgroups } from "./cgroups.ts";
 import type { ContainerEnd } from "./container-waits.ts";
 import { type Runsc, runsIn } from "./runsc.ts";
-
-/** A sandbox's cgroup leaf, its worker's limits and what its start recorded. */
-export interface LimitedCgroup {
-  path: string;
-  limits: WorkerLimits;
-  baseline: OomBaseline;
-}
 
 /** A running sandbox the driver started or adopted, watched until it stops. */
 interface Watched {

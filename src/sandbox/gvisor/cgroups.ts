@@ -12,7 +12,13 @@ import { mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AteError, Code } from "../../errors/index.ts";
 import type { WorkerLimits, WorkerRef } from "../driver.ts";
-import type { LimitedCgroup } from "./cgroups-exits.ts";
+
+/** A sandbox's cgroup leaf, its worker's limits and what its start recorded. */
+export interface LimitedCgroup {
+  path: string;
+  limits: WorkerLimits;
+  baseline: OomBaseline;
+}
 
 /**
  * How this machine's cgroups are mounted. v1: one directory per hierarchy under the root

@@ -17,7 +17,7 @@ import type { Gated } from "./gated.ts";
 import { defaultNetwork, type NetworkOptions, WorkerNetworks } from "./network.ts";
 import { type Foreground, Runsc, runscFor } from "./runsc.ts";
 import { StateDir } from "./state-dir.ts";
-import { checkContainerSet, keepContainerSet, startSubcontainers } from "./subcontainers.ts";
+import { checkContainerSet, keepContainerSet } from "./subcontainers.ts";
 
 /** A checkpointed sandbox's clean-up commands, prepared with the checkpoint (see gated.ts). */
 interface Prepared {
@@ -168,7 +168,7 @@ export class GvisorDriver implements SandboxDriver {
     await fg.started;
     // The further containers join the running root (restored, the sandbox runs only once
     // every one of them is: subcontainers.ts), and are watched from then on.
-    await startSubcontainers(runsc, bundles, imageDir, spec.logPath, signal);
+    await runsc.startSubcontainers(bundles.subs, imageDir, spec.logPath, signal);
     this.exits.watchContainers(worker.name, runsc, id, bundles.subs);
   }
 

@@ -9,7 +9,7 @@ import { exec, execQuiet } from "../exec.ts";
 import { type ContainerEnd, waitForContainers } from "./container-waits.ts";
 import { type Gated, gated } from "./gated.ts";
 import { labelledOutput } from "./labelled-output.ts";
-import { subcontainersIn } from "./subcontainers.ts";
+import { type Bundles, subcontainersIn } from "./subcontainers.ts";
 
 /**
  * A shell prelude, run in a fresh private mount namespace, that replaces /proc/sys with a
@@ -164,7 +164,7 @@ export class Runsc {
    * --detach`), or restores it from the sandbox's checkpoint (`runsc restore --detach`): see
    * subcontainers.ts. Its output goes to the log, each line labelled with `label`.
    */
-  async startSubcontainer(
+  private async startSubcontainer(
     id: string,
     args: { bundle: string; imageDir?: string | undefined; label: string },
     logPath: string,
@@ -174,6 +174,23 @@ export class Runsc {
       ? ["restore", "--image-path", args.imageDir, "--bundle", args.bundle, "--detach", id]
       : ["run", "--bundle", args.bundle, "--detach", id];
     await this.detached(command, logPath, signal, args.label);
+  }
+
+  /**
+   * Starts (or, with imageDir, restores) the sandbox's further containers once its root runs,
+   * one after another (each `runsc` takes the sandbox's lock), each one's output labelled.
+   */
+  async startSubcontainers(
+    subs: Bundles["subs"],
+    imageDir: string | undefined,
+    logPath: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    for (const sub of subs) {
+      signal?.throwIfAborted();
+      const args = { bundle: sub.dir, imageDir, label: sub.name };
+      await this.startSubcontainer(sub.id, args, logPath, signal);
+    }
   }
 
   /**

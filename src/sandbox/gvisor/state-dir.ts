@@ -1,12 +1,14 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { isDNS1123Label } from "../../api/names/index.ts";
 import { AteError, Code } from "../../errors/index.ts";
 import { privateDir, privateDirSync, privateFileMode } from "../../private-files/index.ts";
 import type { SandboxMount, SandboxSpec } from "../driver.ts";
-import type { LimitedCgroup } from "./cgroups-exits.ts";
+import type { LimitedCgroup } from "./cgroups.ts";
 import { sandboxOf } from "./former-sandboxes.ts";
 import { ociSpec } from "./oci-spec.ts";
 import {
+  type Bundles,
   containerSetFile,
   maxContainers,
   podAnnotations,
@@ -14,12 +16,6 @@ import {
   subcontainerIds,
   writeContainerSet,
 } from "./subcontainers.ts";
-
-/** A sandbox's bundles: its root's dir, and each further container's id, name and dir. */
-export interface Bundles {
-  root: string;
-  subs: { id: string; name: string; dir: string }[];
-}
 
 /**
  * The gvisor driver's state dir: runsc's state root (`runsc`), each worker's sandbox bundle
@@ -68,7 +64,7 @@ export class StateDir {
       );
     }
     // Names become paths (and log labels): DNS labels only, as the CRD has them.
-    const odd = spec.containers.find((c) => !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(c.name));
+    const odd = spec.containers.find((c) => isDNS1123Label(c.name).length > 0);
     if (odd)
       throw new AteError(
         Code.InvalidArgument,

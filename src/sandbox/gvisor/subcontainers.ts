@@ -6,9 +6,6 @@ import { privateFileMode } from "../../private-files/index.ts";
 
 export { maxContainers } from "../driver.ts";
 
-import type { Runsc } from "./runsc.ts";
-import type { Bundles } from "./state-dir.ts";
-
 /**
  * Several containers in one gVisor sandbox, as a Kubernetes pod runs them under runsc: the
  * first container is the sandbox's root (started and restored in the foreground, as a
@@ -21,6 +18,12 @@ import type { Bundles } from "./state-dir.ts";
  * root, then each further container by name (runsc matches them to the image by the
  * `container-name` annotation), and the sandbox runs once every one is restored.
  */
+
+/** A sandbox's bundles: its root's dir, and each further container's id, name and dir. */
+export interface Bundles {
+  root: string;
+  subs: { id: string; name: string; dir: string }[];
+}
 
 /** The image file recording which containers a multi-container checkpoint holds, in order. */
 export const containerSetFile = "containers.json";
@@ -112,26 +115,4 @@ export async function checkContainerSet(imageDir: string, names: string[]): Prom
 export async function keepContainerSet(bundleDir: string, imageDir: string): Promise<void> {
   const names = await readContainerSet(bundleDir);
   if (names) await writeContainerSet(imageDir, names);
-}
-
-/**
- * Starts (or, with imageDir, restores) the sandbox's further containers once its root runs,
- * one after another (each `runsc` takes the sandbox's lock), each one's output labelled.
- */
-export async function startSubcontainers(
-  runsc: Runsc,
-  bundles: Bundles,
-  imageDir: string | undefined,
-  logPath: string,
-  signal?: AbortSignal,
-): Promise<void> {
-  for (const sub of bundles.subs) {
-    signal?.throwIfAborted();
-    await runsc.startSubcontainer(
-      sub.id,
-      { bundle: sub.dir, imageDir, label: sub.name },
-      logPath,
-      signal,
-    );
-  }
 }

@@ -1,3 +1,19 @@
+import type { PrinterColumn, Resource } from "./resource-type.ts";
+
+// What a kind's printer columns show, for both the CLI's tables and the API's Table responses
+// (kubectl), so the two print the same.
+
+/** A column's raw value in an object: its own function, else its simple `.a.b` JSON path. */
+export function columnValue(column: PrinterColumn, object: Resource): unknown {
+  if (column.value) return column.value(object);
+  let value: unknown = object;
+  for (const key of column.jsonPath.replace(/^\./, "").split(".")) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
 /** A short age like kubectl prints it (`45s`, `3m20s`, `5h`, `12d`, `2y30d`). */
 export function humanAge(ms: number): string {
   const seconds = Math.max(0, Math.floor(ms / 1000));
