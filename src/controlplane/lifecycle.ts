@@ -1,4 +1,3 @@
-import { ControlPlaneMetrics } from "../metrics/index.ts";
 import type { Actor } from "../records/index.ts";
 import { checkpointActor } from "./checkpoint.ts";
 import { freezeActor } from "./freeze.ts";
@@ -16,18 +15,14 @@ export { type ActorHooks, type LifecycleDeps, noHooks } from "./transitions.ts";
  * NodeAgentApi the NodeDirectory gives.
  */
 export class Lifecycle {
-  /** `metrics` counts and times every transition (default: a registry no one serves). */
-  constructor(
-    private readonly d: LifecycleDeps,
-    private readonly metrics: ControlPlaneMetrics = new ControlPlaneMetrics(),
-  ) {}
+  constructor(private readonly d: LifecycleDeps) {}
 
   resume(
     atespace: string,
     actorId: string,
     options: { boot?: boolean; signal?: AbortSignal } = {},
   ): Promise<Actor> {
-    return this.metrics.transition("resume", () => resumeActor(this.d, atespace, actorId, options));
+    return resumeActor(this.d, atespace, actorId, options);
   }
 
   /** Suspend (external snapshot, scope onCommit) or Pause (snapshot kept on the node, scope onPause). */
@@ -37,18 +32,16 @@ export class Lifecycle {
     kind: "suspend" | "pause",
     signal?: AbortSignal,
   ): Promise<Actor> {
-    return this.metrics.transition(kind, () =>
-      checkpointActor(this.d, atespace, actorId, kind, signal),
-    );
+    return checkpointActor(this.d, atespace, actorId, kind, signal);
   }
 
   /** Freezes a RUNNING actor in place (the frozen tier); a request thaws it (resume). */
   freeze(atespace: string, actorId: string): Promise<Actor> {
-    return this.metrics.transition("freeze", () => freezeActor(this.d, atespace, actorId));
+    return freezeActor(this.d, atespace, actorId);
   }
 
   /** Stops an actor without a checkpoint; it goes back to its last committed snapshot. */
   stop(atespace: string, actorId: string): Promise<Actor> {
-    return this.metrics.transition("stop", () => stopActor(this.d, atespace, actorId));
+    return stopActor(this.d, atespace, actorId);
   }
 }

@@ -6,8 +6,7 @@
  * holds API bearer tokens (src/auth: a hash of the secret, never the secret); `node` the
  * registered nodes and their heartbeats; `lease` who leads the controllers; `activity` each
  * router's latest report of the requests it forwards (src/controlplane/activity*.ts);
- * `actortoken` each actor's own credential (src/auth/actor-token.ts: a hash, never the secret);
- * `snapshottag` the snapshot tags, each owning its copy of a snapshot (snapshot-tags.ts).
+ * `actortoken` each actor's own credential (src/auth/actor-token.ts: a hash, never the secret).
  */
 export type RecordKind =
   | "actor"
@@ -18,8 +17,7 @@ export type RecordKind =
   | "node"
   | "lease"
   | "activity"
-  | "actortoken"
-  | "snapshottag";
+  | "actortoken";
 
 /**
  * One compare-and-set write. `expectVersion` 0 means "must not exist"; `value` undefined

@@ -4,7 +4,6 @@ import type { Socket } from "node:net";
 import { hostname } from "node:os";
 import { AteError, Code, httpStatus } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
-import { type Registry, serveMetrics } from "../metrics/index.ts";
 import { ActivityReporter, routeActivity } from "./activity-reporter.ts";
 import { ActorLocator } from "./actor-locator.ts";
 import { ActorView } from "./actor-view.ts";
@@ -39,11 +38,6 @@ export interface RouterOptions {
    */
   unknownChecksPerSecond?: number;
   logger?: Logger;
-  /**
-   * Where the router registers its metrics, served at /metrics. Default: a registry of its own;
-   * `ate up` passes the one its control plane and node share, so each /metrics shows all.
-   */
-  metricsRegistry?: Registry;
 }
 
 /**
@@ -91,7 +85,7 @@ export class Router {
         }
       },
     });
-    this.metrics = new RouterMetrics(() => this.routes.size, o.metricsRegistry);
+    this.metrics = new RouterMetrics(() => this.routes.size);
     this.queue = new WorkerQueue((n) => {
       this.metrics.queueDepth = n;
     });
@@ -144,7 +138,8 @@ export class Router {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.url === "/metrics" && !this.isActorHost(req.headers.host)) {
-      serveMetrics([this.metrics.registry], res);
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      res.end(this.metrics.render());
       return;
     }
     const where = resolveActor(req.headers.host, req.url, this.domain);
