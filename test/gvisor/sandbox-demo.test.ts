@@ -24,7 +24,12 @@ async function post(actor: ActorHandle, body: unknown): Promise<{ status: number
     body: typeof body === "string" ? body : JSON.stringify(body),
     signal: AbortSignal.timeout(120_000),
   });
-  return { status: res.status, json: await res.json() };
+  const text = await res.text();
+  try {
+    return { status: res.status, json: JSON.parse(text) };
+  } catch {
+    throw new Error(`${res.status} from the router, not JSON: ${text.slice(0, 500)}`);
+  }
 }
 
 /** Runs a command that must succeed; its stdout. */

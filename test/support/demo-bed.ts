@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { silentLogger } from "../../src/log/index.ts";
+import { jsonLogger, silentLogger } from "../../src/log/index.ts";
 import { type AteClient, connect } from "../../src/sdk/index.ts";
 import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
 import { runCliCaptured } from "./cli.ts";
@@ -41,7 +41,7 @@ export async function startDemoBed(dir: string): Promise<DemoBed> {
       routerAddr: "127.0.0.1:0",
       nodeName: "node-1",
       idleTimeoutMs: 0, // the tests suspend and resume; nothing behind their backs
-      logger: silentLogger,
+      logger: process.env.ATE_TEST_DEBUG ? jsonLogger("debug") : silentLogger,
     });
   } catch (err) {
     await registry.stop();
