@@ -434,8 +434,9 @@ describe("egress and limits under attack", { timeout: 600_000 }, () => {
       `the worker's NAT namespace tracks too many flows: ${counts}`,
     );
     assert.ok(node <= before.node + 4096 + 64, `the node tracks too many flows: ${counts}`);
-    // The sprayer's new connections are refused at once; another actor's go out.
-    assert.deepEqual((await inside("a", connectCode(outside.address, 80))).value, "EHOSTUNREACH");
+    // Another actor's connections go out. (The sprayer's next one is refused only while its
+    // share is full to the flow: any of its flows expiring first makes room, so whether that one
+    // connection is refused is a race on a busy machine; the counts above are the bound.)
     assert.deepEqual((await inside("b", connectCode(outside.address, 80))).value, "connected");
   });
 
