@@ -26,6 +26,8 @@ export function proxyRequest(
   path: string,
   req: IncomingMessage,
   res: ServerResponse,
+  /** Told why an attempt did not get an answer (the upstream's error), for the logs. */
+  onError?: (err: NodeJS.ErrnoException, how: { connected: boolean; reused: boolean }) => void,
 ): Promise<"done" | "refused" | "failed"> {
   return new Promise((resolve) => {
     const headers: http.OutgoingHttpHeaders = {};
@@ -67,6 +69,7 @@ export function proxyRequest(
       });
     });
     upstream.on("error", (err: NodeJS.ErrnoException) => {
+      onError?.(err, { connected, reused: upstream.reusedSocket });
       if (!connected && beforeSending.has(err.code ?? "")) return resolve("refused");
       if (res.headersSent) res.destroy();
       resolve(res.headersSent ? "done" : "failed");

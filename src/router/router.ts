@@ -245,7 +245,14 @@ export class Router {
         const agent = this.routes.agent(r, target);
         r.inflight++;
         if (streaming) r.longLived++;
-        const outcome = await proxyRequest(agent, target, t.path, req, res).finally(() => {
+        const outcome = await proxyRequest(agent, target, t.path, req, res, (err, how) =>
+          this.log.debug("route.upstream-error", {
+            actor: r.key,
+            worker: target.worker,
+            error: err.code ?? err.message,
+            ...how,
+          }),
+        ).finally(() => {
           r.inflight--;
           if (streaming) r.longLived--;
         });
