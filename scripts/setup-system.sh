@@ -13,6 +13,8 @@
 #   curl            the demo's requests through the router
 #   dnsmasq-base    a DNS server for the egress tests' "outside" network (/usr/sbin/dnsmasq; not
 #                   the dnsmasq package, which starts a system-wide service)
+#   chromium        headless Chromium for the dashboard's browser test (test/ui.test.ts drives it
+#                   with playwright-core; no browser is downloaded from anywhere else)
 #   kubernetes-client  Debian's kubectl (1.20), which the kubectl tests run against ate's API;
 #                   unpacked under /opt/ate/kubernetes-client, not installed: a machine may have
 #                   another kubectl at /usr/bin/kubectl (its own package), which it must keep
@@ -29,6 +31,7 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v valkey-server >/dev/null || need+=(valkey-server)
 command -v curl >/dev/null || need+=(curl)
 [[ -x /usr/sbin/dnsmasq ]] || need+=(dnsmasq-base)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 kubectl_dir=/opt/ate/kubernetes-client
 [[ -x $kubectl_dir/usr/bin/kubectl ]] || need+=(kubernetes-client)
 [[ ${#need[@]} -eq 0 ]] && exit 0

@@ -17,7 +17,12 @@ export interface ControlRequest {
   atespace?: string;
   /** Atespace methods. */
   name?: string;
+  /** Snapshot tag methods. */
+  tagRef?: { atespace: string; name: string } | undefined;
 }
+
+/** Snapshot tag methods that name one tag: a tenant's own atespace's only. */
+const tagMethods = new Set(["CreateSnapshotTag", "GetSnapshotTag", "DeleteSnapshotTag"]);
 
 /**
  * allow: as asked. onlyAtespace: a listing the caller may see only one atespace of (ListActors
@@ -88,9 +93,23 @@ export function authorizeControl(
       );
     throw new AteError(Code.NotFound, `actor ${ref.atespace}/${ref.name} not found`);
   }
-  if (method === "ListActors") {
+  if (method === "ListActors" || method === "ListSnapshotTags") {
     if (!req.atespace || req.atespace === own) return { onlyAtespace: own };
     return "empty";
+  }
+  if (tagMethods.has(method)) {
+    // Another atespace's tags are not there for a tenant (published ones are used by
+    // CreateActor's source_tag, never read or changed).
+    const tag = req.tagRef ?? { atespace: "", name: "" };
+    checkLabel("tag_ref.atespace", tag.atespace);
+    checkLabel("tag_ref.name", tag.name);
+    if (tag.atespace === own) return "allow";
+    if (method === "CreateSnapshotTag")
+      throw new AteError(
+        Code.PermissionDenied,
+        `${describePrincipal(p)} may tag snapshots in atespace ${own} only, not ${tag.atespace}`,
+      );
+    throw new AteError(Code.NotFound, `snapshottag ${tag.atespace}/${tag.name} not found`);
   }
   if (method === "ListAtespaces") return { onlyAtespace: own };
   if (method === "WatchActors") {
@@ -193,7 +212,7 @@ export async function authorizeControlCall(
     const res = await next(req);
     return res.stream ? res : { ...res, message: create(req.method.output) };
   }
-  if (method === "ListActors") {
+  if (method === "ListActors" || method === "ListSnapshotTags") {
     (req.message as unknown as { atespace: string }).atespace = decision.onlyAtespace;
     return next(req);
   }

@@ -3,6 +3,8 @@ import type { Readable } from "node:stream";
 export interface BlobInfo {
   key: string;
   size: number;
+  /** Epoch ms of the last write, where the backend says (list does): the GC's grace period. */
+  modifiedAt?: number;
 }
 
 export interface BlobOptions {

@@ -94,7 +94,10 @@ export class FileBlobStore implements BlobStore {
         if (e.isDirectory()) await walk(full);
         else if (e.isFile() && !e.name.includes(".tmp-")) {
           const key = relative(this.root, full).split(sep).join("/");
-          if (key.startsWith(prefix)) out.push({ key, size: (await stat(full)).size });
+          if (key.startsWith(prefix)) {
+            const s = await stat(full);
+            out.push({ key, size: s.size, modifiedAt: s.mtimeMs });
+          }
         }
       }
     };

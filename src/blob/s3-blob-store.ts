@@ -119,7 +119,12 @@ export class S3BlobStore implements BlobStore {
         { abortSignal: options.signal },
       );
       for (const o of page.Contents ?? [])
-        if (o.Key) out.push({ key: o.Key.slice(base.length), size: o.Size ?? 0 });
+        if (o.Key)
+          out.push({
+            key: o.Key.slice(base.length),
+            size: o.Size ?? 0,
+            ...(o.LastModified ? { modifiedAt: o.LastModified.getTime() } : {}),
+          });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

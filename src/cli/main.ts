@@ -33,6 +33,7 @@ const heavyCommands: (() => Promise<Register>)[] = [
   async () => (await import("./commands/node.ts")).registerNode,
   async () => (await import("./commands/router.ts")).registerRouter,
   async () => (await import("./commands/migrate.ts")).registerMigrate,
+  async () => (await import("./commands/gc.ts")).registerGc,
 ];
 
 /** Global options that take a value (see runCli). */

@@ -4,6 +4,7 @@ import type { Clock } from "../clock/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { CheckpointResult, SnapshotScope } from "../node/index.ts";
 import { type Actor, type SnapshotInfo, type Worker, withSnapshot } from "../records/index.ts";
+import { historyToKeep, removeSnapshots, supersededSnapshots } from "./gc-owner.ts";
 import { checkpointConfig } from "./snapshots-config.ts";
 import { busy, identityOf, type LifecycleDeps, transitionMark } from "./transitions.ts";
 
@@ -104,7 +105,13 @@ export async function checkpointActor(
       `${result.uploadError}; the snapshot was kept on node ${workerRef.node} at ${result.uri}, and actor ${atespace}/${actorId} is PAUSED there: resume it, then suspend it again`,
     );
   }
-  return finishCheckpoint(d, actor, worker, info, target);
+  if (kind === "pause") return finishCheckpoint(d, actor, worker, info, target);
+  // The actor owns its snapshots: the history is cut to the template's
+  // ate.dev/snapshot-history in the commit, and what it no longer names is removed after.
+  const keep = await historyToKeep(d.resources, d.logger, actor).catch(() => undefined);
+  const done = await finishCheckpoint(d, actor, worker, info, target, keep);
+  await removeSnapshots(supersededSnapshots(actor, done), d.logger);
+  return done;
 }
 
 /** Frees the worker and records the snapshot (if any) in one step. */
@@ -114,6 +121,8 @@ export async function finishCheckpoint(
   worker: Worker,
   info: SnapshotInfo | undefined,
   status: "SUSPENDED" | "PAUSED",
+  /** Snapshots the history keeps (the newest); absent: all. */
+  keep?: number,
 ): Promise<Actor> {
   const {
     transition: _t,
@@ -128,6 +137,7 @@ export async function finishCheckpoint(
     status: info ? status : "SUSPENDED",
     ...(info ? withSnapshot(actor, info) : {}),
   };
+  if (keep !== undefined && next.snapshots) next.snapshots = next.snapshots.slice(-keep);
   const released = await d.records.releaseWorker(worker, next);
   d.hooks.changed(released.actor);
   d.logger.info(`actor ${next.status.toLowerCase()}`, {

@@ -14,6 +14,7 @@ import type { ActorWatchEvent } from "./actor-watch.ts";
 import { type ControlCaller, controlCallerKey } from "./caller.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import { NodeEntries, type NodeEntry } from "./node-entries.ts";
+import { policyFromWire, snapshotTagToWire } from "./snapshot-tag-wire.ts";
 import { atespaceToWire, actorToWire as toWire, workerToWire } from "./wire.ts";
 
 const wrap = withConnectErrors;
@@ -100,6 +101,8 @@ export function controlService(cp: ControlPlane): ServiceImpl<typeof Control> {
           req.actorTemplateNamespace,
           req.actorTemplateName,
           req.workerSelector?.matchLabels,
+          req.sourceTag,
+          ctx.signal,
         ),
       ),
     })),
@@ -138,6 +141,26 @@ export function controlService(cp: ControlPlane): ServiceImpl<typeof Control> {
     })),
     deleteAtespace: wrap(async (req) => {
       await cp.deleteAtespace(req.name);
+      return {};
+    }),
+    createSnapshotTag: wrap(async (req, ctx) => ({
+      snapshotTag: snapshotTagToWire(
+        await cp.snapshotTags.create(
+          req.tagRef,
+          req.actorRef,
+          policyFromWire(req.policy),
+          ctx.signal,
+        ),
+      ),
+    })),
+    getSnapshotTag: wrap(async (req) => ({
+      snapshotTag: snapshotTagToWire(await cp.snapshotTags.get(req.tagRef)),
+    })),
+    listSnapshotTags: wrap(async (req) => ({
+      snapshotTags: (await cp.snapshotTags.list(req.atespace)).map(snapshotTagToWire),
+    })),
+    deleteSnapshotTag: wrap(async (req) => {
+      await cp.snapshotTags.delete(req.tagRef);
       return {};
     }),
     debugClear: wrap(async () => {

@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
+import { type ActorTemplate, ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
+import { type BlobStore, openBlobStore } from "../blob/index.ts";
 import { type Clock, systemClock } from "../clock/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
+import { ControlPlaneMetrics, type Registry } from "../metrics/index.ts";
 import {
   type Actor,
   type ActorPage,
@@ -22,12 +24,15 @@ import {
   watchLimitDefaults,
 } from "./actor-watch.ts";
 import type { ControlCaller } from "./caller.ts";
+import { removeDeletedActorSnapshots } from "./gc-owner.ts";
 import { type ActorRef, checkRef, checkSelector } from "./input-checks.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import type { NodeDirectory } from "./nodes.ts";
 import { Operations } from "./operations.ts";
 import { reconcileActors } from "./reconciler.ts";
 import { eligiblePools, servingWorkers } from "./scheduler.ts";
+import { SnapshotTagService, type TagRef } from "./snapshot-tags.ts";
+import { snapshotsConfigOf } from "./snapshots-config.ts";
 import type { ActorTokenIssuer } from "./transitions.ts";
 
 export interface ControlPlaneOptions {
@@ -63,6 +68,13 @@ export interface ControlPlaneOptions {
   owner?: string;
   /** Issues each actor's own token (/run/ate/token) at every start; absent: actors get none. */
   actorTokens?: ActorTokenIssuer;
+  /** Opens snapshot locations, for snapshot tags and forks. Default openBlobStore. */
+  openSnapshots?: (uri: string) => BlobStore;
+  /**
+   * Where the control plane registers its metrics (ControlPlaneMetrics), served at the API's
+   * /metrics. Default: a registry of its own; `ate up` passes the one all components share.
+   */
+  metricsRegistry?: Registry;
 }
 
 /** Where suspends write when nothing else says (see ControlPlaneOptions.fallbackSnapshotLocation). */
@@ -87,6 +99,10 @@ export class ControlPlane {
   /** Every router's latest activity report (see activity.ts for what is decided from them). */
   readonly activity: ActivityBoard;
   private readonly watches: WatchSlots;
+  /** Transitions, workers per pool and GC removals (gcRemovedObjects), in Prometheus form. */
+  readonly metrics: ControlPlaneMetrics;
+  /** Snapshot tags (Create/Get/List/DeleteSnapshotTag) and the forks CreateActor makes. */
+  readonly snapshotTags: SnapshotTagService;
 
   constructor(private readonly options: ControlPlaneOptions) {
     this.records = options.records;
@@ -102,35 +118,48 @@ export class ControlPlane {
       perToken: options.watchLimits?.perToken ?? watchLimitDefaults.perToken,
       reserved: options.watchLimits?.reserved ?? Math.floor(total / 4),
     });
+    this.snapshotTags = new SnapshotTagService({
+      records: options.records,
+      resources: options.resources,
+      clock: this.clock,
+      logger: this.log,
+      open: options.openSnapshots ?? ((uri) => openBlobStore(uri)),
+      fallbackLocation: options.fallbackSnapshotLocation ?? defaultSnapshotLocation,
+    });
     const drain = {
       timeoutMs: options.drainTimeoutMs ?? 10_000,
       staleAfterMs: options.routerStaleMs ?? 5000,
     };
-    this.lifecycle = new Lifecycle({
-      records: options.records,
-      resources: options.resources,
-      nodes: options.nodes,
-      clock: this.clock,
-      logger: this.log,
-      owner: this.owner,
-      transitionTimeoutMs: options.transitionTimeoutMs ?? 10 * 60_000,
-      fallbackSnapshotLocation: options.fallbackSnapshotLocation ?? defaultSnapshotLocation,
-      ...(options.actorTokens ? { actorTokens: options.actorTokens } : {}),
-      hooks: {
-        // Routers learn of every change from the records' feed (watchActors); before a
-        // checkpoint the lifecycle waits for them to finish the requests under way.
-        beforeCheckpoint: async (a) => {
-          if (!(await this.activity.drain(a, drain)))
-            this.log.warn("routers still had requests under way; checkpointing anyway", {
-              actor: `${a.atespace}/${a.actorId}`,
-            });
+    this.metrics = new ControlPlaneMetrics(options.metricsRegistry);
+    this.metrics.countWorkers(options.records);
+    this.lifecycle = new Lifecycle(
+      {
+        records: options.records,
+        resources: options.resources,
+        nodes: options.nodes,
+        clock: this.clock,
+        logger: this.log,
+        owner: this.owner,
+        transitionTimeoutMs: options.transitionTimeoutMs ?? 10 * 60_000,
+        fallbackSnapshotLocation: options.fallbackSnapshotLocation ?? defaultSnapshotLocation,
+        ...(options.actorTokens ? { actorTokens: options.actorTokens } : {}),
+        hooks: {
+          // Routers learn of every change from the records' feed (watchActors); before a
+          // checkpoint the lifecycle waits for them to finish the requests under way.
+          beforeCheckpoint: async (a) => {
+            if (!(await this.activity.drain(a, drain)))
+              this.log.warn("routers still had requests under way; checkpointing anyway", {
+                actor: `${a.atespace}/${a.actorId}`,
+              });
+          },
+          // Routers report at once when they see the mark; one that still forwards, briefly.
+          beforeFreeze: (a) =>
+            this.activity.drain(a, { ...drain, timeoutMs: Math.min(drain.timeoutMs, 3000) }),
+          changed: () => {},
         },
-        // Routers report at once when they see the mark; one that still forwards, briefly.
-        beforeFreeze: (a) =>
-          this.activity.drain(a, { ...drain, timeoutMs: Math.min(drain.timeoutMs, 3000) }),
-        changed: () => {},
       },
-    });
+      this.metrics,
+    );
   }
 
   /**
@@ -180,14 +209,17 @@ export class ControlPlane {
     templateNamespace: string,
     templateName: string,
     workerSelector?: Record<string, string>,
+    sourceTag?: TagRef,
+    signal?: AbortSignal,
   ): Promise<Actor> {
     checkRef(ref);
     if (!templateName)
       throw new AteError(Code.InvalidArgument, "actor_template_name: Required value");
     checkSelector(workerSelector);
     const namespace = templateNamespace || "default";
+    let template: ActorTemplate;
     try {
-      await this.options.resources.get(ActorTemplateType, namespace, templateName);
+      template = await this.options.resources.get(ActorTemplateType, namespace, templateName);
     } catch (err) {
       if (isAteError(err, Code.NotFound))
         throw new AteError(
@@ -196,15 +228,18 @@ export class ControlPlane {
         );
       throw err;
     }
-    return this.records.createActor({
+    const actor = {
       atespace: ref.atespace,
       actorId: ref.name,
       templateNamespace: namespace,
       templateName,
-      status: "SUSPENDED",
+      status: "SUSPENDED" as const,
       createdAt: this.clock.now().toISOString(),
       ...(workerSelector && Object.keys(workerSelector).length ? { workerSelector } : {}),
-    });
+    };
+    if (!sourceTag) return this.records.createActor(actor);
+    const { location } = snapshotsConfigOf(template);
+    return this.snapshotTags.createFork(actor, sourceTag, location, signal);
   }
 
   async updateActor(ref: ActorRef, workerSelector?: Record<string, string>): Promise<Actor> {
@@ -286,6 +321,8 @@ export class ControlPlane {
       );
     }
     await this.records.deleteActor(actor, this.clock.now());
+    // It owned its snapshots: removed now (the orphans record keeps them named until the GC).
+    await removeDeletedActorSnapshots(actor, this.log);
     // Its token is refused from now on anyway (the actor is gone); the record goes too.
     await this.options.actorTokens?.revoke(actor.atespace, actor.actorId).catch(() => {});
     this.log.info("actor deleted", {

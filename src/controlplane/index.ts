@@ -16,6 +16,8 @@ export {
   defaultSnapshotLocation,
   goldenAtespace,
 } from "./control-plane.ts";
+export { collectGarbage, defaultGcGraceMs, type GcOptions, type GcReport } from "./gc.ts";
+export { defaultGcIntervalMs, runGcLoop } from "./gc-loop.ts";
 export {
   checkNodeReach,
   checkRegistration,

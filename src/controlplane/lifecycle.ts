@@ -1,3 +1,4 @@
+import { ControlPlaneMetrics } from "../metrics/index.ts";
 import type { Actor } from "../records/index.ts";
 import { checkpointActor } from "./checkpoint.ts";
 import { freezeActor } from "./freeze.ts";
@@ -15,14 +16,18 @@ export { type ActorHooks, type LifecycleDeps, noHooks } from "./transitions.ts";
  * NodeAgentApi the NodeDirectory gives.
  */
 export class Lifecycle {
-  constructor(private readonly d: LifecycleDeps) {}
+  /** `metrics` counts and times every transition (default: a registry no one serves). */
+  constructor(
+    private readonly d: LifecycleDeps,
+    private readonly metrics: ControlPlaneMetrics = new ControlPlaneMetrics(),
+  ) {}
 
   resume(
     atespace: string,
     actorId: string,
     options: { boot?: boolean; signal?: AbortSignal } = {},
   ): Promise<Actor> {
-    return resumeActor(this.d, atespace, actorId, options);
+    return this.metrics.transition("resume", () => resumeActor(this.d, atespace, actorId, options));
   }
 
   /** Suspend (external snapshot, scope onCommit) or Pause (snapshot kept on the node, scope onPause). */
@@ -32,16 +37,18 @@ export class Lifecycle {
     kind: "suspend" | "pause",
     signal?: AbortSignal,
   ): Promise<Actor> {
-    return checkpointActor(this.d, atespace, actorId, kind, signal);
+    return this.metrics.transition(kind, () =>
+      checkpointActor(this.d, atespace, actorId, kind, signal),
+    );
   }
 
   /** Freezes a RUNNING actor in place (the frozen tier); a request thaws it (resume). */
   freeze(atespace: string, actorId: string): Promise<Actor> {
-    return freezeActor(this.d, atespace, actorId);
+    return this.metrics.transition("freeze", () => freezeActor(this.d, atespace, actorId));
   }
 
   /** Stops an actor without a checkpoint; it goes back to its last committed snapshot. */
   stop(atespace: string, actorId: string): Promise<Actor> {
-    return stopActor(this.d, atespace, actorId);
+    return this.metrics.transition("stop", () => stopActor(this.d, atespace, actorId));
   }
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe, it } from "node:test";
-import { jsonLogger, textLogger } from "./index.ts";
+import { jsonLogger, type Logger, textLogger, withFields } from "./index.ts";
 
 describe("loggers", () => {
   it("write text lines for a terminal: time, level, message, key=value (quoted when needed)", () => {
@@ -29,6 +29,46 @@ describe("loggers", () => {
         url: "http://x",
       },
     );
+  });
+
+  it("child loggers carry actor, worker and node fields on every line, in both formats", () => {
+    const json: string[] = [];
+    const text: string[] = [];
+    const node = jsonLogger("info", (l) => json.push(l)).child?.({ node: "n1" });
+    // A call repeating a child's field (node) does not write it twice.
+    node?.child?.({ actor: "team-a/a1", worker: "w-1" }).info("restored", { ms: 12, node: "n1" });
+    assert.equal(json[0]?.match(/"node"/g)?.length, 1);
+    assert.deepEqual(
+      { ...JSON.parse(json[0] ?? "{}"), time: undefined },
+      {
+        time: undefined,
+        level: "info",
+        node: "n1",
+        actor: "team-a/a1",
+        worker: "w-1",
+        msg: "restored",
+        ms: 12,
+      },
+    );
+    withFields(
+      textLogger("info", (l) => text.push(l)),
+      { node: "n1" },
+    ).error("lost");
+    assert.match(text[0] ?? "", /^\d\d:\d\d:\d\d ERROR lost node=n1$/);
+  });
+
+  it("withFields wraps a hand-made logger; silent writes nothing; no field can make a call throw", () => {
+    const seen: unknown[] = [];
+    const plain: Logger = { debug() {}, info: (m, f) => seen.push([m, f]), warn() {}, error() {} };
+    withFields(plain, { worker: "w" }).info("x", { n: 1 });
+    assert.deepEqual(seen, [["x", { worker: "w", n: 1 }]]);
+    const lines: string[] = [];
+    jsonLogger("silent", (l) => lines.push(l)).error("nothing");
+    const loop: Record<string, unknown> = {};
+    loop.self = loop;
+    const log = jsonLogger("debug", (l) => lines.push(l));
+    log.info("odd", { loop, big: 10n });
+    assert.equal(lines.length, 1);
   });
 });
 

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { type BlobStore, openBlobStore } from "../blob/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
+import { meteredBlobStore, NodeMetrics, type Registry } from "../metrics/index.ts";
 import type { SandboxDriver, WorkerSettings } from "../sandbox/index.ts";
 import {
   type ActorIdentity,
@@ -62,6 +63,11 @@ export interface NodeAgentOptions {
   assetTimeouts?: { connectMs?: number; idleMs?: number; totalMs?: number };
   openBlobStore?: (uri: string) => BlobStore;
   logger?: Logger;
+  /**
+   * Where the agent registers its metrics (NodeMetrics), served on the agent's port. Default:
+   * a registry of its own; `ate up` passes the one all its components share.
+   */
+  metricsRegistry?: Registry;
   /** A worker's sandbox stopped on its own (OOM, exit): the worker is free, `lastExit` says why. */
   onWorkerExit?: (worker: WorkerInfo) => void;
 }
@@ -82,9 +88,12 @@ export class NodeAgent implements NodeAgentApi {
   private readonly workers: NodeWorkers;
   private readonly exits: WorkerExits;
   private readonly snapshots: SnapshotTaker;
+  /** Checkpoint and restore latency, snapshot bytes, asset cache hits and misses. */
+  readonly metrics: NodeMetrics;
 
   constructor(options: NodeAgentOptions) {
     this.log = options.logger ?? silentLogger;
+    this.metrics = new NodeMetrics(options.metricsRegistry);
     this.layout = new NodeLayout(options.stateDir);
     this.layout.securePrivateState(["assets", "images"]);
     this.workers = new NodeWorkers(this.drivers, this.layout, this.log);
@@ -105,10 +114,12 @@ export class NodeAgent implements NodeAgentApi {
         ...(t.connectMs !== undefined ? { connectTimeoutMs: t.connectMs } : {}),
         ...(t.idleMs !== undefined ? { idleTimeoutMs: t.idleMs } : {}),
         ...(t.totalMs !== undefined ? { totalTimeoutMs: t.totalMs } : {}),
+        onLookup: (hit) => this.metrics.assetLookup(hit),
       });
     this.images = options.images ?? new ImageStore({ dir: join(options.stateDir, "images") });
     this.arch = options.arch ?? nodeArch();
-    this.openStore = options.openBlobStore ?? ((uri) => openBlobStore(uri));
+    const open = options.openBlobStore ?? ((uri) => openBlobStore(uri));
+    this.openStore = (uri) => meteredBlobStore(open(uri), this.metrics);
     this.snapshots = {
       stateDir: options.stateDir,
       layout: this.layout,
@@ -198,7 +209,10 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   checkpoint(req: CheckpointRequest, options?: NodeCallOptions): Promise<CheckpointResult> {
-    return withCall(options, (signal) => this.checkpointIn(req, signal));
+    const kind = req.destination.kind === "local" ? "pause" : "suspend";
+    return withCall(options, (signal) =>
+      this.metrics.checkpoint(kind, () => this.checkpointIn(req, signal)),
+    );
   }
 
   private async checkpointIn(
@@ -241,8 +255,10 @@ export class NodeAgent implements NodeAgentApi {
   restore(req: RestoreRequest, options?: NodeCallOptions): Promise<WorkerInfo> {
     const { base } = req;
     if (base)
-      return withCall(options, (s) => restoreCombined(this.combined(), { ...req, base }, s));
-    return withCall(options, (signal) => this.restoreIn(req, signal));
+      return withCall(options, (s) =>
+        this.metrics.restore(() => restoreCombined(this.combined(), { ...req, base }, s)),
+      );
+    return withCall(options, (signal) => this.metrics.restore(() => this.restoreIn(req, signal)));
   }
 
   /** The golden's memory with the actor's data laid in: see combined-restore.ts. */

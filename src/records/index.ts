@@ -16,6 +16,13 @@ export {
 export { openRecordStore } from "./factory.ts";
 export { type ActorPage, checkLabel, maxPageSize, type Orphans, Records } from "./records.ts";
 export { RedisRecordStore, type RedisRecordStoreOptions } from "./redis-record-store.ts";
+export {
+  checkTagRef,
+  type SnapshotTag,
+  type SnapshotTagPolicy,
+  SnapshotTags,
+  snapshotTagKey,
+} from "./snapshot-tags.ts";
 export { SqliteRecordStore } from "./sqlite-record-store.ts";
 export type { RecordKind, RecordPage, RecordStore, RecordWrite } from "./store.ts";
 export * from "./types.ts";

@@ -6,7 +6,8 @@
  * holds API bearer tokens (src/auth: a hash of the secret, never the secret); `node` the
  * registered nodes and their heartbeats; `lease` who leads the controllers; `activity` each
  * router's latest report of the requests it forwards (src/controlplane/activity*.ts);
- * `actortoken` each actor's own credential (src/auth/actor-token.ts: a hash, never the secret).
+ * `actortoken` each actor's own credential (src/auth/actor-token.ts: a hash, never the secret);
+ * `snapshottag` the snapshot tags, each owning its copy of a snapshot (snapshot-tags.ts).
  */
 export type RecordKind =
   | "actor"
@@ -17,7 +18,8 @@ export type RecordKind =
   | "node"
   | "lease"
   | "activity"
-  | "actortoken";
+  | "actortoken"
+  | "snapshottag";
 
 /**
  * One compare-and-set write. `expectVersion` 0 means "must not exist"; `value` undefined

@@ -1,58 +1,81 @@
-/** A few Prometheus metrics, rendered in the text exposition format. */
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { latencyBuckets, Registry as NewRegistry } from "../metrics/index.ts";
+
+/**
+ * The router's metrics (prom-client, in the router's own registry: several routers in one
+ * process never collide): requests by outcome, activation latency, queue depth, routes and
+ * whether the actor watch is live.
+ */
 export class RouterMetrics {
-  readonly requests = new Map<string, number>();
-  resumes = 0;
-  queueDepth = 0;
-  /** Whether the actor watch is live (routes trusted) or reconnecting (each request asks). */
-  watchLive = false;
-  private readonly buckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-  private readonly resumeCounts = new Array<number>(this.buckets.length + 1).fill(0);
-  private resumeSum = 0;
+  readonly registry: Registry;
+  private readonly requests: Counter<"outcome">;
+  private readonly activations: Histogram;
+  private readonly depth: Gauge;
+  private readonly live: Gauge;
+  private watchOn = false;
 
   /** `routes` reads how many routes are cached now. */
-  constructor(private readonly routes: () => number = () => 0) {}
+  constructor(routes: () => number = () => 0, registry: Registry = new NewRegistry()) {
+    this.registry = registry;
+    const registers = [registry];
+    this.requests = new Counter({
+      name: "ate_router_requests_total",
+      help: "Requests by outcome.",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.activations = new Histogram({
+      name: "ate_router_activation_seconds",
+      help: "Activations: time from the first request waiting for a suspended or paused actor to its forward (resume and readiness included).",
+      buckets: latencyBuckets,
+      registers,
+    });
+    this.depth = new Gauge({
+      name: "ate_router_queue_depth",
+      help: "Requests waiting for a free worker.",
+      registers,
+    });
+    new Gauge({
+      name: "ate_router_routes",
+      help: "Routes cached now.",
+      registers,
+      collect() {
+        this.set(routes());
+      },
+    });
+    this.live = new Gauge({
+      name: "ate_router_watch_live",
+      help: "1 while the actor watch is live; 0: every request asks the control plane.",
+      registers,
+    });
+    this.live.set(0);
+  }
+
+  /** Whether the actor watch is live (routes trusted) or reconnecting (each request asks). */
+  get watchLive(): boolean {
+    return this.watchOn;
+  }
+
+  set watchLive(on: boolean) {
+    this.watchOn = on;
+    this.live.set(on ? 1 : 0);
+  }
+
+  set queueDepth(n: number) {
+    this.depth.set(n);
+  }
 
   request(outcome: string): void {
-    this.requests.set(outcome, (this.requests.get(outcome) ?? 0) + 1);
+    this.requests.inc({ outcome });
   }
 
   /** Time from the first waiting request to the forward. */
   resumed(seconds: number): void {
-    this.resumes++;
-    this.resumeSum += seconds;
-    const i = this.buckets.findIndex((b) => seconds <= b);
-    this.resumeCounts[i === -1 ? this.buckets.length : i] =
-      (this.resumeCounts[i === -1 ? this.buckets.length : i] ?? 0) + 1;
+    this.activations.observe(seconds);
   }
 
-  render(): string {
-    const lines = [
-      "# HELP ate_router_requests_total Requests by outcome.",
-      "# TYPE ate_router_requests_total counter",
-    ];
-    for (const [outcome, n] of this.requests)
-      lines.push(`ate_router_requests_total{outcome="${outcome}"} ${n}`);
-    lines.push(
-      "# HELP ate_router_resume_seconds Time from the first waiting request to the forward.",
-      "# TYPE ate_router_resume_seconds histogram",
-    );
-    let cumulative = 0;
-    this.buckets.forEach((b, i) => {
-      cumulative += this.resumeCounts[i] ?? 0;
-      lines.push(`ate_router_resume_seconds_bucket{le="${b}"} ${cumulative}`);
-    });
-    lines.push(
-      `ate_router_resume_seconds_bucket{le="+Inf"} ${this.resumes}`,
-      `ate_router_resume_seconds_sum ${this.resumeSum}`,
-      `ate_router_resume_seconds_count ${this.resumes}`,
-    );
-    lines.push("# TYPE ate_router_queue_depth gauge", `ate_router_queue_depth ${this.queueDepth}`);
-    lines.push("# TYPE ate_router_routes gauge", `ate_router_routes ${this.routes()}`);
-    lines.push(
-      "# HELP ate_router_watch_live 1 while the actor watch is live; 0: every request asks the control plane.",
-      "# TYPE ate_router_watch_live gauge",
-      `ate_router_watch_live ${this.watchLive ? 1 : 0}`,
-    );
-    return `${lines.join("\n")}\n`;
+  /** The exposition (text format 0.0.4). */
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }

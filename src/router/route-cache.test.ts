@@ -98,7 +98,7 @@ describe("router's route cache", () => {
     );
     assert.deepEqual(statuses, Array(connections).fill({ "404": each }));
     assert.equal(router.routeCount, 0);
-    assert.match(router.metrics.render(), /^ate_router_routes 0$/m);
+    assert.match(await router.metrics.render(), /^ate_router_routes 0$/m);
   });
 
   it("drops an actor's route when it leaves RUNNING", async () => {

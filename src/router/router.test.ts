@@ -189,6 +189,9 @@ describe("router", () => {
     assert.match(unknown.body, /actor t\/nobody not found/);
     const metrics = await get("/metrics");
     assert.match(metrics.body, /ate_router_requests_total\{outcome="forwarded"\} \d+/);
-    assert.match(metrics.body, /ate_router_resume_seconds_count \d+/);
+    assert.match(metrics.body, /^ate_router_activation_seconds_count [1-9]\d*$/m);
+    assert.match(metrics.body, /^# TYPE ate_router_activation_seconds histogram$/m);
+    assert.match(metrics.body, /^# TYPE ate_router_queue_depth gauge$/m);
+    assert.match(metrics.body, /^ate_router_watch_live 1$/m);
   });
 });

@@ -4,6 +4,7 @@ import type { Socket } from "node:net";
 import { hostname } from "node:os";
 import { AteError, Code, httpStatus } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
+import { type Registry, serveMetrics } from "../metrics/index.ts";
 import { ActivityReporter, routeActivity } from "./activity-reporter.ts";
 import { ActorLocator } from "./actor-locator.ts";
 import { ActorView } from "./actor-view.ts";
@@ -38,6 +39,11 @@ export interface RouterOptions {
    */
   unknownChecksPerSecond?: number;
   logger?: Logger;
+  /**
+   * Where the router registers its metrics, served at /metrics. Default: a registry of its own;
+   * `ate up` passes the one its control plane and node share, so each /metrics shows all.
+   */
+  metricsRegistry?: Registry;
 }
 
 /**
@@ -85,7 +91,7 @@ export class Router {
         }
       },
     });
-    this.metrics = new RouterMetrics(() => this.routes.size);
+    this.metrics = new RouterMetrics(() => this.routes.size, o.metricsRegistry);
     this.queue = new WorkerQueue((n) => {
       this.metrics.queueDepth = n;
     });
@@ -138,8 +144,7 @@ export class Router {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.url === "/metrics" && !this.isActorHost(req.headers.host)) {
-      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-      res.end(this.metrics.render());
+      serveMetrics([this.metrics.registry], res);
       return;
     }
     const where = resolveActor(req.headers.host, req.url, this.domain);

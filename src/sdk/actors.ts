@@ -21,6 +21,8 @@ export interface CreateActorOptions extends InAtespace {
   template: string;
   /** Only workers with these labels run it. */
   workerSelector?: Record<string, string>;
+  /** Start it (at its first resume) from this snapshot tag: "atespace/name" (a fork). */
+  fromTag?: string;
 }
 
 export interface ListActorsOptions extends InAtespace {
@@ -31,6 +33,12 @@ export interface ListActorsOptions extends InAtespace {
 export interface ResumeOptions extends InAtespace {
   /** Cold boot, skipping the template's golden snapshot. */
   boot?: boolean;
+}
+
+/** "atespace/name"; the server checks each part (INVALID_ARGUMENT naming source_tag). */
+function tagRef(s: string): { atespace: string; name: string } {
+  const i = s.indexOf("/");
+  return i < 0 ? { atespace: "", name: s } : { atespace: s.slice(0, i), name: s.slice(i + 1) };
 }
 
 /** The Control API's actor calls; each answers the actor as it is after the call. */
@@ -54,6 +62,7 @@ export class Actors {
         actorTemplateNamespace: ns,
         actorTemplateName: template,
         ...(o.workerSelector ? { workerSelector: { matchLabels: o.workerSelector } } : {}),
+        ...(o.fromTag ? { sourceTag: tagRef(o.fromTag) } : {}),
       },
       { signal: o.signal },
     );

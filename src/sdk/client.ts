@@ -4,12 +4,15 @@ import { type ActorHandle, Actors } from "./actors.ts";
 import { Atespaces } from "./atespaces.ts";
 import type { AdminClient, ControlClient } from "./control.ts";
 import { type ConnectOptions, type Endpoints, resolveEndpoints } from "./options.ts";
+import { SnapshotTags } from "./snapshot-tags.ts";
 
 export class AteClient {
   /** The Control API's actor calls. */
   readonly actors: Actors;
   /** The Control API's atespace calls. */
   readonly atespaces: Atespaces;
+  /** The Control API's snapshot tag calls. */
+  readonly snapshotTags: SnapshotTags;
   private controlClient?: Promise<ControlClient>;
   private adminClient?: Promise<AdminClient>;
 
@@ -17,6 +20,7 @@ export class AteClient {
     const control = () => this.control();
     this.actors = new Actors(control, endpoints);
     this.atespaces = new Atespaces(control);
+    this.snapshotTags = new SnapshotTags(control, endpoints);
   }
 
   /** One actor by name (in the client's atespace unless given). */

@@ -19,17 +19,20 @@ import { toConnectError } from "../errors/connect.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import { dualProtocolServer, type Handler } from "../http/index.ts";
 import type { Logger } from "../log/index.ts";
+import type { Registry } from "../metrics/index.ts";
 import { type NodeRegistryApi, nodeRegistryService } from "../node/index.ts";
 import { Admin } from "../proto/gen/ateapi/admin_pb.ts";
 import { Control } from "../proto/gen/ateapi/control_pb.ts";
 import { NodeRegistry } from "../proto/gen/ateapi/node_pb.ts";
 import type { ResourceStore } from "../resources/index.ts";
+import { handleUiEvents, isUiStaticPath, serveUiStatic, uiEventsPath } from "../ui/index.ts";
 import { handleAsset, isAssetsPath } from "./asset-route.ts";
 import { bearerFromBasic } from "./basic-token.ts";
 import { withContractStatuses } from "./contract-status.ts";
 import { versionInfo } from "./discovery.ts";
 import { isKubeDocumentPath, serveKubeDocument } from "./kube-routes.ts";
 import { handleLogs, logsPath } from "./logs-route.ts";
+import { handleMetrics, metricsPath } from "./metrics-route.ts";
 import { handleRbac, isRbacPath } from "./rbac-routes.ts";
 import { maxBodyBytes } from "./request-body.ts";
 import {
@@ -59,6 +62,11 @@ export interface ApiServerOptions {
   assets?: ServedAssets;
   /** Node membership (ateapi.NodeRegistry, for node tokens). Default: not served. */
   nodeRegistry?: NodeRegistryApi;
+  /**
+   * What /metrics serves (see metrics-route.ts for who may read it). Default the control
+   * plane's registry; `ate up` passes the one all its components share.
+   */
+  metricsRegistries?: Registry[];
   logger: Logger;
 }
 
@@ -101,9 +109,21 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
         res.writeHead(200, { "content-type": "application/json" });
         return void res.end(`${JSON.stringify(versionInfo())}\n`);
       }
+      // The dashboard's page is static and holds no data: its data needs a token (below).
+      if (isUiStaticPath(url.pathname))
+        return void serveUiStatic(url.pathname, req.method, res).catch((err) =>
+          sendError(res, err, req),
+        );
       const who = principals.get(req);
       if (!who || who instanceof AteError)
         return sendError(res, who ?? new AteError(Code.Unauthenticated, "no credentials"), req);
+      if (url.pathname === metricsPath)
+        return handleMetrics(
+          o.metricsRegistries ?? [o.controlPlane.metrics.registry],
+          who,
+          req,
+          res,
+        );
       // Discovery and OpenAPI, for kubectl: any caller with a valid token but an actor's.
       if (isKubeDocumentPath(url.pathname)) {
         try {
@@ -124,13 +144,17 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       // Matched as sent, before URL parsing resolves dot segments.
       const rawPath = (req.url ?? "/").split("?")[0] as string;
       if (isAssetsPath(rawPath)) return void handleAsset(o.assets, access, rawPath, req, res);
+      if (url.pathname === uiEventsPath)
+        return void handleUiEvents(o.controlPlane, who, access.revoked, req.method, res).catch(
+          (err) => (res.headersSent ? res.destroy() : sendError(res, err, req)),
+        );
       const logs = url.pathname.match(logsPath);
       if (logs) return void handleLogs(o.controlPlane, access, logs, url.searchParams, req, res);
       sendError(
         res,
         new AteError(
           Code.NotFound,
-          `no route for ${url.pathname}: the API is /ateapi.Control/<Method>, /ateapi.Admin/<Method>, ${apiPrefix}..., ${coreApiPrefix}..., /ate/v1/atespaces/<atespace>/actors/<id>/logs and /assets/sha256/<hex>`,
+          `no route for ${url.pathname}: the API is /ateapi.Control/<Method>, /ateapi.Admin/<Method>, ${apiPrefix}..., ${coreApiPrefix}..., /ate/v1/atespaces/<atespace>/actors/<id>/logs, /assets/sha256/<hex> and the dashboard at /ui`,
         ),
       );
     },
@@ -138,7 +162,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const recheckMs = o.tokenRecheckMs ?? 10_000;
   const edge: Handler = (req, res) => {
     const path = (req.url ?? "/").split("?")[0] as string;
-    if (openPaths.has(path)) return handler(req, res);
+    if (openPaths.has(path) || isUiStaticPath(path)) return handler(req, res);
     const header = authorizationHeader(req.rawHeaders);
     const authenticated =
       header === severalHeaders

@@ -1,6 +1,12 @@
 export { type CommittedOptions, committedSnapshot } from "./committed.ts";
 export { hashFile } from "./hash-file.ts";
 export {
+  defaultSnapshotHistory,
+  maxSnapshotHistory,
+  snapshotHistoryAnnotation,
+  snapshotHistoryOf,
+} from "./history.ts";
+export {
   downloadSnapshot,
   maxManifestBytes,
   readManifest,
@@ -15,6 +21,7 @@ export {
   type SnapshotManifest,
 } from "./manifest.ts";
 export { redactSecrets } from "./redact.ts";
+export { removeSnapshotObjects } from "./remove.ts";
 export type {
   ActorIdentity,
   SecretKeyRef,

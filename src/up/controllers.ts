@@ -3,7 +3,12 @@ import { SecretType } from "../api/v1/index.ts";
 import { ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
 import { systemClock } from "../clock/index.ts";
 import { GoldenController, PoolController } from "../controller/index.ts";
-import { ActivityController, type ControlPlane, type NodeRegistry } from "../controlplane/index.ts";
+import {
+  ActivityController,
+  type ControlPlane,
+  type NodeRegistry,
+  runGcLoop,
+} from "../controlplane/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { Records } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
@@ -19,6 +24,8 @@ export interface ControllersOptions {
   resyncMs: number;
   /** Whether a transition's owner is gone, so the reconciler takes its transitions now. */
   orphaned: (owner: string) => boolean | Promise<boolean>;
+  /** Snapshot GC every intervalMs while leading (see src/controlplane/gc-loop.ts); 0: never. */
+  gc?: { intervalMs: number; fallbackLocation: string };
   /** Housekeeping after each pass (forgetting control planes that are gone). */
   afterPass?: () => Promise<void>;
   logger: Logger;
@@ -118,6 +125,21 @@ export class Controllers {
       watchKind(SecretType),
       activity.run({ signal }),
     ];
+    if (this.o.gc?.intervalMs)
+      watches.push(
+        runGcLoop(
+          {
+            records,
+            resources,
+            intervalMs: this.o.gc.intervalMs,
+            fallbackLocation: this.o.gc.fallbackLocation,
+            logger: log,
+            onReport: (r) =>
+              controlPlane.metrics?.gcRemovedObjects("snapshot", r.removals.length, r.bytes),
+          },
+          signal,
+        ),
+      );
     let last = 0;
     while (!signal.aborted) {
       await this.idle(last + this.o.resyncMs - Date.now(), signal);

@@ -12,10 +12,16 @@ import {
   writeAdminClientConfig,
 } from "../auth/index.ts";
 import { PoolController } from "../controller/index.ts";
-import { ControlPlane, isLoopbackHost, NodeRegistry } from "../controlplane/index.ts";
+import {
+  ControlPlane,
+  defaultGcIntervalMs,
+  isLoopbackHost,
+  NodeRegistry,
+} from "../controlplane/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import { Lease } from "../lease/index.ts";
 import type { Logger } from "../log/index.ts";
+import type { Registry } from "../metrics/index.ts";
 import { type NodeAgentApi, NodeClient, nodeHttpTransport } from "../node/index.ts";
 import { privateDirSync } from "../private-files/index.ts";
 import { type NodeRecord, openRecordStore, Records } from "../records/index.ts";
@@ -57,6 +63,8 @@ export interface ControlPlaneComponentOptions {
   clientConfig?: string;
   /** How often the controllers pass besides reacting to changes. Default 10 s. */
   resyncMs?: number;
+  /** How often the leader collects snapshot garbage (ate gc); 0 = never. Default 10 min. */
+  gcIntervalMs?: number;
   /** The runsc to declare (and serve) as the gvisor default runtime; false: none. Default none. */
   runsc?: string | false;
   /** How the control plane reaches a node's API. Default: over HTTP at its URL with its call secret. */
@@ -73,6 +81,11 @@ export interface ControlPlaneComponentOptions {
   deferApi?: boolean;
   /** The leader lease's term without renewal (Valkey). Default 10 s. */
   leaseTtlMs?: number;
+  /**
+   * Where the component registers its Prometheus metrics. Default: a registry of its own;
+   * `ate up` passes one to all its components, so each /metrics shows them all.
+   */
+  metricsRegistry?: Registry;
   logger: Logger;
 }
 
@@ -201,6 +214,7 @@ async function start(
     nodes: registry,
     owner: run.owner,
     logger: log,
+    ...(o.metricsRegistry ? { metricsRegistry: o.metricsRegistry } : {}),
     // Where suspends go for actors of older versions whose template was deleted since.
     fallbackSnapshotLocation: pathToFileURL(join(o.stateDir, "snapshots")).href,
     ...(o.debug ? { debug: true } : {}),
@@ -279,6 +293,10 @@ async function start(
     // Alone on its store (SQLite, its state dir locked), every other owner is a former run.
     orphaned: presence ? (owner) => presence.gone(owner) : (owner) => owner !== controlPlane.owner,
     ...(presence ? { afterPass: () => presence.sweep() } : {}),
+    gc: {
+      intervalMs: o.gcIntervalMs ?? defaultGcIntervalMs,
+      fallbackLocation: pathToFileURL(join(o.stateDir, "snapshots")).href,
+    },
     logger: log,
   });
   const stopLeading = new AbortController();

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import type { Transport } from "@connectrpc/connect";
 import { defaultMaxWorkers, machineResources } from "../controller/index.ts";
 import { checkRegistration } from "../controlplane/index.ts";
-import type { Logger } from "../log/index.ts";
+import { type Logger, withFields } from "../log/index.ts";
+import type { Registry } from "../metrics/index.ts";
 import {
   inProcessNodeTransport,
   NodeAgent,
@@ -60,6 +61,11 @@ export interface NodeComponentOptions {
   seedAsset?: { path: string; sha256: string };
   /** A sandbox stopped on its own: the control plane should look soon. */
   onWorkerExit?: () => void;
+  /**
+   * Where the component registers its Prometheus metrics. Default: a registry of its own;
+   * `ate up` passes one to all its components, so each /metrics shows them all.
+   */
+  metricsRegistry?: Registry;
   logger: Logger;
 }
 
@@ -112,7 +118,8 @@ async function start(
   undo: (() => Promise<void>)[],
   unlock: () => void,
 ): Promise<RunningNode> {
-  const log = o.logger;
+  // Every line of this node's agent names it (several nodes may log to one collector).
+  const log = withFields(o.logger, { node: o.name });
   // The worker names and addresses no other substrate on this machine uses.
   const network = await claimNetwork({
     stateDir: o.stateDir,
@@ -140,6 +147,7 @@ async function start(
     // A sandbox that stopped on its own (e.g. past its memory limit): the control plane's next
     // pass sends its actor back to its last snapshot and frees the worker.
     ...(o.onWorkerExit ? { onWorkerExit: o.onWorkerExit } : {}),
+    ...(o.metricsRegistry ? { metricsRegistry: o.metricsRegistry } : {}),
     logger: log,
   });
   undo.push(() => agent.close());
@@ -158,6 +166,7 @@ async function start(
       agent,
       callSecret,
       logger: log,
+      metrics: [agent.metrics.registry],
     });
     const served = api;
     undo.push(() => served.close());

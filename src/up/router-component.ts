@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Transport } from "@connectrpc/connect";
 import type { Logger } from "../log/index.ts";
+import type { Registry } from "../metrics/index.ts";
 import { RemoteResourceStore, type ResourceStore } from "../resources/index.ts";
 import { controlHttpTransport, RemoteBackend, Router } from "../router/index.ts";
 import { ensureListenable, listen, parseAddr } from "./listen.ts";
@@ -26,6 +27,11 @@ export interface RouterComponentOptions {
   /** host:port the router listens on. Default 127.0.0.1:7480; port 0 picks a free one. */
   routerAddr?: string;
   control: RouterOverHttp | RouterInProcess;
+  /**
+   * Where the component registers its Prometheus metrics. Default: a registry of its own;
+   * `ate up` passes one to all its components, so each /metrics shows them all.
+   */
+  metricsRegistry?: Registry;
   logger: Logger;
 }
 
@@ -53,7 +59,11 @@ export async function startRouter(o: RouterComponentOptions): Promise<RunningRou
           logger: log,
         })
       : new RemoteBackend({ transport: c.transport, templates: c.templates, logger: log });
-  const router = new Router({ backend, logger: log });
+  const router = new Router({
+    backend,
+    logger: log,
+    ...(o.metricsRegistry ? { metricsRegistry: o.metricsRegistry } : {}),
+  });
   const server = await listen(addr, router.handle, router.handleUpgrade);
   router.start();
   log.info("router listening", { url: server.url });

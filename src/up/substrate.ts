@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import type { ControlPlane } from "../controlplane/index.ts";
 import type { Logger } from "../log/index.ts";
+import { Registry } from "../metrics/index.ts";
 import type { NodeAgent } from "../node/index.ts";
 import { NodeRegistryClient } from "../node/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
@@ -155,6 +156,8 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
   const nodeReady = new Promise<void>((resolve) => {
     registered = resolve;
   });
+  // One registry for the three components: the API's and the router's /metrics show them all.
+  const metricsRegistry = new Registry();
   const cp = await step("up.controlplane", () =>
     startControlPlane({
       stateDir: o.stateDir,
@@ -171,6 +174,7 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
       ...(o.debug ? { debug: true } : {}),
       ...(o.clientConfig ? { clientConfig: o.clientConfig } : {}),
       ...(o.resyncMs !== undefined ? { resyncMs: o.resyncMs } : {}),
+      metricsRegistry,
       logger: log,
     }),
   );
@@ -193,6 +197,7 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
         // Actors reach this API for themselves (their /run/ate/token) through their gateways.
         egress: { ...o.egress, controlApi: { ...o.egress?.controlApi, url: cp.apiUrl } },
         ...(o.assetAllowHosts?.length ? { assetAllowHosts: o.assetAllowHosts } : {}),
+        metricsRegistry,
         logger: log,
       }),
     );
@@ -211,6 +216,7 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
           transport: inProcessControlTransport(cp.controlPlane, inProcessRouterPrincipal()),
           templates: cp.resources,
         },
+        metricsRegistry,
         logger: log,
       }),
     );

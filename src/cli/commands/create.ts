@@ -4,7 +4,7 @@ import type { Actor } from "../../proto/gen/ateapi/control_pb.ts";
 import type { CliContext } from "../context.ts";
 import { parseOutputFormat } from "../printers.ts";
 import type { CreateResourceOptions } from "./create-resource.ts";
-import { isTokenKind, requireKind } from "./record-kinds.ts";
+import { isSnapshotTagKind, isTokenKind, requireKind } from "./record-kinds.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -17,15 +17,18 @@ interface CreateOptions extends CreateResourceOptions {
   admin?: boolean;
   node?: boolean;
   router?: boolean;
+  actor?: string;
+  published?: boolean;
+  fromTag?: string;
 }
 
 export function registerCreate(program: Command, ctx: CliContext): void {
   program
     .command("create")
     .description(
-      "Create an actor (stored SUSPENDED; the router or `ate resume` starts it), an atespace, an API token, a namespace, or a secret (ate create secret generic NAME --from-literal key=value)",
+      "Create an actor (stored SUSPENDED; the router or `ate resume` starts it), an atespace, an API token, a snapshot tag, a namespace, or a secret (ate create secret generic NAME --from-literal key=value)",
     )
-    .argument("<kind>", "actor, atespace, token, namespace or secret")
+    .argument("<kind>", "actor, atespace, token, snapshottag, namespace or secret")
     .argument(
       "<name>",
       "the actor's id, the atespace's, token's or namespace's name (a DNS-1123 label); for a secret: generic",
@@ -48,6 +51,12 @@ export function registerCreate(program: Command, ctx: CliContext): void {
     .option("--admin", "token: an admin token (everything) instead of one atespace's")
     .option("--node", "token: a node's (register as a node, fetch runtime assets; for ate node)")
     .option("--router", "token: a router's (get, resume and watch actors; for ate router)")
+    .option("--actor <id>", "snapshottag: the actor whose latest committed snapshot it copies")
+    .option("--published", "snapshottag: actors of any atespace may start from it")
+    .option(
+      "--from-tag <atespace/name>",
+      "actor: start it (at its first resume) from this snapshot tag's snapshot",
+    )
     .option("-n, --namespace <ns>", "secret: its namespace", "default")
     .option(
       "--from-literal <key=value>",
@@ -101,6 +110,15 @@ export function registerCreate(program: Command, ctx: CliContext): void {
           Code.InvalidArgument,
           "--ttl, --admin, --node and --router are for ate create token",
         );
+      if (isSnapshotTagKind(kindArg))
+        return (await import("./snapshottags.ts")).createSnapshotTag(ctx, name, opts);
+      if (opts.fromTag !== undefined && !/^actors?$/i.test(kindArg))
+        throw new AteError(Code.InvalidArgument, "--from-tag is for ate create actor");
+      if (opts.actor !== undefined || opts.published)
+        throw new AteError(
+          Code.InvalidArgument,
+          "--actor and --published are for ate create snapshottag",
+        );
       const kind = requireKind(kindArg, ["actor", "atespace"], "create");
       const format = parseOutputFormat(opts.output);
       // Loaded here: they bring the API's descriptors, which other commands need not load.
@@ -123,11 +141,15 @@ export function registerCreate(program: Command, ctx: CliContext): void {
         );
       const template = parseTemplate(opts.template);
       const selector = parseLabels(opts.selector, "--selector");
+      const sourceTag = opts.fromTag
+        ? (await import("./snapshottags.ts")).parseTagRef(opts.fromTag, "--from-tag")
+        : undefined;
       const { actor } = await api.createActor({
         actorRef: { atespace: await ctx.atespace(opts.atespace), name },
         actorTemplateNamespace: template.namespace,
         actorTemplateName: template.name,
         ...(selector ? { workerSelector: { matchLabels: selector } } : {}),
+        ...(sourceTag ? { sourceTag } : {}),
       });
       await printActor(ctx, actor as Actor, opts.output, "created");
     });

@@ -4,7 +4,7 @@ import { AteError, Code, isAteError } from "../../errors/index.ts";
 import type { CliContext } from "../context.ts";
 import { qualifiedKind } from "../printers.ts";
 import { parseTargets } from "./get.ts";
-import { isTokenKind, recordKind } from "./record-kinds.ts";
+import { isSnapshotTagKind, isTokenKind, recordKind } from "./record-kinds.ts";
 
 interface DeleteOptions {
   namespace: string;
@@ -19,7 +19,7 @@ export function registerDelete(program: Command, ctx: CliContext): void {
     .description(
       "Delete actors, atespaces, tokens or resources by kind and name, or those a manifest names",
     )
-    .argument("[kind]", "actor, atespace, token, or a resource kind (or kind/name)")
+    .argument("[kind]", "actor, atespace, token, snapshottag, or a resource kind (or kind/name)")
     .argument("[names...]", "names of the objects")
     .option("-n, --namespace <ns>", "namespace of namespaced kinds", "default")
     .option(
@@ -32,6 +32,10 @@ export function registerDelete(program: Command, ctx: CliContext): void {
       if (kindArg && isTokenKind(kindArg))
         return throwAll(
           await (await import("./tokens.ts")).deleteTokens(ctx, names, !!opts.ignoreNotFound),
+        );
+      if (kindArg && isSnapshotTagKind(kindArg))
+        return throwAll(
+          await (await import("./snapshottags.ts")).deleteSnapshotTags(ctx, names, opts),
         );
       const record = kindArg ? recordKind(kindArg) : undefined;
       if (record) return deleteRecords(ctx, record, names, opts);

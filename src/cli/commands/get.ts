@@ -9,7 +9,7 @@ import {
   parseOutputFormat,
   qualifiedName,
 } from "../printers.ts";
-import { isTokenKind, recordKind } from "./record-kinds.ts";
+import { isSnapshotTagKind, isTokenKind, recordKind } from "./record-kinds.ts";
 
 interface GetOptions {
   namespace: string;
@@ -25,7 +25,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
     .description("List resources or records, or show some by name")
     .argument(
       "<kind>",
-      "actors, workers, atespaces, tokens; or sandboxconfigs, workerpools, actortemplates, namespaces (ns), secrets (plural, singular or short name; kind/name works too; comma-separate kinds)",
+      "actors, workers, atespaces, tokens, snapshottags; or sandboxconfigs, workerpools, actortemplates, namespaces (ns), secrets (plural, singular or short name; kind/name works too; comma-separate kinds)",
     )
     .argument("[names...]", "only these objects")
     .option("-n, --namespace <ns>", "namespace of namespaced kinds", "default")
@@ -43,6 +43,12 @@ export function registerGet(program: Command, ctx: CliContext): void {
       // Records and tokens load the API's descriptors and client, so only when asked for.
       if (isTokenKind(kindArg))
         return (await import("./tokens.ts")).getTokens(ctx, names, opts.output);
+      if (isSnapshotTagKind(kindArg))
+        return (await import("./snapshottags.ts")).getSnapshotTags(ctx, names, {
+          ...(opts.atespace !== undefined ? { atespace: opts.atespace } : {}),
+          ...(opts.allNamespaces ? { allAtespaces: true } : {}),
+          ...(opts.output !== undefined ? { output: opts.output } : {}),
+        });
       const record = recordKind(kindArg);
       if (record) {
         // The printers and the Control API's client and descriptors (≈10 ms) load while the

@@ -33,6 +33,11 @@ export function requireKind(
   return kind;
 }
 
+/** Whether a CLI argument names snapshot tags (`snapshottag`, `snapshottags`). */
+export function isSnapshotTagKind(arg: string): boolean {
+  return /^snapshottags?$/i.test(arg);
+}
+
 /** Whether a CLI argument names tokens (`token`, `tokens`). */
 export function isTokenKind(arg: string): boolean {
   return /^tokens?$/i.test(arg);

@@ -21,6 +21,8 @@ export interface AssetCacheOptions extends AssetAccessOptions {
   idleTimeoutMs?: number;
   /** A download taking longer in all is stopped. Default 10 min. */
   totalTimeoutMs?: number;
+  /** Hears of each lookup: a hit (cached) or a miss (downloaded, or joined a download). */
+  onLookup?: (hit: boolean) => void;
 }
 
 const defaultMaxBytes = 512 * 1024 * 1024;
@@ -94,7 +96,9 @@ export class AssetCache {
     signal?: AbortSignal,
   ): Promise<string> {
     const path = this.path(sha256);
-    if (await this.has(sha256)) return path;
+    const hit = await this.has(sha256);
+    this.options.onLookup?.(hit);
+    if (hit) return path;
     if (signal?.aborted) throw canceled(signal);
     let pending = this.inflight.get(sha256);
     if (!pending) {

@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { type ConnectionLimits, dualProtocolServer, type Handler } from "../../http/index.ts";
 import { type Logger, silentLogger } from "../../log/index.ts";
+import { type Registry, serveMetrics } from "../../metrics/index.ts";
 import { Node } from "../../proto/gen/ateapi/node_pb.ts";
 import type { NodeAgentApi } from "../api.ts";
 import { requireBearer } from "./bearer.ts";
@@ -18,6 +19,11 @@ export interface NodeApiServerOptions {
   logger?: Logger;
   /** Connection limits; defaults as the API server's. */
   limits?: ConnectionLimits;
+  /**
+   * Served at GET /metrics without the call secret (Prometheus has none): the node's metrics
+   * carry latencies and byte counts, no atespace or actor names. Absent: no /metrics.
+   */
+  metrics?: Registry[];
 }
 
 export interface RunningNodeApiServer {
@@ -46,6 +52,8 @@ export async function startNodeApiServer(o: NodeApiServerOptions): Promise<Runni
     },
   });
   const edge: Handler = (req, res) => {
+    if (o.metrics && req.method === "GET" && (req.url ?? "").split("?")[0] === "/metrics")
+      return void serveMetrics(o.metrics, res);
     // Node keeps the first of several authorization headers; a proxy may judge by another.
     if (req.rawHeaders.filter((h, i) => i % 2 === 0 && /^authorization$/i.test(h)).length > 1) {
       res.writeHead(401, { "content-type": "text/plain; charset=utf-8" });

@@ -16,7 +16,7 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 export const file_ateapi_control: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChRhdGVhcGkvY29udHJvbC5wcm90bxIGYXRlYXBpIioKCEFjdG9yUmVmEhAKCGF0ZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiGAoIQXRlc3BhY2USDAoEbmFtZRgBIAEoCSJ3CghTZWxlY3RvchI3CgxtYXRjaF9sYWJlbHMYASADKAsyIS5hdGVhcGkuU2VsZWN0b3IuTWF0Y2hMYWJlbHNFbnRyeRoyChBNYXRjaExhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMwoURXh0ZXJuYWxTbmFwc2hvdEluZm8SGwoTc25hcHNob3RfdXJpX3ByZWZpeBgBIAEoCSJTChFMb2NhbFNuYXBzaG90SW5mbxIXCg9zbmFwc2hvdF9wcmVmaXgYASABKAkSJQodbm9kZV92bXNfd2l0aF9sb2NhbF9zbmFwc2hvdHMYAiADKAkimAEKDFNuYXBzaG90SW5mbxIiCgR0eXBlGAEgASgOMhQuYXRlYXBpLlNuYXBzaG90VHlwZRIwCghleHRlcm5hbBgCIAEoCzIcLmF0ZWFwaS5FeHRlcm5hbFNuYXBzaG90SW5mb0gAEioKBWxvY2FsGAMgASgLMhkuYXRlYXBpLkxvY2FsU25hcHNob3RJbmZvSABCBgoEZGF0YSKoBgoFQWN0b3ISEAoIYWN0b3JfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIgChhhY3Rvcl90ZW1wbGF0ZV9uYW1lc3BhY2UYAyABKAkSGwoTYWN0b3JfdGVtcGxhdGVfbmFtZRgEIAEoCRIkCgZzdGF0dXMYBSABKA4yFC5hdGVhcGkuQWN0b3IuU3RhdHVzEhsKE2F0ZW9tX3BvZF9uYW1lc3BhY2UYBiABKAkSFgoOYXRlb21fcG9kX25hbWUYByABKAkSFAoMYXRlb21fcG9kX2lwGAggASgJEhwKFGluX3Byb2dyZXNzX3NuYXBzaG90GAogASgJEhUKDWF0ZW9tX3BvZF91aWQYCyABKAkSMgoUbGF0ZXN0X3NuYXBzaG90X2luZm8YDCABKAsyFC5hdGVhcGkuU25hcHNob3RJbmZvEikKD3dvcmtlcl9zZWxlY3RvchgNIAEoCzIQLmF0ZWFwaS5TZWxlY3RvchIYChB3b3JrZXJfcG9vbF9uYW1lGA4gASgJEhAKCGF0ZXNwYWNlGA8gASgJEiQKCWxhc3RfZXhpdBgQIAEoCzIRLmF0ZWFwaS5BY3RvckV4aXQSKwoNd29ya2VyX2xpbWl0cxgRIAEoCzIULmF0ZWFwaS5Xb3JrZXJMaW1pdHMSFAoMd29ya2VyX2VudHJ5GBIgASgJEhoKEndvcmtlcl9lbnRyeV90b2tlbhgTIAEoCRIgCgR0aWVyGBQgASgOMhIuYXRlYXBpLkFjdG9yLlRpZXIinQEKBlN0YXR1cxIWChJTVEFUVVNfVU5TUEVDSUZJRUQQABITCg9TVEFUVVNfUkVTVU1JTkcQARISCg5TVEFUVVNfUlVOTklORxACEhUKEVNUQVRVU19TVVNQRU5ESU5HEAMSFAoQU1RBVFVTX1NVU1BFTkRFRBAEEhIKDlNUQVRVU19QQVVTSU5HEAUSEQoNU1RBVFVTX1BBVVNFRBAGIj8KBFRpZXISFAoQVElFUl9VTlNQRUNJRklFRBAAEhAKDFRJRVJfUlVOTklORxABEg8KC1RJRVJfRlJPWkVOEAJKBAgJEAoiYAoJQWN0b3JFeGl0Eg4KBnJlYXNvbhgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEgwKBHRpbWUYAyABKAkSFgoJZXhpdF9jb2RlGAQgASgFSACIAQFCDAoKX2V4aXRfY29kZSI8CgxXb3JrZXJMaW1pdHMSFAoMbWVtb3J5X2J5dGVzGAEgASgDEhYKDmNwdV9taWxsaWNvcmVzGAIgASgDIqQCCgZXb3JrZXISGAoQd29ya2VyX25hbWVzcGFjZRgBIAEoCRITCgt3b3JrZXJfcG9vbBgCIAEoCRISCgp3b3JrZXJfcG9kGAMgASgJEhcKD2FjdG9yX25hbWVzcGFjZRgEIAEoCRIWCg5hY3Rvcl90ZW1wbGF0ZRgFIAEoCRIQCghhY3Rvcl9pZBgGIAEoCRIKCgJpcBgHIAEoCRIPCgd2ZXJzaW9uGAggASgDEhYKDndvcmtlcl9wb2RfdWlkGAkgASgJEhEKCW5vZGVfbmFtZRgKIAEoCRIWCg5hY3Rvcl9hdGVzcGFjZRgLIAEoCRIkCgZsaW1pdHMYDCABKAsyFC5hdGVhcGkuV29ya2VyTGltaXRzEg4KBmVncmVzcxgNIAEoCSI2Cg9HZXRBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmIjAKEEdldEFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiowEKEkNyZWF0ZUFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYSIAoYYWN0b3JfdGVtcGxhdGVfbmFtZXNwYWNlGAIgASgJEhsKE2FjdG9yX3RlbXBsYXRlX25hbWUYAyABKAkSKQoPd29ya2VyX3NlbGVjdG9yGAQgASgLMhAuYXRlYXBpLlNlbGVjdG9yIjMKE0NyZWF0ZUFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiZAoSVXBkYXRlQWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZhIpCg93b3JrZXJfc2VsZWN0b3IYAiABKAsyEC5hdGVhcGkuU2VsZWN0b3IiMwoTVXBkYXRlQWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciI6ChNTdXNwZW5kQWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZiI0ChRTdXNwZW5kQWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciI4ChFQYXVzZUFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYiMgoSUGF1c2VBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yIkcKElJlc3VtZUFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYSDAoEYm9vdBgCIAEoCCIzChNSZXN1bWVBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yIjkKEkRlbGV0ZUFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYiFQoTRGVsZXRlQWN0b3JSZXNwb25zZSIUChJMaXN0V29ya2Vyc1JlcXVlc3QiNgoTTGlzdFdvcmtlcnNSZXNwb25zZRIfCgd3b3JrZXJzGAEgAygLMg4uYXRlYXBpLldvcmtlciJMChFMaXN0QWN0b3JzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIQCghhdGVzcGFjZRgDIAEoCSJMChJMaXN0QWN0b3JzUmVzcG9uc2USHQoGYWN0b3JzGAEgAygLMg0uYXRlYXBpLkFjdG9yEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIlChVDcmVhdGVBdGVzcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI8ChZDcmVhdGVBdGVzcGFjZVJlc3BvbnNlEiIKCGF0ZXNwYWNlGAEgASgLMhAuYXRlYXBpLkF0ZXNwYWNlIiIKEkdldEF0ZXNwYWNlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjkKE0dldEF0ZXNwYWNlUmVzcG9uc2USIgoIYXRlc3BhY2UYASABKAsyEC5hdGVhcGkuQXRlc3BhY2UiFgoUTGlzdEF0ZXNwYWNlc1JlcXVlc3QiPAoVTGlzdEF0ZXNwYWNlc1Jlc3BvbnNlEiMKCWF0ZXNwYWNlcxgBIAMoCzIQLmF0ZWFwaS5BdGVzcGFjZSIlChVEZWxldGVBdGVzcGFjZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEZWxldGVBdGVzcGFjZVJlc3BvbnNlIhMKEURlYnVnQ2xlYXJSZXF1ZXN0IhQKEkRlYnVnQ2xlYXJSZXNwb25zZSI1ChJXYXRjaEFjdG9yc1JlcXVlc3QSEAoIYXRlc3BhY2UYASABKAkSDQoFYWZ0ZXIYAiABKAkisAEKCkFjdG9yRXZlbnQSJQoEdHlwZRgBIAEoDjIXLmF0ZWFwaS5BY3RvckV2ZW50LlR5cGUSHAoFYWN0b3IYAiABKAsyDS5hdGVhcGkuQWN0b3ISDgoGY3Vyc29yGAMgASgJIk0KBFR5cGUSFAoQVFlQRV9VTlNQRUNJRklFRBAAEgwKCFRZUEVfUFVUEAESEAoMVFlQRV9ERUxFVEVEEAISDwoLVFlQRV9TWU5DRUQQAyKTAQoNQWN0b3JBY3Rpdml0eRIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYSEQoJaW5fZmxpZ2h0GAIgASgFEhgKC2lkbGVfbWlsbGlzGAMgASgDSACIAQESDwoHdmVyc2lvbhgEIAEoAxIPCgd3YWl0aW5nGAUgASgFQg4KDF9pZGxlX21pbGxpcyJyChVSZXBvcnRBY3Rpdml0eVJlcXVlc3QSEQoJcm91dGVyX2lkGAEgASgJEhAKCHNlcXVlbmNlGAIgASgDEiUKBmFjdG9ycxgDIAMoCzIVLmF0ZWFwaS5BY3RvckFjdGl2aXR5Eg0KBWZpbmFsGAQgASgIIhgKFlJlcG9ydEFjdGl2aXR5UmVzcG9uc2UqYgoMU25hcHNob3RUeXBlEh0KGVNOQVBTSE9UX1RZUEVfVU5TUEVDSUZJRUQQABIXChNTTkFQU0hPVF9UWVBFX0xPQ0FMEAESGgoWU05BUFNIT1RfVFlQRV9FWFRFUk5BTBACMpQJCgdDb250cm9sEj0KCEdldEFjdG9yEhcuYXRlYXBpLkdldEFjdG9yUmVxdWVzdBoYLmF0ZWFwaS5HZXRBY3RvclJlc3BvbnNlEkYKC0NyZWF0ZUFjdG9yEhouYXRlYXBpLkNyZWF0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5DcmVhdGVBY3RvclJlc3BvbnNlEkYKC1VwZGF0ZUFjdG9yEhouYXRlYXBpLlVwZGF0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5VcGRhdGVBY3RvclJlc3BvbnNlEkkKDFN1c3BlbmRBY3RvchIbLmF0ZWFwaS5TdXNwZW5kQWN0b3JSZXF1ZXN0GhwuYXRlYXBpLlN1c3BlbmRBY3RvclJlc3BvbnNlEkMKClBhdXNlQWN0b3ISGS5hdGVhcGkuUGF1c2VBY3RvclJlcXVlc3QaGi5hdGVhcGkuUGF1c2VBY3RvclJlc3BvbnNlEkYKC1Jlc3VtZUFjdG9yEhouYXRlYXBpLlJlc3VtZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5SZXN1bWVBY3RvclJlc3BvbnNlEkYKC0RlbGV0ZUFjdG9yEhouYXRlYXBpLkRlbGV0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5EZWxldGVBY3RvclJlc3BvbnNlEkYKC0xpc3RXb3JrZXJzEhouYXRlYXBpLkxpc3RXb3JrZXJzUmVxdWVzdBobLmF0ZWFwaS5MaXN0V29ya2Vyc1Jlc3BvbnNlEkMKCkxpc3RBY3RvcnMSGS5hdGVhcGkuTGlzdEFjdG9yc1JlcXVlc3QaGi5hdGVhcGkuTGlzdEFjdG9yc1Jlc3BvbnNlEk8KDkNyZWF0ZUF0ZXNwYWNlEh0uYXRlYXBpLkNyZWF0ZUF0ZXNwYWNlUmVxdWVzdBoeLmF0ZWFwaS5DcmVhdGVBdGVzcGFjZVJlc3BvbnNlEkYKC0dldEF0ZXNwYWNlEhouYXRlYXBpLkdldEF0ZXNwYWNlUmVxdWVzdBobLmF0ZWFwaS5HZXRBdGVzcGFjZVJlc3BvbnNlEkwKDUxpc3RBdGVzcGFjZXMSHC5hdGVhcGkuTGlzdEF0ZXNwYWNlc1JlcXVlc3QaHS5hdGVhcGkuTGlzdEF0ZXNwYWNlc1Jlc3BvbnNlEk8KDkRlbGV0ZUF0ZXNwYWNlEh0uYXRlYXBpLkRlbGV0ZUF0ZXNwYWNlUmVxdWVzdBoeLmF0ZWFwaS5EZWxldGVBdGVzcGFjZVJlc3BvbnNlEkMKCkRlYnVnQ2xlYXISGS5hdGVhcGkuRGVidWdDbGVhclJlcXVlc3QaGi5hdGVhcGkuRGVidWdDbGVhclJlc3BvbnNlEj8KC1dhdGNoQWN0b3JzEhouYXRlYXBpLldhdGNoQWN0b3JzUmVxdWVzdBoSLmF0ZWFwaS5BY3RvckV2ZW50MAESTwoOUmVwb3J0QWN0aXZpdHkSHS5hdGVhcGkuUmVwb3J0QWN0aXZpdHlSZXF1ZXN0Gh4uYXRlYXBpLlJlcG9ydEFjdGl2aXR5UmVzcG9uc2ViBnByb3RvMw",
+    "ChRhdGVhcGkvY29udHJvbC5wcm90bxIGYXRlYXBpIioKCEFjdG9yUmVmEhAKCGF0ZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkiGAoIQXRlc3BhY2USDAoEbmFtZRgBIAEoCSJ3CghTZWxlY3RvchI3CgxtYXRjaF9sYWJlbHMYASADKAsyIS5hdGVhcGkuU2VsZWN0b3IuTWF0Y2hMYWJlbHNFbnRyeRoyChBNYXRjaExhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMwoURXh0ZXJuYWxTbmFwc2hvdEluZm8SGwoTc25hcHNob3RfdXJpX3ByZWZpeBgBIAEoCSJTChFMb2NhbFNuYXBzaG90SW5mbxIXCg9zbmFwc2hvdF9wcmVmaXgYASABKAkSJQodbm9kZV92bXNfd2l0aF9sb2NhbF9zbmFwc2hvdHMYAiADKAkimAEKDFNuYXBzaG90SW5mbxIiCgR0eXBlGAEgASgOMhQuYXRlYXBpLlNuYXBzaG90VHlwZRIwCghleHRlcm5hbBgCIAEoCzIcLmF0ZWFwaS5FeHRlcm5hbFNuYXBzaG90SW5mb0gAEioKBWxvY2FsGAMgASgLMhkuYXRlYXBpLkxvY2FsU25hcHNob3RJbmZvSABCBgoEZGF0YSKoBgoFQWN0b3ISEAoIYWN0b3JfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAxIgChhhY3Rvcl90ZW1wbGF0ZV9uYW1lc3BhY2UYAyABKAkSGwoTYWN0b3JfdGVtcGxhdGVfbmFtZRgEIAEoCRIkCgZzdGF0dXMYBSABKA4yFC5hdGVhcGkuQWN0b3IuU3RhdHVzEhsKE2F0ZW9tX3BvZF9uYW1lc3BhY2UYBiABKAkSFgoOYXRlb21fcG9kX25hbWUYByABKAkSFAoMYXRlb21fcG9kX2lwGAggASgJEhwKFGluX3Byb2dyZXNzX3NuYXBzaG90GAogASgJEhUKDWF0ZW9tX3BvZF91aWQYCyABKAkSMgoUbGF0ZXN0X3NuYXBzaG90X2luZm8YDCABKAsyFC5hdGVhcGkuU25hcHNob3RJbmZvEikKD3dvcmtlcl9zZWxlY3RvchgNIAEoCzIQLmF0ZWFwaS5TZWxlY3RvchIYChB3b3JrZXJfcG9vbF9uYW1lGA4gASgJEhAKCGF0ZXNwYWNlGA8gASgJEiQKCWxhc3RfZXhpdBgQIAEoCzIRLmF0ZWFwaS5BY3RvckV4aXQSKwoNd29ya2VyX2xpbWl0cxgRIAEoCzIULmF0ZWFwaS5Xb3JrZXJMaW1pdHMSFAoMd29ya2VyX2VudHJ5GBIgASgJEhoKEndvcmtlcl9lbnRyeV90b2tlbhgTIAEoCRIgCgR0aWVyGBQgASgOMhIuYXRlYXBpLkFjdG9yLlRpZXIinQEKBlN0YXR1cxIWChJTVEFUVVNfVU5TUEVDSUZJRUQQABITCg9TVEFUVVNfUkVTVU1JTkcQARISCg5TVEFUVVNfUlVOTklORxACEhUKEVNUQVRVU19TVVNQRU5ESU5HEAMSFAoQU1RBVFVTX1NVU1BFTkRFRBAEEhIKDlNUQVRVU19QQVVTSU5HEAUSEQoNU1RBVFVTX1BBVVNFRBAGIj8KBFRpZXISFAoQVElFUl9VTlNQRUNJRklFRBAAEhAKDFRJRVJfUlVOTklORxABEg8KC1RJRVJfRlJPWkVOEAJKBAgJEAoiYAoJQWN0b3JFeGl0Eg4KBnJlYXNvbhgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEgwKBHRpbWUYAyABKAkSFgoJZXhpdF9jb2RlGAQgASgFSACIAQFCDAoKX2V4aXRfY29kZSI8CgxXb3JrZXJMaW1pdHMSFAoMbWVtb3J5X2J5dGVzGAEgASgDEhYKDmNwdV9taWxsaWNvcmVzGAIgASgDIqQCCgZXb3JrZXISGAoQd29ya2VyX25hbWVzcGFjZRgBIAEoCRITCgt3b3JrZXJfcG9vbBgCIAEoCRISCgp3b3JrZXJfcG9kGAMgASgJEhcKD2FjdG9yX25hbWVzcGFjZRgEIAEoCRIWCg5hY3Rvcl90ZW1wbGF0ZRgFIAEoCRIQCghhY3Rvcl9pZBgGIAEoCRIKCgJpcBgHIAEoCRIPCgd2ZXJzaW9uGAggASgDEhYKDndvcmtlcl9wb2RfdWlkGAkgASgJEhEKCW5vZGVfbmFtZRgKIAEoCRIWCg5hY3Rvcl9hdGVzcGFjZRgLIAEoCRIkCgZsaW1pdHMYDCABKAsyFC5hdGVhcGkuV29ya2VyTGltaXRzEg4KBmVncmVzcxgNIAEoCSI2Cg9HZXRBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmIjAKEEdldEFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IizwEKEkNyZWF0ZUFjdG9yUmVxdWVzdBIjCglhY3Rvcl9yZWYYASABKAsyEC5hdGVhcGkuQWN0b3JSZWYSIAoYYWN0b3JfdGVtcGxhdGVfbmFtZXNwYWNlGAIgASgJEhsKE2FjdG9yX3RlbXBsYXRlX25hbWUYAyABKAkSKQoPd29ya2VyX3NlbGVjdG9yGAQgASgLMhAuYXRlYXBpLlNlbGVjdG9yEioKCnNvdXJjZV90YWcYBSABKAsyFi5hdGVhcGkuU25hcHNob3RUYWdSZWYiMwoTQ3JlYXRlQWN0b3JSZXNwb25zZRIcCgVhY3RvchgBIAEoCzINLmF0ZWFwaS5BY3RvciJkChJVcGRhdGVBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmEikKD3dvcmtlcl9zZWxlY3RvchgCIAEoCzIQLmF0ZWFwaS5TZWxlY3RvciIzChNVcGRhdGVBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yIjoKE1N1c3BlbmRBY3RvclJlcXVlc3QSIwoJYWN0b3JfcmVmGAEgASgLMhAuYXRlYXBpLkFjdG9yUmVmIjQKFFN1c3BlbmRBY3RvclJlc3BvbnNlEhwKBWFjdG9yGAEgASgLMg0uYXRlYXBpLkFjdG9yIjgKEVBhdXNlQWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZiIyChJQYXVzZUFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiRwoSUmVzdW1lQWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZhIMCgRib290GAIgASgIIjMKE1Jlc3VtZUFjdG9yUmVzcG9uc2USHAoFYWN0b3IYASABKAsyDS5hdGVhcGkuQWN0b3IiOQoSRGVsZXRlQWN0b3JSZXF1ZXN0EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZiIVChNEZWxldGVBY3RvclJlc3BvbnNlIhQKEkxpc3RXb3JrZXJzUmVxdWVzdCI2ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEh8KB3dvcmtlcnMYASADKAsyDi5hdGVhcGkuV29ya2VyIkwKEUxpc3RBY3RvcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhAKCGF0ZXNwYWNlGAMgASgJIkwKEkxpc3RBY3RvcnNSZXNwb25zZRIdCgZhY3RvcnMYASADKAsyDS5hdGVhcGkuQWN0b3ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiUKFUNyZWF0ZUF0ZXNwYWNlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjwKFkNyZWF0ZUF0ZXNwYWNlUmVzcG9uc2USIgoIYXRlc3BhY2UYASABKAsyEC5hdGVhcGkuQXRlc3BhY2UiIgoSR2V0QXRlc3BhY2VSZXF1ZXN0EgwKBG5hbWUYASABKAkiOQoTR2V0QXRlc3BhY2VSZXNwb25zZRIiCghhdGVzcGFjZRgBIAEoCzIQLmF0ZWFwaS5BdGVzcGFjZSIWChRMaXN0QXRlc3BhY2VzUmVxdWVzdCI8ChVMaXN0QXRlc3BhY2VzUmVzcG9uc2USIwoJYXRlc3BhY2VzGAEgAygLMhAuYXRlYXBpLkF0ZXNwYWNlIiUKFURlbGV0ZUF0ZXNwYWNlUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFkRlbGV0ZUF0ZXNwYWNlUmVzcG9uc2UiEwoRRGVidWdDbGVhclJlcXVlc3QiFAoSRGVidWdDbGVhclJlc3BvbnNlIjUKEldhdGNoQWN0b3JzUmVxdWVzdBIQCghhdGVzcGFjZRgBIAEoCRINCgVhZnRlchgCIAEoCSKwAQoKQWN0b3JFdmVudBIlCgR0eXBlGAEgASgOMhcuYXRlYXBpLkFjdG9yRXZlbnQuVHlwZRIcCgVhY3RvchgCIAEoCzINLmF0ZWFwaS5BY3RvchIOCgZjdXJzb3IYAyABKAkiTQoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASDAoIVFlQRV9QVVQQARIQCgxUWVBFX0RFTEVURUQQAhIPCgtUWVBFX1NZTkNFRBADIpMBCg1BY3RvckFjdGl2aXR5EiMKCWFjdG9yX3JlZhgBIAEoCzIQLmF0ZWFwaS5BY3RvclJlZhIRCglpbl9mbGlnaHQYAiABKAUSGAoLaWRsZV9taWxsaXMYAyABKANIAIgBARIPCgd2ZXJzaW9uGAQgASgDEg8KB3dhaXRpbmcYBSABKAVCDgoMX2lkbGVfbWlsbGlzInIKFVJlcG9ydEFjdGl2aXR5UmVxdWVzdBIRCglyb3V0ZXJfaWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAMSJQoGYWN0b3JzGAMgAygLMhUuYXRlYXBpLkFjdG9yQWN0aXZpdHkSDQoFZmluYWwYBCABKAgiGAoWUmVwb3J0QWN0aXZpdHlSZXNwb25zZSIwCg5TbmFwc2hvdFRhZ1JlZhIQCghhdGVzcGFjZRgBIAEoCRIMCgRuYW1lGAIgASgJItgCCgtTbmFwc2hvdFRhZxInCgd0YWdfcmVmGAEgASgLMhYuYXRlYXBpLlNuYXBzaG90VGFnUmVmEiAKGGFjdG9yX3RlbXBsYXRlX25hbWVzcGFjZRgCIAEoCRIbChNhY3Rvcl90ZW1wbGF0ZV9uYW1lGAMgASgJEioKBnBvbGljeRgEIAEoDjIaLmF0ZWFwaS5TbmFwc2hvdFRhZy5Qb2xpY3kSKwoNc25hcHNob3RfaW5mbxgFIAEoCzIULmF0ZWFwaS5TbmFwc2hvdEluZm8SJgoMc291cmNlX2FjdG9yGAYgASgLMhAuYXRlYXBpLkFjdG9yUmVmEhMKC2NyZWF0ZV90aW1lGAcgASgJIksKBlBvbGljeRIWChJQT0xJQ1lfVU5TUEVDSUZJRUQQABITCg9QT0xJQ1lfQVRFU1BBQ0UQARIUChBQT0xJQ1lfUFVCTElTSEVEEAIilAEKGENyZWF0ZVNuYXBzaG90VGFnUmVxdWVzdBInCgd0YWdfcmVmGAEgASgLMhYuYXRlYXBpLlNuYXBzaG90VGFnUmVmEiMKCWFjdG9yX3JlZhgCIAEoCzIQLmF0ZWFwaS5BY3RvclJlZhIqCgZwb2xpY3kYAyABKA4yGi5hdGVhcGkuU25hcHNob3RUYWcuUG9saWN5IkYKGUNyZWF0ZVNuYXBzaG90VGFnUmVzcG9uc2USKQoMc25hcHNob3RfdGFnGAEgASgLMhMuYXRlYXBpLlNuYXBzaG90VGFnIkAKFUdldFNuYXBzaG90VGFnUmVxdWVzdBInCgd0YWdfcmVmGAEgASgLMhYuYXRlYXBpLlNuYXBzaG90VGFnUmVmIkMKFkdldFNuYXBzaG90VGFnUmVzcG9uc2USKQoMc25hcHNob3RfdGFnGAEgASgLMhMuYXRlYXBpLlNuYXBzaG90VGFnIisKF0xpc3RTbmFwc2hvdFRhZ3NSZXF1ZXN0EhAKCGF0ZXNwYWNlGAEgASgJIkYKGExpc3RTbmFwc2hvdFRhZ3NSZXNwb25zZRIqCg1zbmFwc2hvdF90YWdzGAEgAygLMhMuYXRlYXBpLlNuYXBzaG90VGFnIkMKGERlbGV0ZVNuYXBzaG90VGFnUmVxdWVzdBInCgd0YWdfcmVmGAEgASgLMhYuYXRlYXBpLlNuYXBzaG90VGFnUmVmIhsKGURlbGV0ZVNuYXBzaG90VGFnUmVzcG9uc2UqYgoMU25hcHNob3RUeXBlEh0KGVNOQVBTSE9UX1RZUEVfVU5TUEVDSUZJRUQQABIXChNTTkFQU0hPVF9UWVBFX0xPQ0FMEAESGgoWU05BUFNIT1RfVFlQRV9FWFRFUk5BTBACMvALCgdDb250cm9sEj0KCEdldEFjdG9yEhcuYXRlYXBpLkdldEFjdG9yUmVxdWVzdBoYLmF0ZWFwaS5HZXRBY3RvclJlc3BvbnNlEkYKC0NyZWF0ZUFjdG9yEhouYXRlYXBpLkNyZWF0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5DcmVhdGVBY3RvclJlc3BvbnNlEkYKC1VwZGF0ZUFjdG9yEhouYXRlYXBpLlVwZGF0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5VcGRhdGVBY3RvclJlc3BvbnNlEkkKDFN1c3BlbmRBY3RvchIbLmF0ZWFwaS5TdXNwZW5kQWN0b3JSZXF1ZXN0GhwuYXRlYXBpLlN1c3BlbmRBY3RvclJlc3BvbnNlEkMKClBhdXNlQWN0b3ISGS5hdGVhcGkuUGF1c2VBY3RvclJlcXVlc3QaGi5hdGVhcGkuUGF1c2VBY3RvclJlc3BvbnNlEkYKC1Jlc3VtZUFjdG9yEhouYXRlYXBpLlJlc3VtZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5SZXN1bWVBY3RvclJlc3BvbnNlEkYKC0RlbGV0ZUFjdG9yEhouYXRlYXBpLkRlbGV0ZUFjdG9yUmVxdWVzdBobLmF0ZWFwaS5EZWxldGVBY3RvclJlc3BvbnNlEkYKC0xpc3RXb3JrZXJzEhouYXRlYXBpLkxpc3RXb3JrZXJzUmVxdWVzdBobLmF0ZWFwaS5MaXN0V29ya2Vyc1Jlc3BvbnNlEkMKCkxpc3RBY3RvcnMSGS5hdGVhcGkuTGlzdEFjdG9yc1JlcXVlc3QaGi5hdGVhcGkuTGlzdEFjdG9yc1Jlc3BvbnNlEk8KDkNyZWF0ZUF0ZXNwYWNlEh0uYXRlYXBpLkNyZWF0ZUF0ZXNwYWNlUmVxdWVzdBoeLmF0ZWFwaS5DcmVhdGVBdGVzcGFjZVJlc3BvbnNlEkYKC0dldEF0ZXNwYWNlEhouYXRlYXBpLkdldEF0ZXNwYWNlUmVxdWVzdBobLmF0ZWFwaS5HZXRBdGVzcGFjZVJlc3BvbnNlEkwKDUxpc3RBdGVzcGFjZXMSHC5hdGVhcGkuTGlzdEF0ZXNwYWNlc1JlcXVlc3QaHS5hdGVhcGkuTGlzdEF0ZXNwYWNlc1Jlc3BvbnNlEk8KDkRlbGV0ZUF0ZXNwYWNlEh0uYXRlYXBpLkRlbGV0ZUF0ZXNwYWNlUmVxdWVzdBoeLmF0ZWFwaS5EZWxldGVBdGVzcGFjZVJlc3BvbnNlEkMKCkRlYnVnQ2xlYXISGS5hdGVhcGkuRGVidWdDbGVhclJlcXVlc3QaGi5hdGVhcGkuRGVidWdDbGVhclJlc3BvbnNlEj8KC1dhdGNoQWN0b3JzEhouYXRlYXBpLldhdGNoQWN0b3JzUmVxdWVzdBoSLmF0ZWFwaS5BY3RvckV2ZW50MAESTwoOUmVwb3J0QWN0aXZpdHkSHS5hdGVhcGkuUmVwb3J0QWN0aXZpdHlSZXF1ZXN0Gh4uYXRlYXBpLlJlcG9ydEFjdGl2aXR5UmVzcG9uc2USWAoRQ3JlYXRlU25hcHNob3RUYWcSIC5hdGVhcGkuQ3JlYXRlU25hcHNob3RUYWdSZXF1ZXN0GiEuYXRlYXBpLkNyZWF0ZVNuYXBzaG90VGFnUmVzcG9uc2USTwoOR2V0U25hcHNob3RUYWcSHS5hdGVhcGkuR2V0U25hcHNob3RUYWdSZXF1ZXN0Gh4uYXRlYXBpLkdldFNuYXBzaG90VGFnUmVzcG9uc2USVQoQTGlzdFNuYXBzaG90VGFncxIfLmF0ZWFwaS5MaXN0U25hcHNob3RUYWdzUmVxdWVzdBogLmF0ZWFwaS5MaXN0U25hcHNob3RUYWdzUmVzcG9uc2USWAoRRGVsZXRlU25hcHNob3RUYWcSIC5hdGVhcGkuRGVsZXRlU25hcHNob3RUYWdSZXF1ZXN0GiEuYXRlYXBpLkRlbGV0ZVNuYXBzaG90VGFnUmVzcG9uc2ViBnByb3RvMw",
   );
 
 /**
@@ -565,6 +565,15 @@ export type CreateActorRequest = Message<"ateapi.CreateActorRequest"> & {
    * @generated from field: ateapi.Selector worker_selector = 4;
    */
   workerSelector?: Selector | undefined;
+
+  /**
+   * ate: start the actor (at its first resume) from this snapshot tag's snapshot, with its own
+   * identity. The tag must be of the same template and visible from the actor's atespace.
+   * Absent: from the template's golden snapshot or a cold boot, as ever.
+   *
+   * @generated from field: ateapi.SnapshotTagRef source_tag = 5;
+   */
+  sourceTag?: SnapshotTagRef | undefined;
 };
 
 /**
@@ -1231,6 +1240,272 @@ export const ReportActivityResponseSchema: GenMessage<ReportActivityResponse> =
   messageDesc(file_ateapi_control, 42);
 
 /**
+ * ate: a snapshot tag's address.
+ *
+ * @generated from message ateapi.SnapshotTagRef
+ */
+export type SnapshotTagRef = Message<"ateapi.SnapshotTagRef"> & {
+  /**
+   * @generated from field: string atespace = 1;
+   */
+  atespace: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message ateapi.SnapshotTagRef.
+ * Use `create(SnapshotTagRefSchema)` to create a new message.
+ */
+export const SnapshotTagRefSchema: GenMessage<SnapshotTagRef> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_control, 43);
+
+/**
+ * ate: a copy of an actor's committed snapshot, owned by the tag's atespace until the tag is
+ * deleted.
+ *
+ * @generated from message ateapi.SnapshotTag
+ */
+export type SnapshotTag = Message<"ateapi.SnapshotTag"> & {
+  /**
+   * @generated from field: ateapi.SnapshotTagRef tag_ref = 1;
+   */
+  tagRef?: SnapshotTagRef | undefined;
+
+  /**
+   * @generated from field: string actor_template_namespace = 2;
+   */
+  actorTemplateNamespace: string;
+
+  /**
+   * @generated from field: string actor_template_name = 3;
+   */
+  actorTemplateName: string;
+
+  /**
+   * @generated from field: ateapi.SnapshotTag.Policy policy = 4;
+   */
+  policy: SnapshotTag_Policy;
+
+  /**
+   * @generated from field: ateapi.SnapshotInfo snapshot_info = 5;
+   */
+  snapshotInfo?: SnapshotInfo | undefined;
+
+  /**
+   * The actor whose snapshot was copied (in the tag's atespace).
+   *
+   * @generated from field: ateapi.ActorRef source_actor = 6;
+   */
+  sourceActor?: ActorRef | undefined;
+
+  /**
+   * RFC 3339.
+   *
+   * @generated from field: string create_time = 7;
+   */
+  createTime: string;
+};
+
+/**
+ * Describes the message ateapi.SnapshotTag.
+ * Use `create(SnapshotTagSchema)` to create a new message.
+ */
+export const SnapshotTagSchema: GenMessage<SnapshotTag> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_control, 44);
+
+/**
+ * @generated from enum ateapi.SnapshotTag.Policy
+ */
+export enum SnapshotTag_Policy {
+  /**
+   * @generated from enum value: POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Actors of the tag's own atespace only.
+   *
+   * @generated from enum value: POLICY_ATESPACE = 1;
+   */
+  ATESPACE = 1,
+
+  /**
+   * Actors of any atespace.
+   *
+   * @generated from enum value: POLICY_PUBLISHED = 2;
+   */
+  PUBLISHED = 2,
+}
+
+/**
+ * Describes the enum ateapi.SnapshotTag.Policy.
+ */
+export const SnapshotTag_PolicySchema: GenEnum<SnapshotTag_Policy> =
+  /*@__PURE__*/
+  enumDesc(file_ateapi_control, 44, 0);
+
+/**
+ * @generated from message ateapi.CreateSnapshotTagRequest
+ */
+export type CreateSnapshotTagRequest = Message<"ateapi.CreateSnapshotTagRequest"> & {
+  /**
+   * @generated from field: ateapi.SnapshotTagRef tag_ref = 1;
+   */
+  tagRef?: SnapshotTagRef | undefined;
+
+  /**
+   * An actor of the tag's atespace with a committed external snapshot (suspend it first).
+   *
+   * @generated from field: ateapi.ActorRef actor_ref = 2;
+   */
+  actorRef?: ActorRef | undefined;
+
+  /**
+   * POLICY_UNSPECIFIED: POLICY_ATESPACE.
+   *
+   * @generated from field: ateapi.SnapshotTag.Policy policy = 3;
+   */
+  policy: SnapshotTag_Policy;
+};
+
+/**
+ * Describes the message ateapi.CreateSnapshotTagRequest.
+ * Use `create(CreateSnapshotTagRequestSchema)` to create a new message.
+ */
+export const CreateSnapshotTagRequestSchema: GenMessage<CreateSnapshotTagRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_control, 45);
+
+/**
+ * @generated from message ateapi.CreateSnapshotTagResponse
+ */
+export type CreateSnapshotTagResponse = Message<"ateapi.CreateSnapshotTagResponse"> & {
+  /**
+   * @generated from field: ateapi.SnapshotTag snapshot_tag = 1;
+   */
+  snapshotTag?: SnapshotTag | undefined;
+};
+
+/**
+ * Describes the message ateapi.CreateSnapshotTagResponse.
+ * Use `create(CreateSnapshotTagResponseSchema)` to create a new message.
+ */
+export const CreateSnapshotTagResponseSchema: GenMessage<CreateSnapshotTagResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_control, 46);
+
+/**
+ * @generated from message ateapi.GetSnapshotTagRequest
+ */
+export type GetSnapshotTagRequest = Message<"ateapi.GetSnapshotTagRequest"> & {
+  /**
+   * @generated from field: ateapi.SnapshotTagRef tag_ref = 1;
+   */
+  tagRef?: SnapshotTagRef | undefined;
+};
+
+/**
+ * Describes the message ateapi.GetSnapshotTagRequest.
+ * Use `create(GetSnapshotTagRequestSchema)` to create a new message.
+ */
+export const GetSnapshotTagRequestSchema: GenMessage<GetSnapshotTagRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_control, 47);
+
+/**
+ * @generated from message ateapi.GetSnapshotTagResponse
+ */
+export type GetSnapshotTagResponse = Message<"ateapi.GetSnapshotTagResponse"> & {
+  /**
+   * @generated from field: ateapi.SnapshotTag snapshot_tag = 1;
+   */
+  snapshotTag?: SnapshotTag | undefined;
+};
+
+/**
+ * Describes the message ateapi.GetSnapshotTagResponse.
+ * Use `create(GetSnapshotTagResponseSchema)` to create a new message.
+ */
+export const GetSnapshotTagResponseSchema: GenMessage<GetSnapshotTagResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_control, 48);
+
+/**
+ * @generated from message ateapi.ListSnapshotTagsRequest
+ */
+export type ListSnapshotTagsRequest = Message<"ateapi.ListSnapshotTagsRequest"> & {
+  /**
+   * Empty: every atespace the caller may see.
+   *
+   * @generated from field: string atespace = 1;
+   */
+  atespace: string;
+};
+
+/**
+ * Describes the message ateapi.ListSnapshotTagsRequest.
+ * Use `create(ListSnapshotTagsRequestSchema)` to create a new message.
+ */
+export const ListSnapshotTagsRequestSchema: GenMessage<ListSnapshotTagsRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_control, 49);
+
+/**
+ * @generated from message ateapi.ListSnapshotTagsResponse
+ */
+export type ListSnapshotTagsResponse = Message<"ateapi.ListSnapshotTagsResponse"> & {
+  /**
+   * @generated from field: repeated ateapi.SnapshotTag snapshot_tags = 1;
+   */
+  snapshotTags: SnapshotTag[];
+};
+
+/**
+ * Describes the message ateapi.ListSnapshotTagsResponse.
+ * Use `create(ListSnapshotTagsResponseSchema)` to create a new message.
+ */
+export const ListSnapshotTagsResponseSchema: GenMessage<ListSnapshotTagsResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_control, 50);
+
+/**
+ * @generated from message ateapi.DeleteSnapshotTagRequest
+ */
+export type DeleteSnapshotTagRequest = Message<"ateapi.DeleteSnapshotTagRequest"> & {
+  /**
+   * @generated from field: ateapi.SnapshotTagRef tag_ref = 1;
+   */
+  tagRef?: SnapshotTagRef | undefined;
+};
+
+/**
+ * Describes the message ateapi.DeleteSnapshotTagRequest.
+ * Use `create(DeleteSnapshotTagRequestSchema)` to create a new message.
+ */
+export const DeleteSnapshotTagRequestSchema: GenMessage<DeleteSnapshotTagRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_control, 51);
+
+/**
+ * @generated from message ateapi.DeleteSnapshotTagResponse
+ */
+export type DeleteSnapshotTagResponse = Message<"ateapi.DeleteSnapshotTagResponse"> & {};
+
+/**
+ * Describes the message ateapi.DeleteSnapshotTagResponse.
+ * Use `create(DeleteSnapshotTagResponseSchema)` to create a new message.
+ */
+export const DeleteSnapshotTagResponseSchema: GenMessage<DeleteSnapshotTagResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_control, 52);
+
+/**
  * @generated from enum ateapi.SnapshotType
  */
 export enum SnapshotType {
@@ -1395,5 +1670,40 @@ export const Control: GenService<{
     methodKind: "unary";
     input: typeof ReportActivityRequestSchema;
     output: typeof ReportActivityResponseSchema;
+  };
+  /**
+   * ate: snapshot tags — a copy of an actor's latest committed snapshot, owned by an atespace
+   * and addressed atespace/name, from which new actors of the same template start (forks).
+   *
+   * @generated from rpc ateapi.Control.CreateSnapshotTag
+   */
+  createSnapshotTag: {
+    methodKind: "unary";
+    input: typeof CreateSnapshotTagRequestSchema;
+    output: typeof CreateSnapshotTagResponseSchema;
+  };
+  /**
+   * @generated from rpc ateapi.Control.GetSnapshotTag
+   */
+  getSnapshotTag: {
+    methodKind: "unary";
+    input: typeof GetSnapshotTagRequestSchema;
+    output: typeof GetSnapshotTagResponseSchema;
+  };
+  /**
+   * @generated from rpc ateapi.Control.ListSnapshotTags
+   */
+  listSnapshotTags: {
+    methodKind: "unary";
+    input: typeof ListSnapshotTagsRequestSchema;
+    output: typeof ListSnapshotTagsResponseSchema;
+  };
+  /**
+   * @generated from rpc ateapi.Control.DeleteSnapshotTag
+   */
+  deleteSnapshotTag: {
+    methodKind: "unary";
+    input: typeof DeleteSnapshotTagRequestSchema;
+    output: typeof DeleteSnapshotTagResponseSchema;
   };
 }> = /*@__PURE__*/ serviceDesc(file_ateapi_control, 0);

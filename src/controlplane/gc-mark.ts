@@ -1,0 +1,133 @@
+// The mark half of snapshot garbage collection: every snapshot some record points at, read from
+// every record kind that can own one. Nothing here deletes; gc.ts sweeps what is left.
+import { type ActorTemplate, ActorTemplateType } from "../api/v1alpha1/index.ts";
+import type { Logger } from "../log/index.ts";
+import { goldenAtespace } from "../node/index.ts";
+import { type Actor, maxPageSize, type Orphans, type Records } from "../records/index.ts";
+import type { ResourceStore } from "../resources/index.ts";
+import { snapshotHistoryOf } from "../snapshots/index.ts";
+
+export interface Marks {
+  /** Snapshot URIs (normalised, see snapshotKey) some record points at: never deleted. */
+  owned: Set<string>;
+  /** Snapshots their owner let go of (history past N, deleted actors): deleted without grace. */
+  released: Set<string>;
+  /** Actors whose history lists released snapshots: their lists are trimmed after the sweep. */
+  trim: Actor[];
+  orphans: (Orphans & { key: string })[];
+  /** Golden actors whose template is gone and that hold no worker: their records go first. */
+  goldenLeftovers: Actor[];
+  /** Every location a record or template names (where the sweep lists storage). */
+  locations: Set<string>;
+}
+
+/**
+ * Reads every record that can own a snapshot: actors (their latest, last external, in-progress
+ * snapshot and the last N of their history; N from the template's ate.dev/snapshot-history),
+ * templates (their golden), snapshot tags (their copy) and orphans (released, owned by no one).
+ * A golden actor keeps one more than N: the previous golden stays until the next one is taken,
+ * as resumes that read the template just before its status moved may still be restoring it.
+ */
+export async function markSnapshots(
+  records: Records,
+  resources: ResourceStore,
+  logger?: Logger,
+): Promise<Marks> {
+  const m: Marks = {
+    owned: new Set(),
+    released: new Set(),
+    trim: [],
+    orphans: [],
+    goldenLeftovers: [],
+    locations: new Set(),
+  };
+  const own = (uri: string | undefined) => uri && m.owned.add(snapshotKey(uri));
+  const templates = new Map<string, ActorTemplate>();
+  for (const t of (await resources.list(ActorTemplateType)).items) {
+    templates.set(`${t.metadata.namespace ?? "default"}/${t.metadata.name}`, t);
+    m.locations.add(t.spec.snapshotsConfig.location);
+    own(t.status?.goldenSnapshot);
+  }
+  for (let token = ""; ; ) {
+    const page = await records.listActors({ pageSize: maxPageSize, pageToken: token });
+    for (const a of page.actors) {
+      const template = templates.get(`${a.templateNamespace}/${a.templateName}`);
+      if (a.snapshotsConfig) m.locations.add(a.snapshotsConfig.location);
+      own(a.latestSnapshot?.uri);
+      own(a.lastExternalSnapshot?.uri);
+      own(a.inProgressSnapshot);
+      const history = a.snapshots ?? [];
+      let keep: number;
+      try {
+        keep = snapshotHistoryOf(template?.metadata.annotations);
+      } catch (err) {
+        // Never delete on a setting that cannot be read: the whole history is kept.
+        logger?.warn("keeping every snapshot of the actor", {
+          actor: `${a.atespace}/${a.actorId}`,
+          error: (err as Error).message,
+        });
+        keep = history.length;
+      }
+      if (a.atespace === goldenAtespace) keep += 1;
+      for (const uri of history.slice(-keep)) own(uri);
+      const past = history.slice(0, Math.max(0, history.length - keep));
+      if (past.length) {
+        for (const uri of past) m.released.add(snapshotKey(uri));
+        m.trim.push(a);
+      }
+      if (a.atespace === goldenAtespace && !template && !a.worker && !a.transition)
+        m.goldenLeftovers.push(a);
+    }
+    if (!page.nextPageToken) break;
+    token = page.nextPageToken;
+  }
+  for (const tag of await all(records, "snapshottag"))
+    own((tag.value.snapshot as { uri?: string } | undefined)?.uri);
+  for (const o of await all(records, "orphans")) {
+    const orphan = o.value as unknown as Orphans;
+    m.orphans.push({ ...orphan, key: o.key });
+    for (const uri of orphan.snapshots ?? []) m.released.add(snapshotKey(uri));
+  }
+  // Owned wins: a snapshot both let go of and pointed at (e.g. by a tag made from it) stays.
+  for (const uri of m.owned) m.released.delete(uri);
+  return m;
+}
+
+/** A snapshot URI as the sweep compares them: no trailing slash, file:// paths canonical. */
+export function snapshotKey(uri: string): string {
+  let u = uri.replace(/\/+$/, "");
+  if (u.startsWith("file:")) {
+    try {
+      u = new URL(u).href.replace(/\/+$/, "");
+    } catch {
+      // an unparsable URI names nothing the sweep lists; kept as written
+    }
+  }
+  return u;
+}
+
+async function all(
+  records: Records,
+  kind: "snapshottag" | "orphans",
+): Promise<{ key: string; value: Record<string, unknown> }[]> {
+  const out: { key: string; value: Record<string, unknown> }[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await records.store.list(kind, {
+      prefix: "",
+      limit: maxPageSize,
+      ...(after !== undefined ? { after } : {}),
+    });
+    // Keys are needed to delete orphans records; the page gives them only as `last`, so
+    // they are recomputed from the values where the kind's key is known.
+    for (const value of page.items) out.push({ key: keyOf(kind, value), value });
+    if (!page.last) return out;
+    after = page.last;
+  }
+}
+
+function keyOf(kind: "snapshottag" | "orphans", v: Record<string, unknown>): string {
+  return kind === "orphans"
+    ? `${v.atespace}/${v.actorId}/${v.deletedAt}`
+    : `${v.atespace}/${v.name}`;
+}

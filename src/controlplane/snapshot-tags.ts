@@ -1,0 +1,217 @@
+import type { BlobStore } from "../blob/index.ts";
+import type { Clock } from "../clock/index.ts";
+import { AteError, Code, isAteError } from "../errors/index.ts";
+import type { Logger } from "../log/index.ts";
+import { goldenAtespace } from "../node/index.ts";
+import {
+  type Actor,
+  checkTagRef,
+  type Records,
+  type SnapshotInfo,
+  type SnapshotTag,
+  type SnapshotTagPolicy,
+  SnapshotTags,
+} from "../records/index.ts";
+import type { ResourceStore } from "../resources/index.ts";
+import { snapshotName } from "../snapshots/index.ts";
+import { type ActorRef, checkRef } from "./input-checks.ts";
+import { copySnapshot, removeSnapshot } from "./snapshot-copy.ts";
+import { checkpointConfig } from "./snapshots-config.ts";
+
+export interface SnapshotTagDeps {
+  records: Records;
+  resources: ResourceStore;
+  clock: Clock;
+  logger: Logger;
+  /** Opens a snapshot location (file, S3, GCS). */
+  open: (uri: string) => BlobStore;
+  /** Where an actor's snapshots go when nothing else says (see checkpointConfig). */
+  fallbackLocation: string;
+}
+
+export type TagRef = { atespace: string; name: string };
+
+const trim = (location: string) => location.replace(/\/+$/, "");
+
+/**
+ * Snapshot tags and forks. A tag copies an actor's latest committed external snapshot under
+ * `<location>/_tags/<atespace>/<name>/<id>` and owns that copy; a fork (CreateActor with a
+ * source tag) copies the tag's snapshot again, into the new actor's own snapshots, its
+ * manifest naming the new actor — so the node's rule "an actor restores only its own
+ * snapshots" holds, /run/ate/actor-id says the new actor, and each copy has exactly one
+ * owner for the garbage collector. Copies are complete (manifest last) before the record that
+ * owns them is written; a crash between leaves only an unowned copy, swept later.
+ */
+export class SnapshotTagService {
+  private readonly tags: SnapshotTags;
+
+  constructor(private readonly d: SnapshotTagDeps) {
+    this.tags = new SnapshotTags(d.records.store);
+  }
+
+  async create(
+    ref: TagRef | undefined,
+    actorRef: ActorRef | undefined,
+    policy: SnapshotTagPolicy,
+    signal?: AbortSignal,
+  ): Promise<SnapshotTag> {
+    if (!ref) throw new AteError(Code.InvalidArgument, "tag_ref: Required value");
+    checkTagRef("tag_ref", ref);
+    checkRef(actorRef);
+    if (ref.atespace === goldenAtespace)
+      throw new AteError(
+        Code.PermissionDenied,
+        `tag_ref.atespace: atespace ${goldenAtespace} is reserved for golden snapshots; tag in another atespace`,
+      );
+    if (actorRef.atespace !== ref.atespace)
+      throw new AteError(
+        Code.InvalidArgument,
+        `actor_ref.atespace: Invalid value: ${JSON.stringify(actorRef.atespace)}: a tag copies an actor of its own atespace (${ref.atespace})`,
+      );
+    if (await this.find(ref))
+      throw new AteError(
+        Code.AlreadyExists,
+        `snapshottag ${ref.atespace}/${ref.name} already exists`,
+      );
+    const actor = await this.d.records.getActor(actorRef.atespace, actorRef.name);
+    const snapshot = committedExternal(actor);
+    const { location } = await checkpointConfig(
+      actor,
+      this.d.resources,
+      this.d.fallbackLocation,
+      this.d.logger,
+    );
+    const uri = `${trim(location)}/_tags/${ref.atespace}/${ref.name}/${snapshotName()}`;
+    await copySnapshot(this.d.open, snapshot.uri, uri, signal ? { signal } : {});
+    try {
+      return await this.tags.create({
+        atespace: ref.atespace,
+        name: ref.name,
+        template: { namespace: actor.templateNamespace, name: actor.templateName },
+        policy,
+        snapshot: { type: "EXTERNAL", scope: snapshot.scope, uri },
+        sourceActor: { atespace: actor.atespace, actorId: actor.actorId },
+        createdAt: this.d.clock.now().toISOString(),
+      });
+    } catch (err) {
+      await removeSnapshot(this.d.open, uri).catch(() => {}); // else the GC sweeps it
+      throw err;
+    }
+  }
+
+  async get(ref: TagRef | undefined): Promise<SnapshotTag> {
+    if (!ref) throw new AteError(Code.InvalidArgument, "tag_ref: Required value");
+    checkTagRef("tag_ref", ref);
+    return this.tags.get(ref.atespace, ref.name);
+  }
+
+  list(atespace: string): Promise<SnapshotTag[]> {
+    return this.tags.list(atespace || undefined);
+  }
+
+  /** The record first (nothing starts from the tag after), then its copy. */
+  async delete(ref: TagRef | undefined): Promise<void> {
+    const tag = await this.get(ref);
+    await this.tags.delete(tag);
+    await removeSnapshot(this.d.open, tag.snapshot.uri).catch((err) =>
+      // The copy is unowned now: the garbage collector's sweep removes it.
+      this.d.logger.warn("snapshot tag deleted; its copy is left for the garbage collector", {
+        tag: `${tag.atespace}/${tag.name}`,
+        uri: tag.snapshot.uri,
+        error: (err as Error).message,
+      }),
+    );
+  }
+
+  /**
+   * For CreateActor with a source tag: checks the tag is visible from the actor's atespace and
+   * of its template, and copies its snapshot into the actor's own snapshots under `location`
+   * (the template's), naming the actor. The caller records the actor, or removes the copy.
+   */
+  private async fork(
+    source: TagRef,
+    actor: Pick<Actor, "atespace" | "actorId" | "templateNamespace" | "templateName">,
+    location: string,
+    signal?: AbortSignal,
+  ): Promise<SnapshotInfo> {
+    checkTagRef("source_tag", source);
+    const tag = await this.tags.get(source.atespace, source.name);
+    const name = `snapshottag ${tag.atespace}/${tag.name}`;
+    if (tag.policy !== "PUBLISHED" && tag.atespace !== actor.atespace)
+      throw new AteError(
+        Code.PermissionDenied,
+        `source_tag: ${name} is not published: only actors of atespace ${tag.atespace} may start from it`,
+      );
+    if (
+      tag.template.namespace !== actor.templateNamespace ||
+      tag.template.name !== actor.templateName
+    )
+      throw new AteError(
+        Code.FailedPrecondition,
+        `source_tag: ${name} is a snapshot of template ${tag.template.namespace}/${tag.template.name}, not ${actor.templateNamespace}/${actor.templateName}: an actor starts only from a snapshot of its own template`,
+      );
+    const uri = `${trim(location)}/${actor.atespace}/${actor.actorId}/${snapshotName()}`;
+    await copySnapshot(this.d.open, tag.snapshot.uri, uri, {
+      identity: {
+        atespace: actor.atespace,
+        actorId: actor.actorId,
+        templateNamespace: actor.templateNamespace,
+        templateName: actor.templateName,
+      },
+      ...(signal ? { signal } : {}),
+    });
+    return { type: "EXTERNAL", scope: tag.snapshot.scope, uri };
+  }
+
+  /**
+   * CreateActor from a tag: the tag's snapshot copied into the actor's own, then the actor
+   * recorded with it as its latest (and owned) snapshot, so its first resume restores it.
+   */
+  async createFork(
+    actor: Omit<Actor, "version">,
+    source: TagRef,
+    location: string,
+    signal?: AbortSignal,
+  ): Promise<Actor> {
+    // Refused before copying anything: the copy would be for nothing.
+    const existing = await this.d.records.getActor(actor.atespace, actor.actorId).catch((err) => {
+      if (isAteError(err, Code.NotFound)) return undefined;
+      throw err;
+    });
+    if (existing)
+      throw new AteError(
+        Code.AlreadyExists,
+        `actor ${actor.atespace}/${actor.actorId} already exists`,
+      );
+    const snapshot = await this.fork(source, actor, location, signal);
+    try {
+      return await this.d.records.createActor({
+        ...actor,
+        latestSnapshot: snapshot,
+        snapshots: [snapshot.uri],
+      });
+    } catch (err) {
+      await removeSnapshot(this.d.open, snapshot.uri).catch(() => {}); // else the GC sweeps it
+      throw err;
+    }
+  }
+
+  private find(ref: TagRef): Promise<SnapshotTag | undefined> {
+    return this.tags.get(ref.atespace, ref.name).catch((err) => {
+      if (AteError.from(err).code === Code.NotFound) return undefined;
+      throw err;
+    });
+  }
+}
+
+/** The actor's latest committed external snapshot: what a tag copies. */
+function committedExternal(actor: Actor): SnapshotInfo {
+  const s =
+    actor.latestSnapshot?.type === "EXTERNAL" ? actor.latestSnapshot : actor.lastExternalSnapshot;
+  if (!s)
+    throw new AteError(
+      Code.FailedPrecondition,
+      `actor ${actor.atespace}/${actor.actorId} has no committed external snapshot: suspend it first`,
+    );
+  return s;
+}

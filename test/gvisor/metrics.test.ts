@@ -1,0 +1,105 @@
+// Metrics end to end on real runsc, in the all-in-one substrate: a counter actor activated
+// through the router, suspended and activated again moves the control plane's transition
+// histograms, the node's checkpoint/restore histograms and snapshot byte counters, and the
+// router's activation histogram, all on one /metrics page (the router's port, unauthenticated;
+// the API's, with the admin token).
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { silentLogger } from "../../src/log/index.ts";
+import { type AteClient, connect } from "../../src/sdk/index.ts";
+import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
+import { pushCounterImage } from "../support/counter-image.ts";
+import { applyCounterSetup, waitForGolden } from "../support/counter-resources.ts";
+import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
+import { type RunningRegistry, startRegistry } from "../support/registry.ts";
+
+/** The value of one sample line (`name{labels} value`), 0 when absent. */
+function sample(page: string, series: string): number {
+  const line = page.split("\n").find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+describe("metrics on gvisor", { timeout: 600_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "ate-metrics-"));
+  let registry: RunningRegistry | undefined;
+  let ate: RunningSubstrate | undefined;
+  let prefix = "";
+
+  after(async () => {
+    await ate?.stop().catch(() => {});
+    if (prefix) await removeLeftoverWorkers(join(dir, "state", "node"), { prefix });
+    await registry?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("resume, checkpoint, restore and activation histograms move; one page on every port", async () => {
+    registry = await startRegistry();
+    const image = await pushCounterImage(registry.host);
+    ate = await startSubstrate({
+      runsc: false,
+      stateDir: join(dir, "state"),
+      apiAddr: "127.0.0.1:0",
+      routerAddr: "127.0.0.1:0",
+      nodeName: "node-1",
+      idleTimeoutMs: 0,
+      logger: silentLogger,
+    });
+    prefix = ate.network.prefix;
+    await applyCounterSetup(ate.resources, {
+      image,
+      snapshotsDir: join(dir, "snapshots"),
+      replicas: 2,
+    });
+    await waitForGolden(ate.resources, ["counter"], 120_000);
+    const cp = ate.controlPlane;
+    await cp.createAtespace("demo");
+    await cp.createActor({ atespace: "demo", name: "m1" }, "default", "counter");
+    const client: AteClient = connect({
+      server: ate.apiUrl,
+      router: ate.routerUrl,
+      token: ate.credential.token,
+      atespace: "demo",
+    });
+    const scrape = async (url: string, token?: string) => {
+      const res = await fetch(`${url}/metrics`, {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+      assert.equal(res.status, 200, `${url}/metrics`);
+      return res.text();
+    };
+    const before = await scrape(ate.routerUrl);
+
+    const count = async () => {
+      const res = await client.actor("m1").fetch("/count");
+      assert.equal(res.status, 200);
+      return (await res.json()) as { memory: number };
+    };
+    assert.equal((await count()).memory, 1); // activated by the request: a resume
+    await cp.suspendActor({ atespace: "demo", name: "m1" }); // checkpoint + upload
+    assert.equal((await count()).memory, 2); // activated again: a restore from the snapshot
+
+    const page = await scrape(ate.routerUrl);
+    const moved = (series: string) => sample(page, series) - sample(before, series);
+    assert.ok(moved('ate_actor_transitions_total{kind="resume",result="ok"}') >= 2, page);
+    assert.ok(moved('ate_actor_transition_seconds_count{kind="resume",result="ok"}') >= 2);
+    assert.equal(moved('ate_actor_transition_seconds_count{kind="suspend",result="ok"}'), 1);
+    assert.equal(moved('ate_node_checkpoint_seconds_count{kind="suspend",result="ok"}'), 1);
+    assert.ok(moved('ate_node_restore_seconds_count{result="ok"}') >= 1);
+    assert.ok(moved("ate_snapshot_written_bytes_total") > 0);
+    assert.ok(moved("ate_snapshot_read_bytes_total") > 0);
+    assert.equal(moved("ate_router_activation_seconds_count"), 2);
+    assert.ok(sample(page, 'ate_workers{namespace="default",pool="pool",state="assigned"}') >= 1);
+
+    // The API serves the same registry (with a token): one /metrics with every component.
+    const fromApi = await scrape(ate.apiUrl, ate.credential.token);
+    for (const name of [
+      "ate_actor_transitions_total",
+      "ate_node_restore_seconds",
+      "ate_router_activation_seconds",
+    ])
+      assert.match(fromApi, new RegExp(`^# TYPE ${name} `, "m"));
+  });
+});

@@ -1,0 +1,123 @@
+// A records + resources + file:// snapshot state for the snapshot GC's crash and CLI tests:
+// actors with history past the default 1, a deleted actor (orphans), a snapshot tag's copy, a
+// crash's leftover and a golden actor whose template is gone.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { actorTemplate } from "../../src/api/testing.ts";
+import { ActorTemplateType } from "../../src/api/v1alpha1/index.ts";
+import { openBlobStore } from "../../src/blob/index.ts";
+import { type Actor, Records, SqliteRecordStore } from "../../src/records/index.ts";
+import { SqliteResourceStore } from "../../src/resources/index.ts";
+import { committedSnapshot, manifestFormatVersion } from "../../src/snapshots/index.ts";
+
+let serial = 0;
+const sid = () => `20260101T000000Z-${(++serial).toString(16).padStart(8, "0")}`;
+
+/** A committed snapshot: a file, then a manifest naming it with its sha256. */
+async function snapshot(uri: string, actorId: string): Promise<string> {
+  const body = Buffer.alloc(4096, serial);
+  const store = openBlobStore(uri);
+  await store.put("checkpoint.img", body);
+  const manifest = {
+    formatVersion: manifestFormatVersion,
+    scope: "Full",
+    actor: { atespace: "t", templateNamespace: "default", templateName: "c", actorId },
+    createdAt: new Date().toISOString(),
+    arch: "amd64",
+    sandboxClass: "gvisor",
+    assets: {},
+    images: {},
+    workload: { containers: [] },
+    snapshotFiles: [
+      {
+        name: "checkpoint.img",
+        size: body.length,
+        sha256: createHash("sha256").update(body).digest("hex"),
+      },
+    ],
+  };
+  await store.put("manifest.json", Buffer.from(JSON.stringify(manifest)));
+  return uri;
+}
+
+/** Actors with history to trim, a deleted actor, a tag, a leftover, a deleted template's golden. */
+export async function setUp(
+  dir: string,
+): Promise<{ records: Records; resources: SqliteResourceStore }> {
+  const loc = pathToFileURL(join(dir, "snapshots")).href;
+  const records = new Records(new SqliteRecordStore(join(dir, "records.db")));
+  const resources = new SqliteResourceStore({ path: join(dir, "ate.db") });
+  await resources.create(ActorTemplateType, {
+    ...actorTemplate("c"),
+    spec: {
+      ...(actorTemplate("c").spec as Record<string, unknown>),
+      snapshotsConfig: { location: loc },
+    },
+  });
+  for (const space of ["t", "ate-golden"]) await records.createAtespace(space);
+  for (const name of ["a", "b", "gone"]) {
+    const history = [];
+    for (let i = 0; i < 3; i++) history.push(await snapshot(`${loc}/t/${name}/${sid()}`, name));
+    const actor: Omit<Actor, "version"> = {
+      atespace: "t",
+      actorId: name,
+      templateNamespace: "default",
+      templateName: "c",
+      status: "SUSPENDED",
+      createdAt: new Date().toISOString(),
+      latestSnapshot: { type: "EXTERNAL", scope: "Full", uri: history[2] as string },
+      snapshots: history,
+      snapshotsConfig: { location: loc },
+    };
+    const created = await records.createActor(actor);
+    if (name === "gone") await records.deleteActor(created);
+  }
+  const golden = await snapshot(`${loc}/ate-golden/default-old/${sid()}`, "default-old");
+  await records.createActor({
+    atespace: "ate-golden",
+    actorId: "default-old",
+    templateNamespace: "default",
+    templateName: "old",
+    status: "SUSPENDED",
+    createdAt: new Date().toISOString(),
+    latestSnapshot: { type: "EXTERNAL", scope: "Full", uri: golden },
+    snapshots: [golden],
+    snapshotsConfig: { location: loc },
+  });
+  const copy = await snapshot(`${loc}/_tags/t/v1/${sid()}`, "a");
+  await records.store.commit([
+    {
+      kind: "snapshottag",
+      key: "t/v1",
+      expectVersion: 0,
+      value: {
+        atespace: "t",
+        name: "v1",
+        snapshot: { type: "EXTERNAL", scope: "Full", uri: copy },
+      },
+    },
+  ]);
+  await openBlobStore(`${loc}/t/a/${sid()}`).put("checkpoint.img", Buffer.alloc(10)); // a crash's
+  return { records, resources };
+}
+
+/** Every snapshot a record points at is committed with every file the manifest names, intact. */
+export async function assertAllResume(records: Records): Promise<void> {
+  const { actors } = await records.listActors();
+  const tags = (await records.store.list("snapshottag", { prefix: "", limit: 100 })).items;
+  const uris = [
+    ...actors.map((a) => a.latestSnapshot?.uri as string),
+    ...tags.map((t) => (t.snapshot as { uri: string }).uri),
+  ];
+  assert.ok(uris.length >= 3);
+  for (const uri of uris) {
+    const m = await committedSnapshot(uri);
+    assert.ok(m, `${uri} is still committed`);
+    for (const f of m.snapshotFiles) {
+      const stat = await openBlobStore(uri).stat(f.name);
+      assert.equal(stat?.size, f.size, `${uri}/${f.name} intact`);
+    }
+  }
+}
