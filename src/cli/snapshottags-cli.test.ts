@@ -1,7 +1,6 @@
 // ate create|get|delete snapshottag and ate create actor --from-tag against a real API server
 // (control plane over SQLite, real file:// snapshots, no sandboxes), as an admin and as tenants.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,11 +8,11 @@ import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { startTestApi, type TestApi } from "../../test/support/api-server.ts";
 import { runCliCaptured } from "../../test/support/cli.ts";
+import { actorWithSnapshot } from "../../test/support/committed-snapshot.ts";
 import { NoopNodeAgent } from "../../test/support/noop-node-agent.ts";
 import { declareNoopPool } from "../../test/support/noop-pool.ts";
 import { actorTemplate } from "../api/testing.ts";
 import { ActorTemplateType } from "../api/v1alpha1/index.ts";
-import { openBlobStore } from "../blob/index.ts";
 import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
 import { Records, SqliteRecordStore } from "../records/index.ts";
 import { SqliteResourceStore } from "../resources/index.ts";
@@ -44,43 +43,8 @@ describe("ate snapshottag commands (against an API server)", () => {
       actorTemplate("tagged", { snapshotsConfig: { location } }),
     );
     for (const a of ["demo", "other"]) await cp.createAtespace(a);
-    const uri = `${location}/demo/a/s1`;
-    const store = openBlobStore(uri);
-    const body = Buffer.from("state");
-    await store.put("memory.img", body);
-    const manifest = {
-      formatVersion: 1,
-      scope: "Full",
-      actor: {
-        atespace: "demo",
-        actorId: "a",
-        templateNamespace: "default",
-        templateName: "tagged",
-      },
-      createdAt: new Date().toISOString(),
-      arch: "amd64",
-      sandboxClass: "gvisor",
-      assets: {},
-      images: {},
-      workload: { containers: [] },
-      snapshotFiles: [
-        {
-          name: "memory.img",
-          size: body.length,
-          sha256: createHash("sha256").update(body).digest("hex"),
-        },
-      ],
-    };
-    await store.put("manifest.json", Buffer.from(JSON.stringify(manifest)));
-    await records.createActor({
-      atespace: "demo",
-      actorId: "a",
-      templateNamespace: "default",
-      templateName: "tagged",
-      status: "SUSPENDED",
-      createdAt: new Date().toISOString(),
-      latestSnapshot: { type: "EXTERNAL", scope: "Full", uri },
-    });
+    const a = { atespace: "demo", actorId: "a", templateName: "tagged" };
+    await actorWithSnapshot(records, location, a, Buffer.from("state"));
   });
   after(async () => {
     await server.close();

@@ -2,12 +2,12 @@
 // their owners, visibility by policy, and hostile input refused naming the field. The real
 // restore of a fork is test/gvisor/snapshot-tags.test.ts.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
+import { actorWithSnapshot } from "../../test/support/committed-snapshot.ts";
 import { actorTemplate, sandboxConfig } from "../api/testing.ts";
 import { ActorTemplateType, SandboxConfigType } from "../api/v1alpha1/index.ts";
 import { authorizeControl } from "../auth/control-policy.ts";
@@ -29,46 +29,9 @@ describe("snapshot tags and forks", () => {
   const resources = new SqliteResourceStore({ path: ":memory:" });
   const body = Buffer.from("memory of a counter at 3");
 
-  /** A committed snapshot of actor atespace/id (one file, manifest last), at its own prefix. */
-  async function snapshotOf(atespace: string, actorId: string, template = "counter") {
-    const uri = `${location}/${atespace}/${actorId}/s1`;
-    const store = openBlobStore(uri);
-    await store.put("memory.img", body);
-    const manifest = {
-      formatVersion: 1,
-      scope: "Full",
-      actor: { atespace, actorId, templateNamespace: "default", templateName: template },
-      createdAt: new Date().toISOString(),
-      arch: "amd64",
-      sandboxClass: "gvisor",
-      assets: {},
-      images: {},
-      workload: { containers: [] },
-      snapshotFiles: [
-        {
-          name: "memory.img",
-          size: body.length,
-          sha256: createHash("sha256").update(body).digest("hex"),
-        },
-      ],
-    };
-    await store.put("manifest.json", Buffer.from(JSON.stringify(manifest)));
-    return uri;
-  }
-
-  async function actorWithSnapshot(atespace: string, actorId: string, template = "counter") {
-    const uri = await snapshotOf(atespace, actorId, template);
-    await records.createActor({
-      atespace,
-      actorId,
-      templateNamespace: "default",
-      templateName: template,
-      status: "SUSPENDED",
-      createdAt: new Date().toISOString(),
-      latestSnapshot: { type: "EXTERNAL", scope: "Full", uri },
-      snapshots: [uri],
-    });
-  }
+  /** A suspended actor atespace/id whose latest snapshot (memory.img = body) is committed. */
+  const suspendedWithSnapshot = (atespace: string, actorId: string, templateName = "counter") =>
+    actorWithSnapshot(records, location, { atespace, actorId, templateName }, body);
 
   const manifestAt = async (uri: string) =>
     JSON.parse(await readFile(join(new URL(uri).pathname, "manifest.json"), "utf8"));
@@ -85,8 +48,8 @@ describe("snapshot tags and forks", () => {
         actorTemplate(name, { snapshotsConfig: { location } }),
       );
     for (const a of ["t", "u"]) await cp.createAtespace(a);
-    await actorWithSnapshot("t", "a");
-    await actorWithSnapshot("t", "o", "other");
+    await suspendedWithSnapshot("t", "a");
+    await suspendedWithSnapshot("t", "o", "other");
     await records.createActor({
       atespace: "t",
       actorId: "fresh",
@@ -231,17 +194,8 @@ describe("snapshot tags and forks", () => {
   });
 
   it("refuses a damaged snapshot, leaving no manifest at the copy", async () => {
-    const uri = await snapshotOf("t", "d");
+    const uri = await suspendedWithSnapshot("t", "d");
     await writeFile(join(new URL(uri).pathname, "memory.img"), "tampered");
-    await records.createActor({
-      atespace: "t",
-      actorId: "d",
-      templateNamespace: "default",
-      templateName: "counter",
-      status: "SUSPENDED",
-      createdAt: new Date().toISOString(),
-      latestSnapshot: { type: "EXTERNAL", scope: "Full", uri },
-    });
     await assert.rejects(
       cp.snapshotTags.create(
         { atespace: "t", name: "bad" },

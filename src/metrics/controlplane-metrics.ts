@@ -1,6 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { codeName, isAteError } from "../errors/index.ts";
-import { latencyBuckets, Registry as NewRegistry, secondsSince } from "./registry.ts";
+import { latencyBuckets, Registry as NewRegistry, timed } from "./registry.ts";
 
 /** The lifecycle transitions the control plane counts (see src/controlplane/lifecycle.ts). */
 export type TransitionKind = "resume" | "suspend" | "pause" | "freeze" | "stop";
@@ -76,18 +75,11 @@ export class ControlPlaneMetrics {
   }
 
   /** Runs one transition, counting it and timing it by kind and result. */
-  async transition<T>(kind: TransitionKind, run: () => Promise<T>): Promise<T> {
-    const started = performance.now();
-    let result = "ok";
-    try {
-      return await run();
-    } catch (err) {
-      result = isAteError(err) ? codeName(err.code) : "error";
-      throw err;
-    } finally {
+  transition<T>(kind: TransitionKind, run: () => Promise<T>): Promise<T> {
+    return timed(run, (result, s) => {
       this.transitions.inc({ kind, result });
-      this.seconds.observe({ kind, result }, secondsSince(started));
-    }
+      this.seconds.observe({ kind, result }, s);
+    });
   }
 
   /** Garbage collection removed `count` objects of `bytes` in all (`what`: snapshot, leftover, ...). */

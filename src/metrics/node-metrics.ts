@@ -1,6 +1,5 @@
 import { Counter, Histogram, type Registry } from "prom-client";
-import { codeName, isAteError } from "../errors/index.ts";
-import { latencyBuckets, Registry as NewRegistry, secondsSince } from "./registry.ts";
+import { latencyBuckets, Registry as NewRegistry, timed } from "./registry.ts";
 
 /**
  * A node agent's metrics: checkpoint and restore latency as the node runs them, snapshot
@@ -61,21 +60,5 @@ export class NodeMetrics {
 
   assetLookup(hit: boolean): void {
     this.assetLookups.inc({ result: hit ? "hit" : "miss" });
-  }
-}
-
-async function timed<T>(
-  run: () => Promise<T>,
-  done: (result: string, seconds: number) => void,
-): Promise<T> {
-  const started = performance.now();
-  let result = "ok";
-  try {
-    return await run();
-  } catch (err) {
-    result = isAteError(err) ? codeName(err.code) : "error";
-    throw err;
-  } finally {
-    done(result, secondsSince(started));
   }
 }

@@ -175,7 +175,7 @@ describe("ate controlplane, ate node and ate router as processes", { timeout: 10
     );
     admin = readFileSync(join(dir, "cp", "admin.token"), "utf8").trim();
     assert.equal(readFileSync(config, "utf8"), `server: ${api}\ntoken: ${admin}\n`);
-    await cp.waitFor(/lease: leading.*"controllers"/, 30);
+    await cp.waitFor(/^(?=.*"lease":"controllers")(?=.*lease: leading).*$/m, 30);
     nodeToken = (await ok(["create", "token", "n1", "--node"])).trim();
     routerToken = (await ok(["create", "token", "edge", "--router"])).trim();
     assert.match(

@@ -4,17 +4,10 @@
 // router's activation histogram, all on one /metrics page (the router's port, unauthenticated;
 // the API's, with the admin token).
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { silentLogger } from "../../src/log/index.ts";
 import { type AteClient, connect } from "../../src/sdk/index.ts";
-import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
-import { pushCounterImage } from "../support/counter-image.ts";
-import { applyCounterSetup, waitForGolden } from "../support/counter-resources.ts";
-import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
-import { type RunningRegistry, startRegistry } from "../support/registry.ts";
+import { counterSubstrate } from "../support/counter-substrate.ts";
 
 /** The value of one sample line (`name{labels} value`), 0 when absent. */
 function sample(page: string, series: string): number {
@@ -23,37 +16,12 @@ function sample(page: string, series: string): number {
 }
 
 describe("metrics on gvisor", { timeout: 600_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "ate-metrics-"));
-  let registry: RunningRegistry | undefined;
-  let ate: RunningSubstrate | undefined;
-  let prefix = "";
-
-  after(async () => {
-    await ate?.stop().catch(() => {});
-    if (prefix) await removeLeftoverWorkers(join(dir, "state", "node"), { prefix });
-    await registry?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
   it("resume, checkpoint, restore and activation histograms move; one page on every port", async () => {
-    registry = await startRegistry();
-    const image = await pushCounterImage(registry.host);
-    ate = await startSubstrate({
-      runsc: false,
-      stateDir: join(dir, "state"),
-      apiAddr: "127.0.0.1:0",
-      routerAddr: "127.0.0.1:0",
-      nodeName: "node-1",
-      idleTimeoutMs: 0,
+    const { ate } = await counterSubstrate({
+      tmpPrefix: "ate-metrics-",
+      replicas: 2,
       logger: silentLogger,
     });
-    prefix = ate.network.prefix;
-    await applyCounterSetup(ate.resources, {
-      image,
-      snapshotsDir: join(dir, "snapshots"),
-      replicas: 2,
-    });
-    await waitForGolden(ate.resources, ["counter"], 120_000);
     const cp = ate.controlPlane;
     await cp.createAtespace("demo");
     await cp.createActor({ atespace: "demo", name: "m1" }, "default", "counter");

@@ -4,21 +4,17 @@
 // process read); a cold boot then is refused naming the Secret and key, and a recreated
 // (rotated) Secret reaches the next cold boot only.
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { SecretType } from "../../src/api/v1/index.ts";
 import { ActorTemplateType } from "../../src/api/v1alpha1/index.ts";
 import { Code, isAteError } from "../../src/errors/index.ts";
 import type { Logger } from "../../src/log/index.ts";
-import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
-import { pushCounterImage } from "../support/counter-image.ts";
-import { applyCounterSetup, waitForGolden } from "../support/counter-resources.ts";
+import { waitForGolden } from "../support/counter-resources.ts";
+import { counterSubstrate } from "../support/counter-substrate.ts";
 import { getJson } from "../support/http.ts";
-import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
-import { type RunningRegistry, startRegistry } from "../support/registry.ts";
 
 // Per run, so a leftover file of another run cannot pass for this one's.
 const value = `s3cr3t-${process.pid}-${Date.now()}`;
@@ -47,37 +43,21 @@ function holders(dir: string, needle: string): string[] {
 }
 
 describe("env from a Secret", { timeout: 600_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "ate-secret-env-"));
   const lines: string[] = [];
   const log = (msg: string, fields?: Record<string, unknown>) =>
     void lines.push(`${msg} ${JSON.stringify(fields ?? {})}`);
   const logger: Logger = { debug: log, info: log, warn: log, error: log };
-  let registry: RunningRegistry | undefined;
-  let ate: RunningSubstrate | undefined;
-  let prefix = "";
-
-  after(async () => {
-    await ate?.stop().catch(() => {});
-    if (prefix) await removeLeftoverWorkers(join(dir, "state", "node"), { prefix });
-    await registry?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   it("boots with it, stores it nowhere, restores without it", async () => {
-    registry = await startRegistry();
-    const image = await pushCounterImage(registry.host);
-    ate = await startSubstrate({
-      runsc: false,
-      stateDir: join(dir, "state"),
-      apiAddr: "127.0.0.1:0",
-      routerAddr: "127.0.0.1:0",
-      nodeName: "node-1",
-      idleTimeoutMs: 0,
+    // No counter template: the test declares its own, whose golden boot reads the Secret.
+    const bed = await counterSubstrate({
+      tmpPrefix: "ate-secret-env-",
+      replicas: 2,
+      templates: {},
       logger,
     });
-    prefix = ate.network.prefix;
-    const snapshotsDir = join(dir, "snapshots");
-    await applyCounterSetup(ate.resources, { image, snapshotsDir, replicas: 2, templates: {} });
+    const { ate, dir, image } = bed;
+    const { snapshotsDir } = bed.setup;
     const secret = (token: string) =>
       ({
         apiVersion: "v1",
@@ -199,8 +179,7 @@ describe("env from a Secret", { timeout: 600_000 }, () => {
       `holders in snapshots: ${stored.map((p) => p.slice(snapshotsDir.length)).join(", ")}`,
     );
 
-    const stopped = await ate.stop();
-    ate = undefined;
+    const stopped = await bed.stop();
     assert.deepEqual(stopped.left, []);
   });
 });

@@ -3,50 +3,18 @@
 // bytes stay those of one snapshot (history 1); ate gc then removes nothing it owns, and
 // DeleteActor takes the rest.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { openBlobStore } from "../../src/blob/index.ts";
 import { collectGarbage } from "../../src/controlplane/index.ts";
-import { jsonLogger, silentLogger } from "../../src/log/index.ts";
-import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
-import { pushCounterImage } from "../support/counter-image.ts";
-import { applyCounterSetup, waitForGolden } from "../support/counter-resources.ts";
+import { counterSubstrate } from "../support/counter-substrate.ts";
 import { getJson } from "../support/http.ts";
-import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
-import { type RunningRegistry, startRegistry } from "../support/registry.ts";
 
 describe("snapshot gc", { timeout: 600_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "ate-gc-"));
-  let registry: RunningRegistry | undefined;
-  let ate: RunningSubstrate | undefined;
-  let prefix = "";
-
-  after(async () => {
-    await ate?.stop().catch(() => {});
-    if (prefix) await removeLeftoverWorkers(join(dir, "state", "node"), { prefix });
-    await registry?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
   it("an actor's snapshots stay one snapshot's bytes across suspends, and go at delete", async () => {
-    registry = await startRegistry();
-    const image = await pushCounterImage(registry.host);
-    ate = await startSubstrate({
-      runsc: false,
-      stateDir: join(dir, "state"),
-      apiAddr: "127.0.0.1:0",
-      routerAddr: "127.0.0.1:0",
-      nodeName: "node-1",
-      idleTimeoutMs: 0,
-      logger: process.env.H4_DEBUG ? jsonLogger("debug") : silentLogger,
-    });
-    prefix = ate.network.prefix;
-    const snapshotsDir = join(dir, "snapshots");
-    await applyCounterSetup(ate.resources, { image, snapshotsDir, replicas: 2 });
-    await waitForGolden(ate.resources, ["counter"], 120_000);
+    const bed = await counterSubstrate({ tmpPrefix: "ate-gc-", replicas: 2 });
+    const { ate } = bed;
+    const { snapshotsDir } = bed.setup;
     const cp = ate.controlPlane;
     const ref = { atespace: "demo", name: "a" };
     const actorBytes = async () =>
@@ -78,7 +46,6 @@ describe("snapshot gc", { timeout: 600_000 }, () => {
     await cp.suspendActor(ref);
     await cp.deleteActor(ref);
     assert.equal(await actorBytes(), 0);
-    await ate.stop();
-    ate = undefined;
+    await bed.stop();
   });
 });

@@ -2,51 +2,19 @@
 // tag, starts at A's count with its own identity (/run/ate/actor-id says b) and from then on
 // A and B count separately. Another atespace may start from the tag only once it is published.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, isAteError } from "../../src/errors/index.ts";
-import { jsonLogger, silentLogger } from "../../src/log/index.ts";
-import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
-import { pushCounterImage } from "../support/counter-image.ts";
-import { applyCounterSetup, waitForGolden } from "../support/counter-resources.ts";
+import { counterSubstrate } from "../support/counter-substrate.ts";
 import { getJson } from "../support/http.ts";
-import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
 import { workerNetworkNames } from "../support/machine-workers.ts";
-import { type RunningRegistry, startRegistry } from "../support/registry.ts";
 
 describe("snapshot tags and forks", { timeout: 600_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "ate-tags-"));
-  let registry: RunningRegistry | undefined;
-  let ate: RunningSubstrate | undefined;
-  let prefix = "";
-
-  after(async () => {
-    await ate?.stop().catch(() => {});
-    if (prefix) await removeLeftoverWorkers(join(dir, "state", "node"), { prefix });
-    await registry?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
   it("B starts from A's tagged count as itself; then both count separately", async () => {
-    registry = await startRegistry();
-    const image = await pushCounterImage(registry.host);
-    ate = await startSubstrate({
-      runsc: false,
-      stateDir: join(dir, "state"),
-      apiAddr: "127.0.0.1:0",
-      routerAddr: "127.0.0.1:0",
-      nodeName: "node-1",
-      idleTimeoutMs: 0,
-      logger: process.env.H4_DEBUG ? jsonLogger("debug") : silentLogger,
-    });
-    prefix = ate.network.prefix;
-    const setup = { image, snapshotsDir: join(dir, "snapshots"), replicas: 3 };
-    await applyCounterSetup(ate.resources, setup);
-    await waitForGolden(ate.resources, ["counter"], 120_000);
-    const cp = ate.controlPlane;
+    const bed = await counterSubstrate({ tmpPrefix: "ate-tags-", replicas: 3 });
+    const { setup } = bed;
+    const cp = bed.ate.controlPlane;
+    const prefix = bed.ate.network.prefix;
     const ref = (atespace: string, name: string) => ({ atespace, name });
     const count = async (atespace: string, name: string) => {
       const a = await cp.getActor(ref(atespace, name));
@@ -84,8 +52,7 @@ describe("snapshot tags and forks", { timeout: 600_000 }, () => {
     await cp.snapshotTags.delete(ref("demo", "pub"));
     assert.deepEqual(await count("demo", "b"), { memory: 6, file: 6, actor: "b" });
 
-    const stopped = await ate.stop();
-    ate = undefined;
+    const stopped = await bed.stop();
     assert.deepEqual(stopped.left, []);
     for (let i = 0; i < 100 && workerNetworkNames(prefix).length; i++) await sleep(100);
     assert.deepEqual(workerNetworkNames(prefix), []);

@@ -2,52 +2,21 @@
 // delete work without it (what a checkpoint needs is in the actor record), a resume is refused
 // naming the template, and once it is applied again the actors go on with their state.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ActorTemplateType } from "../../src/api/v1alpha1/index.ts";
 import { Code, isAteError } from "../../src/errors/index.ts";
-import { jsonLogger, silentLogger } from "../../src/log/index.ts";
-import { type RunningSubstrate, startSubstrate } from "../../src/up/index.ts";
-import { pushCounterImage } from "../support/counter-image.ts";
-import { applyCounterSetup, counterTemplate, waitForGolden } from "../support/counter-resources.ts";
+import { counterTemplate } from "../support/counter-resources.ts";
+import { counterSubstrate } from "../support/counter-substrate.ts";
 import { getJson } from "../support/http.ts";
-import { removeLeftoverWorkers } from "../support/leftover-workers.ts";
 import { workerNetworkNames } from "../support/machine-workers.ts";
-import { type RunningRegistry, startRegistry } from "../support/registry.ts";
 
 describe("actors whose template was deleted", { timeout: 600_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "ate-tpl-gone-"));
-  let registry: RunningRegistry | undefined;
-  let ate: RunningSubstrate | undefined;
-  let prefix = "";
-
-  after(async () => {
-    await ate?.stop().catch(() => {});
-    if (prefix) await removeLeftoverWorkers(join(dir, "state", "node"), { prefix });
-    await registry?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
   it("suspend, pause and delete without it; resume is refused naming it until it is back", async () => {
-    registry = await startRegistry();
-    const image = await pushCounterImage(registry.host);
-    ate = await startSubstrate({
-      runsc: false,
-      stateDir: join(dir, "state"),
-      apiAddr: "127.0.0.1:0",
-      routerAddr: "127.0.0.1:0",
-      nodeName: "node-1",
-      idleTimeoutMs: 0,
-      logger: process.env.H4_DEBUG ? jsonLogger("debug") : silentLogger,
-    });
-    prefix = ate.network.prefix;
-    const setup = { image, snapshotsDir: join(dir, "snapshots"), replicas: 2 };
-    await applyCounterSetup(ate.resources, setup);
-    await waitForGolden(ate.resources, ["counter"], 120_000);
+    const bed = await counterSubstrate({ tmpPrefix: "ate-tpl-gone-", replicas: 2 });
+    const { ate, setup } = bed;
     const cp = ate.controlPlane;
+    const prefix = ate.network.prefix;
     const ref = (name: string) => ({ atespace: "demo", name });
     const count = async (name: string) =>
       getJson<{ memory: number; file: number }>(
@@ -81,8 +50,7 @@ describe("actors whose template was deleted", { timeout: 600_000 }, () => {
     await cp.resumeActor(ref("a2"));
     assert.deepEqual(await count("a2"), { memory: 2, file: 2, actor: "a2" });
 
-    const stopped = await ate.stop();
-    ate = undefined;
+    const stopped = await bed.stop();
     assert.deepEqual(stopped.left, []);
     // The kernel lets go of a namespace's links once its last process has exited: give it a moment.
     for (let i = 0; i < 100 && workerNetworkNames(prefix).length; i++) await sleep(100);

@@ -2,7 +2,6 @@
 // actors with history past the default 1, a deleted actor (orphans), a snapshot tag's copy, a
 // crash's leftover and a golden actor whose template is gone.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { actorTemplate } from "../../src/api/testing.ts";
@@ -10,36 +9,16 @@ import { ActorTemplateType } from "../../src/api/v1alpha1/index.ts";
 import { openBlobStore } from "../../src/blob/index.ts";
 import { type Actor, Records, SqliteRecordStore } from "../../src/records/index.ts";
 import { SqliteResourceStore } from "../../src/resources/index.ts";
-import { committedSnapshot, manifestFormatVersion } from "../../src/snapshots/index.ts";
+import { committedSnapshot } from "../../src/snapshots/index.ts";
+import { putSnapshot } from "./committed-snapshot.ts";
 
 let serial = 0;
 const sid = () => `20260101T000000Z-${(++serial).toString(16).padStart(8, "0")}`;
 
-/** A committed snapshot: a file, then a manifest naming it with its sha256. */
-async function snapshot(uri: string, actorId: string): Promise<string> {
-  const body = Buffer.alloc(4096, serial);
-  const store = openBlobStore(uri);
-  await store.put("checkpoint.img", body);
-  const manifest = {
-    formatVersion: manifestFormatVersion,
-    scope: "Full",
-    actor: { atespace: "t", templateNamespace: "default", templateName: "c", actorId },
-    createdAt: new Date().toISOString(),
-    arch: "amd64",
-    sandboxClass: "gvisor",
-    assets: {},
-    images: {},
-    workload: { containers: [] },
-    snapshotFiles: [
-      {
-        name: "checkpoint.img",
-        size: body.length,
-        sha256: createHash("sha256").update(body).digest("hex"),
-      },
-    ],
-  };
-  await store.put("manifest.json", Buffer.from(JSON.stringify(manifest)));
-  return uri;
+/** A committed snapshot of t/<actorId> (template c): 4 KiB of the serial's byte, manifest last. */
+function snapshot(uri: string, actorId: string): Promise<string> {
+  const owner = { atespace: "t", actorId, templateName: "c" };
+  return putSnapshot(uri, owner, { "checkpoint.img": Buffer.alloc(4096, serial) });
 }
 
 /** Actors with history to trim, a deleted actor, a tag, a leftover, a deleted template's golden. */
