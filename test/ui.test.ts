@@ -19,6 +19,7 @@ import { Control } from "../src/proto/gen/ateapi/control_pb.ts";
 import { Records, SqliteRecordStore } from "../src/records/index.ts";
 import { SqliteResourceStore } from "../src/resources/index.ts";
 import { auth, startTestApi, type TestApi } from "./support/api-server.ts";
+import { runCliCaptured } from "./support/cli.ts";
 import { NoopNodeAgent } from "./support/noop-node-agent.ts";
 import { declareNoopPool } from "./support/noop-pool.ts";
 
@@ -205,8 +206,18 @@ describe("the dashboard at /ui", () => {
     await login(page, api.adminToken);
     await statusOf(page, "a/x").filter({ hasText: "RUNNING" }).waitFor();
     assert.equal(await statusOf(page, "b/y").textContent(), "SUSPENDED");
-    // What `ate suspend a/x` sends, with the admin token.
-    await control(api.adminToken).suspendActor({ actorRef: { atespace: "a", name: "x" } });
+    const suspended = await runCliCaptured([
+      "--server",
+      api.url,
+      "--token",
+      api.adminToken,
+      "suspend",
+      "actor",
+      "x",
+      "-a",
+      "a",
+    ]);
+    assert.equal(suspended.code, 0, suspended.err);
     await statusOf(page, "a/x").filter({ hasText: "SUSPENDED" }).waitFor();
     // Size and age from the snapshot's manifest (3.5 MiB written by the agent above).
     await page.locator("#actors td", { hasText: "EXTERNAL Full, 3.5 MiB" }).waitFor();

@@ -1,4 +1,8 @@
 /** Builders of valid objects for tests across the project. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { Resource } from "./schema/index.ts";
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
@@ -42,10 +46,26 @@ export function actorTemplate(
     spec: {
       pauseImage: `registry.local/pause@${digest("b")}`,
       containers: [{ name: "main", image: `registry.local/app@${digest("c")}` }],
-      snapshotsConfig: { location: "file:///var/lib/ate/snapshots" },
+      snapshotsConfig: { location: testSnapshotLocation() },
       ...spec,
     },
   };
+}
+
+let testSnapshots: string | undefined;
+
+/**
+ * Where actorTemplate's templates keep snapshots unless a test says: a directory of this test
+ * process's own (removed at its exit), never a real installation's (/var/lib/ate/snapshots):
+ * a collector run in a test sweeps the locations its templates name.
+ */
+export function testSnapshotLocation(): string {
+  if (!testSnapshots) {
+    const dir = mkdtempSync(join(tmpdir(), "ate-test-snapshots-"));
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+    testSnapshots = pathToFileURL(dir).href;
+  }
+  return testSnapshots;
 }
 
 /** A v1 Namespace document. */

@@ -1,6 +1,6 @@
 // `ate gc` against a real state directory (SQLite records and resources, file:// snapshots).
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
@@ -54,4 +54,42 @@ it("ate gc prints what it would remove and the bytes, then removes it; never an 
   const bad = await ate("gc", "--grace", "5 minutes", "--state-dir", dir);
   assert.equal(bad.code, exitCodes.failed);
   assert.match(bad.err, /--grace "5 minutes": give a duration/);
+});
+
+it("ate gc --grace takes a whole number and a unit only: nothing negative, fractional or unbounded", async () => {
+  const { parseDuration } = await import("./commands/gc.ts");
+  assert.equal(parseDuration("0s"), 0);
+  assert.equal(parseDuration("0ms"), 0);
+  assert.equal(parseDuration("90s"), 90_000);
+  assert.equal(parseDuration("2h"), 7_200_000);
+  // The largest: finite, so `now - grace` only ever keeps more (nothing unowned is swept).
+  assert.ok(Number.isFinite(parseDuration("999999999d")));
+  for (const bad of [
+    "-5m",
+    "-0s",
+    "1.5h",
+    "1e3s",
+    "0x10s",
+    "5",
+    "",
+    " 5m",
+    "5m ",
+    "5M",
+    "Infinity",
+    "NaN",
+    "9999999999s",
+    "5m\n",
+    "1h30m",
+  ])
+    assert.throws(() => parseDuration(bad), /--grace ".*": give a duration/, JSON.stringify(bad));
+  // The refusal echoes at most 40 characters of what it was given.
+  assert.throws(
+    () => parseDuration("x".repeat(10_000)),
+    (e: Error) => e.message.length < 200,
+  );
+  // Refused before any store is opened: a state directory that does not exist is never made.
+  const nowhere = join(dir, "never-made");
+  const r = await ate("gc", "--grace", "-1s", "--state-dir", nowhere);
+  assert.equal(r.code, exitCodes.failed);
+  assert.equal(existsSync(nowhere), false);
 });

@@ -4,7 +4,13 @@ import type { Clock } from "../clock/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import type { CheckpointResult, SnapshotScope } from "../node/index.ts";
 import { type Actor, type SnapshotInfo, type Worker, withSnapshot } from "../records/index.ts";
-import { historyToKeep, removeSnapshots, supersededSnapshots } from "./gc-owner.ts";
+import {
+  historyToKeep,
+  removeLocalSnapshots,
+  removeSnapshots,
+  supersededLocal,
+  supersededSnapshots,
+} from "./gc-owner.ts";
 import { checkpointConfig } from "./snapshots-config.ts";
 import { busy, identityOf, type LifecycleDeps, transitionMark } from "./transitions.ts";
 
@@ -99,18 +105,26 @@ export async function checkpointActor(
     : { type: "EXTERNAL", scope, uri: result.uri };
   if (result.uploadError !== undefined) {
     // The upload failed but the node kept the snapshot: the actor is paused there.
-    await finishCheckpoint(d, actor, worker, info, "PAUSED");
+    const paused = await finishCheckpoint(d, actor, worker, info, "PAUSED");
+    await removeLocalSnapshots(d.nodes, supersededLocal(actor, paused), d.logger);
     throw new AteError(
       Code.Unavailable,
       `${result.uploadError}; the snapshot was kept on node ${workerRef.node} at ${result.uri}, and actor ${atespace}/${actorId} is PAUSED there: resume it, then suspend it again`,
     );
   }
-  if (kind === "pause") return finishCheckpoint(d, actor, worker, info, target);
+  if (kind === "pause") {
+    // The node-local snapshot it resumed from (if any) is superseded: its node removes it,
+    // after the commit, so no record ever names a removed one.
+    const paused = await finishCheckpoint(d, actor, worker, info, target);
+    await removeLocalSnapshots(d.nodes, supersededLocal(actor, paused), d.logger);
+    return paused;
+  }
   // The actor owns its snapshots: the history is cut to the template's
   // ate.dev/snapshot-history in the commit, and what it no longer names is removed after.
   const keep = await historyToKeep(d.resources, d.logger, actor).catch(() => undefined);
   const done = await finishCheckpoint(d, actor, worker, info, target, keep);
   await removeSnapshots(supersededSnapshots(actor, done), d.logger);
+  await removeLocalSnapshots(d.nodes, supersededLocal(actor, done), d.logger);
   return done;
 }
 
@@ -137,6 +151,8 @@ export async function finishCheckpoint(
     status: info ? status : "SUSPENDED",
     ...(info ? withSnapshot(actor, info) : {}),
   };
+  // The new latest is the last external one itself: an older one must not stay owned by it.
+  if (info?.type === "EXTERNAL") delete next.lastExternalSnapshot;
   if (keep !== undefined && next.snapshots) next.snapshots = next.snapshots.slice(-keep);
   const released = await d.records.releaseWorker(worker, next);
   d.hooks.changed(released.actor);

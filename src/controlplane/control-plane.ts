@@ -322,7 +322,7 @@ export class ControlPlane {
     }
     await this.records.deleteActor(actor, this.clock.now());
     // It owned its snapshots: removed now (the orphans record keeps them named until the GC).
-    await removeDeletedActorSnapshots(actor, this.log);
+    await removeDeletedActorSnapshots(actor, this.log, this.options.nodes);
     // Its token is refused from now on anyway (the actor is gone); the record goes too.
     await this.options.actorTokens?.revoke(actor.atespace, actor.actorId).catch(() => {});
     this.log.info("actor deleted", {

@@ -3,6 +3,7 @@ import type { Logger } from "../log/index.ts";
 import type { Records } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 import { collectGarbage, defaultGcGraceMs, type GcReport } from "./gc.ts";
+import type { NodeDirectory } from "./nodes.ts";
 
 /** How often the leading control plane collects, by default: often enough that a crash's
  * leftovers do not pile up, rarely enough that listing a big bucket costs little. */
@@ -12,6 +13,8 @@ export interface GcLoopOptions {
   records: Records;
   resources: ResourceStore;
   fallbackLocation?: string;
+  /** Whose own (paused actors') snapshots are swept too. */
+  nodes?: NodeDirectory;
   /** Between runs (the first runs one interval after the start). Default 10 min. */
   intervalMs?: number;
   /** Default 1 h (defaultGcGraceMs). */
@@ -42,6 +45,7 @@ export async function runGcLoop(o: GcLoopOptions, signal: AbortSignal): Promise<
         logger: o.logger,
         signal,
         ...(o.fallbackLocation ? { fallbackLocation: o.fallbackLocation } : {}),
+        ...(o.nodes ? { nodes: o.nodes } : {}),
       });
       o.onReport?.(report);
       if (report.removals.length || report.skipped.length)

@@ -19,6 +19,11 @@ export interface Marks {
   goldenLeftovers: Actor[];
   /** Every location a record or template names (where the sweep lists storage). */
   locations: Set<string>;
+  /**
+   * Actors (`atespace/actor`) with an operation under way: a pause writes its node-local
+   * snapshot before the record names it, so their nodes' snapshots are left for a later run.
+   */
+  busy: Set<string>;
 }
 
 /**
@@ -40,6 +45,7 @@ export async function markSnapshots(
     orphans: [],
     goldenLeftovers: [],
     locations: new Set(),
+    busy: new Set(),
   };
   const own = (uri: string | undefined) => uri && m.owned.add(snapshotKey(uri));
   const templates = new Map<string, ActorTemplate>();
@@ -56,6 +62,8 @@ export async function markSnapshots(
       own(a.latestSnapshot?.uri);
       own(a.lastExternalSnapshot?.uri);
       own(a.inProgressSnapshot);
+      if (a.transition || !["RUNNING", "SUSPENDED", "PAUSED"].includes(a.status))
+        m.busy.add(`${a.atespace}/${a.actorId}`);
       const history = a.snapshots ?? [];
       let keep: number;
       try {

@@ -8,9 +8,10 @@ import { type BlobStore, openBlobStore, snapshotSchemes } from "../blob/index.ts
 import { Code, isAteError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import { goldenAtespace } from "../node/index.ts";
-import type { Actor } from "../records/index.ts";
+import type { Actor, SnapshotInfo } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 import { removeSnapshotObjects, snapshotHistoryOf } from "../snapshots/index.ts";
+import type { NodeDirectory } from "./nodes.ts";
 
 /**
  * How many of the actor's snapshots its history keeps, or undefined to keep all: golden actors
@@ -77,6 +78,45 @@ export async function removeSnapshots(
   return bytes;
 }
 
+/**
+ * The node-local snapshot `before` pointed at that `after` (the record as committed; absent:
+ * deleted) no longer does: superseded, as no restore starts from a local one but the latest.
+ */
+export function supersededLocal(before: Actor, after?: Actor): SnapshotInfo[] {
+  const old = before.latestSnapshot;
+  if (old?.type !== "LOCAL") return [];
+  const kept = [after?.latestSnapshot, after?.lastExternalSnapshot].map((s) => s?.uri);
+  return kept.includes(old.uri) || after?.inProgressSnapshot === old.uri ? [] : [old];
+}
+
+/**
+ * Has each snapshot's node remove it, best effort: a node that cannot be reached, or fails,
+ * is logged and left to the collector (it lists every node's own snapshots). Returns the
+ * bytes removed.
+ */
+export async function removeLocalSnapshots(
+  nodes: NodeDirectory,
+  snapshots: readonly SnapshotInfo[],
+  logger: Logger,
+): Promise<number> {
+  let bytes = 0;
+  for (const s of snapshots)
+    for (const node of s.nodes ?? []) {
+      try {
+        const removed = await nodes.get(node).deleteSnapshot(s.uri);
+        bytes += removed;
+        logger.info("node-local snapshot removed", { snapshot: s.uri, node, bytes: removed });
+      } catch (err) {
+        logger.warn("could not remove a node-local snapshot; the collector will", {
+          snapshot: s.uri,
+          node,
+          error: (err as Error).message,
+        });
+      }
+    }
+  return bytes;
+}
+
 function isExternal(uri: string): boolean {
   try {
     return snapshotSchemes.includes(new URL(uri).protocol);
@@ -90,11 +130,23 @@ function isExternal(uri: string): boolean {
  * now; the collector deletes the orphans record once they are gone. A golden actor's are left
  * to the collector, which first checks no template's status still points at them.
  */
-export async function removeDeletedActorSnapshots(actor: Actor, logger: Logger): Promise<number> {
+export async function removeDeletedActorSnapshots(
+  actor: Actor,
+  logger: Logger,
+  nodes?: NodeDirectory,
+): Promise<number> {
   if (actor.atespace === goldenAtespace) return 0;
   const none: Actor = { ...actor, snapshots: [] };
   delete none.latestSnapshot;
   delete none.lastExternalSnapshot;
   delete none.inProgressSnapshot;
-  return removeSnapshots(supersededSnapshots(actor, none), logger);
+  const externals = [
+    ...supersededSnapshots(actor, none),
+    // No longer in its history once it is the latest no more (see withSnapshot).
+    ...[actor.latestSnapshot, actor.lastExternalSnapshot]
+      .filter((s) => s?.type === "EXTERNAL" && !actor.snapshots?.includes(s.uri))
+      .map((s) => s?.uri as string),
+  ];
+  const local = nodes ? await removeLocalSnapshots(nodes, supersededLocal(actor), logger) : 0;
+  return local + (await removeSnapshots([...new Set(externals)], logger));
 }

@@ -33,7 +33,7 @@ function suite(name: string, location: () => string) {
     let resources: SqliteResourceStore;
     let cp: ControlPlane;
     const agent = new WritingNodeAgent();
-    const gc = (o: { graceMs?: number; dryRun?: boolean } = {}) =>
+    const gc = (o: { graceMs?: number; dryRun?: boolean; nodes?: StaticNodeDirectory } = {}) =>
       collectGarbage({
         records,
         resources,
@@ -50,8 +50,8 @@ function suite(name: string, location: () => string) {
       records = new Records(new SqliteRecordStore(":memory:"));
       resources = new SqliteResourceStore({ path: ":memory:" });
       await declareNoopPool(resources, records, agent, { replicas: 2 });
-      // Its location is the machine's /var/lib/ate/snapshots: a collector reading it would
-      // sweep whatever another ate left there. Every location here is the test's own.
+      // Its location is shared by this test process's templates: a collector reading it
+      // would sweep what other suites left there. Every location here is the suite's own.
       await resources.delete(ActorTemplateType, "default", "counter");
       await resources.create(ActorTemplateType, {
         ...actorTemplate("c"),
@@ -119,6 +119,90 @@ function suite(name: string, location: () => string) {
         ...t3,
         metadata: { ...t3.metadata, annotations: {} },
       });
+    });
+
+    it("a node-local snapshot goes once superseded: by a pause, a suspend, a delete", async () => {
+      const local = () => [...agent.local.keys()].filter((u) => u.includes("/t/p/"));
+      await cp.createActor(ref("p"), "default", "c");
+      await cp.resumeActor(ref("p"));
+      const l1 = (await cp.pauseActor(ref("p"))).latestSnapshot?.uri;
+      assert.deepEqual(local(), [l1]);
+      await cp.resumeActor(ref("p"));
+      assert.deepEqual(local(), [l1], "kept while it runs from it (a crash goes back to it)");
+      const p2 = await cp.pauseActor(ref("p"));
+      assert.deepEqual(local(), [p2.latestSnapshot?.uri], "only the newest on the node");
+      assert.deepEqual(p2.snapshots ?? [], [], "a local one is never history");
+      await cp.resumeActor(ref("p"));
+      await cp.suspendActor(ref("p"));
+      assert.deepEqual(local(), [], "a suspend supersedes it");
+      // One left by an actor deleted while its latest is local (a suspend that lost its
+      // sandbox keeps the last snapshot it had): its node removes it at DeleteActor.
+      await cp.resumeActor(ref("p"));
+      const l3 = (await cp.pauseActor(ref("p"))).latestSnapshot;
+      const p3 = await records.getActor("t", "p");
+      await records.updateActor({ ...p3, status: "SUSPENDED" });
+      await cp.deleteActor(ref("p"));
+      assert.ok(l3?.type === "LOCAL");
+      assert.deepEqual(local(), []);
+    });
+
+    it("lastExternalSnapshot never keeps a snapshot the history let go of", async () => {
+      const objects = async () =>
+        new Set(
+          (await openBlobStore(`${location()}/t/q`).list("")).map((b) => b.key.split("/")[0]),
+        );
+      await cp.createActor(ref("q"), "default", "c");
+      await cp.resumeActor(ref("q"));
+      const e1 = (await cp.suspendActor(ref("q"))).latestSnapshot?.uri as string;
+      await cp.resumeActor(ref("q"));
+      const paused = await cp.pauseActor(ref("q"));
+      assert.equal(paused.lastExternalSnapshot?.uri, e1, "the fallback while paused");
+      assert.ok(await exists(e1));
+      await cp.resumeActor(ref("q"));
+      const s = await cp.suspendActor(ref("q"));
+      assert.equal(s.lastExternalSnapshot, undefined);
+      assert.ok(!(await exists(e1)), "superseded at once, not kept by lastExternalSnapshot");
+      for (let i = 0; i < 3; i++) {
+        await cp.resumeActor(ref("q"));
+        await cp.pauseActor(ref("q"));
+        await cp.resumeActor(ref("q"));
+        await cp.suspendActor(ref("q"));
+        assert.equal((await objects()).size, 1, "disk per actor bounded at N = 1");
+      }
+      await cp.resumeActor(ref("q"));
+      await cp.suspendActor(ref("q"));
+    });
+
+    it("the collector sweeps node-local leftovers no record points at", async () => {
+      const nodes = new StaticNodeDirectory({ n1: agent });
+      await cp.resumeActor(ref("q"));
+      const owned = (await cp.pauseActor(ref("q"))).latestSnapshot?.uri as string;
+      const old = "file:///noop/t/gone/old";
+      const young = "file:///noop/t/gone/young";
+      const busy = "file:///noop/t/q/under-way";
+      const hourAgo = Date.now() - 3_600_000;
+      agent.local.set(old, { uri: old, bytes: 10, modifiedAt: hourAgo });
+      agent.local.set(young, { uri: young, bytes: 10, modifiedAt: Date.now() });
+      const dry = await gc({ nodes, dryRun: true });
+      assert.deepEqual(
+        dry.removals.filter((r) => r.uri.startsWith("file:///noop")).map((r) => r.uri),
+        [old],
+      );
+      assert.ok(agent.local.has(old), "dry run removed nothing");
+      await gc({ nodes });
+      assert.ok(!agent.local.has(old) && agent.local.has(young) && agent.local.has(owned));
+      // A pause under way writes its snapshot before any record names it: left alone.
+      const q = await records.getActor("t", "q");
+      await records.updateActor({ ...q, status: "RESUMING" });
+      agent.local.set(busy, { uri: busy, bytes: 10, modifiedAt: hourAgo });
+      await gc({ nodes, graceMs: 0 });
+      assert.ok(!agent.local.has(young) && agent.local.has(busy) && agent.local.has(owned));
+      await records.updateActor({ ...(await records.getActor("t", "q")), status: "PAUSED" });
+      await gc({ nodes, graceMs: 0 });
+      assert.deepEqual([...agent.local.keys()], [owned]);
+      await cp.resumeActor(ref("q"));
+      await cp.suspendActor(ref("q"));
+      assert.deepEqual([...agent.local.keys()], []);
     });
 
     it("sweeps leftovers past the grace, never an owned snapshot; dry run changes nothing", async () => {

@@ -11,7 +11,9 @@ import type { Logger } from "../log/index.ts";
 import type { Records } from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 import { removeSnapshotObjects } from "../snapshots/index.ts";
+import { listNodeSnapshots, localGarbage, type NodeListing } from "./gc-local.ts";
 import { type Marks, markSnapshots, snapshotKey } from "./gc-mark.ts";
+import type { NodeDirectory } from "./nodes.ts";
 
 /** Default grace: far longer than any upload of a snapshot or a tag's copy takes. */
 export const defaultGcGraceMs = 60 * 60 * 1000;
@@ -23,6 +25,11 @@ export interface GcOptions {
   fallbackLocation?: string;
   /** Unowned objects younger than this stay (they may be a copy not yet committed). */
   graceMs?: number;
+  /**
+   * The nodes, whose own (paused actors') snapshots are swept too (gc-local.ts); absent:
+   * those are left to the control plane's removals after each pause and DeleteActor.
+   */
+  nodes?: NodeDirectory;
   /** Print what would go; change nothing. */
   dryRun?: boolean;
   now?: () => number;
@@ -84,6 +91,8 @@ export async function collectGarbage(o: GcOptions): Promise<GcReport> {
       report.skipped.push({ location, error: (err as Error).message });
     }
   }
+  const nodeListing = o.nodes ? await listNodeSnapshots(o.nodes, o.signal) : undefined;
+  report.skipped.push(...(nodeListing?.skipped ?? []));
   // 2. Mark, from the records as they are now.
   const marks = await markSnapshots(o.records, o.resources, o.logger);
   if (o.dryRun)
@@ -118,8 +127,43 @@ export async function collectGarbage(o: GcOptions): Promise<GcReport> {
       o.logger?.info(o.dryRun ? "gc would remove" : "gc removed", { snapshot: uri, bytes });
     }
   }
-  if (!o.dryRun) report.recordsChanged += await tidyRecords(o, marks, listed, step);
+  await sweepNodes(o, marks, nodeListing?.listed ?? [], now, grace, report, step);
+  const nodeBases = (nodeListing?.listed ?? []).map((l) => `${snapshotKey(l.location)}/`);
+  if (!o.dryRun) report.recordsChanged += await tidyRecords(o, marks, listed, nodeBases, step);
   return report;
+}
+
+/** Node-local snapshots no record points at: their nodes remove them (see gc-local.ts). */
+async function sweepNodes(
+  o: GcOptions,
+  marks: Marks,
+  listings: NodeListing[],
+  now: number,
+  grace: number,
+  report: GcReport,
+  step: (name: string) => Promise<void> | void,
+): Promise<void> {
+  for (const l of listings)
+    for (const { snapshot, reason } of localGarbage(l, marks, now, grace)) {
+      let bytes = snapshot.bytes;
+      if (!o.dryRun) {
+        await step("delete-node-snapshot");
+        try {
+          const node = (o.nodes as NodeDirectory).get(l.node);
+          bytes = await node.deleteSnapshot(snapshot.uri, o.signal ? { signal: o.signal } : {});
+        } catch (err) {
+          report.skipped.push({ location: snapshot.uri, error: (err as Error).message });
+          continue;
+        }
+      }
+      report.removals.push({ uri: snapshot.uri, bytes, reason });
+      report.bytes += bytes;
+      o.logger?.info(o.dryRun ? "gc would remove" : "gc removed", {
+        snapshot: snapshot.uri,
+        node: l.node,
+        bytes,
+      });
+    }
 }
 
 /**
@@ -131,6 +175,7 @@ async function tidyRecords(
   o: GcOptions,
   marks: Marks,
   listed: { store: BlobStore; objects: BlobInfo[] }[],
+  nodeBases: string[],
   step: (name: string) => Promise<void> | void,
 ): Promise<number> {
   const sweptOrGone = (uri: string) => {
@@ -152,7 +197,7 @@ async function tidyRecords(
   }
   for (const orphan of marks.orphans) {
     // Only where every location it names was listed: an unreachable bucket keeps the record.
-    const listedBases = listed.map((l) => `${snapshotKey(l.store.uri)}/`);
+    const listedBases = [...listed.map((l) => `${snapshotKey(l.store.uri)}/`), ...nodeBases];
     const all = orphan.snapshots ?? [];
     if (!all.every((u) => listedBases.some((b) => snapshotKey(u).startsWith(b)) || isLocal(u)))
       continue;

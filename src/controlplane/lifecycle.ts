@@ -1,5 +1,6 @@
 import { ControlPlaneMetrics } from "../metrics/index.ts";
 import type { Actor } from "../records/index.ts";
+import { inSpan } from "../tracing/index.ts";
 import { checkpointActor } from "./checkpoint.ts";
 import { freezeActor } from "./freeze.ts";
 import { resumeActor } from "./resume.ts";
@@ -27,7 +28,9 @@ export class Lifecycle {
     actorId: string,
     options: { boot?: boolean; signal?: AbortSignal } = {},
   ): Promise<Actor> {
-    return this.metrics.transition("resume", () => resumeActor(this.d, atespace, actorId, options));
+    return traced("resume", atespace, actorId, () =>
+      this.metrics.transition("resume", () => resumeActor(this.d, atespace, actorId, options)),
+    );
   }
 
   /** Suspend (external snapshot, scope onCommit) or Pause (snapshot kept on the node, scope onPause). */
@@ -37,18 +40,46 @@ export class Lifecycle {
     kind: "suspend" | "pause",
     signal?: AbortSignal,
   ): Promise<Actor> {
-    return this.metrics.transition(kind, () =>
-      checkpointActor(this.d, atespace, actorId, kind, signal),
+    return traced(kind, atespace, actorId, () =>
+      this.metrics.transition(kind, () => checkpointActor(this.d, atespace, actorId, kind, signal)),
     );
   }
 
   /** Freezes a RUNNING actor in place (the frozen tier); a request thaws it (resume). */
   freeze(atespace: string, actorId: string): Promise<Actor> {
-    return this.metrics.transition("freeze", () => freezeActor(this.d, atespace, actorId));
+    return traced("freeze", atespace, actorId, () =>
+      this.metrics.transition("freeze", () => freezeActor(this.d, atespace, actorId)),
+    );
   }
 
   /** Stops an actor without a checkpoint; it goes back to its last committed snapshot. */
   stop(atespace: string, actorId: string): Promise<Actor> {
-    return this.metrics.transition("stop", () => stopActor(this.d, atespace, actorId));
+    return traced("stop", atespace, actorId, () =>
+      this.metrics.transition("stop", () => stopActor(this.d, atespace, actorId)),
+    );
   }
+}
+
+/**
+ * Each transition is a span (a child of the caller's, e.g. a router's activation, or a trace
+ * of its own): its node call and the node's steps nest under it.
+ */
+function traced(
+  kind: string,
+  atespace: string,
+  actorId: string,
+  run: () => Promise<Actor>,
+): Promise<Actor> {
+  return inSpan(
+    "controlplane",
+    kind,
+    { "ate.atespace": atespace, "ate.actor": actorId },
+    async (span) => {
+      const actor = await run();
+      span.setAttribute("ate.status", actor.status);
+      if (actor.worker)
+        span.setAttributes({ "ate.worker": actor.worker.name, "ate.node": actor.worker.node });
+      return actor;
+    },
+  );
 }

@@ -348,6 +348,8 @@ function deferredAgent(agent: () => Promise<NodeAgentApi>): NodeAgentApi {
     stop: async (...a) => (await agent()).stop(...a),
     freeze: async (...a) => (await agent()).freeze(...a),
     thaw: async (...a) => (await agent()).thaw(...a),
+    listSnapshots: async (...a) => (await agent()).listSnapshots(...a),
+    deleteSnapshot: async (...a) => (await agent()).deleteSnapshot(...a),
     logs: (...a) =>
       (async function* () {
         yield* (await agent()).logs(...a);

@@ -84,7 +84,8 @@ async function reconcileOne(records: Records, nodes: NodeDirectory, actor: Actor
   const committed = pending ? await committedSnapshot(pending).catch(() => undefined) : undefined;
   if (committed && pending && actor.transition?.op === "suspend") {
     if (runsIt && node && ref) await node.stop(ref.name);
-    const { worker: _w, tier: _f, ...free } = rest;
+    // The new latest is the last external one itself (see withSnapshot).
+    const { worker: _w, tier: _f, lastExternalSnapshot: _e, ...free } = rest;
     const latestSnapshot = {
       type: "EXTERNAL" as const,
       scope: committed.scope,

@@ -9,6 +9,7 @@ import {
   type Worker,
   workerRef,
 } from "../records/index.ts";
+import { inSpan, type Span } from "../tracing/index.ts";
 import { thawActor } from "./freeze.ts";
 import { resolveSandboxAssets } from "./sandbox-assets.ts";
 import { eligiblePools, workersToTry } from "./scheduler.ts";
@@ -19,23 +20,18 @@ import { busy, identityOf, type LifecycleDeps, transitionMark } from "./transiti
 import { workloadOf } from "./workload.ts";
 
 /**
- * Resume: claim a free worker and mark the actor RESUMING in one compare-and-set, then have
- * the worker's node restore the actor's snapshot (or the template's golden one, or boot it).
- * Any failure after the claim, reaching the node included, puts the actor back at its last
- * snapshot with the worker free.
+ * Placement: claim a free worker and mark the actor RESUMING in one compare-and-set (on a
+ * lost race for a worker, the next one); or the actor as another call left it RUNNING.
  */
-export async function resumeActor(
+async function placeActor(
   d: LifecycleDeps,
-  atespace: string,
-  actorId: string,
-  options: { boot?: boolean; signal?: AbortSignal } = {},
-): Promise<Actor> {
-  let actor = await d.records.getActor(atespace, actorId);
-  // Frozen in place (still on its worker): thawed, no worker claimed. An actor that left
-  // RUNNING meanwhile (a checkpoint took it) is answered below like any other.
-  if (actor.status === "RUNNING" && actor.tier === "frozen") actor = await thawActor(d, actor);
-  if (actor.status === "RUNNING") return actor;
-  if (actor.status !== "SUSPENDED" && actor.status !== "PAUSED") throw busy(actor);
+  actor: Actor,
+  span: Span,
+): Promise<
+  | { running: Actor }
+  | { template: ActorTemplate; pools: WorkerPool[]; worker: Worker; actor: Actor }
+> {
+  const { atespace, actorId } = actor;
   const template = await templateToResume(d, actor);
   const pools = eligiblePools(template, actor, (await d.resources.list(WorkerPoolType)).items);
   if (pools.length === 0) {
@@ -71,7 +67,7 @@ export async function resumeActor(
         if (!isAteError(err, Code.Aborted) && !isAteError(err, Code.NotFound)) throw err;
         const now = await d.records.getActor(atespace, actorId);
         if (now.version !== actor.version) {
-          if (now.status === "RUNNING") return now;
+          if (now.status === "RUNNING") return { running: now };
           throw busy(now);
         }
       }
@@ -87,8 +83,38 @@ export async function resumeActor(
       `no free worker for actor ${atespace}/${actorId} in pool(s) ${pools.map((p) => p.metadata.name).join(", ")}${where}`,
     );
   }
-  ({ actor } = claimed);
-  const { worker } = claimed;
+  span.setAttributes({
+    "ate.worker": claimed.worker.name,
+    "ate.node": claimed.worker.node,
+    "ate.pool": claimed.worker.pool,
+  });
+  return { template, pools, ...claimed };
+}
+
+/**
+ * Resume: claim a free worker and mark the actor RESUMING in one compare-and-set, then have
+ * the worker's node restore the actor's snapshot (or the template's golden one, or boot it).
+ * Any failure after the claim, reaching the node included, puts the actor back at its last
+ * snapshot with the worker free.
+ */
+export async function resumeActor(
+  d: LifecycleDeps,
+  atespace: string,
+  actorId: string,
+  options: { boot?: boolean; signal?: AbortSignal } = {},
+): Promise<Actor> {
+  let actor = await d.records.getActor(atespace, actorId);
+  // Frozen in place (still on its worker): thawed, no worker claimed. An actor that left
+  // RUNNING meanwhile (a checkpoint took it) is answered below like any other.
+  if (actor.status === "RUNNING" && actor.tier === "frozen") actor = await thawActor(d, actor);
+  if (actor.status === "RUNNING") return actor;
+  if (actor.status !== "SUSPENDED" && actor.status !== "PAUSED") throw busy(actor);
+  const placed = await inSpan("controlplane", "resume.placement", {}, (span) =>
+    placeActor(d, actor, span),
+  );
+  if ("running" in placed) return placed.running; // resumed by another call meanwhile
+  const { template, pools, worker } = placed;
+  actor = placed.actor;
   const identity = identityOf(actor);
   try {
     options.signal?.throwIfAborted();

@@ -106,6 +106,22 @@ export interface CheckpointResult {
   uploadError?: string;
 }
 
+/** One of a node's own snapshots (a Pause, or a Suspend whose upload failed). */
+export interface LocalSnapshot {
+  /** URI prefix of the snapshot (where its manifest.json is), as checkpoint answered it. */
+  uri: string;
+  /** Of all its files. */
+  bytes: number;
+  /** When its manifest was written (ms since the epoch): when it was committed on the node. */
+  modifiedAt: number;
+}
+
+/** A node's own snapshots, and where it keeps them (its snapshots directory, as a URI). */
+export interface LocalSnapshots {
+  location: string;
+  snapshots: LocalSnapshot[];
+}
+
 /** A sandbox that stopped on its own, and whose actor it was. */
 export interface WorkerExit extends SandboxExit {
   actor: ActorIdentity;
@@ -171,6 +187,17 @@ export interface NodeAgentApi {
    * actor's output is never held whole in memory.
    */
   logs(actor: ActorIdentity, options?: NodeLogsOptions): AsyncIterable<Uint8Array>;
+  /**
+   * The snapshots this node keeps itself (complete ones: with a manifest), for the collector,
+   * which removes those no record points at (deleteSnapshot).
+   */
+  listSnapshots(options?: NodeCallOptions): Promise<LocalSnapshots>;
+  /**
+   * Removes one of this node's own snapshots (manifest first); idempotent: a missing one is 0
+   * bytes. INVALID_ARGUMENT for a URI that is not a snapshot in this node's snapshots
+   * directory. Returns the bytes removed. The caller decides: no record may point at it.
+   */
+  deleteSnapshot(uri: string, options?: NodeCallOptions): Promise<number>;
 }
 
 /** The largest piece of a node's `logs`. */

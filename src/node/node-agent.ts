@@ -4,11 +4,13 @@ import { AteError, Code } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
 import { meteredBlobStore, NodeMetrics, type Registry } from "../metrics/index.ts";
 import type { SandboxDriver, WorkerSettings } from "../sandbox/index.ts";
+import { inSpan } from "../tracing/index.ts";
 import {
   type ActorIdentity,
   type CheckpointRequest,
   type CheckpointResult,
   type InPlaceRequest,
+  type LocalSnapshots,
   maxLogPieceBytes,
   type NodeAgentApi,
   type NodeCallOptions,
@@ -24,6 +26,7 @@ import { type CombinedRestorer, restoreCombined } from "./combined-restore.ts";
 import { ImageStore } from "./images/index.ts";
 import { type InPlaceSwitcher, switchInPlace } from "./in-place.ts";
 import { type ActorRecord, NodeLayout } from "./layout.ts";
+import { listLocalSnapshots, removeLocalSnapshot, sweepLocalLeftovers } from "./local-snapshots.ts";
 import { NodeWorkers } from "./node-workers.ts";
 import { restoreSnapshot, type SnapshotRestorer } from "./restore-snapshot.ts";
 import { fetchRuntime, pullImages } from "./runtime-inputs.ts";
@@ -153,9 +156,10 @@ export class NodeAgent implements NodeAgentApi {
 
   /**
    * Takes the node's workers back after the agent restarted: a worker whose sandbox still
-   * runs keeps its actor; any other is emptied.
+   * runs keeps its actor; any other is emptied. Snapshots the last agent cut short go too.
    */
-  recover(): Promise<WorkerInfo[]> {
+  async recover(): Promise<WorkerInfo[]> {
+    await sweepLocalLeftovers(this.layout, this.log);
     return this.workers.recover();
   }
 
@@ -174,7 +178,9 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   run(req: RunRequest, options?: NodeCallOptions): Promise<WorkerInfo> {
-    return withCall(options, (signal) => this.runIn(req, signal));
+    return inSpan("node", "run", spanAttributes(req), () =>
+      withCall(options, (signal) => this.runIn(req, signal)),
+    );
   }
 
   private async runIn(req: RunRequest, signal: AbortSignal | undefined): Promise<WorkerInfo> {
@@ -210,8 +216,10 @@ export class NodeAgent implements NodeAgentApi {
 
   checkpoint(req: CheckpointRequest, options?: NodeCallOptions): Promise<CheckpointResult> {
     const kind = req.destination.kind === "local" ? "pause" : "suspend";
-    return withCall(options, (signal) =>
-      this.metrics.checkpoint(kind, () => this.checkpointIn(req, signal)),
+    return inSpan("node", "checkpoint", { ...spanAttributes(req), "ate.kind": kind }, () =>
+      withCall(options, (signal) =>
+        this.metrics.checkpoint(kind, () => this.checkpointIn(req, signal)),
+      ),
     );
   }
 
@@ -254,11 +262,16 @@ export class NodeAgent implements NodeAgentApi {
 
   restore(req: RestoreRequest, options?: NodeCallOptions): Promise<WorkerInfo> {
     const { base } = req;
-    if (base)
-      return withCall(options, (s) =>
-        this.metrics.restore(() => restoreCombined(this.combined(), { ...req, base }, s)),
-      );
-    return withCall(options, (signal) => this.metrics.restore(() => this.restoreIn(req, signal)));
+    // One span per restore: its steps (restore.manifest … restore.sandbox, restore.ready with
+    // the readyz probes) are its children.
+    const attributes = { ...spanAttributes(req), "ate.scope": req.scope, "ate.combined": !!base };
+    return inSpan("node", "restore", attributes, () =>
+      base
+        ? withCall(options, (s) =>
+            this.metrics.restore(() => restoreCombined(this.combined(), { ...req, base }, s)),
+          )
+        : withCall(options, (signal) => this.metrics.restore(() => this.restoreIn(req, signal))),
+    );
   }
 
   /** The golden's memory with the actor's data laid in: see combined-restore.ts. */
@@ -331,6 +344,14 @@ export class NodeAgent implements NodeAgentApi {
     }
   }
 
+  listSnapshots(options?: NodeCallOptions): Promise<LocalSnapshots> {
+    return withCall(options, () => listLocalSnapshots(this.layout));
+  }
+
+  deleteSnapshot(uri: string, options?: NodeCallOptions): Promise<number> {
+    return withCall(options, () => removeLocalSnapshot(this.layout, uri));
+  }
+
   /** The on-node record of the actor a worker runs, if any. */
   record(worker: string): Promise<ActorRecord | undefined> {
     return this.layout.readRecord(worker);
@@ -349,4 +370,13 @@ export class NodeAgent implements NodeAgentApi {
       );
     return d;
   }
+}
+
+/** What a node span says of its call: the worker and the actor. */
+function spanAttributes(req: { worker: string; actor: ActorIdentity }) {
+  return {
+    "ate.worker": req.worker,
+    "ate.atespace": req.actor.atespace,
+    "ate.actor": req.actor.actorId,
+  };
 }

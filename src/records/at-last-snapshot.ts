@@ -31,8 +31,11 @@ export function atLastExternalSnapshot(actor: Actor): Actor {
 
 /**
  * The snapshot fields of an actor whose snapshot `info` was just committed: the latest, the
- * history (for garbage collection) and, when the new one is LOCAL, the last EXTERNAL one
- * (what atLastExternalSnapshot goes back to if that node is lost).
+ * history of EXTERNAL ones (what ate.dev/snapshot-history counts and garbage collection cuts;
+ * a node-local one is superseded by the next snapshot, never kept as history) and, when the
+ * new one is LOCAL, the last EXTERNAL one (what atLastExternalSnapshot goes back to if that
+ * node is lost). A new EXTERNAL one is that itself: the caller drops lastExternalSnapshot, so
+ * no older one stays owned by it past the history (a small leak per actor otherwise).
  */
 export function withSnapshot(
   actor: Actor,
@@ -40,9 +43,10 @@ export function withSnapshot(
 ): Pick<Actor, "latestSnapshot" | "snapshots" | "lastExternalSnapshot"> {
   const external =
     actor.latestSnapshot?.type === "EXTERNAL" ? actor.latestSnapshot : actor.lastExternalSnapshot;
+  const history = actor.snapshots ?? [];
   return {
     latestSnapshot: info,
-    snapshots: [...(actor.snapshots ?? []), info.uri],
+    snapshots: info.type === "EXTERNAL" ? [...history, info.uri] : history,
     ...(info.type === "LOCAL" && external ? { lastExternalSnapshot: external } : {}),
   };
 }

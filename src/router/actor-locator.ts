@@ -1,5 +1,7 @@
+import type { IncomingHttpHeaders } from "node:http";
 import { AteError, Code } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
+import { Activation } from "./activation.ts";
 import type { ActivityReporter } from "./activity-reporter.ts";
 import type { ActorView } from "./actor-view.ts";
 import type { RoutedActor, RouterBackend } from "./backend.ts";
@@ -48,9 +50,14 @@ export class ActorLocator {
 
   /**
    * Where the actor runs, resuming it (once, for all waiting requests) when it does not.
-   * While the watch is not live a route is never trusted: each request asks.
+   * While the watch is not live a route is never trusted: each request asks. `headers`: the
+   * request's, whose traceparent (if any) the activation's trace continues.
    */
-  async ensure(r: Route, fresh = false): Promise<NonNullable<Route["target"]>> {
+  async ensure(
+    r: Route,
+    fresh = false,
+    headers?: IncomingHttpHeaders,
+  ): Promise<NonNullable<Route["target"]>> {
     const { view, metrics } = this.p;
     for (;;) {
       if (r.draining) await r.draining.done;
@@ -58,7 +65,15 @@ export class ActorLocator {
       if (!r.resuming) {
         const started = Date.now();
         const ask = fresh || !view.isLive;
-        r.resuming = this.resume(r, ask)
+        const activation = new Activation(r, headers);
+        r.resuming = this.resume(r, ask, activation)
+          .then(
+            () => activation.end(),
+            (err) => {
+              activation.end(err);
+              throw err;
+            },
+          )
           .then(() => metrics.resumed((Date.now() - started) / 1000))
           .finally(() => {
             r.resuming = undefined;
@@ -72,7 +87,7 @@ export class ActorLocator {
   }
 
   /** Finds the running actor (from the watch, or by asking) or resumes it. */
-  private async resume(r: Route, ask: boolean): Promise<void> {
+  private async resume(r: Route, ask: boolean, activation: Activation): Promise<void> {
     const { view, queue, reporter, log } = this.p;
     const wait = this.o.queueWaitMs ?? 30_000;
     const started = Date.now();
@@ -89,7 +104,11 @@ export class ActorLocator {
         // A frozen actor is thawed by ResumeActor (concurrent requests share this one call).
         const asked = performance.now();
         const actor =
-          known && !known.frozen ? known : await this.o.backend.resumeActor(r.atespace, r.actor);
+          known && !known.frozen
+            ? known
+            : await activation.call(!!known?.frozen, () =>
+                this.o.backend.resumeActor(r.atespace, r.actor),
+              );
         const answered = performance.now();
         ask = false;
         const learned = await this.learn(r, actor);

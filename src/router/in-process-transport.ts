@@ -2,6 +2,7 @@ import { createRouterTransport, type Interceptor, type Transport } from "@connec
 import { controlAuthorization, type Principal, principalKey } from "../auth/index.ts";
 import { type ControlPlane, controlService } from "../controlplane/index.ts";
 import { Control } from "../proto/gen/ateapi/control_pb.ts";
+import { traceIncoming, traceOutgoing } from "../tracing/index.ts";
 
 /**
  * The Control API in this process, as `principal`: the same service, messages and
@@ -15,7 +16,9 @@ export function inProcessControlTransport(cp: ControlPlane, principal: Principal
     return next(req);
   };
   return createRouterTransport((router) => router.service(Control, controlService(cp)), {
-    router: { interceptors: [asPrincipal, controlAuthorization()] },
+    router: { interceptors: [asPrincipal, controlAuthorization(), traceIncoming("controlplane")] },
+    // Spans as over HTTP: the same trace tree in one process as across machines.
+    transport: { interceptors: [traceOutgoing("router")] },
   });
 }
 

@@ -233,7 +233,7 @@ export class Router {
       for (;;) {
         let target: NonNullable<Route["target"]>;
         try {
-          target = await this.locator.ensure(r, refusals > 0);
+          target = await this.locator.ensure(r, refusals > 0, req.headers);
         } catch (err) {
           return this.failWith(res, err);
         }
@@ -297,7 +297,7 @@ export class Router {
     r.lastActive = Date.now();
     let target: NonNullable<Route["target"]>;
     try {
-      target = await this.locator.ensure(r);
+      target = await this.locator.ensure(r, false, req.headers);
     } catch (err) {
       const e = AteError.from(err);
       this.metrics.request(e.code === Code.NotFound ? "not_found" : "error");

@@ -25,6 +25,7 @@ import { Admin } from "../proto/gen/ateapi/admin_pb.ts";
 import { Control } from "../proto/gen/ateapi/control_pb.ts";
 import { NodeRegistry } from "../proto/gen/ateapi/node_pb.ts";
 import type { ResourceStore } from "../resources/index.ts";
+import { traceIncoming } from "../tracing/index.ts";
 import { handleUiEvents, isUiStaticPath, serveUiStatic, uiEventsPath } from "../ui/index.ts";
 import { handleAsset, isAssetsPath } from "./asset-route.ts";
 import { bearerFromBasic } from "./basic-token.ts";
@@ -95,7 +96,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       router.service(Admin, adminService(o.tokens));
       if (o.nodeRegistry) router.service(NodeRegistry, nodeRegistryService(o.nodeRegistry));
     },
-    interceptors: [authorization()],
+    // Spans only for authorized calls: a stranger's traceparent makes none.
+    interceptors: [authorization(), traceIncoming("controlplane")],
     // After decompression too: a small gzip body that inflates past this is refused unread.
     readMaxBytes: maxBodyBytes,
     contextValues: (req) => createContextValues().set(principalKey, principals.get(req)),

@@ -133,6 +133,7 @@ export class Controllers {
             resources,
             intervalMs: this.o.gc.intervalMs,
             fallbackLocation: this.o.gc.fallbackLocation,
+            nodes: registry,
             logger: log,
             onReport: (r) =>
               controlPlane.metrics?.gcRemovedObjects("snapshot", r.removals.length, r.bytes),

@@ -7,6 +7,8 @@ import type {
   CheckpointRequest,
   CheckpointResult,
   InPlaceRequest,
+  LocalSnapshot,
+  LocalSnapshots,
   NodeAgentApi,
   NodeLogsOptions,
   RestoreRequest,
@@ -62,7 +64,9 @@ export class NoopNodeAgent implements NodeAgentApi {
     const uri =
       req.destination.kind === "external"
         ? req.destination.uriPrefix
-        : `file:///noop/${req.actor.actorId}`;
+        : `file:///noop/${req.actor.atespace}/${req.actor.actorId}/${++this.pauses}`;
+    if (req.destination.kind === "local")
+      this.local.set(uri, { uri, bytes: 100, modifiedAt: Date.now() });
     return { uri, local: req.destination.kind === "local", files: [] };
   }
   async stop(name: string): Promise<void> {
@@ -95,4 +99,15 @@ export class NoopNodeAgent implements NodeAgentApi {
       );
   }
   async *logs(_actor: ActorIdentity, _options?: NodeLogsOptions): AsyncGenerator<Uint8Array> {}
+  /** The snapshots its pauses kept (as a node keeps them), by URI. */
+  readonly local = new Map<string, LocalSnapshot>();
+  private pauses = 0;
+  async listSnapshots(): Promise<LocalSnapshots> {
+    return { location: "file:///noop", snapshots: [...this.local.values()] };
+  }
+  async deleteSnapshot(uri: string): Promise<number> {
+    const s = this.local.get(uri);
+    this.local.delete(uri);
+    return s?.bytes ?? 0;
+  }
 }

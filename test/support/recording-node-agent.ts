@@ -7,6 +7,7 @@ import type {
   CheckpointRequest,
   CheckpointResult,
   InPlaceRequest,
+  LocalSnapshots,
   NodeAgentApi,
   NodeCallOptions,
   NodeLogsOptions,
@@ -92,6 +93,14 @@ export class RecordingNodeAgent implements NodeAgentApi {
   }
   thaw(req: InPlaceRequest, o?: NodeCallOptions) {
     return this.answer("thaw", [req], o, () => undefined);
+  }
+  /** What listSnapshots answers. */
+  localSnapshots: LocalSnapshots = { location: "file:///node/snapshots", snapshots: [] };
+  listSnapshots(o?: NodeCallOptions) {
+    return this.answer("listSnapshots", [], o, () => this.localSnapshots);
+  }
+  deleteSnapshot(uri: string, o?: NodeCallOptions) {
+    return this.answer("deleteSnapshot", [uri], o, () => 7);
   }
   async *logs(actor: ActorIdentity, o: NodeLogsOptions = {}): AsyncGenerator<Uint8Array> {
     const all = await this.answer("logs", [actor, o.from ?? 0], o, () =>

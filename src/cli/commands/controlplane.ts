@@ -6,6 +6,7 @@ import { ateVersion } from "../../version.ts";
 import type { CliContext } from "../context.ts";
 import { configPath } from "../endpoint.ts";
 import { aborted, daemon, missing, stopSignals } from "./daemon.ts";
+import { checkOtlpFlag, commandTracing, otlpFlag } from "./otlp-flag.ts";
 
 interface ControlPlaneFlags {
   apiAddr?: string;
@@ -15,6 +16,7 @@ interface ControlPlaneFlags {
   idleTimeout: string;
   debug?: boolean;
   runsc?: string;
+  otlpEndpoint?: string;
 }
 
 export function registerControlPlane(program: Command, ctx: CliContext): void {
@@ -60,6 +62,7 @@ take the usual AWS_* variables. Nodes and routers join with tokens made here:
   ate create token n1 --node    ate create token edge1 --router
 See docs/cluster.md.`,
     )
+    .option(...otlpFlag)
     .action(async function (this: Command, f: ControlPlaneFlags) {
       if (!f.apiAddr)
         missing(this, "--api-addr", "where the API listens, e.g. --api-addr 10.0.0.2:7443");
@@ -80,10 +83,12 @@ See docs/cluster.md.`,
           Code.InvalidArgument,
           `--idle-timeout ${JSON.stringify(f.idleTimeout)}: give seconds, 0 or more`,
         );
+      checkOtlpFlag(f.otlpEndpoint);
       const { logger, release } = daemon("ate controlplane");
       const signals = stopSignals();
       const stateDir = f.stateDir ?? (program.opts() as { home?: string }).home ?? ateHome();
       const runsc = f.runsc ?? findExecutable("runsc");
+      const tracing = await commandTracing(f.otlpEndpoint, logger);
       try {
         const cp = await startControlPlane({
           stateDir,
@@ -116,6 +121,7 @@ See docs/cluster.md.`,
         await Promise.race([cp.stop(), aborted(signals.second)]);
         ctx.io.out("stopped");
       } finally {
+        await tracing.shutdown();
         signals.release();
         release();
       }

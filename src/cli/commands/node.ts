@@ -15,6 +15,7 @@ import {
   missing,
   stopSignals,
 } from "./daemon.ts";
+import { checkOtlpFlag, commandTracing, otlpFlag } from "./otlp-flag.ts";
 
 interface NodeFlags {
   server?: string;
@@ -30,6 +31,7 @@ interface NodeFlags {
   dns?: string[];
   egressAllow?: string[];
   egressDeny?: string[];
+  otlpEndpoint?: string;
 }
 
 const repeatable = (value: string, values: string[] = []) => [...values, value];
@@ -99,6 +101,7 @@ the sandboxes keep running, and a node started again on this state dir within 10
 up; later the control plane has moved its actors back to their last snapshot. See
 docs/cluster.md.`,
     )
+    .option(...otlpFlag)
     .action(async function (this: Command, f: NodeFlags) {
       if (!f.name) missing(this, "--name", "this node's name, the one its token was made for");
       if (!f.address) missing(this, "--address", "this host's address, e.g. --address 10.0.0.11");
@@ -113,6 +116,7 @@ docs/cluster.md.`,
       const subnet = intFlag(f.netSubnet, "--net-subnet", 1, 251);
       const maxWorkers = intFlag(f.maxWorkers, "--max-workers", 1, 100_000);
       const egress = egressFlags(f);
+      checkOtlpFlag(f.otlpEndpoint);
       const problems = checkPrerequisites({ runsc: false, command: "ate node" }).filter(
         (p) => p.problem,
       );
@@ -122,6 +126,7 @@ docs/cluster.md.`,
       }
       const { logger, release } = daemon("ate node");
       const signals = stopSignals();
+      const tracing = await commandTracing(f.otlpEndpoint, logger);
       try {
         await checkMachineToken({
           server: api,
@@ -172,6 +177,7 @@ docs/cluster.md.`,
         await node.stop();
         ctx.io.out("stopped");
       } finally {
+        await tracing.shutdown();
         signals.release();
         release();
       }

@@ -3,11 +3,13 @@ import { checkMachineToken, startRouter } from "../../up/index.ts";
 import { ateVersion } from "../../version.ts";
 import type { CliContext } from "../context.ts";
 import { aborted, daemon, machineFlags, missing, stopSignals } from "./daemon.ts";
+import { checkOtlpFlag, commandTracing, otlpFlag } from "./otlp-flag.ts";
 
 interface RouterFlags {
   server?: string;
   tokenFile?: string;
   routerAddr?: string;
+  otlpEndpoint?: string;
 }
 
 export function registerRouter(program: Command, ctx: CliContext): void {
@@ -30,6 +32,7 @@ Several routers may serve the same actors: each learns every change from the con
 watch, and idle suspension is decided by the control plane from all their reports. See
 docs/cluster.md.`,
     )
+    .option(...otlpFlag)
     .action(async function (this: Command, f: RouterFlags) {
       const { api, token, tokenFile } = machineFlags(this, program, f, "router");
       if (!f.routerAddr)
@@ -38,8 +41,10 @@ docs/cluster.md.`,
           "--router-addr",
           "where the router listens, e.g. --router-addr 10.0.0.20:7480",
         );
+      checkOtlpFlag(f.otlpEndpoint);
       const { logger, release } = daemon("ate router");
       const signals = stopSignals();
+      const tracing = await commandTracing(f.otlpEndpoint, logger);
       try {
         await checkMachineToken({
           server: api,
@@ -71,6 +76,7 @@ docs/cluster.md.`,
         await router.stop();
         ctx.io.out("stopped");
       } finally {
+        await tracing.shutdown();
         signals.release();
         release();
       }

@@ -6,6 +6,7 @@ import { ateVersion } from "../../version.ts";
 import type { CliContext } from "../context.ts";
 import { configPath } from "../endpoint.ts";
 import { daemon, egressFlags } from "./daemon.ts";
+import { checkOtlpFlag, commandTracing, otlpFlag } from "./otlp-flag.ts";
 
 interface UpOptions {
   stateDir?: string;
@@ -23,6 +24,7 @@ interface UpOptions {
   dns?: string[];
   egressAllow?: string[];
   egressDeny?: string[];
+  otlpEndpoint?: string;
 }
 
 const repeatable = (value: string, values: string[] = []) => [...values, value];
@@ -98,12 +100,14 @@ export function registerUp(program: Command, ctx: CliContext): void {
       "--max-workers <n>",
       "most workers on this machine, all pools together; a pool asking for more is refused in its status (default: 1 per 256 MiB of memory)",
     )
+    .option(...otlpFlag)
     .action(async (opts: UpOptions) => {
       // `ate up | tee x` and Ctrl-C (tee dies first), a closed terminal, a hang-up: ate up keeps
       // serving and still shuts down cleanly on SIGINT/SIGTERM.
       const { logger, release } = daemon("ate up");
       // Checked before anything starts, each error naming its flag and value.
       const egress = egressFlags(opts);
+      checkOtlpFlag(opts.otlpEndpoint);
       const problems = checkPrerequisites(opts.runsc ? { runsc: opts.runsc } : {}).filter(
         (c) => c.problem,
       );
@@ -133,6 +137,8 @@ export function registerUp(program: Command, ctx: CliContext): void {
         );
       // Where start-up time is measured from (bench/cli.bench.ts): every check is done.
       logger.debug("up.checks", { ms: Math.round(performance.now()) });
+      // One set-up for all of ate up's components: each still names its own service.
+      const tracing = await commandTracing(opts.otlpEndpoint, logger);
       const substrate = await startSubstrate({
         stateDir,
         apiAddr: opts.apiAddr,
@@ -188,6 +194,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
       });
       process.off("SIGINT", again);
       process.off("SIGTERM", again);
+      await tracing.shutdown();
       release();
       ctx.io.out(
         result.left.length

@@ -8,6 +8,7 @@ import type {
   CheckpointRequest,
   CheckpointResult,
   InPlaceRequest,
+  LocalSnapshots,
   NodeAgentApi,
   NodeCallOptions,
   NodeLogsOptions,
@@ -184,6 +185,29 @@ export class NodeClient implements NodeAgentApi {
           callOptions(options),
         ),
       () => undefined,
+    );
+  }
+
+  listSnapshots(options?: NodeCallOptions): Promise<LocalSnapshots> {
+    return this.call(
+      "ListSnapshots",
+      () => this.client.listSnapshots({}, callOptions(options)),
+      (m) => ({
+        location: m.location,
+        snapshots: m.snapshots.map((s) => ({
+          uri: s.uri,
+          bytes: Number(s.bytes),
+          modifiedAt: Number(s.modifiedAtMs),
+        })),
+      }),
+    );
+  }
+
+  deleteSnapshot(uri: string, options?: NodeCallOptions): Promise<number> {
+    return this.call(
+      "DeleteSnapshot",
+      () => this.client.deleteSnapshot({ uri }, callOptions(options)),
+      (m) => Number(m.bytes),
     );
   }
 

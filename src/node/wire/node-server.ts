@@ -4,6 +4,7 @@ import { type ConnectionLimits, dualProtocolServer, type Handler } from "../../h
 import { type Logger, silentLogger } from "../../log/index.ts";
 import { type Registry, serveMetrics } from "../../metrics/index.ts";
 import { Node } from "../../proto/gen/ateapi/node_pb.ts";
+import { traceIncoming } from "../../tracing/index.ts";
 import type { NodeAgentApi } from "../api.ts";
 import { requireBearer } from "./bearer.ts";
 import { nodeService } from "./node-service.ts";
@@ -44,7 +45,8 @@ export async function startNodeApiServer(o: NodeApiServerOptions): Promise<Runni
   const log = o.logger ?? silentLogger;
   const handler = connectNodeAdapter({
     routes: (router) => router.service(Node, nodeService(o.agent)),
-    interceptors: [requireBearer(o.callSecret)],
+    // Spans only for authenticated calls: a stranger's traceparent makes none.
+    interceptors: [requireBearer(o.callSecret), traceIncoming("node")],
     readMaxBytes: maxBodyBytes,
     fallback: (_req, res) => {
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });

@@ -81,6 +81,20 @@ export function nodeService(agent: NodeAgentApi): ServiceImpl<typeof Node> {
       await agent.thaw({ worker, actor: identityFromWire(req.actor, "actor") }, call(ctx));
       return {};
     }),
+    listSnapshots: wrap(async (_req, ctx) => {
+      const { location, snapshots } = await agent.listSnapshots(call(ctx));
+      return {
+        location,
+        snapshots: snapshots.map((s) => ({
+          uri: s.uri,
+          bytes: BigInt(s.bytes),
+          modifiedAtMs: BigInt(Math.trunc(s.modifiedAt)),
+        })),
+      };
+    }),
+    deleteSnapshot: wrap(async (req, ctx) => ({
+      bytes: BigInt(await agent.deleteSnapshot(req.uri, call(ctx))),
+    })),
     async *logs(req, ctx) {
       try {
         const actor = identityFromWire(req.actor, "actor");

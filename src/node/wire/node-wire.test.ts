@@ -220,6 +220,22 @@ for (const [name, transport] of transports) {
       }
     });
 
+    it("lists and removes the node's own snapshots", async () => {
+      agent.localSnapshots = {
+        location: "file:///var/lib/ate/node/snapshots",
+        snapshots: [
+          {
+            uri: "file:///var/lib/ate/node/snapshots/team-a/c1/y",
+            bytes: 5_000_000_000,
+            modifiedAt: 1_767_225_600_123,
+          },
+        ],
+      };
+      assert.deepEqual(await node.listSnapshots(), agent.localSnapshots);
+      assert.equal(await node.deleteSnapshot("file:///var/lib/ate/node/snapshots/t/a/y"), 7);
+      assert.deepEqual(last()?.args, ["file:///var/lib/ate/node/snapshots/t/a/y"]);
+    });
+
     it("streams several MiB of logs in pieces, from any offset", async () => {
       const output = randomBytes(5 * 1024 * 1024 + 123);
       agent.output.set("logged", output);

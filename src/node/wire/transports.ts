@@ -1,6 +1,7 @@
 import { createRouterTransport, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Node } from "../../proto/gen/ateapi/node_pb.ts";
+import { traceIncoming, traceOutgoing } from "../../tracing/index.ts";
 import type { NodeAgentApi } from "../api.ts";
 import { bearer, requireBearer } from "./bearer.ts";
 import { nodeService } from "./node-service.ts";
@@ -14,19 +15,20 @@ const maxAnswerBytes = 8 * 1024 * 1024;
  */
 export function inProcessNodeTransport(agent: NodeAgentApi, callSecret: string): Transport {
   return createRouterTransport((router) => router.service(Node, nodeService(agent)), {
-    router: { interceptors: [requireBearer(callSecret)] },
-    transport: { interceptors: [bearer(callSecret)] },
+    router: { interceptors: [requireBearer(callSecret), traceIncoming("node")] },
+    transport: { interceptors: [bearer(callSecret), traceOutgoing("controlplane")] },
   });
 }
 
 /**
  * A node's API over the network (gRPC over HTTP/2 without TLS: calls share one connection, and
- * a cancelled call resets only its stream), presenting the node's call secret.
+ * a cancelled call resets only its stream), presenting the node's call secret and, for calls
+ * made inside a trace (a resume's restore), its traceparent.
  */
 export function nodeHttpTransport(url: string, callSecret: string): Transport {
   return createGrpcTransport({
     baseUrl: url,
-    interceptors: [bearer(callSecret)],
+    interceptors: [bearer(callSecret), traceOutgoing("controlplane")],
     readMaxBytes: maxAnswerBytes,
   });
 }
