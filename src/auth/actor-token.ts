@@ -107,6 +107,32 @@ export class ActorTokens {
   }
 
   /**
+   * Forgets the actor's token when `stopped()` (asked after the token is read) says the actor
+   * runs nowhere and no start has replaced the token since (a compare-and-set on the version
+   * read): a stopped actor's token is in the memory of its last snapshot, and no live sandbox
+   * needs it, as every start issues a new one. For snapshot tags, whose memory runs again as
+   * other actors (forks, possibly in other atespaces), which must not inherit this one's live
+   * credential — the rule golden snapshots follow by never having one.
+   */
+  async revokeWhileStopped(
+    atespace: string,
+    actorId: string,
+    stopped: () => Promise<boolean>,
+  ): Promise<boolean> {
+    const key = actorKey(atespace, actorId);
+    const existing = (await this.store.get("actortoken", key)) as ActorTokenRecord | undefined;
+    if (!existing || !(await stopped())) return false;
+    try {
+      await this.store.commit([{ kind: "actortoken", key, expectVersion: existing.version }]);
+      return true;
+    } catch (err) {
+      // Replaced meanwhile: by a start after the snapshot, whose token the snapshot lacks.
+      if (isAteError(err, Code.Aborted) || isAteError(err, Code.NotFound)) return false;
+      throw err;
+    }
+  }
+
+  /**
    * Who an actor token's text is: the actor principal, or UNAUTHENTICATED when the token is
    * not the actor's current one or the actor it was issued to no longer exists.
    */

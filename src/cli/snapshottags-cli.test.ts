@@ -95,7 +95,7 @@ describe("ate snapshottag commands (against an API server)", () => {
     const other = as(await server.tenantToken("o", "other"));
     const refused = await other("create", "actor", "c", "-t", "tagged", "--from-tag", "demo/three");
     assert.notEqual(refused.code, 0);
-    assert.match(refused.err, /snapshottag demo\/three is not published/);
+    assert.match(refused.err, /snapshottag demo\/three not found, or not published/);
     assert.equal((await other("get", "snapshottags", "-A")).err, "No snapshot tags found");
     assert.match(
       (await other("get", "snapshottag", "three", "-a", "demo")).err,

@@ -125,6 +125,7 @@ export class ControlPlane {
       logger: this.log,
       open: options.openSnapshots ?? ((uri) => openBlobStore(uri)),
       fallbackLocation: options.fallbackSnapshotLocation ?? defaultSnapshotLocation,
+      ...(options.actorTokens ? { actorTokens: options.actorTokens } : {}),
     });
     const drain = {
       timeoutMs: options.drainTimeoutMs ?? 10_000,

@@ -12,7 +12,7 @@ import { actorTemplate, sandboxConfig } from "../api/testing.ts";
 import { ActorTemplateType, SandboxConfigType } from "../api/v1alpha1/index.ts";
 import { authorizeControl } from "../auth/control-policy.ts";
 import { openBlobStore } from "../blob/index.ts";
-import { Code, isAteError } from "../errors/index.ts";
+import { AteError, Code, isAteError } from "../errors/index.ts";
 import { Records, SqliteRecordStore } from "../records/index.ts";
 import { SqliteResourceStore } from "../resources/index.ts";
 import { ControlPlane } from "./control-plane.ts";
@@ -179,8 +179,22 @@ describe("snapshot tags and forks", () => {
         atespace: "t",
         name: "three",
       }),
-      code(Code.PermissionDenied, /source_tag: snapshottag t\/three is not published/),
+      code(Code.NotFound, /^source_tag: snapshottag t\/three not found, or not published: /),
     );
+    // An unpublished tag and a missing one answer another atespace word for word: no tenant
+    // learns which tag names another atespace holds.
+    const answer = (name: string) =>
+      cp
+        .createActor({ atespace: "u", name: "probe" }, "default", "counter", undefined, {
+          atespace: "t",
+          name,
+        })
+        .then(
+          () => assert.fail("created"),
+          (e: Error) => [AteError.from(e).code, e.message.replace(name, "NAME")],
+        );
+    assert.deepEqual(await answer("three"), await answer("no-such-tag"));
+    assert.equal((await answer("three"))[0], Code.NotFound);
     await cp.snapshotTags.create(
       { atespace: "t", name: "pub" },
       { atespace: "t", name: "a" },

@@ -17,6 +17,7 @@ import { snapshotName } from "../snapshots/index.ts";
 import { type ActorRef, checkRef } from "./input-checks.ts";
 import { copySnapshot, removeSnapshot } from "./snapshot-copy.ts";
 import { checkpointConfig } from "./snapshots-config.ts";
+import type { ActorTokenIssuer } from "./transitions.ts";
 
 export interface SnapshotTagDeps {
   records: Records;
@@ -27,7 +28,13 @@ export interface SnapshotTagDeps {
   open: (uri: string) => BlobStore;
   /** Where an actor's snapshots go when nothing else says (see checkpointConfig). */
   fallbackLocation: string;
+  /** Actors' own tokens: a tagged actor's is revoked while it is stopped (see below). */
+  actorTokens?: Pick<ActorTokenIssuer, "revokeWhileStopped">;
+  /** Copies (tags and forks) one atespace may have under way at once here. Default 2. */
+  copiesPerAtespace?: number;
 }
+
+export const defaultCopiesPerAtespace = 2;
 
 export type TagRef = { atespace: string; name: string };
 
@@ -44,6 +51,8 @@ const trim = (location: string) => location.replace(/\/+$/, "");
  */
 export class SnapshotTagService {
   private readonly tags: SnapshotTags;
+  /** Copies under way per atespace (see copying). */
+  private readonly copies = new Map<string, number>();
 
   constructor(private readonly d: SnapshotTagDeps) {
     this.tags = new SnapshotTags(d.records.store);
@@ -75,6 +84,7 @@ export class SnapshotTagService {
       );
     const actor = await this.d.records.getActor(actorRef.atespace, actorRef.name);
     const snapshot = committedExternal(actor);
+    await this.revokeSourceToken(actor);
     const { location } = await checkpointConfig(
       actor,
       this.d.resources,
@@ -82,7 +92,9 @@ export class SnapshotTagService {
       this.d.logger,
     );
     const uri = `${trim(location)}/_tags/${ref.atespace}/${ref.name}/${snapshotName()}`;
-    await copySnapshot(this.d.open, snapshot.uri, uri, signal ? { signal } : {});
+    await this.copying(ref.atespace, () =>
+      copySnapshot(this.d.open, snapshot.uri, uri, signal ? { signal } : {}),
+    );
     try {
       return await this.tags.create({
         atespace: ref.atespace,
@@ -135,13 +147,21 @@ export class SnapshotTagService {
     signal?: AbortSignal,
   ): Promise<SnapshotInfo> {
     checkTagRef("source_tag", source);
-    const tag = await this.tags.get(source.atespace, source.name);
-    const name = `snapshottag ${tag.atespace}/${tag.name}`;
-    if (tag.policy !== "PUBLISHED" && tag.atespace !== actor.atespace)
-      throw new AteError(
-        Code.PermissionDenied,
-        `source_tag: ${name} is not published: only actors of atespace ${tag.atespace} may start from it`,
+    const name = `snapshottag ${source.atespace}/${source.name}`;
+    // Another atespace's tag that is missing and one that is not published get one answer,
+    // word for word: else any tenant could probe which tag names other atespaces hold.
+    const unseen = () =>
+      new AteError(
+        Code.NotFound,
+        `source_tag: ${name} not found, or not published: an actor of atespace ${actor.atespace} starts only from its own atespace's tags and published ones`,
       );
+    const other = source.atespace !== actor.atespace;
+    const tag = await this.tags.get(source.atespace, source.name).catch((err) => {
+      throw other && isAteError(err, Code.NotFound) ? unseen() : err;
+    });
+    if (tag.policy !== "PUBLISHED" && other) throw unseen();
+    // Again, for a tag made while its actor was mid-start (or before tags revoked at all).
+    await this.revokeSourceToken(tag.sourceActor);
     if (
       tag.template.namespace !== actor.templateNamespace ||
       tag.template.name !== actor.templateName
@@ -151,15 +171,17 @@ export class SnapshotTagService {
         `source_tag: ${name} is a snapshot of template ${tag.template.namespace}/${tag.template.name}, not ${actor.templateNamespace}/${actor.templateName}: an actor starts only from a snapshot of its own template`,
       );
     const uri = `${trim(location)}/${actor.atespace}/${actor.actorId}/${snapshotName()}`;
-    await copySnapshot(this.d.open, tag.snapshot.uri, uri, {
-      identity: {
-        atespace: actor.atespace,
-        actorId: actor.actorId,
-        templateNamespace: actor.templateNamespace,
-        templateName: actor.templateName,
-      },
-      ...(signal ? { signal } : {}),
-    });
+    await this.copying(actor.atespace, () =>
+      copySnapshot(this.d.open, tag.snapshot.uri, uri, {
+        identity: {
+          atespace: actor.atespace,
+          actorId: actor.actorId,
+          templateNamespace: actor.templateNamespace,
+          templateName: actor.templateName,
+        },
+        ...(signal ? { signal } : {}),
+      }),
+    );
     return { type: "EXTERNAL", scope: tag.snapshot.scope, uri };
   }
 
@@ -193,6 +215,50 @@ export class SnapshotTagService {
     } catch (err) {
       await removeSnapshot(this.d.open, snapshot.uri).catch(() => {}); // else the GC sweeps it
       throw err;
+    }
+  }
+
+  /**
+   * A tag's memory runs again as other actors (forks, in other atespaces when published): the
+   * token of the actor it was taken from, which that memory may hold (/run/ate/token, read by
+   * its workload), must not work for them. It is still live only while that actor has not
+   * started since (every start issues a new one), so it is revoked while the actor is stopped;
+   * a running one's was issued at a start after its snapshots, which never held it. Golden
+   * snapshots, whose memory every actor gets, carry no token at all for the same reason.
+   */
+  private async revokeSourceToken(a: { atespace: string; actorId: string }): Promise<void> {
+    if (!this.d.actorTokens) return;
+    const stopped = async () => {
+      const now = await this.d.records.getActor(a.atespace, a.actorId).catch(() => undefined);
+      return now?.status === "SUSPENDED" || now?.status === "PAUSED";
+    };
+    if (await this.d.actorTokens.revokeWhileStopped(a.atespace, a.actorId, stopped))
+      this.d.logger.info("revoked a tagged actor's token: its snapshot's memory runs as others", {
+        actor: `${a.atespace}/${a.actorId}`,
+      });
+  }
+
+  /**
+   * Runs one copy for `atespace`, if it has fewer than copiesPerAtespace under way: each
+   * streams a whole snapshot (gigabytes) through this process and needs no worker, so a
+   * tenant's burst of tags or forks would otherwise take all of its bandwidth and disk from
+   * everyone. Refused RESOURCE_EXHAUSTED before anything is read.
+   */
+  private async copying<T>(atespace: string, copy: () => Promise<T>): Promise<T> {
+    const limit = this.d.copiesPerAtespace ?? defaultCopiesPerAtespace;
+    const now = this.copies.get(atespace) ?? 0;
+    if (now >= limit)
+      throw new AteError(
+        Code.ResourceExhausted,
+        `atespace ${atespace} has ${now} snapshot copies (tags or forks) under way, the most it may at once: retry when one is done`,
+      );
+    this.copies.set(atespace, now + 1);
+    try {
+      return await copy();
+    } finally {
+      const left = (this.copies.get(atespace) ?? 1) - 1;
+      if (left > 0) this.copies.set(atespace, left);
+      else this.copies.delete(atespace);
     }
   }
 

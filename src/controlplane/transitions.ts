@@ -32,6 +32,16 @@ export interface ActorTokenIssuer {
   issue(actor: { atespace: string; actorId: string; createdAt: string }): Promise<string>;
   /** Forgets the actor's token (the actor is deleted). */
   revoke(atespace: string, actorId: string): Promise<void>;
+  /**
+   * Forgets the actor's token if `stopped()`, asked after the token is read, says the actor
+   * runs nowhere, and no start replaced the token meanwhile (snapshot tags: its memory is
+   * about to run as other actors). True when one was forgotten.
+   */
+  revokeWhileStopped(
+    atespace: string,
+    actorId: string,
+    stopped: () => Promise<boolean>,
+  ): Promise<boolean>;
 }
 
 /** What the control plane does around transitions besides the records (see activity.ts). */

@@ -76,6 +76,14 @@ export class Records {
         Code.FailedPrecondition,
         `atespace ${name} still holds ${n} actor(s): delete them first`,
       );
+    // Tags hold copies of its actors' memory: left behind, they would be the next owner's of
+    // this name (a tag's create bumps the atespace's version, so a racing one loses here).
+    const tags = await this.store.count("snapshottag", `${name}/`);
+    if (tags > 0)
+      throw new AteError(
+        Code.FailedPrecondition,
+        `atespace ${name} still holds ${tags} snapshot tag(s): delete them first (ate delete snapshottag NAME -a ${name})`,
+      );
     await this.store.commit([{ kind: "atespace", key: name, expectVersion: a.version }]);
   }
 

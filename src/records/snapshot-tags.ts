@@ -1,7 +1,7 @@
 import { AteError, Code } from "../errors/index.ts";
 import { checkLabel, maxPageSize } from "./records.ts";
 import type { RecordStore } from "./store.ts";
-import type { SnapshotInfo } from "./types.ts";
+import type { Atespace, SnapshotInfo } from "./types.ts";
 
 /** Who may start actors from a tag: its own atespace only, or any atespace. */
 export type SnapshotTagPolicy = "ATESPACE" | "PUBLISHED";
@@ -47,26 +47,48 @@ export class SnapshotTags {
     return t;
   }
 
+  /**
+   * Writes the tag with its atespace's version bumped in the same commit, as an actor's create
+   * does: a concurrent DeleteAtespace (which refuses while tags remain) then loses, so no tag
+   * outlives its atespace to be found by whoever is given that name next.
+   */
   async create(tag: Omit<SnapshotTag, "version">): Promise<SnapshotTag> {
     checkTagRef("tag_ref", tag);
-    try {
-      const [version] = await this.store.commit([
-        {
-          kind: "snapshottag",
-          key: snapshotTagKey(tag.atespace, tag.name),
-          expectVersion: 0,
-          value: { ...tag },
-        },
-      ]);
-      return { ...tag, version: version as number };
-    } catch (err) {
-      const e = AteError.from(err);
-      if (e.code === Code.AlreadyExists || e.code === Code.Aborted)
+    const key = snapshotTagKey(tag.atespace, tag.name);
+    for (let attempt = 0; ; attempt++) {
+      const space = (await this.store.get("atespace", tag.atespace)) as Atespace | undefined;
+      if (!space)
         throw new AteError(
-          Code.AlreadyExists,
-          `snapshottag ${tag.atespace}/${tag.name} already exists`,
+          Code.FailedPrecondition,
+          `atespace ${tag.atespace} does not exist: create it first`,
         );
-      throw e;
+      try {
+        const [version] = await this.store.commit([
+          { kind: "snapshottag", key, expectVersion: 0, value: { ...tag } },
+          {
+            kind: "atespace",
+            key: tag.atespace,
+            expectVersion: space.version,
+            value: { name: space.name, createdAt: space.createdAt }, // as createActor writes it
+          },
+        ]);
+        return { ...tag, version: version as number };
+      } catch (err) {
+        const e = AteError.from(err);
+        const onAtespace = e.message.startsWith(`atespace ${tag.atespace} `);
+        if (onAtespace && e.code === Code.Aborted && attempt < 50) continue;
+        if (onAtespace)
+          throw new AteError(
+            Code.FailedPrecondition,
+            `atespace ${tag.atespace} does not exist: create it first`,
+          );
+        if (e.code === Code.AlreadyExists || e.code === Code.Aborted)
+          throw new AteError(
+            Code.AlreadyExists,
+            `snapshottag ${tag.atespace}/${tag.name} already exists`,
+          );
+        throw e;
+      }
     }
   }
 

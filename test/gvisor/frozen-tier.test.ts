@@ -55,13 +55,25 @@ describe("frozen tier with gvisor workers", { timeout: 600_000 }, () => {
       req.on("error", reject);
       req.end();
     });
-  /** What runsc itself says of the worker's sandbox. */
-  const sandboxState = (worker: string) =>
-    JSON.parse(
-      execFileSync("/usr/bin/runsc", [`--root=${join(nodeDir, "runsc")}`, "state", worker], {
-        encoding: "utf8",
-      }),
-    ).status as string;
+  /**
+   * What runsc itself says of the worker's current sandbox (`<worker>-s<hex>`): by `runsc
+   * list`, as a former sandbox of the worker may still be being deleted in the background
+   * (its id shares the prefix, so `runsc state <worker>` would be ambiguous then).
+   */
+  const sandboxState = (worker: string) => {
+    const all = JSON.parse(
+      execFileSync(
+        "/usr/bin/runsc",
+        [`--root=${join(nodeDir, "runsc")}`, "list", "-format", "json"],
+        {
+          encoding: "utf8",
+        },
+      ) || "[]",
+    ) as { id: string; status: string }[] | null;
+    const mine = (all ?? []).filter((c) => c.id === worker || c.id.startsWith(`${worker}-s`));
+    // A former one is stopped (or gone): the worker's current sandbox is the one not stopped.
+    return mine.find((c) => c.status !== "stopped")?.status ?? mine[0]?.status ?? "none";
+  };
   const frozenSoon = async (actor: string) => {
     for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
       const a = await ate.controlPlane.getActor(ref(actor));

@@ -327,6 +327,17 @@ describe("ate migrate from ate up to a cluster", { timeout: 15 * 60_000 }, () =>
       180,
     );
 
+    // Bob's copy names the runsc it pins where nodes fetch it: in S3 (read before he runs:
+    // his next suspend replaces it, the history keeping one).
+    const records = new RedisRecordStore({ url: valkey.url });
+    const moved = (await records.get("actor", "default/bob").finally(() => records.close())) as {
+      latestSnapshot?: { uri: string };
+    };
+    const copy = moved.latestSnapshot?.uri;
+    assert.ok(copy?.startsWith(`${snapshots}/default/bob/`), `bob's copy in S3: ${copy}`);
+    const manifest = await committedSnapshot(copy ?? "");
+    assert.equal(manifest?.assets.runsc?.url, `${snapshots}/_runtime/sha256/${upRunsc}`);
+
     const alice = await count("alice");
     assert.deepEqual([alice.memory, alice.file], [3, 3], "alice's memory and file kept");
     const bob = await count("bob");
@@ -335,14 +346,6 @@ describe("ate migrate from ate up to a cluster", { timeout: 15 * 60_000 }, () =>
     // Which only S3 had: the control plane serves its own runsc, not ate up's.
     assert.ok(existsSync(join(cached, upRunsc)), "ate up's runsc fetched by the node");
     assert.match(cp.output(), new RegExp(`runsc ${sha256(otherRunsc).slice(0, 12)} served`));
-    // Bob's copy names the runsc it pins where nodes fetch it: in S3.
-    const records = new RedisRecordStore({ url: valkey.url });
-    const moved = (await records.get("actor", "default/bob").finally(() => records.close())) as {
-      snapshots?: string[];
-    };
-    const copy = moved.snapshots?.find((u) => u.startsWith(`${snapshots}/default/bob/`));
-    const manifest = await committedSnapshot(copy ?? "");
-    assert.equal(manifest?.assets.runsc?.url, `${snapshots}/_runtime/sha256/${upRunsc}`);
 
     // What the cluster changed since is never overwritten by another run.
     const late = await migrate();

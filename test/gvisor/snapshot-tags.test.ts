@@ -39,7 +39,8 @@ describe("snapshot tags and forks", { timeout: 600_000 }, () => {
     // Another atespace: refused while the tag is the atespace's own, taken once published.
     await assert.rejects(
       cp.createActor(ref("other", "c"), "default", "counter", undefined, ref("demo", "three")),
-      (e) => isAteError(e, Code.PermissionDenied) && /demo\/three is not published/.test(e.message),
+      (e) =>
+        isAteError(e, Code.NotFound) && /demo\/three not found, or not published/.test(e.message),
     );
     await cp.snapshotTags.create(ref("demo", "pub"), ref("demo", "a"), "PUBLISHED");
     // b gives c its worker, and later resumes from its own suspend.
