@@ -72,7 +72,7 @@ export interface ControlPlaneOptions {
   openSnapshots?: (uri: string) => BlobStore;
   /**
    * Where the control plane registers its metrics (ControlPlaneMetrics), served at the API's
-   * /metrics. Default: a registry of its own; `ate up` passes the one all components share.
+   * /metrics. Default: a registry of its own.
    */
   metricsRegistry?: Registry;
 }
@@ -311,7 +311,7 @@ export class ControlPlane {
     return this.operations.close();
   }
 
-  /** Only a SUSPENDED actor can be deleted; its snapshots stay (recorded for a later GC). */
+  /** Only a SUSPENDED actor can be deleted; its snapshots go with it (gc-owner.ts). */
   async deleteActor(ref: ActorRef): Promise<void> {
     checkRef(ref);
     const actor = await this.records.getActor(ref.atespace, ref.name);

@@ -3,7 +3,13 @@
 import { type ActorTemplate, ActorTemplateType } from "../api/v1alpha1/index.ts";
 import type { Logger } from "../log/index.ts";
 import { goldenAtespace } from "../node/index.ts";
-import { type Actor, maxPageSize, type Orphans, type Records } from "../records/index.ts";
+import {
+  type Actor,
+  maxPageSize,
+  type Orphans,
+  type Records,
+  SnapshotTags,
+} from "../records/index.ts";
 import type { ResourceStore } from "../resources/index.ts";
 import { snapshotHistoryOf } from "../snapshots/index.ts";
 
@@ -89,11 +95,10 @@ export async function markSnapshots(
     if (!page.nextPageToken) break;
     token = page.nextPageToken;
   }
-  for (const tag of await all(records, "snapshottag"))
-    own((tag.value.snapshot as { uri?: string } | undefined)?.uri);
-  for (const o of await all(records, "orphans")) {
-    const orphan = o.value as unknown as Orphans;
-    m.orphans.push({ ...orphan, key: o.key });
+  for (const tag of await new SnapshotTags(records.store).list()) own(tag.snapshot?.uri);
+  for (const orphan of await records.orphanedSnapshots()) {
+    // Its key, as Records.deleteActor wrote it: the collector deletes the record by it.
+    m.orphans.push({ ...orphan, key: `${orphan.atespace}/${orphan.actorId}/${orphan.deletedAt}` });
     for (const uri of orphan.snapshots ?? []) m.released.add(snapshotKey(uri));
   }
   // Owned wins: a snapshot both let go of and pointed at (e.g. by a tag made from it) stays.
@@ -112,30 +117,4 @@ export function snapshotKey(uri: string): string {
     }
   }
   return u;
-}
-
-async function all(
-  records: Records,
-  kind: "snapshottag" | "orphans",
-): Promise<{ key: string; value: Record<string, unknown> }[]> {
-  const out: { key: string; value: Record<string, unknown> }[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const page = await records.store.list(kind, {
-      prefix: "",
-      limit: maxPageSize,
-      ...(after !== undefined ? { after } : {}),
-    });
-    // Keys are needed to delete orphans records; the page gives them only as `last`, so
-    // they are recomputed from the values where the kind's key is known.
-    for (const value of page.items) out.push({ key: keyOf(kind, value), value });
-    if (!page.last) return out;
-    after = page.last;
-  }
-}
-
-function keyOf(kind: "snapshottag" | "orphans", v: Record<string, unknown>): string {
-  return kind === "orphans"
-    ? `${v.atespace}/${v.actorId}/${v.deletedAt}`
-    : `${v.atespace}/${v.name}`;
 }

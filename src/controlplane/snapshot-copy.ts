@@ -1,10 +1,10 @@
-import { createHash } from "node:crypto";
-import { Transform } from "node:stream";
 import type { BlobStore } from "../blob/index.ts";
 import { AteError, Code } from "../errors/index.ts";
 import {
   type ActorIdentity,
+  isCleanSnapshotFileName,
   manifestName,
+  metered,
   readManifest,
   removeSnapshotObjects,
   type SnapshotManifest,
@@ -37,24 +37,14 @@ export async function copySnapshot(
   const target = open(to);
   for (const f of manifest.snapshotFiles) {
     // A manifest names files relative to its snapshot; anything else is not one ate wrote.
-    if (!f.name.split("/").every((s) => /^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$/.test(s)))
+    if (!isCleanSnapshotFileName(f.name))
       throw new AteError(
         Code.FailedPrecondition,
         `snapshot ${from} lists the file ${JSON.stringify(f.name.slice(0, 200))}, which is not a clean relative name; nothing was copied`,
       );
-    const hash = createHash("sha256");
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
-    const body = await source.get(f.name, call);
-    body.on("error", (err) => meter.destroy(err));
-    await target.put(f.name, body.pipe(meter), call);
-    const sha256 = hash.digest("hex");
+    const meter = metered(await source.get(f.name, call));
+    await target.put(f.name, meter, call);
+    const { sha256, size } = meter.digest();
     if (sha256 !== f.sha256 || size !== f.size) {
       await target.delete(f.name).catch(() => {});
       throw new AteError(

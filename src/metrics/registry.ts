@@ -11,7 +11,7 @@ export const latencyBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 
 /**
  * The exposition of several registries as one page (`ate up`: the control plane's, the node's
- * and the router's on every /metrics). Each component registers its metrics in its own
+ * and the router's on the API's /metrics). Each component registers its metrics in its own
  * registry, never prom-client's global one, so that many components in one process (tests
  * start dozens) never collide; their metric names are distinct, so merging them cannot either.
  */

@@ -1,8 +1,6 @@
-import { createHash } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import { type FileHandle, lstat, open, readlink, realpath } from "node:fs/promises";
 import { join } from "node:path";
-import { pipeline, type Readable, Transform } from "node:stream";
 import { AteError, Code } from "../errors/index.ts";
 
 /** A file found under a root with no symlink on the way: its path and what lstat said. */
@@ -93,32 +91,6 @@ export async function readUnder(
   } finally {
     await handle.close();
   }
-}
-
-/**
- * `body` through a pass-through that hashes and counts it; an error of `body` ends the
- * pass-through with that error (an upload reading it fails instead of waiting forever).
- */
-export function metered(
-  body: Readable,
-): Transform & { digest(): { sha256: string; size: number } } {
-  const hash = createHash("sha256");
-  let size = 0;
-  const t = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
-  pipeline(body, t, () => {});
-  let result: { sha256: string; size: number } | undefined;
-  return Object.assign(t, {
-    digest: () => {
-      result ??= { sha256: hash.digest("hex"), size };
-      return result;
-    },
-  });
 }
 
 function notFound(what: string, path: string, err: NodeJS.ErrnoException): AteError {

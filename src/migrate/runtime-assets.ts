@@ -6,7 +6,8 @@ import { fileURLToPath } from "node:url";
 import type { SandboxAsset } from "../api/v1alpha1/index.ts";
 import type { BlobStore } from "../blob/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
-import { metered, openUnder } from "./local-files.ts";
+import { metered } from "../snapshots/index.ts";
+import { openUnder } from "./local-files.ts";
 import { assetIsLocal, runtimeAssetUri, type SnapshotsTarget } from "./locations.ts";
 
 export interface RuntimeAssetsOptions {

@@ -2,13 +2,15 @@ import type { BlobStore } from "../blob/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import { sameJson } from "../resources/index.ts";
 import {
+  isCleanSnapshotFileName,
   manifestName,
   maxManifestBytes,
+  metered,
   parseManifest,
   readManifestBytes,
   type SnapshotManifest,
 } from "../snapshots/index.ts";
-import { findUnder, metered, openUnder, readUnder } from "./local-files.ts";
+import { findUnder, openUnder, readUnder } from "./local-files.ts";
 import {
   type LocalSnapshot,
   type SnapshotOwner,
@@ -165,8 +167,7 @@ export class SnapshotCopier {
       );
     const names = new Set<string>();
     for (const f of m.snapshotFiles) {
-      const clean = f.name.split("/").every((s) => /^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$/.test(s));
-      if (!clean || f.name === manifestName || names.has(f.name))
+      if (!isCleanSnapshotFileName(f.name) || f.name === manifestName || names.has(f.name))
         throw new AteError(
           Code.PermissionDenied,
           `${what}: snapshot ${snapshot.uri} lists the file ${JSON.stringify(f.name.slice(0, 300))}, which is not a clean relative name ate writes (or is listed twice); nothing was copied`,

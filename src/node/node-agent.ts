@@ -68,7 +68,7 @@ export interface NodeAgentOptions {
   logger?: Logger;
   /**
    * Where the agent registers its metrics (NodeMetrics), served on the agent's port. Default:
-   * a registry of its own; `ate up` passes the one all its components share.
+   * a registry of its own (`ate up`'s API shows it too).
    */
   metricsRegistry?: Registry;
   /** A worker's sandbox stopped on its own (OOM, exit): the worker is free, `lastExit` says why. */

@@ -1,5 +1,6 @@
 export { type CommittedOptions, committedSnapshot } from "./committed.ts";
 export { hashFile } from "./hash-file.ts";
+export { metered } from "./hashing-stream.ts";
 export {
   defaultSnapshotHistory,
   maxSnapshotHistory,
@@ -15,6 +16,7 @@ export {
   writeSnapshot,
 } from "./io.ts";
 export {
+  isCleanSnapshotFileName,
   manifestFormatVersion,
   manifestName,
   parseManifest,

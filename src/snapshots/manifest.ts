@@ -57,6 +57,14 @@ export function parseManifest(text: string, where: string): SnapshotManifest {
   return m as unknown as SnapshotManifest;
 }
 
+/**
+ * A file name as ate writes them in a manifest: relative to its snapshot, segments of letters,
+ * digits, `.`, `_` and `-` (no `..`, no absolute path), so a copy cannot be steered elsewhere.
+ */
+export function isCleanSnapshotFileName(name: string): boolean {
+  return name.split("/").every((s) => /^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$/.test(s));
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }

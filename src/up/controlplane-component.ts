@@ -81,11 +81,13 @@ export interface ControlPlaneComponentOptions {
   deferApi?: boolean;
   /** The leader lease's term without renewal (Valkey). Default 10 s. */
   leaseTtlMs?: number;
-  /**
-   * Where the component registers its Prometheus metrics. Default: a registry of its own;
-   * `ate up` passes one to all its components, so each /metrics shows them all.
-   */
+  /** Where the component registers its Prometheus metrics. Default: a registry of its own. */
   metricsRegistry?: Registry;
+  /**
+   * Further registries the API's /metrics shows (`ate up`: its node's and router's), behind
+   * the API's token check; their own open ports show only their own.
+   */
+  apiMetricsRegistries?: readonly Registry[];
   logger: Logger;
 }
 
@@ -271,6 +273,7 @@ async function start(
       tokens,
       assets: served,
       nodeRegistry: registry,
+      metricsRegistries: [controlPlane.metrics.registry, ...(o.apiMetricsRegistries ?? [])],
       logger: log,
       ...(o.debug ? { debug: true } : {}),
     });

@@ -28,8 +28,8 @@ export interface RouterComponentOptions {
   routerAddr?: string;
   control: RouterOverHttp | RouterInProcess;
   /**
-   * Where the component registers its Prometheus metrics. Default: a registry of its own;
-   * `ate up` passes one to all its components, so each /metrics shows them all.
+   * Where the component registers its Prometheus metrics, served on its port. Default: a
+   * registry of its own (`ate up`'s API shows it too).
    */
   metricsRegistry?: Registry;
   logger: Logger;

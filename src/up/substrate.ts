@@ -156,8 +156,10 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
   const nodeReady = new Promise<void>((resolve) => {
     registered = resolve;
   });
-  // One registry for the three components: the API's and the router's /metrics show them all.
-  const metricsRegistry = new Registry();
+  // A registry per component: the API's /metrics (behind a token) shows all three; the node's
+  // and the router's open ports only their own (the control plane's counts per pool are not
+  // for whoever reaches the router).
+  const metrics = { controlPlane: new Registry(), node: new Registry(), router: new Registry() };
   const cp = await step("up.controlplane", () =>
     startControlPlane({
       stateDir: o.stateDir,
@@ -174,7 +176,8 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
       ...(o.debug ? { debug: true } : {}),
       ...(o.clientConfig ? { clientConfig: o.clientConfig } : {}),
       ...(o.resyncMs !== undefined ? { resyncMs: o.resyncMs } : {}),
-      metricsRegistry,
+      metricsRegistry: metrics.controlPlane,
+      apiMetricsRegistries: [metrics.node, metrics.router],
       logger: log,
     }),
   );
@@ -197,7 +200,7 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
         // Actors reach this API for themselves (their /run/ate/token) through their gateways.
         egress: { ...o.egress, controlApi: { ...o.egress?.controlApi, url: cp.apiUrl } },
         ...(o.assetAllowHosts?.length ? { assetAllowHosts: o.assetAllowHosts } : {}),
-        metricsRegistry,
+        metricsRegistry: metrics.node,
         logger: log,
       }),
     );
@@ -216,7 +219,7 @@ async function start(o: SubstrateOptions, unlock: () => void): Promise<RunningSu
           transport: inProcessControlTransport(cp.controlPlane, inProcessRouterPrincipal()),
           templates: cp.resources,
         },
-        metricsRegistry,
+        metricsRegistry: metrics.router,
         logger: log,
       }),
     );
