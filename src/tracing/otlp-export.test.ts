@@ -66,7 +66,7 @@ describe("OTLP export", () => {
     for (const [bad, shown] of [
       ["ftp://user:s3cret@x:21", "ftp://***@x:21"],
       ["user:s3cret@collector:4318", "***@collector:4318"],
-      ["http://user:s3cret@collector:4318/?a=1", "http://***@collector:4318/?a=1"],
+      ["http://user:s3cret@collector:4318/?a=1", "http://***@collector:4318/?***"],
       ["http://a@b:s3cret@collector:4318/#x", "http://***@collector:4318/#x"],
     ] as const)
       assert.throws(
@@ -84,6 +84,7 @@ describe("OTLP export", () => {
     // What a parser drops (spaces around, a tab inside) is not passed on to the exporter.
     assert.equal(tracesUrl(" http://c:4318\t/ ", {}), "http://c:4318/v1/traces");
     assert.equal(redactUrl("http://c:4318/path@x"), "http://c:4318/path@x");
+    assert.equal(redactUrl("https://c/v1/traces?token=s3cret#f"), "https://c/v1/traces?***#f");
     // Accepted with credentials (Node sends them as basic auth), shown masked.
     const tracing = await startTracing({ endpoint: "http://user:s3cret@127.0.0.1:9", env: {} });
     try {

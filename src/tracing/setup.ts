@@ -35,7 +35,8 @@ let current: Tracing | undefined;
 export function redactUrl(value: string): string {
   // The authority's user info runs to its last "@" (a URL parser's rule), with a scheme or
   // without (`user:pass@host:4318`, refused as a URL, is still shown masked).
-  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, "$1***@");
+  // A query may carry a token too (a full traces URL is used as given): shown as `?***`.
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, "$1***@").replace(/\?[^#]*/, "?***");
 }
 
 /**
