@@ -221,6 +221,10 @@ Try, in another terminal:
                                               suspends the least recently used one to make room)
   ${cmd} create token team-a --atespace default   a tenant token: ATE_TOKEN=<it> ${cmd} get actors
                                               (ate up put its admin token in ~/.config/ate/config.yaml)
+  ${cmd} create snapshottag five --actor alice   then: ${cmd} create actor erin -t default/counter --from-tag default/five
+  ${cmd} gc --dry-run                         what the collector would remove, and the bytes
+Open ${api}/ui (log in with the admin token) for the live dashboard; ${api}/metrics with it
+for Prometheus.
 Idle actors are suspended after 60 s (the template's ate.dev/idle-timeout-seconds) and come
 back on their next request. demos/counter/README.md walks through the rest.
 ${up ? "Ctrl-C stops ate up (running actors are suspended; npm start again brings them back)." : ""}`);
