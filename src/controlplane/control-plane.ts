@@ -126,6 +126,7 @@ export class ControlPlane {
       open: options.openSnapshots ?? ((uri) => openBlobStore(uri)),
       fallbackLocation: options.fallbackSnapshotLocation ?? defaultSnapshotLocation,
       ...(options.actorTokens ? { actorTokens: options.actorTokens } : {}),
+      track: (signal, run) => this.operations.run("resume", signal, run),
     });
     const drain = {
       timeoutMs: options.drainTimeoutMs ?? 10_000,

@@ -241,4 +241,62 @@ describe("snapshot tags and forks, attacked", () => {
       await cp.snapshotTags.delete({ atespace: "t", name });
     await gated.close();
   });
+
+  it("a shutdown stops a fork's copy and waits for it: no actor is left half made", async () => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let reached = () => {};
+    const copying = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const slow = (uri: string): BlobStore => {
+      const store = openBlobStore(uri);
+      return Object.assign(Object.create(store) as BlobStore, {
+        get: async (...args: Parameters<BlobStore["get"]>) => {
+          reached();
+          await gate;
+          return store.get(...args);
+        },
+      });
+    };
+    const gated = new ControlPlane({
+      records,
+      resources,
+      nodes: new StaticNodeDirectory({}),
+      openSnapshots: slow,
+    });
+    const fork = gated.createActor(
+      { atespace: "u", name: "cut-short" },
+      "default",
+      "counter",
+      undefined,
+      { atespace: "t", name: "pub" },
+    );
+    const forkSettled = fork.then(
+      () => "created",
+      () => "failed",
+    );
+    await copying;
+    let closed = false;
+    const closing = gated.close().then(() => {
+      closed = true;
+    });
+    // The shutdown waits for the copy under way (aborted) rather than leaving it running.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(closed, false, "close waits for the copy");
+    release();
+    assert.equal(await forkSettled, "failed");
+    await closing;
+    await assert.rejects(cp.getActor({ atespace: "u", name: "cut-short" }), code(Code.NotFound));
+    // And no new copy starts once it is shutting down.
+    await assert.rejects(
+      gated.createActor({ atespace: "u", name: "late" }, "default", "counter", undefined, {
+        atespace: "t",
+        name: "pub",
+      }),
+      code(Code.Unavailable, /shutting down/),
+    );
+  });
 });

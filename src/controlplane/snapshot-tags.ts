@@ -32,6 +32,15 @@ export interface SnapshotTagDeps {
   actorTokens?: Pick<ActorTokenIssuer, "revokeWhileStopped">;
   /** Copies (tags and forks) one atespace may have under way at once here. Default 2. */
   copiesPerAtespace?: number;
+  /**
+   * Runs a copy as an operation the control plane's shutdown stops and waits for (aborted
+   * like a resume: a copy cut short has no manifest, so nothing restores from it, and nothing
+   * owns it: the collector sweeps it). Default: run it as it is.
+   */
+  track?: <T>(
+    signal: AbortSignal | undefined,
+    run: (signal: AbortSignal | undefined) => Promise<T>,
+  ) => Promise<T>;
 }
 
 export const defaultCopiesPerAtespace = 2;
@@ -92,8 +101,8 @@ export class SnapshotTagService {
       this.d.logger,
     );
     const uri = `${trim(location)}/_tags/${ref.atespace}/${ref.name}/${snapshotName()}`;
-    await this.copying(ref.atespace, () =>
-      copySnapshot(this.d.open, snapshot.uri, uri, signal ? { signal } : {}),
+    await this.copying(ref.atespace, signal, (s) =>
+      copySnapshot(this.d.open, snapshot.uri, uri, s ? { signal: s } : {}),
     );
     try {
       return await this.tags.create({
@@ -171,7 +180,7 @@ export class SnapshotTagService {
         `source_tag: ${name} is a snapshot of template ${tag.template.namespace}/${tag.template.name}, not ${actor.templateNamespace}/${actor.templateName}: an actor starts only from a snapshot of its own template`,
       );
     const uri = `${trim(location)}/${actor.atespace}/${actor.actorId}/${snapshotName()}`;
-    await this.copying(actor.atespace, () =>
+    await this.copying(actor.atespace, signal, (s) =>
       copySnapshot(this.d.open, tag.snapshot.uri, uri, {
         identity: {
           atespace: actor.atespace,
@@ -179,7 +188,7 @@ export class SnapshotTagService {
           templateNamespace: actor.templateNamespace,
           templateName: actor.templateName,
         },
-        ...(signal ? { signal } : {}),
+        ...(s ? { signal: s } : {}),
       }),
     );
     return { type: "EXTERNAL", scope: tag.snapshot.scope, uri };
@@ -244,7 +253,11 @@ export class SnapshotTagService {
    * tenant's burst of tags or forks would otherwise take all of its bandwidth and disk from
    * everyone. Refused RESOURCE_EXHAUSTED before anything is read.
    */
-  private async copying<T>(atespace: string, copy: () => Promise<T>): Promise<T> {
+  private async copying<T>(
+    atespace: string,
+    signal: AbortSignal | undefined,
+    copy: (signal: AbortSignal | undefined) => Promise<T>,
+  ): Promise<T> {
     const limit = this.d.copiesPerAtespace ?? defaultCopiesPerAtespace;
     const now = this.copies.get(atespace) ?? 0;
     if (now >= limit)
@@ -254,7 +267,7 @@ export class SnapshotTagService {
       );
     this.copies.set(atespace, now + 1);
     try {
-      return await copy();
+      return await (this.d.track ? this.d.track(signal, copy) : copy(signal));
     } finally {
       const left = (this.copies.get(atespace) ?? 1) - 1;
       if (left > 0) this.copies.set(atespace, left);
