@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { type ActorTemplate, ActorTemplateType, WorkerPoolType } from "../api/v1alpha1/index.ts";
-import { type BlobStore, openBlobStore } from "../blob/index.ts";
+import { openBlobStore } from "../blob/index.ts";
 import { type Clock, systemClock } from "../clock/index.ts";
 import { AteError, Code, isAteError } from "../errors/index.ts";
 import { type Logger, silentLogger } from "../log/index.ts";
-import { ControlPlaneMetrics, type Registry } from "../metrics/index.ts";
+import { ControlPlaneMetrics } from "../metrics/index.ts";
 import {
   type Actor,
   type ActorPage,
@@ -13,75 +13,31 @@ import {
   type Records,
   type Worker,
 } from "../records/index.ts";
-import type { ResourceStore } from "../resources/index.ts";
 import { ActivityBoard, type IncomingReport } from "./activity-board.ts";
 import { type ActorLogsOptions, actorLogs } from "./actor-logs.ts";
 import {
   type ActorWatchEvent,
-  type WatchLimits,
   WatchSlots,
   watchActors,
   watchLimitDefaults,
 } from "./actor-watch.ts";
 import type { ControlCaller } from "./caller.ts";
+import { type ControlPlaneOptions, defaultSnapshotLocation } from "./control-plane-options.ts";
 import { removeDeletedActorSnapshots } from "./gc-owner.ts";
 import { type ActorRef, checkRef, checkSelector } from "./input-checks.ts";
 import { Lifecycle } from "./lifecycle.ts";
-import type { NodeDirectory } from "./nodes.ts";
 import { Operations } from "./operations.ts";
 import { reconcileActors } from "./reconciler.ts";
 import { eligiblePools, servingWorkers } from "./scheduler.ts";
 import { SnapshotTagService, type TagRef } from "./snapshot-tags.ts";
 import { snapshotsConfigOf } from "./snapshots-config.ts";
-import type { ActorTokenIssuer } from "./transitions.ts";
-
-export interface ControlPlaneOptions {
-  records: Records;
-  resources: ResourceStore;
-  nodes: NodeDirectory;
-  clock?: Clock;
-  logger?: Logger;
-  /** How long a lifecycle transition may take before the reconciler may take it over. Default 10 min. */
-  transitionTimeoutMs?: number;
-  /** Allow DebugClear (wipes every record). Default false. */
-  debug?: boolean;
-  /**
-   * Where suspends write for an actor resumed by an older version whose ActorTemplate was
-   * deleted since and that never suspended. Default file:///var/lib/ate/snapshots (the
-   * default templates' location); `ate up` passes file://<state dir>/snapshots.
-   */
-  fallbackSnapshotLocation?: string;
-  /**
-   * How long a suspend or pause waits for the routers to finish the requests under way to
-   * the actor (they stop forwarding new ones once they see it marked). Default 10 s.
-   */
-  drainTimeoutMs?: number;
-  /** A router silent this long is not waited for (it reports every second). Default 5 s. */
-  routerStaleMs?: number;
-  /**
-   * Actor watches open at once on this control plane (each may hold a connection to the
-   * records store), in all, per token, and kept from tenants; more are refused
-   * RESOURCE_EXHAUSTED. Default 1000, 16 per token, a quarter of them kept (see WatchSlots).
-   */
-  watchLimits?: Partial<WatchLimits>;
-  /** Names this instance in the transitions it marks. Default `controlplane-<random>`. */
-  owner?: string;
-  /** Issues each actor's own token (/run/ate/token) at every start; absent: actors get none. */
-  actorTokens?: ActorTokenIssuer;
-  /** Opens snapshot locations, for snapshot tags and forks. Default openBlobStore. */
-  openSnapshots?: (uri: string) => BlobStore;
-  /**
-   * Where the control plane registers its metrics (ControlPlaneMetrics), served at the API's
-   * /metrics. Default: a registry of its own.
-   */
-  metricsRegistry?: Registry;
-}
-
-/** Where suspends write when nothing else says (see ControlPlaneOptions.fallbackSnapshotLocation). */
-export const defaultSnapshotLocation = "file:///var/lib/ate/snapshots";
 
 /** The atespace that holds golden actors (one per ActorTemplate); the node agent checks restores by it. */
 export { goldenAtespace } from "../node/index.ts";
+export {
+  type ControlPlaneOptions,
+  defaultSnapshotLocation,
+} from "./control-plane-options.ts";
 export type { ActorRef } from "./input-checks.ts";
 
 /**
