@@ -61,6 +61,39 @@ describe("snapshot tags and forks, attacked", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /**
+   * A control plane whose every snapshot read waits at a gate, so its copies stay under way
+   * until `release`; `reached(n)` resolves once n reads have come to the gate.
+   */
+  const gatedControlPlane = () => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const waiters: { n: number; then: () => void }[] = [];
+    let inside = 0;
+    const reached = (n: number) =>
+      new Promise<void>((then) => (inside >= n ? then() : waiters.push({ n, then })));
+    const slow = (uri: string): BlobStore => {
+      const store = openBlobStore(uri);
+      return Object.assign(Object.create(store) as BlobStore, {
+        get: async (...args: Parameters<BlobStore["get"]>) => {
+          inside++;
+          for (const w of waiters.filter((w) => inside >= w.n)) w.then();
+          await gate;
+          return store.get(...args);
+        },
+      });
+    };
+    const gated = new ControlPlane({
+      records,
+      resources,
+      nodes: new StaticNodeDirectory({}),
+      openSnapshots: slow,
+    });
+    return { gated, reached, release };
+  };
+
   it("an atespace holding tags is not deleted: its tags would be the next owner's of the name", async () => {
     await cp.createAtespace("gone");
     await suspendedWithSnapshot("gone", "a");
@@ -177,32 +210,7 @@ describe("snapshot tags and forks, attacked", () => {
   });
 
   it("bounds the copies one atespace has under way: a burst is refused, other atespaces go on", async () => {
-    let release = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const waiters: { n: number; then: () => void }[] = [];
-    let inside = 0;
-    const reached = (n: number) =>
-      new Promise<void>((then) => (inside >= n ? then() : waiters.push({ n, then })));
-    // Every read of a snapshot waits at the gate: the copies stay under way until released.
-    const slow = (uri: string): BlobStore => {
-      const store = openBlobStore(uri);
-      return Object.assign(Object.create(store) as BlobStore, {
-        get: async (...args: Parameters<BlobStore["get"]>) => {
-          inside++;
-          for (const w of waiters.filter((w) => inside >= w.n)) w.then();
-          await gate;
-          return store.get(...args);
-        },
-      });
-    };
-    const gated = new ControlPlane({
-      records,
-      resources,
-      nodes: new StaticNodeDirectory({}),
-      openSnapshots: slow,
-    });
+    const { gated, reached, release } = gatedControlPlane();
     const a = { atespace: "t", name: "a" };
     const pub = { atespace: "t", name: "pub" };
     const first = [
@@ -243,30 +251,7 @@ describe("snapshot tags and forks, attacked", () => {
   });
 
   it("a shutdown stops a fork's copy and waits for it: no actor is left half made", async () => {
-    let release = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let reached = () => {};
-    const copying = new Promise<void>((resolve) => {
-      reached = resolve;
-    });
-    const slow = (uri: string): BlobStore => {
-      const store = openBlobStore(uri);
-      return Object.assign(Object.create(store) as BlobStore, {
-        get: async (...args: Parameters<BlobStore["get"]>) => {
-          reached();
-          await gate;
-          return store.get(...args);
-        },
-      });
-    };
-    const gated = new ControlPlane({
-      records,
-      resources,
-      nodes: new StaticNodeDirectory({}),
-      openSnapshots: slow,
-    });
+    const { gated, reached, release } = gatedControlPlane();
     const fork = gated.createActor(
       { atespace: "u", name: "cut-short" },
       "default",
@@ -278,7 +263,7 @@ describe("snapshot tags and forks, attacked", () => {
       () => "created",
       () => "failed",
     );
-    await copying;
+    await reached(1);
     let closed = false;
     const closing = gated.close().then(() => {
       closed = true;
