@@ -76,8 +76,15 @@ if (units.length && rest.length) {
   children.push(child);
   unitsDone = exited(child);
 }
-const main = nodeTest(units.length && rest.length ? rest : files, "inherit");
+const main = nodeTest(units.length && rest.length ? rest : files, ["ignore", "pipe", "inherit"]);
 children.push(main);
+// Shown as it comes, and kept: its failures are repeated at the very end, where a CI log's
+// tail (which shows the unit files' report) would otherwise leave them out.
+const mainReport = [];
+main.stdout.on("data", (d) => {
+  process.stdout.write(d);
+  mainReport.push(d);
+});
 for (const signal of ["SIGINT", "SIGTERM"])
   process.on(signal, () => {
     for (const c of children) c.kill(signal);
@@ -87,5 +94,8 @@ if (unitsReport.length) {
   process.stdout.write("\n# src/ unit files (run alongside the files above)\n");
   process.stdout.write(Buffer.concat(unitsReport));
 }
+const failures = Buffer.concat(mainReport).toString("utf8").split("\n✖ failing tests:")[1];
+if (unitsReport.length && failures && codes[0] !== 0)
+  process.stdout.write(`\n# failing tests of the files above, again\n✖ failing tests:${failures}`);
 rmSync(cache, { recursive: true, force: true });
 process.exit(codes.find((c) => c !== 0) ?? 0);

@@ -122,9 +122,6 @@ describe("the sandbox demo", { timeout: 600_000 }, () => {
       if (!/^sleep$/m.test(left)) break;
     }
     assert.doesNotMatch(left, /^sleep$/m);
-    const loud = (await post(alice, { command: "yes" })).json as RunResult;
-    assert.equal(loud.truncated, true);
-    assert.equal(loud.stdout.length, 1024 * 1024);
 
     // Hostile bodies: refused naming the field, and nothing run.
     const refusals: [unknown, number, RegExp][] = [
@@ -158,5 +155,31 @@ describe("the sandbox demo", { timeout: 600_000 }, () => {
     assert.notEqual(aliceAfter, aliceBefore, "alice moved to the other worker");
     assert.equal((await alice.get()).status, Actor_Status.RUNNING);
     assert.equal(await sh(carol, "ls -A"), "", "carol never sees alice's files");
+
+    // The output cap, once alice is done moving: with this runsc, a suspend after a large
+    // answer can break the actor's next restore (the todo test below).
+    const loud = (await post(alice, { command: "yes" })).json as RunResult;
+    assert.equal(loud.truncated, true);
+    assert.equal(loud.stdout.length, 1024 * 1024);
+  });
+
+  // gVisor runsc 0.0~20240729 (Debian's): after a command answered a large output, the next
+  // checkpoint can save a closed socket's epoll entry; every restore of that snapshot then
+  // reports a hang-up for that file descriptor number, and the connection that gets it is
+  // closed before its answer (the router's 502 "did not answer"). gVisor has since changed
+  // how epoll state is saved (its ready list rebuilt at restore, 2026): with such a runsc as
+  // the pool's runtime this is expected to pass, and then stops being a todo.
+  it("answers after a large output, a suspend and a resume, every time", {
+    todo: "runsc 0.0~20240729 can save a stale epoll entry into the snapshot",
+  }, async () => {
+    // alice and carol hold both workers: they make room.
+    for (const name of ["alice", "carol"]) await bed.client.actor(name).suspend();
+    const dave = bed.client.actor("dave");
+    await dave.create({ template: "default/sandbox" });
+    for (let i = 0; i < 3; i++) {
+      assert.equal(((await post(dave, { command: "yes" })).json as RunResult).truncated, true);
+      await dave.suspend();
+      assert.equal(await sh(dave, "echo back"), "back\n", `restore ${i + 1}`);
+    }
   });
 });
