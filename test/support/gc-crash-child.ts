@@ -4,8 +4,9 @@
 import { collectGarbage } from "../../src/controlplane/gc.ts";
 import { Records, SqliteRecordStore } from "../../src/records/index.ts";
 import { SqliteResourceStore } from "../../src/resources/index.ts";
+import { nodeOf } from "./gc-state.ts";
 
-const [dir] = process.argv.slice(2);
+const [dir, withNode] = process.argv.slice(2);
 const [crashAt, nth] = (process.env.ATE_GC_CRASH_AT ?? ":0").split(":");
 let seen = 0;
 const records = new Records(new SqliteRecordStore(`${dir}/records.db`));
@@ -14,6 +15,7 @@ await collectGarbage({
   records,
   resources,
   graceMs: 0,
+  ...(withNode === "--node" ? { nodes: nodeOf(dir as string) } : {}),
   step: (name) => {
     if (name === crashAt && ++seen === Number(nth)) process.kill(process.pid, "SIGKILL");
   },

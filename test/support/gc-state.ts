@@ -1,12 +1,17 @@
 // A records + resources + file:// snapshot state for the snapshot GC's crash and CLI tests:
 // actors with history past the default 1, a deleted actor (orphans), a snapshot tag's copy, a
-// crash's leftover and a golden actor whose template is gone.
+// crash's leftover and a golden actor whose template is gone; with `node`, also a node whose
+// own snapshots directory holds a paused actor's snapshot and the one it superseded.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { actorTemplate } from "../../src/api/testing.ts";
 import { ActorTemplateType } from "../../src/api/v1alpha1/index.ts";
 import { openBlobStore } from "../../src/blob/index.ts";
+import type { NodeDirectory } from "../../src/controlplane/index.ts";
+import type { NodeAgentApi } from "../../src/node/index.ts";
+import { NodeLayout } from "../../src/node/layout.ts";
+import { listLocalSnapshots, removeLocalSnapshot } from "../../src/node/local-snapshots.ts";
 import { type Actor, Records, SqliteRecordStore } from "../../src/records/index.ts";
 import { SqliteResourceStore } from "../../src/resources/index.ts";
 import { committedSnapshot } from "../../src/snapshots/index.ts";
@@ -21,9 +26,27 @@ function snapshot(uri: string, actorId: string): Promise<string> {
   return putSnapshot(uri, owner, { "checkpoint.img": Buffer.alloc(4096, serial) });
 }
 
+/**
+ * Node n1 of the state in `dir`: its agent's own snapshot calls (the node's real listing and
+ * removal, over its directory), in process; every other call is not there.
+ */
+export function nodeOf(dir: string): NodeDirectory {
+  const layout = new NodeLayout(join(dir, "node"));
+  const agent = {
+    listSnapshots: () => listLocalSnapshots(layout),
+    deleteSnapshot: (uri: string) => removeLocalSnapshot(layout, uri),
+  } as unknown as NodeAgentApi;
+  return {
+    get: () => agent,
+    names: async () => ["n1"],
+    list: async () => [],
+  };
+}
+
 /** Actors with history to trim, a deleted actor, a tag, a leftover, a deleted template's golden. */
 export async function setUp(
   dir: string,
+  { node = false } = {},
 ): Promise<{ records: Records; resources: SqliteResourceStore }> {
   const loc = pathToFileURL(join(dir, "snapshots")).href;
   const records = new Records(new SqliteRecordStore(join(dir, "records.db")));
@@ -79,6 +102,25 @@ export async function setUp(
     },
   ]);
   await openBlobStore(`${loc}/t/a/${sid()}`).put("checkpoint.img", Buffer.alloc(10)); // a crash's
+  if (node) {
+    // p, paused on n1: its pause's snapshot there, the one it superseded still beside it.
+    const local = pathToFileURL(new NodeLayout(join(dir, "node")).snapshotsDir).href;
+    await snapshot(`${local}/t/p/${sid()}`, "p");
+    const paused = await snapshot(`${local}/t/p/${sid()}`, "p");
+    const external = await snapshot(`${loc}/t/p/${sid()}`, "p");
+    await records.createActor({
+      atespace: "t",
+      actorId: "p",
+      templateNamespace: "default",
+      templateName: "c",
+      status: "PAUSED",
+      createdAt: new Date().toISOString(),
+      latestSnapshot: { type: "LOCAL", scope: "Full", uri: paused, nodes: ["n1"] },
+      lastExternalSnapshot: { type: "EXTERNAL", scope: "Full", uri: external },
+      snapshots: [external],
+      snapshotsConfig: { location: loc },
+    });
+  }
   return { records, resources };
 }
 
