@@ -229,6 +229,24 @@ describe("an actor of several containers", { timeout: 300_000 }, () => {
     try {
       const recovered = await agent2.recover();
       assert.equal(recovered.find((w) => w.name === "w1")?.actor?.actorId, "m1");
+      // A `runsc wait` that dies (OOM-killed, say) is not the container's end: the wait is
+      // started again while the quitter still runs, and its real exit code is reported.
+      const waits = () =>
+        execFileSync("pgrep", ["-f", "--", `--root=${join(state, "runsc")} wait w1-c`], {
+          encoding: "utf8",
+        })
+          .split("\n")
+          .filter(Boolean);
+      const killed = waits();
+      assert.ok(killed.length > 0, "waits on the quitter");
+      for (const pid of killed) process.kill(Number(pid), "SIGKILL");
+      await until(() => {
+        try {
+          return waits().some((pid) => !killed.includes(pid));
+        } catch {
+          return false; // pgrep found none (yet)
+        }
+      }, "a wait started again");
       let exit: { message: string; exitCode?: number } | undefined;
       await until(async () => {
         exit = (await agent2.listWorkers()).find((w) => w.name === "w1")?.lastExit;

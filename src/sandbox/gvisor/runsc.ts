@@ -149,7 +149,10 @@ export class Runsc {
     subs: { id: string; name: string }[],
     ended: (end: ContainerEnd) => void,
   ): { cancel(): void } {
-    return waitForContainers(this.binary, this.root, subs, ended);
+    // A container still there (paused too: a frozen actor's) has not ended.
+    const running = async (id: string) =>
+      ["running", "paused", "created"].includes((await this.state(id)) ?? "");
+    return waitForContainers(this.binary, this.root, subs, ended, running);
   }
 
   /** Sends the container a signal (`runsc kill`); false when that failed (it runs no more). */
