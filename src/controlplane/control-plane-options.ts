@@ -45,6 +45,8 @@ export interface ControlPlaneOptions {
   actorTokens?: ActorTokenIssuer;
   /** Opens snapshot locations, for snapshot tags and forks. Default openBlobStore. */
   openSnapshots?: (uri: string) => BlobStore;
+  /** Snapshot tags one atespace may hold (each owns a snapshot's copy). Default 100. */
+  snapshotTagsPerAtespace?: number;
   /**
    * Where the control plane registers its metrics (ControlPlaneMetrics), served at the API's
    * /metrics. Default: a registry of its own.

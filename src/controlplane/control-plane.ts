@@ -82,6 +82,9 @@ export class ControlPlane {
       open: options.openSnapshots ?? ((uri) => openBlobStore(uri)),
       fallbackLocation: options.fallbackSnapshotLocation ?? defaultSnapshotLocation,
       ...(options.actorTokens ? { actorTokens: options.actorTokens } : {}),
+      ...(options.snapshotTagsPerAtespace
+        ? { tagsPerAtespace: options.snapshotTagsPerAtespace }
+        : {}),
       track: (signal, run) => this.operations.run("resume", signal, run),
     });
     const drain = {

@@ -235,6 +235,39 @@ describe("snapshot tags and forks", () => {
     assert.equal((await manifestAt(b.latestSnapshot?.uri ?? "")).actor.actorId, "b");
   });
 
+  it("an atespace holds so many tags, counting those being made; deleting one makes room", async () => {
+    const limited = new ControlPlane({
+      records,
+      resources,
+      nodes: new StaticNodeDirectory({}),
+      snapshotTagsPerAtespace: 2,
+    });
+    await cp.createAtespace("q");
+    await suspendedWithSnapshot("q", "a");
+    const make = (name: string, atespace = "q") =>
+      limited.snapshotTags.create({ atespace, name }, { atespace, name: "a" }, "ATESPACE");
+    // Three at once: two fit, the third is refused before anything is copied.
+    const tries = await Promise.allSettled([make("one"), make("two"), make("three")]);
+    assert.equal(tries.filter((t) => t.status === "fulfilled").length, 2);
+    const refused = tries.find((t) => t.status === "rejected") as PromiseRejectedResult;
+    assert.ok(
+      code(
+        Code.ResourceExhausted,
+        /^atespace q has 2 snapshot tags, the most it may hold \(2\): delete one first/,
+      )(refused.reason),
+      String(refused.reason),
+    );
+    assert.equal((await limited.snapshotTags.list("q")).length, 2);
+    const left = await openBlobStore(`${location}/_tags/q/`).list("");
+    assert.equal(left.filter((b) => b.key.endsWith("manifest.json")).length, 2);
+    // Another atespace has room of its own; a deleted tag frees its place.
+    await make("elsewhere", "t");
+    const [first] = await limited.snapshotTags.list("q");
+    await limited.snapshotTags.delete({ atespace: "q", name: first?.name ?? "" });
+    await make("again");
+    await assert.rejects(make("more"), code(Code.ResourceExhausted));
+  });
+
   it("a tenant reads and changes its own atespace's tags only", () => {
     const p = {
       name: "tt",

@@ -33,6 +33,11 @@ export interface SnapshotTagDeps {
   /** Copies (tags and forks) one atespace may have under way at once here. Default 2. */
   copiesPerAtespace?: number;
   /**
+   * Tags one atespace may hold (each owns a whole snapshot's copy: without a bound a tenant
+   * fills the snapshot store). Default 100.
+   */
+  tagsPerAtespace?: number;
+  /**
    * Runs a copy as an operation the control plane's shutdown stops and waits for (aborted
    * like a resume: a copy cut short has no manifest, so nothing restores from it, and nothing
    * owns it: the collector sweeps it). Default: run it as it is.
@@ -44,6 +49,7 @@ export interface SnapshotTagDeps {
 }
 
 export const defaultCopiesPerAtespace = 2;
+export const defaultTagsPerAtespace = 100;
 
 export type TagRef = { atespace: string; name: string };
 
@@ -62,6 +68,8 @@ export class SnapshotTagService {
   private readonly tags: SnapshotTags;
   /** Copies under way per atespace (see copying). */
   private readonly copies = new Map<string, number>();
+  /** Tags being made per atespace: counted with those stored against tagsPerAtespace. */
+  private readonly making = new Map<string, number>();
 
   constructor(private readonly d: SnapshotTagDeps) {
     this.tags = new SnapshotTags(d.records.store);
@@ -91,8 +99,42 @@ export class SnapshotTagService {
         Code.AlreadyExists,
         `snapshottag ${ref.atespace}/${ref.name} already exists`,
       );
-    const actor = await this.d.records.getActor(actorRef.atespace, actorRef.name);
-    const snapshot = committedExternal(actor);
+    // Counted before the look (concurrent creates each see the others), freed after.
+    this.making.set(ref.atespace, (this.making.get(ref.atespace) ?? 0) + 1);
+    try {
+      await this.checkRoom(ref.atespace);
+      const actor = await this.d.records.getActor(actorRef.atespace, actorRef.name);
+      return await this.make(ref, actor, committedExternal(actor), policy, signal);
+    } finally {
+      const left = (this.making.get(ref.atespace) ?? 1) - 1;
+      if (left > 0) this.making.set(ref.atespace, left);
+      else this.making.delete(ref.atespace);
+    }
+  }
+
+  /**
+   * RESOURCE_EXHAUSTED when the atespace already holds, or is making besides this one,
+   * tagsPerAtespace tags (per control-plane replica for those being made).
+   */
+  private async checkRoom(atespace: string): Promise<void> {
+    const limit = this.d.tagsPerAtespace ?? defaultTagsPerAtespace;
+    const others = (this.making.get(atespace) ?? 1) - 1;
+    const held = (await this.tags.list(atespace)).length + others;
+    if (held >= limit)
+      throw new AteError(
+        Code.ResourceExhausted,
+        `atespace ${atespace} has ${held} snapshot tags, the most it may hold (${limit}): delete one first (ate delete snapshottag NAME -a ${atespace})`,
+      );
+  }
+
+  /** The copy, then the tag that owns it (the copy removed again if the tag is not written). */
+  private async make(
+    ref: TagRef,
+    actor: Actor,
+    snapshot: SnapshotInfo,
+    policy: SnapshotTagPolicy,
+    signal: AbortSignal | undefined,
+  ): Promise<SnapshotTag> {
     await this.revokeSourceToken(actor);
     const { location } = await checkpointConfig(
       actor,
