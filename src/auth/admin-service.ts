@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { goldenAtespace } from "../controlplane/index.ts";
+import { type GcReport, goldenAtespace } from "../controlplane/index.ts";
 import { withConnectErrors } from "../errors/connect.ts";
 import { AteError, Code } from "../errors/index.ts";
 import {
@@ -49,12 +49,45 @@ export function tokenToWire(t: TokenInfo): TokenMsg {
 
 const wrap = withConnectErrors;
 
+/** One collector run, as ControlPlane.collectGarbage does it. */
+export type CollectGarbage = (o: {
+  dryRun?: boolean;
+  graceMs?: number;
+  signal?: AbortSignal;
+}) => Promise<GcReport>;
+
+/** Past this a grace is refused: a year (no copy is on its way that long). */
+const maxGraceMs = 365 * 86_400_000;
+
 /**
- * The ateapi.Admin service: tokens. Who may call what is decided at the API server's edge
- * (authorizeAdmin); this only does it.
+ * The ateapi.Admin service: tokens, and the snapshot collector's runs on demand. Who may call
+ * what is decided at the API server's edge (authorizeAdmin); this only does it.
  */
-export function adminService(tokens: TokenStore): ServiceImpl<typeof Admin> {
+export function adminService(tokens: TokenStore, gc?: CollectGarbage): ServiceImpl<typeof Admin> {
   return {
+    collectGarbage: wrap(async (req, ctx) => {
+      if (!gc) throw new AteError(Code.Unimplemented, "this server runs no snapshot collector");
+      if (req.graceMs !== undefined && req.graceMs > BigInt(maxGraceMs))
+        throw new AteError(
+          Code.InvalidArgument,
+          `grace_ms: Invalid value: ${req.graceMs}: at most ${maxGraceMs} (a year)`,
+        );
+      const report = await gc({
+        dryRun: req.dryRun,
+        ...(req.graceMs !== undefined ? { graceMs: Number(req.graceMs) } : {}),
+        signal: ctx.signal,
+      });
+      return {
+        removals: report.removals.map((r) => ({
+          uri: r.uri,
+          bytes: BigInt(r.bytes),
+          reason: r.reason,
+        })),
+        skipped: report.skipped,
+        bytes: BigInt(report.bytes),
+        recordsChanged: report.recordsChanged,
+      };
+    }),
     createToken: wrap(async (req) => {
       const role = roleFromWire(req.role);
       if (req.name === localAdminTokenName || /^admin-[0-9a-f]{8}$/.test(req.name))

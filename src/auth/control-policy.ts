@@ -175,7 +175,7 @@ export function authorizeAdmin(p: Principal, method: string): void {
   if (method === "WhoAmI" || p.role === "admin") return;
   throw new AteError(
     Code.PermissionDenied,
-    `${describePrincipal(p)} may not call ${method}: managing tokens needs an admin token`,
+    `${describePrincipal(p)} may not call ${method}: the Admin API (tokens, garbage collection) needs an admin token`,
   );
 }
 

@@ -23,6 +23,7 @@ import {
 } from "./actor-watch.ts";
 import type { ControlCaller } from "./caller.ts";
 import { type ControlPlaneOptions, defaultSnapshotLocation } from "./control-plane-options.ts";
+import { collectGarbage, type GcReport } from "./gc.ts";
 import { removeDeletedActorSnapshots } from "./gc-owner.ts";
 import { type ActorRef, checkRef, checkSelector } from "./input-checks.ts";
 import { Lifecycle } from "./lifecycle.ts";
@@ -290,6 +291,23 @@ export class ControlPlane {
       actor: `${ref.atespace}/${ref.name}`,
       snapshots: actor.snapshots ?? [],
     });
+  }
+
+  /**
+   * One run of the snapshot collector (gc.ts) over this control plane's stores and its nodes'
+   * own snapshots, as the leader's periodic run does: `ate gc`, through the Admin API.
+   */
+  async collectGarbage(o: { dryRun?: boolean; graceMs?: number; signal?: AbortSignal } = {}) {
+    const report: GcReport = await collectGarbage({
+      records: this.records,
+      resources: this.options.resources,
+      nodes: this.options.nodes,
+      fallbackLocation: this.options.fallbackSnapshotLocation ?? defaultSnapshotLocation,
+      logger: this.log,
+      ...o,
+    });
+    if (!o.dryRun) this.metrics.gcRemovedObjects("snapshot", report.removals.length, report.bytes);
+    return report;
   }
 
   /** The actor's stdout/stderr from every node it ran on; with `follow`, also what it writes next. */

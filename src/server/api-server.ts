@@ -93,7 +93,10 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const handler = connectNodeAdapter({
     routes: (router) => {
       router.service(Control, controlService(o.controlPlane));
-      router.service(Admin, adminService(o.tokens));
+      router.service(
+        Admin,
+        adminService(o.tokens, (gc) => o.controlPlane.collectGarbage(gc)),
+      );
       if (o.nodeRegistry) router.service(NodeRegistry, nodeRegistryService(o.nodeRegistry));
     },
     // Spans only for authorized calls: a stranger's traceparent makes none.

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Command } from "commander";
-import { collectGarbage, defaultGcGraceMs } from "../../controlplane/index.ts";
+import { collectGarbage, defaultGcGraceMs, type GcReport } from "../../controlplane/index.ts";
 import { AteError, Code } from "../../errors/index.ts";
 import { openRecordStore, Records } from "../../records/index.ts";
 import { ateHome, openResourceStore } from "../../resources/index.ts";
@@ -25,45 +25,80 @@ export function registerGc(program: Command, ctx: CliContext): void {
       "--grace <duration>",
       `leave unowned objects younger than this (a copy may be on its way); e.g. 30m, 2h, 0s (default ${defaultGcGraceMs / 60_000}m)`,
     )
-    .option("--state-dir <dir>", "the control plane's state directory (default: <home>)")
+    .option(
+      "--state-dir <dir>",
+      "collect here, from the control plane's state directory, instead of asking the API",
+    )
     .option(
       "--records <url>",
-      "the control plane's records store, as its --records (default: SQLite in the state directory)",
+      "collect here, from the control plane's records store (as its --records), instead of asking the API",
     )
     .addHelpText(
       "after",
       `
-Reads the stores the control plane uses (run it where they are: beside ate up, or with the
-cluster's --records redis://…) and the snapshot locations their templates and actors name.
-A snapshot any record points at (an actor's latest, last external and the last N of its
-history, ate.dev/snapshot-history; a template's golden; a snapshot tag's copy) is never
+Asks the ate API (an admin token) to run its control plane's collector once: its stores,
+their snapshot locations and its nodes' own (paused actors') snapshots. With --state-dir or
+--records it runs here instead, against those stores (where they are: beside ate up, or
+with the cluster's --records redis://…); nodes' own snapshots are then left to the control
+plane. A snapshot any record points at (an actor's latest, last external and the last N of
+its history, ate.dev/snapshot-history; a template's golden; a snapshot tag's copy) is never
 removed. The leading control plane also runs this every 10 minutes.`,
     )
     .action(async (f: GcFlags) => {
-      const graceMs = f.grace === undefined ? defaultGcGraceMs : parseDuration(f.grace);
-      const home = f.stateDir ?? (program.opts() as { home?: string }).home ?? ateHome();
-      const records = new Records(openRecordStore(f.records, home));
-      const resources = openResourceStore(f.records ? { url: f.records } : { home });
-      try {
-        const report = await collectGarbage({
-          records,
-          resources,
-          graceMs,
-          fallbackLocation: pathToFileURL(join(home, "snapshots")).href,
-          ...(f.dryRun ? { dryRun: true } : {}),
-        });
-        const verb = f.dryRun ? "would remove" : "removed";
-        for (const r of report.removals)
-          ctx.io.out(`${verb} ${r.uri} ${r.bytes} bytes (${r.reason})`);
-        for (const s of report.skipped) ctx.io.err(`skipped ${s.location}: ${s.error}`);
-        ctx.io.out(
-          `${f.dryRun ? "dry run: " : ""}${verb} ${report.removals.length} snapshot(s), ${report.bytes} bytes${f.dryRun ? "" : `; ${report.recordsChanged} record(s) tidied`}`,
-        );
-      } finally {
-        await records.store.close();
-        await resources.close();
-      }
+      const graceMs = f.grace === undefined ? undefined : parseDuration(f.grace);
+      const report =
+        f.stateDir === undefined && f.records === undefined
+          ? await viaApi(ctx, f.dryRun ?? false, graceMs)
+          : await here(program, f, graceMs);
+      const verb = f.dryRun ? "would remove" : "removed";
+      for (const r of report.removals)
+        ctx.io.out(`${verb} ${r.uri} ${r.bytes} bytes (${r.reason})`);
+      for (const s of report.skipped) ctx.io.err(`skipped ${s.location}: ${s.error}`);
+      ctx.io.out(
+        `${f.dryRun ? "dry run: " : ""}${verb} ${report.removals.length} snapshot(s), ${report.bytes} bytes${f.dryRun ? "" : `; ${report.recordsChanged} record(s) tidied`}`,
+      );
     });
+}
+
+/** The API's control plane runs it (Admin/CollectGarbage). */
+async function viaApi(
+  ctx: CliContext,
+  dryRun: boolean,
+  graceMs: number | undefined,
+): Promise<GcReport> {
+  const r = await (await ctx.adminApi()).collectGarbage({
+    dryRun,
+    ...(graceMs !== undefined ? { graceMs: BigInt(graceMs) } : {}),
+  });
+  return {
+    removals: r.removals.map((x) => ({
+      uri: x.uri,
+      bytes: Number(x.bytes),
+      reason: x.reason as "released" | "unowned",
+    })),
+    skipped: r.skipped.map((x) => ({ location: x.location, error: x.error })),
+    bytes: Number(r.bytes),
+    recordsChanged: r.recordsChanged,
+  };
+}
+
+/** Here, against the stores the flags name. */
+async function here(program: Command, f: GcFlags, graceMs: number | undefined): Promise<GcReport> {
+  const home = f.stateDir ?? (program.opts() as { home?: string }).home ?? ateHome();
+  const records = new Records(openRecordStore(f.records, home));
+  const resources = openResourceStore(f.records ? { url: f.records } : { home });
+  try {
+    return await collectGarbage({
+      records,
+      resources,
+      graceMs: graceMs ?? defaultGcGraceMs,
+      fallbackLocation: pathToFileURL(join(home, "snapshots")).href,
+      ...(f.dryRun ? { dryRun: true } : {}),
+    });
+  } finally {
+    await records.store.close();
+    await resources.close();
+  }
 }
 
 /** `90s`, `30m`, `2h`, `1d`, `0s`: a whole number and a unit; anything else is refused. */

@@ -16,7 +16,7 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 export const file_ateapi_admin: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChJhdGVhcGkvYWRtaW4ucHJvdG8SBmF0ZWFwaSJ6CgVUb2tlbhIMCgRuYW1lGAEgASgJEhoKBHJvbGUYAiABKA4yDC5hdGVhcGkuUm9sZRIQCghhdGVzcGFjZRgDIAEoCRISCgpjcmVhdGVkX2F0GAQgASgJEhIKCmV4cGlyZXNfYXQYBSABKAkSDQoFYWN0b3IYBiABKAkiZQoSQ3JlYXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkSGgoEcm9sZRgCIAEoDjIMLmF0ZWFwaS5Sb2xlEhAKCGF0ZXNwYWNlGAMgASgJEhMKC3R0bF9zZWNvbmRzGAQgASgDIkMKE0NyZWF0ZVRva2VuUmVzcG9uc2USHAoFdG9rZW4YASABKAsyDS5hdGVhcGkuVG9rZW4SDgoGc2VjcmV0GAIgASgJIhMKEUxpc3RUb2tlbnNSZXF1ZXN0IjMKEkxpc3RUb2tlbnNSZXNwb25zZRIdCgZ0b2tlbnMYASADKAsyDS5hdGVhcGkuVG9rZW4iIgoSRGVsZXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkiFQoTRGVsZXRlVG9rZW5SZXNwb25zZSIPCg1XaG9BbUlSZXF1ZXN0Ii4KDldob0FtSVJlc3BvbnNlEhwKBXRva2VuGAEgASgLMg0uYXRlYXBpLlRva2VuKm0KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg4KClJPTEVfQURNSU4QARIPCgtST0xFX1RFTkFOVBACEg0KCVJPTEVfTk9ERRADEg8KC1JPTEVfUk9VVEVSEAQSDgoKUk9MRV9BQ1RPUhAFMpUCCgVBZG1pbhJGCgtDcmVhdGVUb2tlbhIaLmF0ZWFwaS5DcmVhdGVUb2tlblJlcXVlc3QaGy5hdGVhcGkuQ3JlYXRlVG9rZW5SZXNwb25zZRJDCgpMaXN0VG9rZW5zEhkuYXRlYXBpLkxpc3RUb2tlbnNSZXF1ZXN0GhouYXRlYXBpLkxpc3RUb2tlbnNSZXNwb25zZRJGCgtEZWxldGVUb2tlbhIaLmF0ZWFwaS5EZWxldGVUb2tlblJlcXVlc3QaGy5hdGVhcGkuRGVsZXRlVG9rZW5SZXNwb25zZRI3CgZXaG9BbUkSFS5hdGVhcGkuV2hvQW1JUmVxdWVzdBoWLmF0ZWFwaS5XaG9BbUlSZXNwb25zZWIGcHJvdG8z",
+    "ChJhdGVhcGkvYWRtaW4ucHJvdG8SBmF0ZWFwaSJ6CgVUb2tlbhIMCgRuYW1lGAEgASgJEhoKBHJvbGUYAiABKA4yDC5hdGVhcGkuUm9sZRIQCghhdGVzcGFjZRgDIAEoCRISCgpjcmVhdGVkX2F0GAQgASgJEhIKCmV4cGlyZXNfYXQYBSABKAkSDQoFYWN0b3IYBiABKAkiZQoSQ3JlYXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkSGgoEcm9sZRgCIAEoDjIMLmF0ZWFwaS5Sb2xlEhAKCGF0ZXNwYWNlGAMgASgJEhMKC3R0bF9zZWNvbmRzGAQgASgDIkMKE0NyZWF0ZVRva2VuUmVzcG9uc2USHAoFdG9rZW4YASABKAsyDS5hdGVhcGkuVG9rZW4SDgoGc2VjcmV0GAIgASgJIhMKEUxpc3RUb2tlbnNSZXF1ZXN0IjMKEkxpc3RUb2tlbnNSZXNwb25zZRIdCgZ0b2tlbnMYASADKAsyDS5hdGVhcGkuVG9rZW4iIgoSRGVsZXRlVG9rZW5SZXF1ZXN0EgwKBG5hbWUYASABKAkiFQoTRGVsZXRlVG9rZW5SZXNwb25zZSIPCg1XaG9BbUlSZXF1ZXN0Ii4KDldob0FtSVJlc3BvbnNlEhwKBXRva2VuGAEgASgLMg0uYXRlYXBpLlRva2VuIkwKFUNvbGxlY3RHYXJiYWdlUmVxdWVzdBIPCgdkcnlfcnVuGAEgASgIEhUKCGdyYWNlX21zGAIgASgESACIAQFCCwoJX2dyYWNlX21zIpMBChZDb2xsZWN0R2FyYmFnZVJlc3BvbnNlEigKCHJlbW92YWxzGAEgAygLMhYuYXRlYXBpLkdhcmJhZ2VSZW1vdmFsEicKB3NraXBwZWQYAiADKAsyFi5hdGVhcGkuR2FyYmFnZVNraXBwZWQSDQoFYnl0ZXMYAyABKAQSFwoPcmVjb3Jkc19jaGFuZ2VkGAQgASgNIjwKDkdhcmJhZ2VSZW1vdmFsEgsKA3VyaRgBIAEoCRINCgVieXRlcxgCIAEoBBIOCgZyZWFzb24YAyABKAkiMQoOR2FyYmFnZVNraXBwZWQSEAoIbG9jYXRpb24YASABKAkSDQoFZXJyb3IYAiABKAkqbQoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDgoKUk9MRV9BRE1JThABEg8KC1JPTEVfVEVOQU5UEAISDQoJUk9MRV9OT0RFEAMSDwoLUk9MRV9ST1VURVIQBBIOCgpST0xFX0FDVE9SEAUy5gIKBUFkbWluEkYKC0NyZWF0ZVRva2VuEhouYXRlYXBpLkNyZWF0ZVRva2VuUmVxdWVzdBobLmF0ZWFwaS5DcmVhdGVUb2tlblJlc3BvbnNlEkMKCkxpc3RUb2tlbnMSGS5hdGVhcGkuTGlzdFRva2Vuc1JlcXVlc3QaGi5hdGVhcGkuTGlzdFRva2Vuc1Jlc3BvbnNlEkYKC0RlbGV0ZVRva2VuEhouYXRlYXBpLkRlbGV0ZVRva2VuUmVxdWVzdBobLmF0ZWFwaS5EZWxldGVUb2tlblJlc3BvbnNlEjcKBldob0FtSRIVLmF0ZWFwaS5XaG9BbUlSZXF1ZXN0GhYuYXRlYXBpLldob0FtSVJlc3BvbnNlEk8KDkNvbGxlY3RHYXJiYWdlEh0uYXRlYXBpLkNvbGxlY3RHYXJiYWdlUmVxdWVzdBoeLmF0ZWFwaS5Db2xsZWN0R2FyYmFnZVJlc3BvbnNlYgZwcm90bzM",
   );
 
 /**
@@ -227,6 +227,125 @@ export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> =
   messageDesc(file_ateapi_admin, 8);
 
 /**
+ * @generated from message ateapi.CollectGarbageRequest
+ */
+export type CollectGarbageRequest = Message<"ateapi.CollectGarbageRequest"> & {
+  /**
+   * Lists what would go; removes nothing.
+   *
+   * @generated from field: bool dry_run = 1;
+   */
+  dryRun: boolean;
+
+  /**
+   * Unowned objects younger than this are left (a copy may be on its way); unset: 1 hour.
+   *
+   * @generated from field: optional uint64 grace_ms = 2;
+   */
+  graceMs?: bigint | undefined;
+};
+
+/**
+ * Describes the message ateapi.CollectGarbageRequest.
+ * Use `create(CollectGarbageRequestSchema)` to create a new message.
+ */
+export const CollectGarbageRequestSchema: GenMessage<CollectGarbageRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_admin, 9);
+
+/**
+ * @generated from message ateapi.CollectGarbageResponse
+ */
+export type CollectGarbageResponse = Message<"ateapi.CollectGarbageResponse"> & {
+  /**
+   * @generated from field: repeated ateapi.GarbageRemoval removals = 1;
+   */
+  removals: GarbageRemoval[];
+
+  /**
+   * What could not be listed or removed (an unreachable node or store), and why.
+   *
+   * @generated from field: repeated ateapi.GarbageSkipped skipped = 2;
+   */
+  skipped: GarbageSkipped[];
+
+  /**
+   * @generated from field: uint64 bytes = 3;
+   */
+  bytes: bigint;
+
+  /**
+   * Records changed after the sweep (histories trimmed, orphans records deleted).
+   *
+   * @generated from field: uint32 records_changed = 4;
+   */
+  recordsChanged: number;
+};
+
+/**
+ * Describes the message ateapi.CollectGarbageResponse.
+ * Use `create(CollectGarbageResponseSchema)` to create a new message.
+ */
+export const CollectGarbageResponseSchema: GenMessage<CollectGarbageResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_admin, 10);
+
+/**
+ * @generated from message ateapi.GarbageRemoval
+ */
+export type GarbageRemoval = Message<"ateapi.GarbageRemoval"> & {
+  /**
+   * The snapshot (or leftover object) removed, or that a dry run would remove.
+   *
+   * @generated from field: string uri = 1;
+   */
+  uri: string;
+
+  /**
+   * @generated from field: uint64 bytes = 2;
+   */
+  bytes: bigint;
+
+  /**
+   * "released" (superseded or its owner deleted), "unowned" (a leftover past the grace).
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message ateapi.GarbageRemoval.
+ * Use `create(GarbageRemovalSchema)` to create a new message.
+ */
+export const GarbageRemovalSchema: GenMessage<GarbageRemoval> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_admin, 11);
+
+/**
+ * @generated from message ateapi.GarbageSkipped
+ */
+export type GarbageSkipped = Message<"ateapi.GarbageSkipped"> & {
+  /**
+   * @generated from field: string location = 1;
+   */
+  location: string;
+
+  /**
+   * @generated from field: string error = 2;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message ateapi.GarbageSkipped.
+ * Use `create(GarbageSkippedSchema)` to create a new message.
+ */
+export const GarbageSkippedSchema: GenMessage<GarbageSkipped> =
+  /*@__PURE__*/
+  messageDesc(file_ateapi_admin, 12);
+
+/**
  * @generated from enum ateapi.Role
  */
 export enum Role {
@@ -320,5 +439,16 @@ export const Admin: GenService<{
     methodKind: "unary";
     input: typeof WhoAmIRequestSchema;
     output: typeof WhoAmIResponseSchema;
+  };
+  /**
+   * One run of the control plane's snapshot collector, nodes' own snapshots included (the
+   * leading control plane also runs it every 10 minutes): `ate gc`.
+   *
+   * @generated from rpc ateapi.Admin.CollectGarbage
+   */
+  collectGarbage: {
+    methodKind: "unary";
+    input: typeof CollectGarbageRequestSchema;
+    output: typeof CollectGarbageResponseSchema;
   };
 }> = /*@__PURE__*/ serviceDesc(file_ateapi_admin, 0);
