@@ -298,14 +298,20 @@ export class ControlPlane {
    * own snapshots, as the leader's periodic run does: `ate gc`, through the Admin API.
    */
   async collectGarbage(o: { dryRun?: boolean; graceMs?: number; signal?: AbortSignal } = {}) {
-    const report: GcReport = await collectGarbage({
-      records: this.records,
-      resources: this.options.resources,
-      nodes: this.options.nodes,
-      fallbackLocation: this.options.fallbackSnapshotLocation ?? defaultSnapshotLocation,
-      logger: this.log,
-      ...o,
-    });
+    // An operation a stopping control plane aborts and waits for, as it does copies: a run cut
+    // short anywhere loses nothing (gc-crash.test.ts), and the stores stay open until it ends.
+    const report: GcReport = await this.operations.run("resume", o.signal, (signal) =>
+      collectGarbage({
+        records: this.records,
+        resources: this.options.resources,
+        nodes: this.options.nodes,
+        fallbackLocation: this.options.fallbackSnapshotLocation ?? defaultSnapshotLocation,
+        logger: this.log,
+        ...(o.dryRun ? { dryRun: true } : {}),
+        ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}),
+        ...(signal ? { signal } : {}),
+      }),
+    );
     if (!o.dryRun) this.metrics.gcRemovedObjects("snapshot", report.removals.length, report.bytes);
     return report;
   }
