@@ -6,12 +6,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Code as ConnectCode, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { startTestApi, type TestApi } from "../../test/support/api-server.ts";
+import {
+  callFailure,
+  serviceClient,
+  startTestApi,
+  type TestApi,
+} from "../../test/support/api-server.ts";
 import { runCliCaptured } from "../../test/support/cli.ts";
 import { assertAllResume, nodeOf, setUp } from "../../test/support/gc-state.ts";
-import { bearer } from "../cli/control-client.ts";
 import { ControlPlane } from "../controlplane/index.ts";
 import { NodeLayout } from "../node/layout.ts";
 import { listLocalSnapshots } from "../node/local-snapshots.ts";
@@ -25,23 +27,8 @@ describe("garbage collection through the Admin API", () => {
   let resources: SqliteResourceStore;
   let api: TestApi;
 
-  const admin = (token: string) =>
-    createClient(
-      Admin,
-      createConnectTransport({
-        baseUrl: api.url,
-        httpVersion: "1.1",
-        interceptors: [bearer(token)],
-      }),
-    );
-  const failure = (p: Promise<unknown>) =>
-    p.then(
-      () => assert.fail("the call succeeded"),
-      (e: unknown) => {
-        const c = ConnectError.from(e);
-        return { code: ConnectCode[c.code], message: c.rawMessage };
-      },
-    );
+  const admin = (token: string) => serviceClient(Admin, api, token);
+  const failure = callFailure;
   const nodeSnapshots = async () =>
     (await listLocalSnapshots(new NodeLayout(join(dir, "node")))).snapshots.length;
 

@@ -8,14 +8,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
-import { Code as ConnectCode, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { startTestApi, type TestApi } from "../../test/support/api-server.ts";
+import {
+  callFailure,
+  serviceClient,
+  startTestApi,
+  type TestApi,
+} from "../../test/support/api-server.ts";
 import { actorWithSnapshot } from "../../test/support/committed-snapshot.ts";
 import { actorTemplate, sandboxConfig } from "../api/testing.ts";
 import { ActorTemplateType, SandboxConfigType } from "../api/v1alpha1/index.ts";
 import { ActorTokens } from "../auth/actor-token.ts";
-import { bearer } from "../cli/control-client.ts";
 import { ControlPlane, StaticNodeDirectory } from "../controlplane/index.ts";
 import { Control, SnapshotTag_Policy } from "../proto/gen/ateapi/control_pb.ts";
 import { Records, SqliteRecordStore } from "../records/index.ts";
@@ -29,24 +31,9 @@ describe("snapshot tags at the API, attacked", () => {
   const cp = new ControlPlane({ records, resources, nodes: new StaticNodeDirectory({}) });
   let api: TestApi;
 
-  const control = (token: string) =>
-    createClient(
-      Control,
-      createConnectTransport({
-        baseUrl: api.url,
-        httpVersion: "1.1",
-        interceptors: [bearer(token)],
-      }),
-    );
+  const control = (token: string) => serviceClient(Control, api, token);
   /** The Connect code and message a call fails with. */
-  const failure = (p: Promise<unknown>) =>
-    p.then(
-      () => assert.fail("the call succeeded"),
-      (e: unknown) => {
-        const c = ConnectError.from(e);
-        return { code: ConnectCode[c.code], message: c.rawMessage };
-      },
-    );
+  const failure = callFailure;
 
   before(async () => {
     await resources.create(SandboxConfigType, sandboxConfig("gvisor", { default: true }));

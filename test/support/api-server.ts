@@ -1,6 +1,11 @@
 // An API server as tests need it: real HTTP on a free port, tokens in the control plane's
 // records store, and an admin token to call it with.
+import assert from "node:assert/strict";
+import type { DescService } from "@bufbuild/protobuf";
+import { type Client, Code as ConnectCode, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { TokenStore } from "../../src/auth/index.ts";
+import { bearer } from "../../src/cli/control-client.ts";
 import type { ControlPlane } from "../../src/controlplane/index.ts";
 import { silentLogger } from "../../src/log/index.ts";
 import type { ResourceStore } from "../../src/resources/index.ts";
@@ -61,4 +66,27 @@ export async function startTestApi(o: {
     },
     close: () => server.close(),
   };
+}
+
+/** A client of one of the API's services (Connect over HTTP/1.1) calling with `token`. */
+export function serviceClient<T extends DescService>(
+  service: T,
+  api: TestApi,
+  token: string,
+): Client<T> {
+  return createClient(
+    service,
+    createConnectTransport({ baseUrl: api.url, httpVersion: "1.1", interceptors: [bearer(token)] }),
+  );
+}
+
+/** The Connect code's name and the message a call fails with; fails the test if it succeeds. */
+export function callFailure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  return p.then(
+    () => assert.fail("the call succeeded"),
+    (e: unknown) => {
+      const c = ConnectError.from(e);
+      return { code: ConnectCode[c.code], message: c.rawMessage };
+    },
+  );
 }
