@@ -305,7 +305,10 @@ export class ControlPlane {
         records: this.records,
         resources: this.options.resources,
         nodes: this.options.nodes,
-        fallbackLocation: this.options.fallbackSnapshotLocation ?? defaultSnapshotLocation,
+        // Only a location it was given: the default one may hold another substrate's snapshots.
+        ...(this.options.fallbackSnapshotLocation
+          ? { fallbackLocation: this.options.fallbackSnapshotLocation }
+          : {}),
         logger: this.log,
         ...(o.dryRun ? { dryRun: true } : {}),
         ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}),

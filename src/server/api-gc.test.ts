@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import {
   callFailure,
   serviceClient,
@@ -75,6 +76,13 @@ describe("garbage collection through the Admin API", () => {
     );
     assert.equal(r.recordsChanged, 0);
     assert.equal(await nodeSnapshots(), 2);
+    // Only the locations its records name: never the default /var/lib/ate/snapshots, where
+    // this machine's own ate keeps its actors.
+    const mine = pathToFileURL(dir).href;
+    assert.deepEqual(
+      r.removals.filter((x) => !x.uri.startsWith(mine)).map((x) => x.uri),
+      [],
+    );
   });
 
   it("ate gc asks the API: removes what no record owns, on the node too; every actor still resumes", async () => {
