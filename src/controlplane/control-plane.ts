@@ -23,7 +23,7 @@ import {
 } from "./actor-watch.ts";
 import type { ControlCaller } from "./caller.ts";
 import { type ControlPlaneOptions, defaultSnapshotLocation } from "./control-plane-options.ts";
-import { collectGarbage, type GcReport } from "./gc.ts";
+import { collectGarbage } from "./gc.ts";
 import { removeDeletedActorSnapshots } from "./gc-owner.ts";
 import { type ActorRef, checkRef, checkSelector } from "./input-checks.ts";
 import { Lifecycle } from "./lifecycle.ts";
@@ -298,21 +298,15 @@ export class ControlPlane {
    * own snapshots, as the leader's periodic run does: `ate gc`, through the Admin API.
    */
   async collectGarbage(o: { dryRun?: boolean; graceMs?: number; signal?: AbortSignal } = {}) {
+    const { records, options: opts, log: logger } = this;
+    // Only a fallback location it was given: the default may hold another substrate's snapshots.
+    const fallback = opts.fallbackSnapshotLocation;
     // An operation a stopping control plane aborts and waits for, as it does copies: a run cut
     // short anywhere loses nothing (gc-crash.test.ts), and the stores stay open until it ends.
-    const report: GcReport = await this.operations.run("resume", o.signal, (signal) =>
+    const report = await this.operations.run("resume", o.signal, (signal) =>
       collectGarbage({
-        records: this.records,
-        resources: this.options.resources,
-        nodes: this.options.nodes,
-        // Only a location it was given: the default one may hold another substrate's snapshots.
-        ...(this.options.fallbackSnapshotLocation
-          ? { fallbackLocation: this.options.fallbackSnapshotLocation }
-          : {}),
-        logger: this.log,
-        ...(o.dryRun ? { dryRun: true } : {}),
-        ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}),
-        ...(signal ? { signal } : {}),
+        ...{ records, resources: opts.resources, nodes: opts.nodes, logger, ...o, signal },
+        ...(fallback ? { fallbackLocation: fallback } : {}),
       }),
     );
     if (!o.dryRun) this.metrics.gcRemovedObjects("snapshot", report.removals.length, report.bytes);
